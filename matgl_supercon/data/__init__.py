@@ -1,0 +1,32 @@
+"""Datasets in their upstream layouts, one record type, and the benchmark splits."""
+
+from __future__ import annotations
+
+from matgl_supercon.data._loaders import (
+    load_3dsc_mp,
+    load_diffcsp_sc,
+    load_jarvis_tc,
+    load_perov5,
+    load_supercon3d,
+    load_table,
+)
+from matgl_supercon.data._records import DATA_ENV_VAR, DATASET_SOURCES, SuperconRecord, read_structure, resolve_data_dir
+from matgl_supercon.data._splits import MATBENCH_SEED, group_folds, matbench_folds, paper_folds
+
+__all__ = [
+    "DATASET_SOURCES",
+    "DATA_ENV_VAR",
+    "MATBENCH_SEED",
+    "SuperconRecord",
+    "group_folds",
+    "load_3dsc_mp",
+    "load_diffcsp_sc",
+    "load_jarvis_tc",
+    "load_perov5",
+    "load_supercon3d",
+    "load_table",
+    "matbench_folds",
+    "paper_folds",
+    "read_structure",
+    "resolve_data_dir",
+]

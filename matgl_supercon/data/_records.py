@@ -1,0 +1,115 @@
+"""The record type shared by every loader, and how loaders find the data and read structures."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pymatgen.core import Structure
+from pymatgen.io.cif import CifParser
+
+#: Environment variable holding the folder that contains the dataset folders (SuperCon3D/, 3DSC_MP/, ...).
+DATA_ENV_VAR = "MATGL_SUPERCON_DATA"
+
+#: Where users download each dataset; the folder names are the ones our loaders expect under the data root.
+DATASET_SOURCES: dict[str, str] = {
+    "SuperCon3D": "https://github.com/pincher-chen/SODNet (datasets/SuperCon/: cif/ and df_all_data1202.csv)",
+    "3DSC_MP": "https://github.com/aimat-lab/3DSC (superconductors_3D/: 3DSC_MP.csv and data/final/MP/cifs/)",
+    "JARVIS_Tc": "https://github.com/usnistgov/jarvis_leaderboard (jarvis_leaderboard/benchmarks/AI/: "
+    "AtomGen_dft_3d_Tc_supercon.json.zip, SinglePropertyPrediction_dft_3d_Tc_supercon.json.zip)",
+    "DiffCSP-SC": "https://github.com/pincher-chen/DiffCSP-SC (data/properties/SuperCon/: train/val/test.csv)",
+    "Perov-5": "https://github.com/txie-93/cdvae (data/perov_5/: train/val/test.csv)",
+}
+
+
+@dataclass
+class SuperconRecord:
+    """One crystal with its critical temperature.
+
+    Attributes:
+        id: Identifier unique within its dataset (ICSD file name, JARVIS jid, row key, ...).
+        structure: The crystal, possibly with partial occupancies.
+        tc: Critical temperature in K (``nan`` where a dataset has none, e.g. Perov-5).
+        metadata: Dataset-specific columns (family, formula, split, group keys, ...).
+    """
+
+    id: str
+    structure: Structure
+    tc: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ln_tc(self) -> float:
+        """Natural log of Tc / K, the regression target of the SuperCon3D paper."""
+        return math.log(self.tc)
+
+
+def resolve_data_dir(root: str | Path | None, dataset: str) -> Path:
+    """Find the folder of one dataset.
+
+    Args:
+        root: Folder holding the dataset folders, or the dataset folder itself. ``None`` reads
+            ``$MATGL_SUPERCON_DATA``.
+        dataset: Name of the dataset folder (a key of :data:`DATASET_SOURCES`).
+
+    Returns:
+        The existing dataset folder.
+
+    Raises:
+        FileNotFoundError: Naming the folders tried and where to download the data.
+    """
+    if root is None:
+        env = os.environ.get(DATA_ENV_VAR)
+        if not env:
+            raise FileNotFoundError(
+                f"No data location: pass root=... or set ${DATA_ENV_VAR} to the folder holding {dataset}/. "
+                f"Download {dataset} from {DATASET_SOURCES.get(dataset, 'its upstream home')}."
+            )
+        root = env
+    root = Path(root).expanduser()
+    if (root / dataset).is_dir():
+        return root / dataset
+    if root.is_dir() and root.name == dataset:
+        return root
+    raise FileNotFoundError(
+        f"Dataset folder {dataset!r} not found under {root}. "
+        f"Download it from {DATASET_SOURCES.get(dataset, 'its upstream home')}."
+    )
+
+
+def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str | None = None) -> Structure:
+    """Read one structure, disorder included, and fail loudly.
+
+    Args:
+        source: File path, or a label (e.g. ``"train.csv row 12"``) when ``cif_text`` is given.
+        cif_text: CIF contents, for tables that store the CIF in a column.
+        fmt: Format hint for text input other than CIF (``"poscar"``).
+
+    Returns:
+        The parsed structure. pymatgen merges CIF rows that share a position into one site with
+        several species, which is how substitutional disorder reaches the graph converter.
+
+    Raises:
+        ValueError: Naming ``source`` and pymatgen's reason when the input cannot be parsed.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        # pymatgen reports both harmless rounding and the reason a CIF yields no structure as warnings:
+        # keep them quiet, but put them into the error when parsing fails.
+        warnings.simplefilter("always")
+        try:
+            if cif_text is not None:
+                if fmt is None or fmt == "cif":
+                    structures = CifParser.from_str(cif_text).parse_structures(primitive=False)
+                    if not structures:
+                        raise ValueError("no structure in CIF text")
+                    return structures[0]
+                return Structure.from_str(cif_text, fmt=fmt)
+            return Structure.from_file(str(source))
+        except Exception as exc:
+            notes = sorted({str(w.message).strip() for w in caught if "rounded" not in str(w.message)})
+            detail = f"; pymatgen warned: {' | '.join(notes)}" if notes else ""
+            raise ValueError(f"{source}: cannot read structure ({type(exc).__name__}: {exc}){detail}") from exc

@@ -1,0 +1,74 @@
+"""Train/validation/test splits: the SuperCon3D paper protocol, Matbench's KFold and grouped k-fold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.model_selection import GroupKFold, KFold
+
+#: Matbench's fixed shuffle seed for its 5-fold KFold.
+MATBENCH_SEED = 18012019
+
+Fold = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def paper_folds(ids: Sequence[str], n_folds: int = 10, seed: int = 0) -> list[Fold]:
+    """The SuperCon3D paper protocol: ``n_folds`` blocks, 8:1:1 for ten folds.
+
+    Ids are sorted, permuted with a seeded ``torch.Generator`` and cut into ``n_folds`` blocks;
+    fold ``k`` validates on block ``k``, tests on block ``k - 1`` and trains on the rest, so every
+    structure is tested exactly once over the folds.
+
+    Args:
+        ids: One unique id per structure, in dataset order.
+        n_folds: Number of folds (and blocks).
+        seed: Seed of the permutation.
+
+    Returns:
+        For each fold, ``(train, val, test)`` arrays of positions into ``ids``.
+    """
+    if len(set(ids)) != len(ids):
+        raise ValueError("paper_folds: ids must be unique")
+    if n_folds < 3 or len(ids) < n_folds:
+        raise ValueError(f"paper_folds: need n_folds >= 3 and at least n_folds ids, got {n_folds} and {len(ids)}")
+    order = np.argsort(np.asarray(ids, dtype=object).astype(str), kind="stable")
+    perm = torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed)).numpy()
+    blocks = np.array_split(order[perm], n_folds)
+    folds = []
+    for k in range(n_folds):
+        val, test = blocks[k], blocks[(k - 1) % n_folds]
+        train = np.concatenate([b for j, b in enumerate(blocks) if j not in (k, (k - 1) % n_folds)])
+        folds.append((np.sort(train), np.sort(val), np.sort(test)))
+    return folds
+
+
+def matbench_folds(n: int, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Matbench's outer folds: ``KFold(n_splits, shuffle=True, random_state=18012019)``.
+
+    Args:
+        n: Number of samples.
+        n_splits: Number of folds.
+
+    Returns:
+        For each fold, ``(train_and_val, test)`` position arrays.
+    """
+    kfold = KFold(n_splits=n_splits, shuffle=True, random_state=MATBENCH_SEED)
+    return list(kfold.split(np.arange(n)))
+
+
+def group_folds(groups: Sequence, n_splits: int = 5, seed: int = MATBENCH_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K-fold where all rows of one group land in the same test fold (e.g. 3DSC_MP by ``mp_id``).
+
+    Args:
+        groups: One group key per row.
+        n_splits: Number of folds.
+        seed: Shuffle seed for the assignment of groups to folds.
+
+    Returns:
+        For each fold, ``(train_and_val, test)`` position arrays; no group appears on both sides.
+    """
+    keys = np.asarray([str(g) for g in groups])
+    kfold = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(kfold.split(np.arange(len(keys)), groups=keys))

@@ -1,0 +1,41 @@
+"""Occupancy-aware graph conversion and disorder classification."""
+
+from __future__ import annotations
+
+from matgl_supercon.graph._converter import (
+    ALL_ELEMENTS,
+    GraphSummary,
+    OccupancyStructure2Graph,
+    atoms_to_structure,
+    classify_disorder,
+)
+from matgl_supercon.graph._disorder import (
+    DISORDER_TYPES,
+    OCCUPANCY_TOL,
+    DisorderType,
+    PositionalGroups,
+    occupancy_matrix,
+    positional_groups,
+    site_disorder,
+    structure_disorder,
+)
+from matgl_supercon.graph._neighbors import kth_distance, nearest_k_mask, periodic_neighbors
+
+__all__ = [
+    "ALL_ELEMENTS",
+    "DISORDER_TYPES",
+    "OCCUPANCY_TOL",
+    "DisorderType",
+    "GraphSummary",
+    "OccupancyStructure2Graph",
+    "PositionalGroups",
+    "atoms_to_structure",
+    "classify_disorder",
+    "kth_distance",
+    "nearest_k_mask",
+    "occupancy_matrix",
+    "periodic_neighbors",
+    "positional_groups",
+    "site_disorder",
+    "structure_disorder",
+]

@@ -1,0 +1,208 @@
+"""Site occupancies, positional-disorder groups and disorder labels of a (possibly disordered) crystal.
+
+Definitions follow the SuperCon3D paper (Chen et al., NeurIPS 2024):
+
+* ordered: one species with occupancy 1;
+* SD (substitutional disorder): several species share the site;
+* PD (positional disorder): the site is one of several nearby, partially occupied, alternative
+  positions of one atom;
+* SPD: both on one site;
+* vacancy: one species, total occupancy below 1, no alternative position.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pymatgen.optimization.neighbors import find_points_in_spheres
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+DisorderType = Literal["ordered", "SD", "PD", "SPD", "vacancy"]
+#: Label order; integer codes in graphs are positions in this tuple.
+DISORDER_TYPES: tuple[DisorderType, ...] = ("ordered", "SD", "PD", "SPD", "vacancy")
+#: Occupancies are compared with this tolerance (CIFs round them to a few digits).
+OCCUPANCY_TOL = 1e-3
+_PBC = np.array([1, 1, 1], dtype=np.int64)
+
+
+def validate_structure(structure: Structure) -> None:
+    """Raise ``ValueError`` for a structure no graph can be built from.
+
+    Args:
+        structure: Input crystal.
+
+    Raises:
+        ValueError: No sites, a non-finite or degenerate lattice, or non-finite coordinates (the site is named).
+    """
+    if len(structure) == 0:
+        raise ValueError("structure has no sites")
+    matrix = structure.lattice.matrix
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"lattice has non-finite entries: {matrix.tolist()}")
+    if abs(np.linalg.det(matrix)) < 1e-6:
+        raise ValueError(f"lattice is degenerate (volume {abs(np.linalg.det(matrix)):.3g} A^3)")
+    frac = structure.frac_coords
+    bad = np.flatnonzero(~np.all(np.isfinite(frac), axis=1))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"site {i} ({structure[i].species}) has non-finite coordinates {frac[i].tolist()}")
+
+
+def occupancy_matrix(structure: Structure, element_types: tuple[str, ...]) -> np.ndarray:
+    """Occupancy of every site over ``element_types``.
+
+    Args:
+        structure: Input crystal; oxidation states are ignored.
+        element_types: The fixed element list (graph columns).
+
+    Returns:
+        ``[n_sites, len(element_types)]`` float64 array.
+
+    Raises:
+        ValueError: Naming the site when it holds an element outside ``element_types`` or a total
+            occupancy above 1 (beyond :data:`OCCUPANCY_TOL`).
+    """
+    column = {el: i for i, el in enumerate(element_types)}
+    occ = np.zeros((len(structure), len(element_types)))
+    for i, site in enumerate(structure):
+        for species, amount in site.species.items():
+            symbol = getattr(species, "symbol", str(species))
+            j = column.get(symbol)
+            if j is None:
+                raise ValueError(
+                    f"site {i} ({site.species.formula} at {np.round(site.frac_coords, 4).tolist()}): "
+                    f"element {symbol!r} is not in the converter's element list"
+                )
+            occ[i, j] += amount
+        total = occ[i].sum()
+        if total > 1 + OCCUPANCY_TOL:
+            raise ValueError(
+                f"site {i} ({site.species.formula} at {np.round(site.frac_coords, 4).tolist()}): "
+                f"total occupancy {total:.4f} exceeds 1"
+            )
+    return occ
+
+
+@dataclass(frozen=True)
+class PositionalGroups:
+    """Clusters of alternative positions of one atom.
+
+    Attributes:
+        group: ``[n_sites]`` cluster id, ``-1`` for sites in no cluster.
+        image: ``[n_sites, 3]`` integer lattice translation placing each member next to the others
+            of its cluster (zero for the cluster's first site).
+    """
+
+    group: np.ndarray
+    image: np.ndarray
+
+
+def positional_groups(structure: Structure, total_occupancy: np.ndarray, tolerance: float = 1.2) -> PositionalGroups:
+    """Find positional disorder: partially occupied sites that are alternatives of one atom.
+
+    Two sites are alternatives when both are partially occupied, they are closer than ``tolerance``
+    (Å), and their total occupancies sum to at most 1: two atoms that closely spaced could not be
+    present together, and the occupancy sum rules out short real bonds between two partially
+    occupied sites (e.g. C2 dimers at 1.32 Å with occupancy 0.9 in Y-C carbides). Connected pairs form
+    a group.
+
+    Args:
+        structure: Input crystal.
+        total_occupancy: ``[n_sites]`` total occupancy per site.
+        tolerance: Largest distance (Å) between alternative positions.
+
+    Returns:
+        The groups, with the periodic image of each member that lies next to the others.
+    """
+    n = len(structure)
+    group = np.full(n, -1, dtype=np.int64)
+    image = np.zeros((n, 3), dtype=np.int64)
+    partial = np.flatnonzero(total_occupancy < 1 - OCCUPANCY_TOL)
+    if partial.size < 2 or tolerance <= 0:
+        return PositionalGroups(group, image)
+    cart = np.ascontiguousarray(structure.cart_coords[partial], dtype=float)
+    src, dst, images, dist = find_points_in_spheres(
+        cart, cart, r=float(tolerance), pbc=_PBC, lattice=np.ascontiguousarray(structure.lattice.matrix), tol=1e-8
+    )
+    keep = (src != dst) & (dist < tolerance)
+    keep &= total_occupancy[partial[src]] + total_occupancy[partial[dst]] <= 1 + OCCUPANCY_TOL
+    src, dst, images = src[keep], dst[keep], images[keep].astype(np.int64)
+    if src.size == 0:
+        return PositionalGroups(group, image)
+    m = partial.size
+    n_comp, comp = connected_components(coo_matrix((np.ones(src.size), (src, dst)), shape=(m, m)), directed=False)
+    sizes = np.bincount(comp, minlength=n_comp)
+    # Relabel clusters of two or more sites as 0, 1, ... in site order; breadth-first search over the
+    # (few) PD pairs gives each member the image that sits next to its cluster's first site.
+    adjacency: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for a, b, img in zip(src.tolist(), dst.tolist(), images, strict=True):
+        adjacency.setdefault(a, []).append((b, img))
+    next_id = 0
+    for start in range(m):
+        if sizes[comp[start]] < 2 or group[partial[start]] >= 0:
+            continue
+        group[partial[start]] = next_id
+        queue = deque([start])
+        while queue:
+            a = queue.popleft()
+            for b, img in adjacency.get(a, []):
+                if group[partial[b]] < 0:
+                    group[partial[b]] = next_id
+                    image[partial[b]] = image[partial[a]] + img
+                    queue.append(b)
+        next_id += 1
+    return PositionalGroups(group, image)
+
+
+def site_disorder(occupancy: np.ndarray, groups: PositionalGroups) -> np.ndarray:
+    """Integer disorder code of each site (positions in :data:`DISORDER_TYPES`).
+
+    Args:
+        occupancy: ``[n_sites, n_elements]`` occupancies.
+        groups: Positional-disorder groups of the same sites.
+
+    Returns:
+        ``[n_sites]`` int64 codes.
+    """
+    multi = (occupancy > 0).sum(axis=1) > 1
+    in_group = groups.group >= 0
+    vacancy = occupancy.sum(axis=1) < 1 - OCCUPANCY_TOL
+    codes = np.zeros(len(occupancy), dtype=np.int64)
+    codes[vacancy] = DISORDER_TYPES.index("vacancy")
+    codes[multi] = DISORDER_TYPES.index("SD")
+    codes[in_group] = DISORDER_TYPES.index("PD")
+    codes[in_group & multi] = DISORDER_TYPES.index("SPD")
+    return codes
+
+
+def structure_disorder(site_codes: np.ndarray) -> DisorderType:
+    """Disorder type of a whole structure from its site codes.
+
+    SD and PD on different sites make the structure SPD; a structure whose only imperfection is
+    partial occupancy without alternative positions is ``"vacancy"``.
+
+    Args:
+        site_codes: Output of :func:`site_disorder`.
+
+    Returns:
+        One of :data:`DISORDER_TYPES`.
+    """
+    present = {DISORDER_TYPES[c] for c in np.unique(site_codes)}
+    has_sd = bool(present & {"SD", "SPD"})
+    has_pd = bool(present & {"PD", "SPD"})
+    if has_sd and has_pd:
+        return "SPD"
+    if has_pd:
+        return "PD"
+    if has_sd:
+        return "SD"
+    if "vacancy" in present:
+        return "vacancy"
+    return "ordered"

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from matgl_supercon.data import (
+    DATA_ENV_VAR,
+    load_3dsc_mp,
+    load_diffcsp_sc,
+    load_jarvis_tc,
+    load_perov5,
+    load_table,
+    read_structure,
+    resolve_data_dir,
+)
+from matgl_supercon.graph import OccupancyStructure2Graph, classify_disorder
+
+
+def test_supercon3d_counts(supercon3d):
+    assert len(supercon3d) == 1578
+    assert Counter(r.metadata["order"] for r in supercon3d) == {"order": 1016, "disorder": 562}
+    assert sum(r.structure.is_ordered for r in supercon3d) == 1016
+    # Our classifier agrees with the dataset's own order column on every structure.
+    for record in supercon3d:
+        kind, _ = classify_disorder(record.structure)
+        assert (kind == "ordered") == (record.metadata["order"] == "order"), record.id
+    assert all(r.tc > 0 for r in supercon3d)
+    mgb2 = next(r for r in supercon3d if r.id == "671985")
+    assert mgb2.tc == 39.0
+    assert mgb2.ln_tc == pytest.approx(math.log(39.0))
+    assert Counter(r.metadata["family"] for r in supercon3d)["h_based"] == 103
+
+
+def test_supercon3d_converts_every_structure(supercon3d):
+    converter = OccupancyStructure2Graph()
+    kinds = Counter()
+    for record in supercon3d:
+        graph, _, _ = converter.get_graph(record.structure)
+        kinds[int(graph.disorder)] += 1
+    assert sum(kinds.values()) == 1578
+    assert kinds[0] == 1016
+
+
+def test_3dsc_mp(data_root):
+    records = load_3dsc_mp(data_root)
+    assert len(records) == 5773
+    assert sum(r.tc > 0 for r in records) == 3995
+    assert sum(not r.structure.is_ordered for r in records) == 3435
+    assert len({r.id for r in records}) == 5773
+    assert {"formula_sc", "mp_id", "chemsys", "disorder_type"} <= set(records[0].metadata)
+
+
+def test_jarvis(data_root):
+    records = load_jarvis_tc(data_root)
+    assert len(records) == 1056
+    splits = Counter(r.metadata["leaderboard_split"] for r in records)
+    assert splits == {"train": 556, "val": 30, "test": 30, None: 440}
+    assert all(r.structure.is_ordered for r in records)
+    assert "JVASP-18955" not in {r.id for r in records}
+
+
+def test_diffcsp_sc_and_perov5(data_root):
+    assert [len(load_diffcsp_sc(s, data_root)) for s in ("train", "val", "test")] == [615, 201, 201]
+    test = load_perov5("test", data_root)
+    assert len(test) == 3785
+    assert all(len(r.structure) == 5 for r in test)
+    assert math.isnan(test[0].tc)
+
+
+def test_env_var_and_missing_folder(data_root, monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_root))
+    assert resolve_data_dir(None, "SuperCon3D") == data_root / "SuperCon3D"
+    assert resolve_data_dir(data_root / "SuperCon3D", "SuperCon3D") == data_root / "SuperCon3D"
+    monkeypatch.delenv(DATA_ENV_VAR)
+    with pytest.raises(FileNotFoundError, match="MATGL_SUPERCON_DATA"):
+        resolve_data_dir(None, "SuperCon3D")
+    with pytest.raises(FileNotFoundError, match="github.com/aimat-lab/3DSC"):
+        resolve_data_dir(tmp_path, "3DSC_MP")
+
+
+def test_user_table(mgb2, tmp_path):
+    mgb2.to(filename=str(tmp_path / "mgb2.cif"))
+    text = mgb2.to(fmt="cif")
+    pd.DataFrame({"name": ["a", "b"], "cif": ["mgb2.cif", text], "Tc": [39.0, 38.5]}).to_csv(
+        tmp_path / "ok.csv", index=False
+    )
+    records = load_table(tmp_path / "ok.csv", tc_column="Tc", id_column="name")
+    assert [r.id for r in records] == ["a", "b"]
+    assert records[1].structure.composition.reduced_formula == "MgB2"
+    pd.DataFrame({"cif": ["mgb2.cif", "mgb2.cif"], "tc": [39.0, -1.0]}).to_csv(tmp_path / "bad_tc.csv", index=False)
+    with pytest.raises(ValueError, match=r"bad_tc.csv row 3: Tc -1.0"):
+        load_table(tmp_path / "bad_tc.csv")
+    pd.DataFrame({"cif": ["missing.cif"], "tc": [1.0]}).to_csv(tmp_path / "missing.csv", index=False)
+    with pytest.raises(ValueError, match=r"missing.csv row 2: cif='missing.cif' is neither"):
+        load_table(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="no column 'Tc'"):
+        load_table(tmp_path / "missing.csv", tc_column="Tc")
+
+
+def test_unreadable_cif_names_file_and_reason(tmp_path):
+    bad = tmp_path / "overfull.cif"
+    bad.write_text(
+        "data_x\n_cell_length_a 4\n_cell_length_b 4\n_cell_length_c 4\n_cell_angle_alpha 90\n_cell_angle_beta 90\n"
+        "_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'P 1'\nloop_\n_atom_site_label\n_atom_site_type_symbol\n"
+        "_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n_atom_site_occupancy\n"
+        "Na1 Na 0 0 0 0.7\nCl1 Cl 0 0 0 0.6\n"
+    )
+    with pytest.raises(ValueError, match=r"(?s)overfull.cif: cannot read structure.*sum to > 1"):
+        read_structure(bad)
