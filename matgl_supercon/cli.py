@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 
-from matgl_supercon.data import read_structure
-from matgl_supercon.graph import OccupancyStructure2Graph
+DEFAULT_MODEL = "SODNet-SuperCon3D"
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
+    from matgl_supercon.data import read_structure
+    from matgl_supercon.graph import OccupancyStructure2Graph
+
     converter = OccupancyStructure2Graph(cutoff=args.cutoff, max_neighbors=args.max_neighbors)
     status = 0
     for path in args.files:
@@ -22,10 +28,128 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return status
 
 
+def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
+    rows = [p.as_dict() for p in predictions]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(f"{'structure':40s} {'formula':24s} {'disorder':9s} {'Tc / K':>8s}  range (± 1 sd)")
+        for p in predictions:
+            print(
+                f"{p.source[-40:]:40s} {p.formula[:24]:24s} {p.disorder:9s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}"
+            )
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from matgl_supercon.workflows import predict_tc
+
+    _print_predictions(predict_tc(args.files, args.model, args.batch_size), args.json, args.csv)
+    return 0
+
+
+def _cmd_screen(args: argparse.Namespace) -> int:
+    from matgl_supercon.workflows import screen_folder
+
+    report = screen_folder(
+        args.folder, args.out, args.model, args.errors, workers=args.workers, chunk_size=args.chunk_size, top_k=args.top
+    )
+    print(
+        f"{report.n_files} files: {report.n_done_before} done before, {report.n_predicted} predicted now, "
+        f"{report.n_errors} unreadable (listed in the errors file)"
+    )
+    if report.top:
+        print(f"top {len(report.top)} by predicted Tc:")
+        _print_predictions(report.top, False, False)
+    return 0
+
+
+def _cmd_dope(args: argparse.Namespace) -> int:
+    from matgl_supercon.data import read_structure
+    from matgl_supercon.workflows import explore_doping
+
+    variants = explore_doping(
+        read_structure(args.parent),
+        args.host,
+        [d.strip() for d in args.dopants.split(",")],
+        [float(x) for x in args.fractions.split(",")],
+        args.model,
+        args.out,
+    )
+    print(f"{'dopant':6s} {'x':>6s} {'formula':28s} {'Tc / K':>8s}  range (± 1 sd)")
+    for v in variants:
+        p = v.prediction
+        print(f"{v.dopant:6s} {v.fraction:6.3f} {p.formula[:28]:28s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}")
+    if args.out:
+        print(f"variants written to {args.out}/")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from matgl_supercon.data import read_structure
+    from matgl_supercon.workflows import explain_structure
+
+    png = args.png or str(Path(args.file).with_suffix(".explain.png"))
+    rows = explain_structure(read_structure(args.file), args.model, png)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+    else:
+        print(f"{'site':>4s} {'species':16s} {'disorder':9s} {'frac coords':28s} share of ln Tc")
+        for r in rows:
+            coords = ", ".join(f"{c:.3f}" for c in r.frac_coords)
+            print(f"{r.index:4d} {r.species[:16]:16s} {r.disorder:9s} ({coords}){'':4s} {r.contribution:+.4f}")
+        print(f"sum = ln Tc = {sum(r.contribution for r in rows):.4f}; chart: {png}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from matgl_supercon.data import load_supercon3d, load_table, paper_folds
+    from matgl_supercon.models import SODNet
+    from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset
+
+    if args.table:
+        records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
+    elif args.dataset == "supercon3d":
+        records = load_supercon3d(args.data)
+    else:
+        raise SystemExit(f"unknown dataset {args.dataset}")
+    model_kwargs = json.loads(args.model)
+    config = TrainConfig(**{"max_epochs": args.epochs, "seed": args.seed, **json.loads(args.train)})
+    ln_tc = np.log([r.tc for r in records])
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
+    train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
+    trainer_kwargs = {
+        k: v
+        for k, v in (
+            ("accelerator", args.accelerator),
+            ("devices", args.devices),
+            ("strategy", args.strategy),
+            ("num_nodes", args.num_nodes),
+        )
+        if v is not None
+    }
+    model, summary = fit_sodnet(
+        Subset(dataset, train.tolist()), Subset(dataset, val.tolist()), args.out, model_kwargs, config, trainer_kwargs
+    )
+    pred = predict_dataset(model, Subset(dataset, test.tolist()))
+    test_mae = float(np.abs(pred - ln_tc[test]).mean())
+    print(
+        f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K; "
+        f"model saved to {Path(args.out) / 'model'}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mgl-supercon`` and its subcommands."""
     parser = argparse.ArgumentParser(
-        prog="mgl-supercon", description="Superconductor Tc prediction and generation for ordered and disordered crystals."
+        prog="mgl-supercon",
+        description="Superconductor Tc prediction for ordered and disordered crystals (SODNet on MatGL graphs).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -34,13 +158,75 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--cutoff", type=float, default=8.0, help="neighbour radius in A (default 8)")
     graph.add_argument("--max-neighbors", type=int, default=32, help="neighbours kept per site (default 32)")
     graph.set_defaults(func=_cmd_graph)
+
+    def add_model(p):
+        p.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model name or model folder ({DEFAULT_MODEL})")
+
+    predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files")
+    predict.add_argument("files", nargs="+", help="structure files pymatgen can read (CIF, POSCAR, ...)")
+    add_model(predict)
+    predict.add_argument("--batch-size", type=int, default=16)
+    out = predict.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON")
+    out.add_argument("--csv", action="store_true", help="print CSV")
+    predict.set_defaults(func=_cmd_predict)
+
+    screen = sub.add_parser("screen", help="rank a folder of structure files by predicted Tc (resumable)")
+    screen.add_argument("folder")
+    screen.add_argument("--out", required=True, help="results CSV (rerunning skips files already in it)")
+    screen.add_argument("--errors", default=None, help="errors CSV (default: <out>.errors.csv)")
+    screen.add_argument("--workers", type=int, default=1, help="processes that parse files")
+    screen.add_argument("--chunk-size", type=int, default=64, help="files per batch and per checkpoint")
+    screen.add_argument("--top", type=int, default=10, help="size of the final ranking")
+    add_model(screen)
+    screen.set_defaults(func=_cmd_screen)
+
+    dope = sub.add_parser("dope", help="substitute dopants on a host element's sites and rank the variants")
+    dope.add_argument("parent", help="parent structure file")
+    dope.add_argument("--host", required=True, help="element to substitute, e.g. Mg")
+    dope.add_argument("--dopants", required=True, help="comma-separated elements, e.g. Al,Li")
+    dope.add_argument("--fractions", default="0.05,0.1,0.2", help="comma-separated fractions of the host")
+    dope.add_argument("--out", default=None, help="folder for the variants' CIFs")
+    add_model(dope)
+    dope.set_defaults(func=_cmd_dope)
+
+    explain = sub.add_parser("explain", help="per-site contributions to the predicted ln Tc (table + PNG)")
+    explain.add_argument("file")
+    explain.add_argument("--png", default=None, help="chart path (default <file>.explain.png)")
+    explain.add_argument("--json", action="store_true")
+    add_model(explain)
+    explain.set_defaults(func=_cmd_explain)
+
+    train = sub.add_parser("train", help="train SODNet on one fold of the paper protocol")
+    train.add_argument("--dataset", default="supercon3d", choices=["supercon3d"])
+    train.add_argument("--table", default=None, help="train on your CSV instead (CIF path/text + Tc columns)")
+    train.add_argument("--tc-column", default="tc")
+    train.add_argument("--structure-column", default="cif")
+    train.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")
+    train.add_argument("--fold", type=int, default=0)
+    train.add_argument("--n-folds", type=int, default=10)
+    train.add_argument("--split-seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, default=150)
+    train.add_argument("--model", default="{}", help="JSON of SODNet arguments")
+    train.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
+    train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")
+    train.add_argument("--accelerator", default=None)
+    train.add_argument("--devices", default=None)
+    train.add_argument("--strategy", default=None)
+    train.add_argument("--num-nodes", type=int, default=None)
+    train.set_defaults(func=_cmd_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mgl-supercon``."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,8 @@
+"""Tc models on occupancy-aware graphs."""
+
+from __future__ import annotations
+
+from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.models.sodnet import SODNet, attach_positions
+
+__all__ = ["SODNet", "TcEnsemble", "attach_positions"]

@@ -1,0 +1,104 @@
+"""Node and edge inputs of SODNet: occupancy-weighted element embeddings and occupancy-weighted radial bases."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from pymatgen.core import Element
+from torch import nn
+
+#: Elemental properties in the fixed descriptor table (pymatgen attribute names), plus an s/p/d/f block one-hot.
+ELEMENT_PROPERTIES: tuple[str, ...] = (
+    "Z",
+    "row",
+    "group",
+    "X",
+    "atomic_radius",
+    "atomic_mass",
+    "mendeleev_no",
+    "melting_point",
+    "ionization_energy",
+    "electron_affinity",
+    "molar_volume",
+)
+_BLOCKS = ("s", "p", "d", "f")
+
+
+def element_descriptors(element_types: tuple[str, ...]) -> torch.Tensor:
+    """Standardised elemental properties, one row per element.
+
+    Missing values (e.g. the electronegativity of noble gases) take the column median, so that every
+    element has a finite, comparable row; the table then gives unseen or rare elements a sensible
+    position next to chemically similar ones, which a learned embedding alone cannot.
+
+    Args:
+        element_types: Element symbols.
+
+    Returns:
+        ``[len(element_types), len(ELEMENT_PROPERTIES) + 4]`` float32 tensor.
+    """
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns for each missing property
+        for symbol in element_types:
+            element = Element(symbol)
+            values = []
+            for name in ELEMENT_PROPERTIES:
+                try:
+                    value = getattr(element, name)
+                    values.append(float(value) if value is not None else math.nan)
+                except (AttributeError, TypeError, ValueError):
+                    values.append(math.nan)
+            values += [float(element.block == b) for b in _BLOCKS]
+            rows.append(values)
+    table = torch.tensor(rows, dtype=torch.float64)
+    n_props = len(ELEMENT_PROPERTIES)
+    props = table[:, :n_props]
+    median = torch.nanmedian(props, dim=0).values
+    props = torch.where(torch.isnan(props), median.expand_as(props), props)
+    props = (props - props.mean(0)) / props.std(0).clamp_min(1e-8)
+    table[:, :n_props] = props
+    return table.float()
+
+
+class OccupancyEmbedding(nn.Module):
+    """Scalar node features from a site's occupancy vector.
+
+    ``h = occ @ (E_learned + W F_fixed) + vacancy * v``, then a learned correction
+    ``h + MLP([h, mixing, vacancy])`` where ``mixing = 1 - sum(occ^2) / total^2`` is zero on any
+    single-species site; so a site {A: x, B: 1-x} tends continuously to pure A as x -> 1.
+    """
+
+    def __init__(self, element_types: tuple[str, ...], dim: int) -> None:
+        super().__init__()
+        self.register_buffer("descriptors", element_descriptors(element_types))
+        self.learned = nn.Parameter(torch.randn(len(element_types), dim) * 0.1)
+        self.project = nn.Linear(self.descriptors.shape[1], dim, bias=False)
+        self.vacancy = nn.Parameter(torch.zeros(dim))
+        self.correction = nn.Sequential(nn.Linear(dim + 2, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, occupancy: torch.Tensor, vacancy: torch.Tensor) -> torch.Tensor:
+        """Embed ``[n, n_elements]`` occupancies and ``[n]`` vacancy fractions into ``[n, dim]``."""
+        table = self.learned + self.project(self.descriptors)
+        h = occupancy @ table + vacancy[:, None] * self.vacancy
+        total = occupancy.sum(-1).clamp_min(1e-6)
+        mixing = 1.0 - (occupancy**2).sum(-1) / total**2
+        return h + self.correction(torch.cat([h, mixing[:, None], vacancy[:, None]], dim=-1))
+
+
+class RadialBasis(nn.Module):
+    """Gaussian radial basis times a smooth cosine cutoff."""
+
+    def __init__(self, n_basis: int, cutoff: float) -> None:
+        super().__init__()
+        self.cutoff = cutoff
+        self.register_buffer("centers", torch.linspace(0.0, cutoff, n_basis))
+        self.width = cutoff / n_basis
+
+    def forward(self, distance: torch.Tensor) -> torch.Tensor:
+        """``[n_edges]`` distances to ``[n_edges, n_basis]`` features that vanish smoothly at the cutoff."""
+        envelope = 0.5 * (torch.cos(math.pi * distance / self.cutoff) + 1.0) * (distance < self.cutoff)
+        gauss = torch.exp(-(((distance[:, None] - self.centers) / self.width) ** 2))
+        return gauss * envelope[:, None]

@@ -1,0 +1,50 @@
+"""An ensemble of Tc models whose spread is the reported uncertainty."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from matgl_supercon.models.sodnet import SODNet
+
+
+class TcEnsemble:
+    """Mean and standard deviation of ln Tc over several SODNet models (e.g. the cross-validation fold models)."""
+
+    def __init__(self, models: Sequence[SODNet], name: str = "ensemble") -> None:
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        self.models = [m.eval() for m in models]
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def make_converter(self):
+        """The graph converter of the first member (all members share the graph settings)."""
+        return self.models[0].make_converter()
+
+    @torch.no_grad()
+    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``; sd is 0 for one member."""
+        stacked = torch.stack([m.predict_ln_tc(structures, batch_size) for m in self.models])
+        sd = stacked.std(0, unbiased=True) if len(self.models) > 1 else torch.zeros(stacked.shape[1])
+        return stacked.mean(0), sd
+
+    @torch.no_grad()
+    def site_contributions(self, structure: Structure) -> torch.Tensor:
+        """Each site's share of the predicted ln Tc, averaged over members (sums to the mean ln Tc)."""
+        shares = []
+        for model in self.models:
+            model.predict_ln_tc([structure])
+            shares.append(model.feature_dict["site_contributions"])
+        return torch.stack(shares).mean(0)
+
+    def predict_structure(self, structure: Structure) -> torch.Tensor:
+        """Tc in K (geometric mean over members)."""
+        return self.predict_ln_tc([structure])[0].exp()[0]

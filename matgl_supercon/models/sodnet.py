@@ -1,0 +1,204 @@
+"""SODNet: an SE(3)-equivariant graph-attention transformer that predicts Tc of ordered and disordered crystals.
+
+After Chen et al., NeurIPS 2024 (SODNet, an Equiformer variant; Liao & Smidt, ICLR 2023), written from
+scratch on e3nn and MatGL's PyG graphs. The model outputs ln(Tc / K).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from e3nn import o3
+from matgl.models import MatGLModel
+from torch import nn
+from torch_geometric.data import Batch
+from torch_geometric.utils import scatter
+
+from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
+from matgl_supercon.models._attention import TransformerBlock
+from matgl_supercon.models._embedding import OccupancyEmbedding, RadialBasis
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+    from torch_geometric.data import Data
+
+
+def attach_positions(g: Data, lat: torch.Tensor) -> None:
+    """Set ``g.pos`` and ``g.pbc_offshift`` from fractional coordinates and lattices, as MatGL's trainer does."""
+    if lat.dim() == 2:
+        lat = lat.unsqueeze(0)
+    batch = getattr(g, "batch", None)
+    if batch is None:
+        batch = torch.zeros(g.num_nodes, dtype=torch.long, device=g.frac_coords.device)
+    g.pos = torch.einsum("ni,nij->nj", g.frac_coords, lat[batch])
+    g.pbc_offshift = torch.einsum("ei,eij->ej", g.pbc_offset, lat[batch[g.edge_index[0]]])
+
+
+class SODNet(MatGLModel):
+    """Equivariant graph-attention Tc regressor on occupancy-aware graphs.
+
+    Node input: occupancy-weighted element embeddings (learned + projected elemental descriptors) with
+    a vacancy term and a learned mixed-site correction. Edge input: Gaussian radial basis x cosine
+    cutoff x occupancy weight, and spherical harmonics up to ``lmax``. Body: ``n_blocks`` pre-norm
+    transformer blocks (equivariant attention, gated feed-forward). Readout: per-site scalars -> MLP ->
+    a per-site ln Tc contribution; the structure's ln Tc is their occupancy-weighted mean, so
+    alternative positions of one atom count once and supercells give the same answer.
+    """
+
+    __version__ = 1
+
+    def __init__(
+        self,
+        element_types: Sequence[str] = ALL_ELEMENTS,
+        cutoff: float = 6.0,
+        max_neighbors: int | None = 16,
+        irreps_node: str = "32x0e+8x1o+4x2e",
+        irreps_ffn: str = "64x0e+16x1o+8x2e",
+        lmax: int = 2,
+        n_blocks: int = 2,
+        n_heads: int = 4,
+        n_radial: int = 32,
+        radial_hidden: int = 32,
+        attention_hidden: int = 16,
+        readout_hidden: int = 64,
+        attention_dropout: float = 0.1,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        **kwargs,
+    ) -> None:
+        """Build the model.
+
+        Args:
+            element_types: Element list of the graphs (occupancy columns).
+            cutoff: Neighbour radius (Å) of the model's graphs and of the radial cutoff.
+            max_neighbors: Neighbours kept per site (ties kept); ``None`` keeps all within the cutoff.
+            irreps_node: Node feature irreps, e.g. ``"32x0e+8x1o+4x2e"``; multiplicities divisible by ``n_heads``.
+            irreps_ffn: Hidden irreps of the gated feed-forward.
+            lmax: Largest degree of the edge spherical harmonics (0 gives an invariant model).
+            n_blocks: Number of transformer blocks.
+            n_heads: Attention heads.
+            n_radial: Gaussians in the radial basis.
+            radial_hidden: Width of the MLP that maps the radial basis to tensor-product weights.
+            attention_hidden: Per-head width of the attention MLP.
+            readout_hidden: Width of the readout MLP.
+            attention_dropout: Dropout on attention weights during training.
+            target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
+            target_std: Standard deviation of the training ln Tc.
+            **kwargs: Stored for MatGL's save/load.
+        """
+        super().__init__()
+        self.save_args(locals(), kwargs)
+        self.element_types = tuple(element_types)
+        self.cutoff = float(cutoff)
+        self.max_neighbors = max_neighbors
+        self.irreps_node = o3.Irreps(irreps_node)
+        self.irreps_sh = o3.Irreps.spherical_harmonics(lmax)
+        n_scalars = sum(mul for mul, ir in self.irreps_node if ir.l == 0)
+        self.n_scalars = n_scalars
+        self.embedding = OccupancyEmbedding(self.element_types, n_scalars)
+        self.radial_basis = RadialBasis(n_radial, self.cutoff)
+        self.spherical_harmonics = o3.SphericalHarmonics(self.irreps_sh, normalize=True, normalization="component")
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                str(self.irreps_node),
+                str(self.irreps_sh),
+                irreps_ffn,
+                n_radial,
+                n_heads,
+                radial_hidden,
+                attention_hidden,
+                attention_dropout,
+            )
+            for _ in range(n_blocks)
+        )
+        self.readout = nn.Sequential(
+            nn.Linear(n_scalars, readout_hidden),
+            nn.SiLU(),
+            nn.Linear(readout_hidden, readout_hidden),
+            nn.SiLU(),
+            nn.Linear(readout_hidden, 1),
+        )
+        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
+        self.register_buffer("target_std", torch.tensor(float(target_std)))
+
+    def set_target_scaling(self, mean: float, std: float) -> None:
+        """Set the ln Tc standardisation (done by the trainer from the training split)."""
+        self.target_mean.fill_(float(mean))
+        self.target_std.fill_(float(std))
+        self._init_args["target_mean"] = float(mean)
+        self._init_args["target_std"] = float(std)
+
+    def make_converter(self) -> OccupancyStructure2Graph:
+        """The graph converter whose graphs this model expects."""
+        return OccupancyStructure2Graph(self.element_types, cutoff=self.cutoff, max_neighbors=self.max_neighbors)
+
+    def node_features(self, g: Data) -> torch.Tensor:
+        """Equivariant node features ``[n, irreps_node.dim]`` after the transformer blocks."""
+        if getattr(g, "pos", None) is None or getattr(g, "pbc_offshift", None) is None:
+            raise ValueError("graph has no pos/pbc_offshift: pass lat= to forward (MatGL's Lightning module does)")
+        edge_index = g.edge_index.long()  # MatGL stores int32 indices; scatter needs int64
+        center, neighbor = edge_index
+        vec = g.pos[neighbor] + g.pbc_offshift - g.pos[center]
+        dist = vec.norm(dim=-1)
+        edge_sh = self.spherical_harmonics(vec)
+        edge_weight = getattr(g, "edge_weight", None)
+        if edge_weight is None:
+            edge_weight = torch.ones_like(dist)
+        edge_radial = self.radial_basis(dist) * edge_weight[:, None]
+        scalars = self.embedding(g.occupancy, g.vacancy)
+        x = torch.cat([scalars, scalars.new_zeros(scalars.shape[0], self.irreps_node.dim - self.n_scalars)], dim=-1)
+        for block in self.blocks:
+            x = block(x, edge_index, edge_sh, edge_radial, edge_weight)
+        return x
+
+    def forward(self, g: Data, state_attr: torch.Tensor | None = None, lat: torch.Tensor | None = None, **kwargs):
+        """Predict ln(Tc / K) for every graph of a (batched) MatGL graph.
+
+        Args:
+            g: Graph(s) from :class:`OccupancyStructure2Graph`, with ``pos``/``pbc_offshift`` or ``lat`` given.
+            state_attr: Unused (MatGL signature).
+            lat: ``[n_graphs, 3, 3]`` lattices; when given, positions are computed here.
+            **kwargs: Ignored.
+
+        Returns:
+            ``[n_graphs]`` ln Tc. ``self.feature_dict["site_contributions"]`` holds each site's weighted
+            share of it (they sum to ln Tc per graph).
+        """
+        if lat is not None:
+            attach_positions(g, lat)
+        x = self.node_features(g)
+        site_value = self.readout(x[:, : self.n_scalars]).squeeze(-1) * self.target_std + self.target_mean
+        batch = getattr(g, "batch", None)
+        if batch is None:
+            batch = torch.zeros(g.num_nodes, dtype=torch.long, device=x.device)
+        n_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        occupancy = g.occupancy.sum(-1)
+        norm = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
+        share = occupancy / norm[batch]
+        self.feature_dict = {"node_features": x, "site_contributions": site_value * share}
+        return scatter(site_value * share, batch, dim=0, dim_size=n_graphs, reduce="sum")
+
+    @torch.no_grad()
+    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
+        """ln(Tc / K) of many structures, in batches (eval mode, no gradients)."""
+        converter = self.make_converter()
+        was_training = self.training
+        self.eval()
+        out = []
+        try:
+            for start in range(0, len(structures), batch_size):
+                graphs, lattices = [], []
+                for structure in structures[start : start + batch_size]:
+                    graph, lattice, _ = converter.get_graph(structure)
+                    graphs.append(graph)
+                    lattices.append(lattice)
+                out.append(self(Batch.from_data_list(graphs), lat=torch.cat(lattices)))
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
+        """Tc in K of one (ordered or disordered) structure."""
+        return self.predict_ln_tc([structure]).exp()[0]

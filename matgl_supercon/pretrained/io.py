@@ -1,0 +1,57 @@
+"""Map model names to the weights shipped in this folder; everything else goes to ``matgl.load_model``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matgl
+
+from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.models.sodnet import SODNet
+
+_HERE = Path(__file__).parent
+
+
+def pretrained_dir(name: str) -> Path:
+    """Folder of a shipped model (it holds one MatGL model folder per ensemble member and a model card)."""
+    return _HERE / name
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`load_model`."""
+    return sorted(p.name for p in _HERE.iterdir() if p.is_dir() and any(p.glob("*/model.json")))
+
+
+def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
+    """Load a shipped ensemble by name, or any saved SODNet folder(s) by path, offline.
+
+    Args:
+        name_or_path: A name from :func:`available_models`; a folder saved by ``SODNet.save``; or a
+            folder whose subfolders are such model folders (an ensemble).
+
+    Returns:
+        A :class:`TcEnsemble` (of one model for a single folder).
+
+    Raises:
+        ValueError: For a name that is neither shipped nor a folder, listing the shipped names.
+    """
+    path = Path(name_or_path)
+    if not path.exists():
+        if str(name_or_path) not in available_models():
+            raise ValueError(
+                f"unknown model {str(name_or_path)!r}: not a folder and not shipped (shipped: {available_models()})"
+            )
+        path = pretrained_dir(str(name_or_path))
+    if (path / "model.json").exists():
+        members = [path]
+    else:
+        members = sorted(p for p in path.iterdir() if (p / "model.json").exists())
+    if not members:
+        raise ValueError(f"{path}: no model.json in it or in its subfolders")
+    models = []
+    for member in members:
+        model = matgl.load_model(member)  # weights_only=True inside MatGL
+        if not isinstance(model, SODNet):
+            raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
+        models.append(model)
+    return TcEnsemble(models, name=path.name)

@@ -1,0 +1,264 @@
+"""Lightning glue shared by the Tc models: datasets of graphs, the training module, and a resumable fit."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lightning as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from matgl.graph.data import MGLDataset, collate_fn_graph
+from torch.utils.data import DataLoader, Subset
+
+from matgl_supercon.models.sodnet import SODNet
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from matgl_supercon.graph import OccupancyStructure2Graph
+
+LABEL = "ln_tc"
+
+
+def graph_dataset(
+    structures: Sequence[Structure], ln_tc: Sequence[float], converter: OccupancyStructure2Graph
+) -> MGLDataset:
+    """Convert structures once into a MatGL dataset with the ``ln_tc`` label (no disk cache)."""
+    return MGLDataset(
+        structures=list(structures),
+        converter=converter,
+        labels={LABEL: [float(v) for v in ln_tc]},
+        save_cache=False,
+        root=tempfile.gettempdir(),
+    )
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    """A DataLoader of MatGL graph batches; shuffling uses its own seeded generator."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=collate_fn_graph,
+        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+        num_workers=0,
+    )
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. Defaults are the recipe measured in ``benchmarks/results/supercon3d_sodnet.md``."""
+
+    max_epochs: int = 150
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr: float = 1e-5
+    weight_decay: float = 5e-3
+    warmup_epochs: int = 5
+    patience: int = 40
+    seed: int = 0
+
+
+def warmup_cosine(epoch: int, warmup: int, total: int, floor: float) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` epochs, then cosine decay to ``floor``."""
+    if epoch < warmup:
+        return (epoch + 1) / warmup
+    progress = min(1.0, (epoch - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class TcLightningModule(pl.LightningModule):
+    """L1 loss on standardised ln Tc, AdamW, warm-up + cosine schedule; logs ``val_mae`` in ln K."""
+
+    def __init__(self, model: SODNet, config: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.config = config
+
+    def forward(self, g, lat):
+        """Ln Tc of a batch."""
+        return self.model(g, lat=lat)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        g, lat, _, labels = batch
+        if lat.dim() == 2:
+            lat = lat.unsqueeze(0)
+        pred = self(g, lat)
+        mae = (pred - labels).abs().mean()
+        self.log(f"{stage}_mae", mae, batch_size=labels.numel(), prog_bar=stage == "val", on_epoch=True, on_step=False)
+        return mae / self.model.target_std
+
+    def training_step(self, batch, batch_idx):
+        """L1 on standardised ln Tc."""
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        """Validation MAE in ln K."""
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        """AdamW with per-epoch warm-up + cosine."""
+        cfg = self.config
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        floor = cfg.min_lr / cfg.lr
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda e: warmup_cosine(e, cfg.warmup_epochs, cfg.max_epochs, floor)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+
+def save_model_atomic(model: SODNet, path: str | Path, metadata: dict | None = None) -> None:
+    """``model.save(path)`` through a temporary folder renamed into place, so a crash leaves no half model."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        model.save(tmp, metadata=metadata)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, default=float)
+    os.replace(tmp, path)
+
+
+class EpochLog(pl.Callback):
+    """Append ``{"epoch", "train_mae", "val_mae", "seconds"}`` to ``progress.jsonl`` after every epoch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # Lightning runs validation before this hook, so both MAEs are this epoch's.
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        row = {
+            "epoch": trainer.current_epoch,
+            "train_mae": metrics.get("train_mae"),
+            "val_mae": metrics.get("val_mae"),
+            "seconds": time.perf_counter() - self._start,
+        }
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+
+def fit_sodnet(
+    train_set,
+    val_set,
+    out_dir: str | Path,
+    model_kwargs: dict | None = None,
+    config: TrainConfig | None = None,
+    trainer_kwargs: dict | None = None,
+) -> tuple[SODNet, dict]:
+    """Train SODNet, resuming from ``out_dir/last.ckpt`` when a previous run was interrupted.
+
+    Args:
+        train_set: Dataset (e.g. a ``Subset`` of :func:`graph_dataset`) with the ``ln_tc`` label.
+        val_set: Validation dataset; its MAE picks the best checkpoint and drives early stopping.
+        out_dir: Folder for checkpoints, ``model/`` (the best model in MatGL format) and ``history.json``.
+        model_kwargs: :class:`SODNet` arguments.
+        config: Optimisation settings.
+        trainer_kwargs: Passed to ``lightning.Trainer`` (``accelerator``, ``devices``, ``strategy``,
+            ``num_nodes``, ...), so the same call trains with DDP on several GPUs.
+
+    Returns:
+        The best-validation model (eval mode) and a summary dict.
+    """
+    config = config or TrainConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / "model"
+    if final.exists() and (out_dir / "history.json").exists():
+        return SODNet.load(final).eval(), json.loads((out_dir / "history.json").read_text())
+
+    labels = np.array([train_set[i][-1][LABEL] for i in range(len(train_set))])
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        model = SODNet(**(model_kwargs or {}))
+        model.set_target_scaling(float(labels.mean()), float(labels.std()))
+        module = TcLightningModule(model, config)
+        checkpoint = ModelCheckpoint(
+            dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1, save_last=True
+        )
+        stopper = EarlyStopping(monitor="val_mae", mode="min", patience=config.patience)
+        kwargs = {
+            "max_epochs": config.max_epochs,
+            "accelerator": "cpu",
+            "devices": 1,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "callbacks": [checkpoint, stopper, EpochLog(out_dir / "progress.jsonl")],
+            "deterministic": True,
+        }
+        kwargs.update(trainer_kwargs or {})
+        trainer = pl.Trainer(**kwargs)
+        last = out_dir / "last.ckpt"
+        trainer.fit(
+            module,
+            make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed),
+            make_loader(val_set, config.batch_size, shuffle=False),
+            ckpt_path=str(last) if last.exists() else None,
+            weights_only=True,
+        )
+    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    model.eval()
+    summary = {
+        "best_val_mae": float(checkpoint.best_model_score),
+        "epochs_run": int(trainer.current_epoch),
+        "config": asdict(config),
+        "model_kwargs": model_kwargs or {},
+    }
+    save_model_atomic(model, final, metadata=summary)
+    write_json_atomic(out_dir / "history.json", summary)
+    return model, summary
+
+
+@torch.no_grad()
+def predict_dataset(model: SODNet, dataset, batch_size: int = 64) -> np.ndarray:
+    """Ln Tc predictions for a graph dataset, in order."""
+    model.eval()
+    out = []
+    for g, lat, _, _ in make_loader(dataset, batch_size, shuffle=False):
+        if lat.dim() == 2:
+            lat = lat.unsqueeze(0)
+        out.append(model(g, lat=lat))
+    return torch.cat(out).numpy()
+
+
+__all__ = [
+    "LABEL",
+    "Subset",
+    "TcLightningModule",
+    "TrainConfig",
+    "fit_sodnet",
+    "graph_dataset",
+    "make_loader",
+    "predict_dataset",
+    "save_model_atomic",
+    "warmup_cosine",
+    "write_json_atomic",
+]

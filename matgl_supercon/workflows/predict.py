@@ -1,0 +1,86 @@
+"""Predict Tc with uncertainty for structures or files."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from matgl_supercon.data import read_structure
+from matgl_supercon.graph import classify_disorder
+from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.pretrained import load_model
+
+
+@dataclass
+class TcPrediction:
+    """One prediction. ``tc_low``/``tc_high`` are exp(mean ln Tc ∓ ensemble sd)."""
+
+    source: str
+    formula: str
+    disorder: str
+    tc: float
+    ln_tc: float
+    ln_tc_sd: float
+    tc_low: float
+    tc_high: float
+
+    def as_dict(self) -> dict:
+        """Plain dict for JSON/CSV output."""
+        return asdict(self)
+
+
+def make_prediction(source: str, structure: Structure, ln_tc: float, ln_tc_sd: float) -> TcPrediction:
+    """Assemble a :class:`TcPrediction` from a model's ln Tc mean and spread."""
+    return TcPrediction(
+        source=source,
+        formula=structure.composition.formula.replace(" ", ""),
+        disorder=classify_disorder(structure)[0],
+        tc=math.exp(ln_tc),
+        ln_tc=ln_tc,
+        ln_tc_sd=ln_tc_sd,
+        tc_low=math.exp(ln_tc - ln_tc_sd),
+        tc_high=math.exp(ln_tc + ln_tc_sd),
+    )
+
+
+def resolve_model(model: str | Path | TcEnsemble) -> TcEnsemble:
+    """Accept a loaded ensemble, a shipped name or a model folder."""
+    return model if isinstance(model, TcEnsemble) else load_model(model)
+
+
+def predict_tc(
+    structures: Sequence[Structure | str | Path],
+    model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
+    batch_size: int = 16,
+) -> list[TcPrediction]:
+    """Predict Tc of structures (or structure files), ordered or disordered.
+
+    Args:
+        structures: pymatgen structures or paths to any file pymatgen reads.
+        model: Shipped model name, model folder, or a loaded :class:`TcEnsemble`.
+        batch_size: Structures per forward pass.
+
+    Returns:
+        One :class:`TcPrediction` per input, in order.
+
+    Raises:
+        ValueError: Naming the file for unreadable input, or the site for invalid structures.
+    """
+    ensemble = resolve_model(model)
+    parsed, sources = [], []
+    for item in structures:
+        if isinstance(item, Structure):
+            parsed.append(item)
+            sources.append(item.composition.reduced_formula)
+        else:
+            parsed.append(read_structure(item))
+            sources.append(str(item))
+    mean, sd = ensemble.predict_ln_tc(parsed, batch_size)
+    return [
+        make_prediction(source, structure, m, s)
+        for source, structure, m, s in zip(sources, parsed, mean.tolist(), sd.tolist(), strict=True)
+    ]

@@ -1,0 +1,143 @@
+"""Screen a folder of structure files: resumable, atomic, parallel parsing, errors listed and never fatal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from matgl_supercon.data import read_structure
+from matgl_supercon.graph import classify_disorder
+from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.workflows.predict import TcPrediction, make_prediction, resolve_model
+
+#: File name patterns screened by default (anything pymatgen reads can be added).
+DEFAULT_PATTERNS = ("*.cif", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*")
+ERROR_FIELDS = ("source", "error")
+
+
+@dataclass
+class ScreenReport:
+    """What a screening run did."""
+
+    n_files: int
+    n_done_before: int
+    n_predicted: int
+    n_errors: int
+    top: list[TcPrediction]
+
+
+def _parse(path: str) -> tuple[str, object]:
+    """Read and validate one file in a worker; return the structure or the error text."""
+    try:
+        structure = read_structure(path)
+        classify_disorder(structure)  # surfaces invalid occupancies before batching
+        return path, structure
+    except Exception as exc:  # any failure is reported in the errors file, never fatal
+        return path, f"{type(exc).__name__}: {exc}"
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_rows_atomic(path: Path, rows: Iterable[dict], fieldnames: Iterable[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames))
+    writer.writeheader()
+    writer.writerows(rows)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", newline="") as handle:
+        handle.write(buffer.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def find_structure_files(folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
+    """Structure files under ``folder`` (recursive), sorted, each once."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder")
+    return sorted({p for pattern in patterns for p in folder.rglob(pattern) if p.is_file()})
+
+
+def screen_folder(
+    folder: str | Path,
+    out_csv: str | Path,
+    model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
+    errors_csv: str | Path | None = None,
+    workers: int = 1,
+    chunk_size: int = 64,
+    top_k: int = 10,
+    patterns: Iterable[str] = DEFAULT_PATTERNS,
+    progress: bool = True,
+) -> ScreenReport:
+    """Predict Tc for every structure file under ``folder``.
+
+    Results and errors are rewritten atomically after every chunk, so a run killed at any moment
+    leaves complete files; rerunning skips every file already in either file.
+
+    Args:
+        folder: Folder searched recursively with ``patterns``.
+        out_csv: Results CSV (one row per file, the :class:`TcPrediction` fields).
+        model: Shipped model name, model folder, or loaded ensemble.
+        errors_csv: Unreadable files and the reason; default ``<out_csv stem>.errors.csv``.
+        workers: Processes that read and validate files in parallel.
+        chunk_size: Files per prediction batch and per checkpoint of the output files.
+        top_k: Size of the summary ranking.
+        patterns: File name patterns.
+        progress: Show a progress bar.
+
+    Returns:
+        A :class:`ScreenReport` with the top-k predictions over the whole results file.
+    """
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
+    ensemble = resolve_model(model)
+    files = [str(p) for p in find_structure_files(folder, patterns)]
+    rows = _read_rows(out_csv)
+    errors = _read_rows(errors_csv)
+    done = {r["source"] for r in rows} | {r["source"] for r in errors}
+    todo = [f for f in files if f not in done]
+    n_done_before = len(files) - len(todo)
+    columns = [f.name for f in fields(TcPrediction)]
+    predicted = 0
+    executor = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        bar = tqdm(total=len(todo), disable=not progress, desc="screen", unit="file")
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            parsed = list(executor.map(_parse, chunk)) if executor else [_parse(p) for p in chunk]
+            good = [(p, s) for p, s in parsed if not isinstance(s, str)]
+            errors += [{"source": p, "error": s} for p, s in parsed if isinstance(s, str)]
+            if good:
+                mean, sd = ensemble.predict_ln_tc([s for _, s in good])
+                for (path, structure), m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
+                    rows.append(make_prediction(path, structure, m, s).as_dict())
+                predicted += len(good)
+            _write_rows_atomic(out_csv, rows, columns)
+            _write_rows_atomic(errors_csv, errors, ERROR_FIELDS)
+            bar.update(len(chunk))
+        bar.close()
+    finally:
+        if executor:
+            executor.shutdown()
+    if not out_csv.exists():
+        _write_rows_atomic(out_csv, rows, columns)
+        _write_rows_atomic(errors_csv, errors, ERROR_FIELDS)
+    ranked = sorted(rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
+    text_columns = ("source", "formula", "disorder")
+    top = [TcPrediction(**{c: r[c] if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
+    return ScreenReport(len(files), n_done_before, predicted, len(errors), top)

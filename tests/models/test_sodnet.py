@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import matgl
+import numpy as np
+import pytest
+import torch
+from e3nn import o3
+from e3nn.util.test import assert_equivariant
+from pymatgen.core import Lattice, Structure
+from pymatgen.core.operations import SymmOp
+
+from matgl_supercon.models import SODNet
+from matgl_supercon.training import TrainConfig, graph_dataset, make_loader
+
+ELEMENTS = ("B", "N", "O", "Na", "Mg", "Al", "Cl", "Cu", "Y", "Ba")
+TINY = {
+    "element_types": ELEMENTS,
+    "cutoff": 4.0,
+    "max_neighbors": 8,
+    "irreps_node": "8x0e+4x1o+4x2e",
+    "irreps_ffn": "16x0e+4x1o+4x2e",
+    "n_blocks": 2,
+    "n_heads": 2,
+    "n_radial": 8,
+    "radial_hidden": 8,
+    "attention_hidden": 4,
+    "readout_hidden": 16,
+    "attention_dropout": 0.0,
+}
+
+
+@pytest.fixture
+def model() -> SODNet:
+    torch.manual_seed(0)
+    m = SODNet(**TINY)
+    m.set_target_scaling(1.5, 1.2)
+    return m.eval()
+
+
+@pytest.fixture
+def low_symmetry() -> Structure:
+    lattice = Lattice.from_parameters(4.1, 4.6, 5.3, 83, 97, 104)
+    return Structure(
+        lattice,
+        ["Mg", {"Al": 0.7, "Mg": 0.3}, "B", {"N": 0.9}, "O"],
+        [[0.05, 0.1, 0.0], [0.5, 0.45, 0.55], [0.3, 0.8, 0.2], [0.75, 0.2, 0.7], [0.15, 0.6, 0.85]],
+    )
+
+
+def tc(model, structure) -> float:
+    return float(model.predict_structure(structure))
+
+
+def test_invariances(model, low_symmetry):
+    ref = tc(model, low_symmetry)
+    rotated = low_symmetry.copy()
+    axis = torch.randn(3, generator=torch.Generator().manual_seed(1)).numpy()
+    rotated.apply_operation(SymmOp.from_axis_angle_and_translation(axis, 73.0))
+    assert tc(model, rotated) == pytest.approx(ref, rel=1e-4)
+    shifted = low_symmetry.copy()
+    shifted.translate_sites(list(range(len(shifted))), [0.31, -0.12, 0.57])
+    assert tc(model, shifted) == pytest.approx(ref, rel=1e-4)
+    order = [3, 0, 4, 2, 1]
+    permuted = Structure.from_sites([low_symmetry[i] for i in order])
+    assert tc(model, permuted) == pytest.approx(ref, rel=1e-4)
+    supercell = low_symmetry.copy()
+    supercell.make_supercell([2, 1, 1])
+    assert tc(model, supercell) == pytest.approx(ref, rel=1e-4)
+
+
+def test_internal_features_are_equivariant(model, low_symmetry):
+    graph, lattice, _ = model.make_converter().get_graph(low_symmetry)
+    frac = graph.frac_coords
+
+    def features(pos: torch.Tensor, lat: torch.Tensor) -> torch.Tensor:
+        g = graph.clone()
+        g.pos = pos
+        g.pbc_offshift = g.pbc_offset @ lat
+        return model.node_features(g)
+
+    pos = frac @ lattice[0]
+    irreps = o3.Irreps("1o")
+    assert_equivariant(
+        features, args_in=[pos, lattice[0].clone()], irreps_in=[irreps, irreps], irreps_out=model.irreps_node
+    )
+
+
+def test_mixed_site_tends_to_ordered(model):
+    lattice = Lattice.hexagonal(3.086, 3.524)
+    coords = [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]]
+    ordered = tc(model, Structure(lattice, ["Mg", "B", "B"], coords))
+    gaps = [
+        abs(tc(model, Structure(lattice, [{"Mg": x, "Al": 1 - x}, "B", "B"], coords)) - ordered)
+        for x in (0.5, 0.9, 0.99, 0.999)
+    ]
+    assert gaps == sorted(gaps, reverse=True)
+    assert gaps[-1] < 1e-2 * max(gaps[0], 1e-3)
+    assert gaps[0] > 0
+
+
+def test_few_steps_lower_loss(supercon3d):
+    records = [r for r in supercon3d if len(r.structure) <= 12][:8]
+    assert len(records) == 8
+    torch.manual_seed(0)
+    kwargs = dict(TINY, element_types=tuple(sorted({el.symbol for r in records for el in r.structure.composition})))
+    model = SODNet(**kwargs)
+    ln_tc = np.log([r.tc for r in records])
+    model.set_target_scaling(float(ln_tc.mean()), float(ln_tc.std()))
+    dataset = graph_dataset([r.structure for r in records], ln_tc, model.make_converter())
+    g, lat, _, labels = next(iter(make_loader(dataset, 8, shuffle=False)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=TrainConfig().lr)
+    losses = []
+    for _ in range(15):
+        loss = (model(g, lat=lat) - labels).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_save_load_round_trip_in_fresh_process(model, low_symmetry, tmp_path):
+    model.save(tmp_path / "sodnet")
+    expected = tc(model, low_symmetry)
+    loaded = matgl.load_model(tmp_path / "sodnet")
+    assert isinstance(loaded, SODNet)
+    assert tc(loaded.eval(), low_symmetry) == expected
+    low_symmetry.to(filename=str(tmp_path / "s.cif"))
+    code = (
+        "import json, matgl; from pymatgen.core import Structure; "
+        f"m = matgl.load_model({str(tmp_path / 'sodnet')!r}).eval(); "
+        f"s = Structure.from_file({str(tmp_path / 's.cif')!r}); "
+        "print(json.dumps([type(m).__name__, float(m.predict_structure(s))]))"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    name, value = json.loads(out.stdout.strip().splitlines()[-1])
+    assert name == "SODNet"
+    assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_irreps_rejected():
+    with pytest.raises(ValueError, match="not divisible by 3 heads"):
+        SODNet(**dict(TINY, n_heads=3))
