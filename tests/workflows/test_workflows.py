@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from matgl_supercon.cli import main
+from matgl_supercon.pretrained import available_models, load_model
+from matgl_supercon.workflows import explain_structure, explore_doping, predict_tc, screen_folder, substitute
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "structures"
+
+
+def test_predict_examples(tiny_model_dir):
+    files = sorted(EXAMPLES.glob("*.cif"))
+    assert len(files) == 4
+    predictions = predict_tc(files, tiny_model_dir)
+    kinds = {Path(p.source).stem: p.disorder for p in predictions}
+    assert kinds == {"MgB2": "ordered", "Mg0.9Al0.1B2": "SD", "Mg0.98B2": "vacancy", "YBa2Cu3O6.9": "vacancy"}
+    for p in predictions:
+        assert math.isfinite(p.tc) and p.tc > 0
+        assert p.ln_tc_sd > 0  # two different members
+        assert p.tc_low < p.tc < p.tc_high
+
+
+def test_cli_predict_json(tiny_model_dir, capsys):
+    assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--model", str(tiny_model_dir), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["formula"] == "Mg1B2"
+    assert main(["predict", str(EXAMPLES / "missing.cif"), "--model", str(tiny_model_dir)]) == 2
+    assert "missing.cif" in capsys.readouterr().err
+
+
+def test_cli_help_on_every_subcommand(capsys):
+    for command in ("graph", "predict", "screen", "dope", "explain", "train"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: mgl-supercon" in capsys.readouterr().out
+
+
+def _write_folder(folder: Path, n: int, corrupt_every: int | None = None) -> set[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    corrupt = set()
+    for i in range(n):
+        path = folder / f"s{i:04d}.cif"
+        if corrupt_every and i % corrupt_every == 0:
+            path.write_text("data_broken\n_cell_length_a 4\nthis is not a CIF\n")
+            corrupt.add(str(path))
+            continue
+        a = 3.0 + 0.01 * i
+        structure = Structure(
+            Lattice.hexagonal(a, 3.5),
+            [{"Mg": 1 - 0.001 * i}, "B", "B"],
+            [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]],
+        )
+        structure.to(filename=str(path))
+    return corrupt
+
+
+def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
+    corrupt = _write_folder(tmp_path / "cifs", 40, corrupt_every=20)
+    assert len(corrupt) == 2  # 5% of 40
+    report = screen_folder(
+        tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, workers=2, chunk_size=8, progress=False
+    )
+    assert (report.n_files, report.n_predicted, report.n_errors) == (40, 38, 2)
+    with (tmp_path / "out.errors.csv").open() as handle:
+        errors = list(csv.DictReader(handle))
+    assert {e["source"] for e in errors} == corrupt
+    assert all("cannot read structure" in e["error"] for e in errors)
+    with (tmp_path / "out.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 38
+    assert not {r["source"] for r in rows} & corrupt
+    assert report.top[0].tc == max(float(r["tc"]) for r in rows)
+    again = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, progress=False)
+    assert (again.n_done_before, again.n_predicted) == (40, 0)
+
+
+def test_screen_survives_sigkill_and_resumes(tiny_model_dir, tmp_path):
+    _write_folder(tmp_path / "cifs", 300)
+    out = tmp_path / "out.csv"
+    cmd = [
+        sys.executable,
+        "-m",
+        "matgl_supercon.cli",
+        "screen",
+        str(tmp_path / "cifs"),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--chunk-size",
+        "2",
+    ]
+    process = subprocess.Popen(
+        cmd, env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 240
+    rows_at_kill = 0
+    while time.time() < deadline:
+        if out.exists():
+            with out.open() as handle:
+                rows_at_kill = sum(1 for _ in csv.DictReader(handle))
+            if rows_at_kill >= 4:
+                break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))  # complete CSV: writes are atomic
+    assert 4 <= len(rows) < 300, "the run must be killed mid-way"
+    report = screen_folder(tmp_path / "cifs", out, tiny_model_dir, progress=False)
+    assert report.n_done_before == len(rows)
+    assert report.n_predicted == 300 - len(rows)
+    with out.open() as handle:
+        final = [r["source"] for r in csv.DictReader(handle)]
+    assert len(final) == 300
+    assert len(set(final)) == 300
+
+
+def test_substitute_and_dope(tiny_model_dir, tmp_path):
+    parent = Structure.from_file(str(EXAMPLES / "Mg0.98B2.cif"))
+    doped = substitute(parent, "Mg", "Al", 0.1)
+    assert doped[0].species.get_el_amt_dict() == pytest.approx({"Mg": 0.98 * 0.9, "Al": 0.98 * 0.1})
+    assert doped[1].species.get_el_amt_dict() == {"B": 1.0}
+    with pytest.raises(ValueError, match="host element Ca is not in Mg0.98B2"):
+        substitute(parent, "Ca", "Al", 0.1)
+    with pytest.raises(ValueError, match="fraction 1.5"):
+        substitute(parent, "Mg", "Al", 1.5)
+    variants = explore_doping(parent, "Mg", ["Al", "Li"], [0.05, 0.2], tiny_model_dir, out_dir=tmp_path / "doped")
+    assert len(variants) == 4
+    tcs = [v.prediction.tc for v in variants]
+    assert tcs == sorted(tcs, reverse=True)
+    assert len(list((tmp_path / "doped").glob("*.cif"))) == 4
+
+
+def test_explain_shares_sum_to_prediction(tiny_model_dir, tmp_path):
+    structure = Structure.from_file(str(EXAMPLES / "YBa2Cu3O6.9.cif"))
+    rows = explain_structure(structure, tiny_model_dir, png=tmp_path / "explain.png")
+    assert len(rows) == len(structure)
+    prediction = predict_tc([structure], tiny_model_dir)[0]
+    assert sum(r.contribution for r in rows) == pytest.approx(prediction.ln_tc, abs=1e-5)
+    assert (tmp_path / "explain.png").stat().st_size > 1000
+    assert [r.species for r in rows if r.disorder == "vacancy"] == ["O0.9"]
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        load_model("nope")
+
+
+@pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
+def test_shipped_model_loads_safely_and_predicts():
+    from matgl_supercon.pretrained import pretrained_dir
+
+    folder = pretrained_dir("SODNet-SuperCon3D")
+    total = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert total < 30e6
+    for pt in folder.rglob("*.pt"):
+        torch.load(pt, weights_only=True)  # plain tensors and Python values only
+    ensemble = load_model("SODNet-SuperCon3D")
+    assert len(ensemble) >= 2
+    tc = predict_tc([EXAMPLES / "MgB2.cif"], ensemble)[0].tc
+    assert 1.0 < tc < 200.0
+
+
+def test_500_site_structure_memory(tiny_model_dir):
+    code = (
+        "import resource, sys; from pymatgen.core import Lattice, Structure; "
+        "from matgl_supercon.workflows import predict_tc; "
+        "s = Structure(Lattice.hexagonal(3.086, 3.524), [{'Mg': 0.9, 'Al': 0.1}, 'B', 'B'], "
+        "[[0, 0, 0], [1/3, 2/3, 0.5], [2/3, 1/3, 0.5]]); s.make_supercell([6, 6, 5]); s.remove_sites([0, 1, 2, 3]); "
+        "assert len(s) == 536, len(s); model = sys.argv[1]; p = predict_tc([s], model)[0]; "
+        "print(p.tc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    model = "SODNet-SuperCon3D" if "SODNet-SuperCon3D" in available_models() else str(tiny_model_dir)
+    out = subprocess.run(
+        [sys.executable, "-c", code, model],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    tc, peak_mb = map(float, out.stdout.split())
+    assert math.isfinite(tc)
+    assert peak_mb < 2000, f"peak RSS {peak_mb:.0f} MB"
