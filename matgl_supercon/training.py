@@ -199,8 +199,10 @@ def fit_sodnet(
         model = SODNet(**(model_kwargs or {}))
         model.set_target_scaling(float(labels.mean()), float(labels.std()))
         module = TcLightningModule(model, config)
-        checkpoint = ModelCheckpoint(
-            dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1, save_last=True
+        checkpoint = ModelCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
+        # A second checkpoint rewritten after every epoch, so an interrupted run loses at most one epoch.
+        latest = ModelCheckpoint(
+            dirpath=out_dir, filename="last", monitor=None, save_top_k=1, enable_version_counter=False
         )
         stopper = EarlyStopping(monitor="val_mae", mode="min", patience=config.patience)
         kwargs = {
@@ -210,7 +212,7 @@ def fit_sodnet(
             "logger": False,
             "enable_progress_bar": False,
             "enable_model_summary": False,
-            "callbacks": [checkpoint, stopper, EpochLog(out_dir / "progress.jsonl")],
+            "callbacks": [checkpoint, latest, stopper, EpochLog(out_dir / "progress.jsonl")],
             "deterministic": True,
         }
         kwargs.update(trainer_kwargs or {})
