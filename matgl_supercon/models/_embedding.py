@@ -71,17 +71,21 @@ class OccupancyEmbedding(nn.Module):
     single-species site; so a site {A: x, B: 1-x} tends continuously to pure A as x -> 1.
     """
 
-    def __init__(self, element_types: tuple[str, ...], dim: int) -> None:
+    def __init__(self, element_types: tuple[str, ...], dim: int, learned: bool = True) -> None:
         super().__init__()
         self.register_buffer("descriptors", element_descriptors(element_types))
-        self.learned = nn.Parameter(torch.randn(len(element_types), dim) * 0.1)
+        # Without a free per-element table the model only sees elements through their descriptors,
+        # which generalises better to rare elements on small datasets.
+        self.learned = nn.Parameter(torch.randn(len(element_types), dim) * 0.1) if learned else None
         self.project = nn.Linear(self.descriptors.shape[1], dim, bias=False)
         self.vacancy = nn.Parameter(torch.zeros(dim))
         self.correction = nn.Sequential(nn.Linear(dim + 2, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, occupancy: torch.Tensor, vacancy: torch.Tensor) -> torch.Tensor:
         """Embed ``[n, n_elements]`` occupancies and ``[n]`` vacancy fractions into ``[n, dim]``."""
-        table = self.learned + self.project(self.descriptors)
+        table = self.project(self.descriptors)
+        if self.learned is not None:
+            table = table + self.learned
         h = occupancy @ table + vacancy[:, None] * self.vacancy
         total = occupancy.sum(-1).clamp_min(1e-6)
         mixing = 1.0 - (occupancy**2).sum(-1) / total**2

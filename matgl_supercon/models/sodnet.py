@@ -64,6 +64,8 @@ class SODNet(MatGLModel):
         attention_hidden: int = 16,
         readout_hidden: int = 64,
         attention_dropout: float = 0.1,
+        learned_element_embedding: bool = True,
+        global_context: bool = False,
         target_mean: float = 0.0,
         target_std: float = 1.0,
         **kwargs,
@@ -84,6 +86,9 @@ class SODNet(MatGLModel):
             attention_hidden: Per-head width of the attention MLP.
             readout_hidden: Width of the readout MLP.
             attention_dropout: Dropout on attention weights during training.
+            learned_element_embedding: Add a free per-element embedding to the projected elemental descriptors.
+            global_context: Feed each site's readout the structure's occupancy-weighted mean and its max of the
+                site scalars as well, so a site's contribution can depend on what else is in the crystal.
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
             target_std: Standard deviation of the training ln Tc.
             **kwargs: Stored for MatGL's save/load.
@@ -97,7 +102,7 @@ class SODNet(MatGLModel):
         self.irreps_sh = o3.Irreps.spherical_harmonics(lmax)
         n_scalars = sum(mul for mul, ir in self.irreps_node if ir.l == 0)
         self.n_scalars = n_scalars
-        self.embedding = OccupancyEmbedding(self.element_types, n_scalars)
+        self.embedding = OccupancyEmbedding(self.element_types, n_scalars, learned_element_embedding)
         self.radial_basis = RadialBasis(n_radial, self.cutoff)
         self.spherical_harmonics = o3.SphericalHarmonics(self.irreps_sh, normalize=True, normalization="component")
         self.blocks = nn.ModuleList(
@@ -113,8 +118,9 @@ class SODNet(MatGLModel):
             )
             for _ in range(n_blocks)
         )
+        self.global_context = global_context
         self.readout = nn.Sequential(
-            nn.Linear(n_scalars, readout_hidden),
+            nn.Linear(n_scalars * (3 if global_context else 1), readout_hidden),
             nn.SiLU(),
             nn.Linear(readout_hidden, readout_hidden),
             nn.SiLU(),
@@ -169,7 +175,6 @@ class SODNet(MatGLModel):
         if lat is not None:
             attach_positions(g, lat)
         x = self.node_features(g)
-        site_value = self.readout(x[:, : self.n_scalars]).squeeze(-1) * self.target_std + self.target_mean
         batch = getattr(g, "batch", None)
         if batch is None:
             batch = torch.zeros(g.num_nodes, dtype=torch.long, device=x.device)
@@ -177,6 +182,12 @@ class SODNet(MatGLModel):
         occupancy = g.occupancy.sum(-1)
         norm = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
         share = occupancy / norm[batch]
+        scalars = x[:, : self.n_scalars]
+        if self.global_context:
+            mean = scatter(scalars * share[:, None], batch, dim=0, dim_size=n_graphs, reduce="sum")
+            peak = scatter(scalars, batch, dim=0, dim_size=n_graphs, reduce="max")
+            scalars = torch.cat([scalars, mean[batch], peak[batch]], dim=-1)
+        site_value = self.readout(scalars).squeeze(-1) * self.target_std + self.target_mean
         self.feature_dict = {"node_features": x, "site_contributions": site_value * share}
         return scatter(site_value * share, batch, dim=0, dim_size=n_graphs, reduce="sum")
 

@@ -1,0 +1,134 @@
+"""Classical baselines on SuperCon3D with the paper protocol: RF/SVR on Magpie (-c) and Magpie + geometry (-geo).
+
+Usage:
+    python benchmarks/supercon3d_baselines.py --data ../shared/data
+
+Writes ``benchmarks/results/supercon3d_baselines.{json,md}``. Folds, regimes and metrics are those of
+``supercon3d_sodnet.py`` (10 folds 8:1:1 on sorted ids with seed 0; the validation block is unused
+except by the SVR grid search, which picks C and gamma on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+
+from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, magpie_features, r2
+from matgl_supercon.data import load_supercon3d, paper_folds
+from matgl_supercon.graph import classify_disorder
+
+OUT = Path(__file__).parent / "results"
+REGIMES = ("all", "O", "O+SD", "all->O")
+
+
+def fit_predict(name: str, x_train, y_train, x_val, y_val, x_test, seed: int):
+    if name == "RF":
+        model = RandomForestRegressor(
+            n_estimators=500, min_samples_leaf=1, max_features=0.33, n_jobs=-1, random_state=seed
+        )
+        return model.fit(x_train, y_train).predict(x_test)
+    best, best_mae = None, np.inf
+    for c in (1.0, 3.0, 10.0, 30.0):
+        for gamma in ("scale", 0.003, 0.01):
+            model = make_pipeline(StandardScaler(), SVR(C=c, gamma=gamma, epsilon=0.05)).fit(x_train, y_train)
+            score = mae(y_val, model.predict(x_val))
+            if score < best_mae:
+                best, best_mae = model, score
+    return best.predict(x_test)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--folds", nargs="+", type=int, default=list(range(10)))
+    args = parser.parse_args()
+    records = load_supercon3d(args.data)
+    structures = [r.structure for r in records]
+    y = np.log([r.tc for r in records])
+    ids = np.array([r.id for r in records])
+    kind = np.array([classify_disorder(s)[0] for s in structures])
+    family = np.array([r.metadata["family"] for r in records])
+    start = time.perf_counter()
+    features = {"c": magpie_features(structures)}
+    features["geo"] = np.hstack([features["c"], geometry_features(structures)])
+    feature_seconds = time.perf_counter() - start
+    members = {
+        "all": np.arange(len(records)),
+        "O": np.flatnonzero(kind == "ordered"),
+        "O+SD": np.flatnonzero(np.isin(kind, ["ordered", "SD"])),
+    }
+    results = {}
+    for model_name in ("RF", "SVR"):
+        for feat in ("c", "geo"):
+            x = features[feat]
+            for regime in REGIMES:
+                source = "all" if regime == "all->O" else regime
+                folds = paper_folds(ids[members[source]].tolist())
+                per_fold, pooled_t, pooled_p, pooled_i = [], [], [], []
+                started = time.perf_counter()
+                for k in args.folds:
+                    train, val, test = (members[source][idx] for idx in folds[k])
+                    pred = fit_predict(model_name, x[train], y[train], x[val], y[val], x[test], seed=k)
+                    if regime == "all->O":
+                        keep = kind[test] == "ordered"
+                        test, pred = test[keep], pred[keep]
+                    per_fold.append({"mae": mae(y[test], pred), "r2": r2(y[test], pred)})
+                    pooled_t += y[test].tolist()
+                    pooled_p += pred.tolist()
+                    pooled_i += test.tolist()
+                key = f"{model_name}-{feat} {regime}"
+                results[key] = {
+                    **fold_summary(per_fold),
+                    "cpu_seconds": time.perf_counter() - started,
+                    "by_family": grouped_mae(pooled_t, pooled_p, family[pooled_i]),
+                    "by_disorder": grouped_mae(pooled_t, pooled_p, kind[pooled_i]),
+                }
+                print(
+                    key,
+                    f"{results[key]['mae_mean']:.3f} ± {results[key]['mae_sd']:.3f}",
+                    f"R2 {results[key]['r2_mean']:.3f}",
+                    flush=True,
+                )
+    meta = {
+        "command": "python benchmarks/supercon3d_baselines.py --data ../shared/data",
+        "machine": f"{platform.machine()} CPU, 2 cores ({platform.system()})",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "feature_seconds": feature_seconds,
+        "folds": args.folds,
+    }
+    (OUT / "supercon3d_baselines.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    lines = [
+        "# Classical baselines on SuperCon3D (paper protocol)",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Machine: {meta['machine']}  ",
+        f"Date: {meta['date']}  ",
+        f"Folds: {len(args.folds)} of 10. Feature time: {feature_seconds:.0f} s.",
+        "",
+        "| model | regime | MAE ln K | R2 | hydrides MAE | heavy-fermion MAE | CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, r in results.items():
+        model, regime = key.split(" ")
+        fam = r["by_family"]
+        lines.append(
+            f"| {model} | {regime} | {r['mae_mean']:.3f} ± {r['mae_sd']:.3f} | {r['r2_mean']:.3f} ± {r['r2_sd']:.3f} | "
+            f"{fam.get('h_based', {}).get('mae', float('nan')):.3f} | "
+            f"{fam.get('heavy-Fermion', {}).get('mae', float('nan')):.3f} | {r['cpu_seconds']:.0f} |"
+        )
+    (OUT / "supercon3d_baselines.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

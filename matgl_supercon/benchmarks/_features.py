@@ -1,0 +1,67 @@
+"""Descriptor features for the classical baselines, defined for ordered and disordered structures alike.
+
+* Composition ("-c"): matminer's Magpie element-property statistics of ``structure.composition``. A
+  disordered structure's composition carries its fractional occupancies, so the statistics are
+  occupancy-weighted (Mg0.9Al0.1B2 is 0.9 parts Mg, 0.1 parts Al, 2 parts B).
+* Geometry ("-geo"): the Magpie features plus cell and neighbour descriptors from our occupancy-aware
+  graph (occupancy-weighted atoms per volume, mass density, nearest-neighbour distance statistics,
+  occupancy-weighted coordination within 3.5 Å, sorted lattice-length ratios and angles, the fraction
+  of vacant/mixed sites).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from pymatgen.core import Structure
+
+from matgl_supercon.graph import OccupancyStructure2Graph
+
+
+def magpie_features(structures: Sequence[Structure]) -> np.ndarray:
+    """``[n, 132]`` Magpie statistics of each structure's (occupancy-weighted) composition."""
+    from matminer.featurizers.composition import ElementProperty
+
+    featurizer = ElementProperty.from_preset("magpie", impute_nan=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = [featurizer.featurize(s.composition) for s in structures]
+    return np.asarray(rows, dtype=float)
+
+
+def geometry_features(structures: Sequence[Structure]) -> np.ndarray:
+    """``[n, 16]`` cell and neighbour descriptors (see the module docstring)."""
+    converter = OccupancyStructure2Graph(cutoff=6.0, max_neighbors=None, allow_isolated=True)
+    rows = []
+    for s in structures:
+        graph, lattice, _ = converter.get_graph(s)
+        src, dst = graph.edge_index.numpy()
+        cart = s.cart_coords
+        dist = np.linalg.norm(cart[dst] + graph.pbc_offset.numpy() @ lattice[0].numpy() - cart[src], axis=1)
+        weight = graph.edge_weight.numpy()
+        occupancy = graph.occupancy.numpy().sum(1)
+        nearest = np.full(len(s), 6.0)
+        np.minimum.at(nearest, src, dist)
+        coordination = np.bincount(src, weights=weight * (dist < 3.5), minlength=len(s))
+        abc = np.sort(s.lattice.abc)
+        rows.append(
+            [
+                occupancy.sum() / s.volume,
+                s.density,
+                np.average(nearest, weights=occupancy),
+                nearest.min(),
+                np.percentile(nearest, 90),
+                np.average(coordination, weights=occupancy),
+                coordination.max(),
+                abc[0] / abc[2],
+                abc[1] / abc[2],
+                *np.sort(s.lattice.angles),
+                float(graph.vacancy.mean()),
+                float((graph.site_disorder == 1).float().mean()),
+                float((graph.site_disorder >= 2).float().mean()),
+                np.log(len(s)),
+            ]
+        )
+    return np.asarray(rows, dtype=float)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from matgl_supercon.models import SODNet
+from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset, warmup_cosine
+from tests.models.test_sodnet import TINY
+
+
+def test_warmup_cosine():
+    assert warmup_cosine(0, 5, 100, 0.01) == pytest.approx(0.2)
+    assert warmup_cosine(4, 5, 100, 0.01) == pytest.approx(1.0)
+    assert warmup_cosine(100, 5, 100, 0.01) == pytest.approx(0.01)
+    assert warmup_cosine(52, 5, 100, 0.0) == pytest.approx(0.5, abs=0.02)
+
+
+def test_fit_resumes_after_interruption(supercon3d, tmp_path):
+    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
+    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
+    kwargs = dict(TINY, element_types=elements)
+    ln_tc = np.log([r.tc for r in records])
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
+    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3)
+    model, summary = fit_sodnet(train, val, tmp_path, kwargs, config)
+    assert (tmp_path / "last.ckpt").exists() and (tmp_path / "model" / "model.json").exists()
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert epochs == [0, 1]
+    # A finished run is not repeated.
+    again, _ = fit_sodnet(train, val, tmp_path, kwargs, config)
+    assert np.allclose(predict_dataset(again, val), predict_dataset(model, val))
+    # Simulate a run stopped after epoch 1 of 4: the final model is absent, the checkpoints remain.
+    shutil.rmtree(tmp_path / "model")
+    (tmp_path / "history.json").unlink()
+    longer = TrainConfig(max_epochs=4, batch_size=4, warmup_epochs=1, seed=3)
+    fit_sodnet(train, val, tmp_path, kwargs, longer)
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert epochs == [0, 1, 2, 3]
