@@ -41,8 +41,14 @@ def main() -> None:
             continue
         shutil.copytree(run / "model", out / run.name)
         result = json.loads(result_file.read_text())
-        rows.append((run.name, mae(result["y_true"], result["y_pred"]), r2(result["y_true"], result["y_pred"]),
-                     result["epochs_run"] + 1))
+        rows.append(
+            (
+                run.name,
+                mae(result["y_true"], result["y_pred"]),
+                r2(result["y_true"], result["y_pred"]),
+                result["epochs_run"] + 1,
+            )
+        )
     if not rows:
         raise SystemExit(f"no finished fold models under {args.runs}")
     model_json = json.loads((out / rows[0][0] / "model.json").read_text())

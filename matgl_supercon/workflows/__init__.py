@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from matgl_supercon.workflows.dope import DopingVariant, explore_doping, substitute
 from matgl_supercon.workflows.explain import SiteContribution, explain_structure
+from matgl_supercon.workflows.generate import generate_for_tc
 from matgl_supercon.workflows.predict import TcPrediction, predict_tc
 from matgl_supercon.workflows.screen import ScreenReport, find_structure_files, screen_folder
 
@@ -15,6 +16,7 @@ __all__ = [
     "explain_structure",
     "explore_doping",
     "find_structure_files",
+    "generate_for_tc",
     "predict_tc",
     "screen_folder",
     "substitute",

@@ -42,7 +42,7 @@ def test_cli_predict_json(tiny_model_dir, capsys):
 
 
 def test_cli_help_on_every_subcommand(capsys):
-    for command in ("graph", "predict", "screen", "dope", "explain", "train"):
+    for command in ("graph", "predict", "screen", "dope", "explain", "generate", "train"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -196,3 +196,40 @@ def test_500_site_structure_memory(tiny_model_dir):
     tc, peak_mb = map(float, out.stdout.split())
     assert math.isfinite(tc)
     assert peak_mb < 2000, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
+    from matgl_supercon.generate import DiffCSPSC
+
+    torch.manual_seed(0)
+    generator = DiffCSPSC(
+        ("O", "Mg", "B"),
+        mode="ab_initio",
+        dim=8,
+        n_layers=1,
+        n_heads=2,
+        n_freq=2,
+        timesteps=5,
+        conditional=True,
+        n_atoms_counts=[0, 0, 1, 1],
+    )
+    generator.save(tmp_path / "gen")
+    argv = [
+        "generate",
+        "--generator",
+        str(tmp_path / "gen"),
+        "--target-tc",
+        "30",
+        "--n",
+        "3",
+        "--out",
+        str(tmp_path / "out"),
+        "--model",
+        str(tiny_model_dir),
+    ]
+    assert main(argv) == 0
+    with (tmp_path / "out" / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3
+    assert len(list((tmp_path / "out").glob("sample_*.cif"))) == 3
+    assert all(int(r["n_atoms"]) in (2, 3) for r in rows)

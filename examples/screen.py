@@ -1,0 +1,19 @@
+"""Screen a folder of CIFs (here: the examples), resumably, and print the ranking.
+
+Run from the repository root:  python examples/screen.py [FOLDER] [OUT.csv]
+Rerun it and it skips what is already in OUT.csv; unreadable files go to OUT.errors.csv.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from matgl_supercon.workflows import screen_folder
+
+folder = sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "structures"
+out = sys.argv[2] if len(sys.argv) > 2 else "screen_results.csv"
+report = screen_folder(folder, out, workers=2)
+print(f"{report.n_files} files, {report.n_predicted} predicted now, {report.n_errors} errors -> {out}")
+for p in report.top:
+    print(f"{p.tc:7.1f} K  {p.formula:18s} {p.source}")

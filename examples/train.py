@@ -1,0 +1,28 @@
+"""Train a small SODNet on one SuperCon3D fold for a few epochs (about a minute on 2 CPU cores).
+
+Run from the repository root:  MATGL_SUPERCON_DATA=../shared/data python examples/train.py
+For the full recipe use `mgl-supercon train --fold 0 --out runs/fold0` or benchmarks/supercon3d_sodnet.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matgl_supercon.data import load_supercon3d, paper_folds
+from matgl_supercon.models import SODNet
+from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset
+
+records = load_supercon3d()
+ln_tc = np.log([r.tc for r in records])
+model_kwargs = {"irreps_node": "16x0e+4x1o+4x2e", "irreps_ffn": "32x0e+4x1o+4x2e", "n_blocks": 1, "max_neighbors": 12}
+dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
+train, val, test = paper_folds([r.id for r in records])[0]
+model, summary = fit_sodnet(
+    Subset(dataset, train.tolist()),
+    Subset(dataset, val.tolist()),
+    "runs/example_fold0",
+    model_kwargs,
+    TrainConfig(max_epochs=3, batch_size=64),
+)
+pred = predict_dataset(model, Subset(dataset, test.tolist()))
+print(f"after {summary['epochs_run'] + 1} epochs: test MAE {np.abs(pred - ln_tc[test]).mean():.3f} ln K")
