@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-folds", type=int, default=10)
     train.add_argument("--split-seed", type=int, default=0)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--epochs", type=int, default=150)
+    train.add_argument("--epochs", type=int, default=40)
     train.add_argument("--model", default="{}", help="JSON of SODNet arguments")
     train.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
     train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")

@@ -59,11 +59,11 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataL
 class TrainConfig:
     """Optimisation settings. Defaults are the recipe measured in ``benchmarks/results/supercon3d_sodnet.md``."""
 
-    max_epochs: int = 150
+    max_epochs: int = 40
     batch_size: int = 32
     lr: float = 2e-3
     min_lr: float = 1e-5
-    weight_decay: float = 5e-3
+    weight_decay: float = 0.01
     warmup_epochs: int = 5
     patience: int = 40
     seed: int = 0

@@ -65,7 +65,7 @@ class SODNet(MatGLModel):
         readout_hidden: int = 64,
         attention_dropout: float = 0.1,
         learned_element_embedding: bool = True,
-        global_context: bool = False,
+        global_context: bool = True,
         target_mean: float = 0.0,
         target_std: float = 1.0,
         **kwargs,

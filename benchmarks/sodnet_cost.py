@@ -1,0 +1,96 @@
+"""SODNet cost on SuperCon3D: parameters, inference structures/s at batch 16, training s/epoch and peak memory.
+
+Usage:
+    python benchmarks/sodnet_cost.py --data ../shared/data [--model '{"global_context": true}'] [--threads 2]
+
+Inference is timed on all 1,578 structures (graphs built beforehand; forward passes only), training on
+two epochs of fold 0's training block at batch 32. Peak memory is the process's maximum resident set
+size, measured in a fresh subprocess for each phase. Writes ``benchmarks/results/sodnet_cost.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+OUT = Path(__file__).parent / "results" / "sodnet_cost.json"
+
+
+def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
+    import numpy as np
+    import torch
+
+    from matgl_supercon.data import load_supercon3d, paper_folds
+    from matgl_supercon.models import SODNet
+    from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, make_loader
+
+    torch.set_num_threads(threads)
+    records = load_supercon3d(data)
+    ln_tc = np.log([r.tc for r in records])
+    torch.manual_seed(0)
+    model = SODNet(**json.loads(model_json))
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    dataset = graph_dataset([r.structure for r in records], ln_tc, model.make_converter())
+    result = {"n_parameters": model.num_parameters, "rss_before_mb": base_rss}
+    if name == "inference":
+        model.eval()
+        start = time.perf_counter()
+        with torch.no_grad():
+            for g, lat, _, _ in make_loader(dataset, 16, shuffle=False):
+                model(g, lat=lat if lat.dim() == 3 else lat.unsqueeze(0))
+        seconds = time.perf_counter() - start
+        result |= {"structures": len(dataset), "seconds": seconds, "structures_per_s": len(dataset) / seconds}
+    else:
+        train, val, _ = paper_folds([r.id for r in records])[0]
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            fit_sodnet(
+                Subset(dataset, train.tolist()),
+                Subset(dataset, val.tolist()),
+                tmp,
+                json.loads(model_json),
+                TrainConfig(max_epochs=2, batch_size=32),
+            )
+            seconds = time.perf_counter() - start
+        result |= {"epochs": 2, "seconds_per_epoch": seconds / 2, "train_structures": len(train)}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--model", default='{"global_context": true}')
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--phase", choices=["inference", "training"], default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.data, args.model, args.threads)))
+        return
+    results = {}
+    for name in ("inference", "training"):
+        cmd = [sys.executable, __file__, "--phase", name, "--model", args.model, "--threads", str(args.threads)]
+        if args.data:
+            cmd += ["--data", args.data]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    results["meta"] = {
+        "command": f"python benchmarks/sodnet_cost.py --model '{args.model}' --threads {args.threads}",
+        "machine": f"{platform.machine()} CPU, {args.threads} torch threads ({platform.system()})",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    OUT.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
