@@ -46,7 +46,7 @@ def main() -> None:
                 run.name,
                 mae(result["y_true"], result["y_pred"]),
                 r2(result["y_true"], result["y_pred"]),
-                result["epochs_run"] + 1,
+                result["epochs_run"],
             )
         )
     if not rows:

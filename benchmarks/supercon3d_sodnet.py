@@ -170,10 +170,11 @@ def main() -> None:
                     "epochs_run": history["epochs_run"],
                 },
             )
+            # Lightning's current_epoch after fit is the number of epochs run.
             timing[f"{regime}/fold_{k}"] = {
                 "train_seconds": seconds,
-                "epochs": history["epochs_run"] + 1,
-                "seconds_per_epoch": seconds / (history["epochs_run"] + 1),
+                "epochs": history["epochs_run"],
+                "seconds_per_epoch": seconds / history["epochs_run"],
             }
             write_json_atomic(timing_path, timing)
             print(

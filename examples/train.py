@@ -25,4 +25,4 @@ model, summary = fit_sodnet(
     TrainConfig(max_epochs=3, batch_size=64),
 )
 pred = predict_dataset(model, Subset(dataset, test.tolist()))
-print(f"after {summary['epochs_run'] + 1} epochs: test MAE {np.abs(pred - ln_tc[test]).mean():.3f} ln K")
+print(f"after {summary['epochs_run']} epochs: test MAE {np.abs(pred - ln_tc[test]).mean():.3f} ln K")
