@@ -21,6 +21,11 @@ class TcEnsemble:
             raise ValueError("an ensemble needs at least one model")
         self.models = [m.eval() for m in models]
         self.name = name
+        settings = {(m.element_types, m.cutoff, m.max_neighbors) for m in self.models}
+        if len(settings) != 1:
+            raise ValueError(
+                f"ensemble members disagree on graph settings (elements, cutoff, K): {len(settings)} kinds"
+            )
 
     def __len__(self) -> int:
         return len(self.models)
@@ -29,12 +34,21 @@ class TcEnsemble:
         """The graph converter of the first member (all members share the graph settings)."""
         return self.models[0].make_converter()
 
+    def graphs(self, structures: Sequence[Structure]) -> list:
+        """``(graph, lattice)`` of each structure, converted once for all members."""
+        converter = self.make_converter()
+        return [converter.get_graph(s)[:2] for s in structures]
+
     @torch.no_grad()
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``; sd is 0 for one member."""
-        stacked = torch.stack([m.predict_ln_tc(structures, batch_size) for m in self.models])
+    def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, sd)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member."""
+        stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.models])
         sd = stacked.std(0, unbiased=True) if len(self.models) > 1 else torch.zeros(stacked.shape[1])
         return stacked.mean(0), sd
+
+    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``."""
+        return self.predict_graphs(self.graphs(structures), batch_size)
 
     @torch.no_grad()
     def site_contributions(self, structure: Structure) -> torch.Tensor:

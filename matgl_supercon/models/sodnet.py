@@ -192,23 +192,24 @@ class SODNet(MatGLModel):
         return scatter(site_value * share, batch, dim=0, dim_size=n_graphs, reduce="sum")
 
     @torch.no_grad()
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
-        """ln(Tc / K) of many structures, in batches (eval mode, no gradients)."""
-        converter = self.make_converter()
+    def predict_graphs(self, graphs: Sequence[tuple[Data, torch.Tensor]], batch_size: int = 16) -> torch.Tensor:
+        """ln(Tc / K) of already converted ``(graph, lattice)`` pairs, in batches (eval mode, no gradients)."""
         was_training = self.training
         self.eval()
         out = []
         try:
-            for start in range(0, len(structures), batch_size):
-                graphs, lattices = [], []
-                for structure in structures[start : start + batch_size]:
-                    graph, lattice, _ = converter.get_graph(structure)
-                    graphs.append(graph)
-                    lattices.append(lattice)
-                out.append(self(Batch.from_data_list(graphs), lat=torch.cat(lattices)))
+            for start in range(0, len(graphs), batch_size):
+                chunk = graphs[start : start + batch_size]
+                batch = Batch.from_data_list([g for g, _ in chunk])
+                out.append(self(batch, lat=torch.cat([lat for _, lat in chunk])))
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)
+
+    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
+        """ln(Tc / K) of many structures (converted with :meth:`make_converter`)."""
+        converter = self.make_converter()
+        return self.predict_graphs([converter.get_graph(s)[:2] for s in structures], batch_size)
 
     def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
         """Tc in K of one (ordered or disordered) structure."""

@@ -33,12 +33,14 @@ class TcPrediction:
         return asdict(self)
 
 
-def make_prediction(source: str, structure: Structure, ln_tc: float, ln_tc_sd: float) -> TcPrediction:
-    """Assemble a :class:`TcPrediction` from a model's ln Tc mean and spread."""
+def make_prediction(
+    source: str, structure: Structure, ln_tc: float, ln_tc_sd: float, disorder: str | None = None
+) -> TcPrediction:
+    """Assemble a :class:`TcPrediction` from a model's ln Tc mean and spread (``disorder`` if already known)."""
     return TcPrediction(
         source=source,
         formula=structure.composition.formula.replace(" ", ""),
-        disorder=classify_disorder(structure)[0],
+        disorder=disorder or classify_disorder(structure)[0],
         tc=math.exp(ln_tc),
         ln_tc=ln_tc,
         ln_tc_sd=ln_tc_sd,

@@ -34,14 +34,13 @@ class ScreenReport:
     top: list[TcPrediction]
 
 
-def _parse(path: str) -> tuple[str, object]:
-    """Read and validate one file in a worker; return the structure or the error text."""
+def _parse(path: str) -> tuple[str, object, str]:
+    """Read and classify one file in a worker: ``(path, structure, disorder)`` or ``(path, error text, "")``."""
     try:
         structure = read_structure(path)
-        classify_disorder(structure)  # surfaces invalid occupancies before batching
-        return path, structure
+        return path, structure, classify_disorder(structure)[0]  # also surfaces invalid occupancies
     except Exception as exc:  # any failure is reported in the errors file, never fatal
-        return path, f"{type(exc).__name__}: {exc}"
+        return path, f"{type(exc).__name__}: {exc}", ""
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -113,6 +112,7 @@ def screen_folder(
     todo = [f for f in files if f not in done]
     n_done_before = len(files) - len(todo)
     columns = [f.name for f in fields(TcPrediction)]
+    converter = ensemble.make_converter()
     predicted = 0
     executor = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
@@ -120,12 +120,20 @@ def screen_folder(
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             parsed = list(executor.map(_parse, chunk)) if executor else [_parse(p) for p in chunk]
-            good = [(p, s) for p, s in parsed if not isinstance(s, str)]
-            errors += [{"source": p, "error": s} for p, s in parsed if isinstance(s, str)]
+            good, graphs = [], []
+            for path, structure, kind in parsed:
+                if isinstance(structure, str):
+                    errors.append({"source": path, "error": structure})
+                    continue
+                try:  # e.g. an element outside the model's list, or an atom with no neighbour
+                    graphs.append(converter.get_graph(structure)[:2])
+                    good.append((path, structure, kind))
+                except ValueError as exc:
+                    errors.append({"source": path, "error": f"ValueError: {exc}"})
             if good:
-                mean, sd = ensemble.predict_ln_tc([s for _, s in good])
-                for (path, structure), m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
-                    rows.append(make_prediction(path, structure, m, s).as_dict())
+                mean, sd = ensemble.predict_graphs(graphs)
+                for (path, structure, kind), m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
+                    rows.append(make_prediction(path, structure, m, s, kind).as_dict())
                 predicted += len(good)
             _write_rows_atomic(out_csv, rows, columns)
             _write_rows_atomic(errors_csv, errors, ERROR_FIELDS)

@@ -71,17 +71,23 @@ def _write_folder(folder: Path, n: int, corrupt_every: int | None = None) -> set
 def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     corrupt = _write_folder(tmp_path / "cifs", 40, corrupt_every=20)
     assert len(corrupt) == 2  # 5% of 40
+    # Readable, but no graph can be built: an atom with no neighbour within the model's cutoff.
+    lonely = tmp_path / "cifs" / "s0001.cif"
+    Structure(Lattice.cubic(20.0), ["Mg"], [[0, 0, 0]]).to(filename=str(lonely))
+    corrupt.add(str(lonely))
     report = screen_folder(
         tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, workers=2, chunk_size=8, progress=False
     )
-    assert (report.n_files, report.n_predicted, report.n_errors) == (40, 38, 2)
+    assert (report.n_files, report.n_predicted, report.n_errors) == (40, 37, 3)
     with (tmp_path / "out.errors.csv").open() as handle:
         errors = list(csv.DictReader(handle))
     assert {e["source"] for e in errors} == corrupt
-    assert all("cannot read structure" in e["error"] for e in errors)
+    reasons = {Path(e["source"]).name: e["error"] for e in errors}
+    assert "cannot read structure" in reasons["s0000.cif"]
+    assert "no neighbour within" in reasons["s0001.cif"]
     with (tmp_path / "out.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 38
+    assert len(rows) == 37
     assert not {r["source"] for r in rows} & corrupt
     assert report.top[0].tc == max(float(r["tc"]) for r in rows)
     again = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, progress=False)
