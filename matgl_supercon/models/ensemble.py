@@ -39,6 +39,18 @@ class TcEnsemble:
         converter = self.make_converter()
         return [converter.get_graph(s)[:2] for s in structures]
 
+    def graphs_or_errors(self, structures: Sequence[Structure]) -> tuple[list[int], list, dict[int, str]]:
+        """Convert what can be converted: ``(indices, graphs, {index: error})`` (no exception for bad input)."""
+        converter = self.make_converter()
+        indices, graphs, errors = [], [], {}
+        for i, structure in enumerate(structures):
+            try:
+                graphs.append(converter.get_graph(structure)[:2])
+                indices.append(i)
+            except ValueError as exc:  # e.g. an element outside the model's list, an atom with no neighbour
+                errors[i] = f"ValueError: {exc}"
+        return indices, graphs, errors
+
     @torch.no_grad()
     def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member."""

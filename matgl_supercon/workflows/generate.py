@@ -79,15 +79,13 @@ def generate_for_tc(
     predicted = [float("nan")] * len(structures)
     score_error = ["" if ok else "structurally invalid" for ok in valid]
     if ensemble is not None:
-        converter = ensemble.make_converter()
-        for i in (i for i, ok in enumerate(valid) if ok):
-            try:
-                converter.get_graph(structures[i])
-            except ValueError as exc:  # e.g. an atom with no neighbour: recorded, not scored
-                score_error[i] = str(exc)
-        scored = [i for i, e in enumerate(score_error) if not e]
+        candidates = [i for i, ok in enumerate(valid) if ok]
+        converted, graphs, errors = ensemble.graphs_or_errors([structures[i] for i in candidates])
+        scored = [candidates[j] for j in converted]
+        for j, message in errors.items():
+            score_error[candidates[j]] = message
         if scored:
-            mean, _ = ensemble.predict_ln_tc([structures[i] for i in scored])
+            mean, _ = ensemble.predict_graphs(graphs)
             for i, value in zip(scored, mean.tolist(), strict=True):
                 predicted[i] = math.exp(value)
     rows = []

@@ -112,7 +112,6 @@ def screen_folder(
     todo = [f for f in files if f not in done]
     n_done_before = len(files) - len(todo)
     columns = [f.name for f in fields(TcPrediction)]
-    converter = ensemble.make_converter()
     predicted = 0
     executor = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
@@ -120,16 +119,11 @@ def screen_folder(
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             parsed = list(executor.map(_parse, chunk)) if executor else [_parse(p) for p in chunk]
-            good, graphs = [], []
-            for path, structure, kind in parsed:
-                if isinstance(structure, str):
-                    errors.append({"source": path, "error": structure})
-                    continue
-                try:  # e.g. an element outside the model's list, or an atom with no neighbour
-                    graphs.append(converter.get_graph(structure)[:2])
-                    good.append((path, structure, kind))
-                except ValueError as exc:
-                    errors.append({"source": path, "error": f"ValueError: {exc}"})
+            readable = [item for item in parsed if not isinstance(item[1], str)]
+            errors += [{"source": p, "error": e} for p, e, _ in parsed if isinstance(e, str)]
+            converted, graphs, failed = ensemble.graphs_or_errors([s for _, s, _ in readable])
+            errors += [{"source": readable[j][0], "error": message} for j, message in failed.items()]
+            good = [readable[j] for j in converted]
             if good:
                 mean, sd = ensemble.predict_graphs(graphs)
                 for (path, structure, kind), m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
