@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matgl.ext.pymatgen import Structure2Graph
 from matgl.graph.data import MGLDataLoader, MGLDataset, collate_fn_graph
 from pymatgen.core import Lattice, Structure
@@ -247,3 +249,25 @@ def test_k_cut_equals_full_search_then_cut(supercon3d):
             (a, b, *img) for a, b, img in zip(*ours.edge_index.numpy(), ours.pbc_offset.numpy().tolist(), strict=True)
         }
         assert got == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(mg=st.floats(0.05, 1.0), al=st.floats(0.0, 1.0))
+def test_occupancy_and_edge_weights_follow_any_site_occupancy(mg, al):
+    al = min(al, 1.0 - mg)
+    species = {"Mg": mg, "Al": al} if al > 1e-6 else {"Mg": mg}
+    lattice = Lattice.hexagonal(3.086, 3.524)
+    structure = Structure(lattice, [species, "B", "B"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]])
+    graph = convert(structure)
+    total = mg + (al if al > 1e-6 else 0.0)
+    assert graph.occupancy[0].sum().item() == pytest.approx(total, abs=1e-6)
+    assert graph.vacancy[0].item() == pytest.approx(1 - total, abs=1e-6)
+    src, dst = graph.edge_index
+    expected = torch.where((src == 0) | (dst == 0), torch.tensor(total), torch.tensor(1.0))
+    expected = torch.where((src == 0) & (dst == 0), torch.tensor(total**2), expected)
+    assert torch.allclose(graph.edge_weight, expected.float(), atol=1e-6)
+    kind = DISORDER_TYPES[int(graph.disorder)]
+    if al > 1e-6:
+        assert kind == "SD"
+    else:
+        assert kind == ("ordered" if total > 1 - 1e-3 else "vacancy")
