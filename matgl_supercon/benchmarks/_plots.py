@@ -12,6 +12,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def _finish(fig, ax, path: str | Path, title: str, footer: str) -> None:
+    """Title, optional provenance footer, save, close."""
+    ax.set_title(title, fontsize=9)
+    if footer:
+        fig.text(0.01, 0.005, footer, fontsize=6, color="0.4")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def parity_plot(
     y_true: Sequence[float],
     y_pred: Sequence[float],
@@ -36,12 +46,7 @@ def parity_plot(
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
     ax.set_xlabel(f"true {label}")
     ax.set_ylabel(f"predicted {label}")
-    ax.set_title(title, fontsize=9)
-    if footer:
-        fig.text(0.01, 0.005, footer, fontsize=6, color="0.4")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(fig, ax, path, title, footer)
 
 
 def group_bar(errors: Mapping[str, Mapping[str, float]], path: str | Path, title: str, footer: str = "") -> None:
@@ -51,9 +56,4 @@ def group_bar(errors: Mapping[str, Mapping[str, float]], path: str | Path, title
     ax.bar(range(len(names)), [errors[n]["mae"] for n in names], color="tab:blue")
     ax.set_xticks(range(len(names)), [f"{n}\n(n={errors[n]['n']})" for n in names], fontsize=7)
     ax.set_ylabel("MAE")
-    ax.set_title(title, fontsize=9)
-    if footer:
-        fig.text(0.01, 0.005, footer, fontsize=6, color="0.4")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(fig, ax, path, title, footer)
