@@ -206,9 +206,9 @@ class OccupancyStructure2Graph(GraphConverter):
 
     def summary(self, structure: Structure | Atoms) -> GraphSummary:
         """Convert ``structure`` and describe the graph in one line (see :class:`GraphSummary`)."""
-        graph, _, _ = self.get_graph(structure)
         if not isinstance(structure, Structure):
             structure = atoms_to_structure(structure)
+        graph, _, _ = self.get_graph(structure)
         counts = np.bincount(graph.site_disorder.numpy(), minlength=len(DISORDER_TYPES))
         return GraphSummary(
             formula=structure.composition.formula,

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pymatgen.optimization.neighbors import find_points_in_spheres
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from matgl_supercon.graph._neighbors import periodic_neighbors
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -29,7 +30,6 @@ DisorderType = Literal["ordered", "SD", "PD", "SPD", "vacancy"]
 DISORDER_TYPES: tuple[DisorderType, ...] = ("ordered", "SD", "PD", "SPD", "vacancy")
 #: Occupancies are compared with this tolerance (CIFs round them to a few digits).
 OCCUPANCY_TOL = 1e-3
-_PBC = np.array([1, 1, 1], dtype=np.int64)
 
 
 def validate_structure(structure: Structure) -> None:
@@ -128,9 +128,7 @@ def positional_groups(structure: Structure, total_occupancy: np.ndarray, toleran
     if partial.size < 2 or tolerance <= 0:
         return PositionalGroups(group, image)
     cart = np.ascontiguousarray(structure.cart_coords[partial], dtype=float)
-    src, dst, images, dist = find_points_in_spheres(
-        cart, cart, r=float(tolerance), pbc=_PBC, lattice=np.ascontiguousarray(structure.lattice.matrix), tol=1e-8
-    )
+    src, dst, images, dist = periodic_neighbors(cart, structure.lattice.matrix, tolerance)
     keep = (src != dst) & (dist < tolerance)
     keep &= total_occupancy[partial[src]] + total_occupancy[partial[dst]] <= 1 + OCCUPANCY_TOL
     src, dst, images = src[keep], dst[keep], images[keep].astype(np.int64)

@@ -35,9 +35,8 @@ class TcEnsemble:
         return self.models[0].make_converter()
 
     def graphs(self, structures: Sequence[Structure]) -> list:
-        """``(graph, lattice)`` of each structure, converted once for all members."""
-        converter = self.make_converter()
-        return [converter.get_graph(s)[:2] for s in structures]
+        """``(graph, lattice)`` of each structure, converted once for all members (they share graph settings)."""
+        return self.models[0].graphs(structures)
 
     def graphs_or_errors(self, structures: Sequence[Structure]) -> tuple[list[int], list, dict[int, str]]:
         """Convert what can be converted: ``(indices, graphs, {index: error})`` (no exception for bad input)."""

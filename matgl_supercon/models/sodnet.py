@@ -206,10 +206,14 @@ class SODNet(MatGLModel):
             self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)
 
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
-        """ln(Tc / K) of many structures (converted with :meth:`make_converter`)."""
+    def graphs(self, structures: Sequence[Structure]) -> list[tuple[Data, torch.Tensor]]:
+        """``(graph, lattice)`` of each structure, converted with :meth:`make_converter`."""
         converter = self.make_converter()
-        return self.predict_graphs([converter.get_graph(s)[:2] for s in structures], batch_size)
+        return [converter.get_graph(s)[:2] for s in structures]
+
+    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
+        """ln(Tc / K) of many structures."""
+        return self.predict_graphs(self.graphs(structures), batch_size)
 
     def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
         """Tc in K of one (ordered or disordered) structure."""
