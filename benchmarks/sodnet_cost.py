@@ -29,7 +29,7 @@ def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
 
     from matgl_supercon.data import load_supercon3d, paper_folds
     from matgl_supercon.models import SODNet
-    from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, make_loader
+    from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, make_loader
 
     torch.set_num_threads(threads)
     records = load_supercon3d(data)
@@ -53,7 +53,7 @@ def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
 
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            fit_sodnet(
+            fit_tc_model(
                 Subset(dataset, train.tolist()),
                 Subset(dataset, val.tolist()),
                 tmp,

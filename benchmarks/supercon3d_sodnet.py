@@ -28,7 +28,7 @@ from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plo
 from matgl_supercon.data import load_supercon3d, paper_folds
 from matgl_supercon.graph import DISORDER_TYPES
 from matgl_supercon.models import SODNet
-from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset, write_json_atomic
+from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, write_json_atomic
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
@@ -50,13 +50,13 @@ def regime_members(regime: str, disorder: list[str]) -> np.ndarray:
     raise ValueError(f"unknown regime {regime!r}; choose from {REGIMES}")
 
 
-def summarise(records, disorder) -> dict:
+def summarise(records, disorder, results: Path) -> dict:
     families = {r.id: r.metadata["family"] for r in records}
     kind = {r.id: d for r, d in zip(records, disorder, strict=True)}
     summary: dict = {}
     for regime in (*REGIMES, "all->O"):
         source = "all" if regime == "all->O" else regime
-        files = sorted((RESULTS / source).glob("fold_*.json"))
+        files = sorted((results / source).glob("fold_*.json"))
         if not files:
             continue
         folds, ids, y_true, y_pred = [], [], [], []
@@ -80,7 +80,7 @@ def summarise(records, disorder) -> dict:
             parity_plot(
                 y_true,
                 y_pred,
-                RESULTS / "parity_all.png",
+                results / "parity_all.png",
                 f"SODNet (ours), SuperCon3D all/all, {len(files)} test folds",
                 groups=[families[i] for i in ids],
                 footer="python benchmarks/supercon3d_sodnet.py; see README.md for machine and date",
@@ -88,7 +88,7 @@ def summarise(records, disorder) -> dict:
     return summary
 
 
-def write_markdown(summary: dict, meta: dict) -> None:
+def write_markdown(summary: dict, meta: dict, results: Path) -> None:
     lines = [
         "# SODNet (ours) on SuperCon3D, paper protocol",
         "",
@@ -114,7 +114,7 @@ def write_markdown(summary: dict, meta: dict) -> None:
             for g, v in s[key].items():
                 lines.append(f"| {g} | {v['n']} | {v['mae']:.3f} |")
     lines += ["", "Per-fold timing is in `supercon3d_sodnet.json` (`fold_timing`)."]
-    (RESULTS / "README.md").write_text("\n".join(lines) + "\n")
+    (results / "README.md").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/supercon3d_sodnet")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -140,18 +141,19 @@ def main() -> None:
     dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
 
-    timing_path = RESULTS / "timing.json"
+    results = args.results
+    timing_path = results / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     for regime in [] if args.summary_only else args.regimes:
         members = regime_members(regime, disorder)
         folds = paper_folds([ids[i] for i in members])
         for k in args.folds:
-            out = RESULTS / regime / f"fold_{k}.json"
+            out = results / regime / f"fold_{k}.json"
             if out.exists():
                 continue
             train, val, test = (members[idx] for idx in folds[k])
             start = time.perf_counter()
-            model, history = fit_sodnet(
+            model, history = fit_tc_model(
                 Subset(dataset, train.tolist()),
                 Subset(dataset, val.tolist()),
                 Path(args.runs) / regime / f"fold_{k}",
@@ -200,10 +202,10 @@ def main() -> None:
         "n_parameters": probe.num_parameters,
         "config": config.__dict__,
     }
-    summary = summarise(records, disorder)
-    write_json_atomic(RESULTS / "supercon3d_sodnet.json", {"meta": meta, "summary": summary, "fold_timing": timing})
-    write_markdown(summary, meta)
-    print((RESULTS / "README.md").read_text())
+    summary = summarise(records, disorder, results)
+    write_json_atomic(results / "supercon3d_sodnet.json", {"meta": meta, "summary": summary, "fold_timing": timing})
+    write_markdown(summary, meta, results)
+    print((results / "README.md").read_text())
 
 
 if __name__ == "__main__":

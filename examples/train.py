@@ -10,14 +10,14 @@ import numpy as np
 
 from matgl_supercon.data import load_supercon3d, paper_folds
 from matgl_supercon.models import SODNet
-from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset
+from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
 
 records = load_supercon3d()
 ln_tc = np.log([r.tc for r in records])
 model_kwargs = {"irreps_node": "16x0e+4x1o+4x2e", "irreps_ffn": "32x0e+4x1o+4x2e", "n_blocks": 1, "max_neighbors": 12}
 dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
 train, val, test = paper_folds([r.id for r in records])[0]
-model, summary = fit_sodnet(
+model, summary = fit_tc_model(
     Subset(dataset, train.tolist()),
     Subset(dataset, val.tolist()),
     "runs/example_fold0",

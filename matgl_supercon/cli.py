@@ -135,7 +135,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from matgl_supercon.data import load_supercon3d, load_table, paper_folds
     from matgl_supercon.models import SODNet
-    from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset
+    from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
 
     if args.table:
         records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
@@ -158,7 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         if v is not None
     }
-    model, summary = fit_sodnet(
+    model, summary = fit_tc_model(
         Subset(dataset, train.tolist()), Subset(dataset, val.tolist()), args.out, model_kwargs, config, trainer_kwargs
     )
     pred = predict_dataset(model, Subset(dataset, test.tolist()))
@@ -166,6 +166,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(
         f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K; "
         f"model saved to {Path(args.out) / 'model'}"
+    )
+    return 0
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from matgl_supercon.benchmarks import load_task, run_cell
+
+    task = load_task(args.task, args.data)
+    summary = run_cell(
+        task,
+        args.model,
+        args.out,
+        folds=args.folds,
+        seed=args.seed,
+        model_kwargs=json.loads(args.model_args),
+        train_config={"max_epochs": args.epochs, **json.loads(args.train)},
+        runs_dir=args.runs,
+    )
+    state = "complete" if summary["complete"] else f"folds {summary['folds_done']} of {len(task.folds)} done"
+    print(
+        f"{args.task} | {args.model}: MAE {summary['mae_mean']:.3f} ± {summary['mae_sd']:.3f} {summary['unit']}, "
+        f"R2 {summary['r2_mean']:.3f} ({state}; {summary['cpu_minutes']:.1f} CPU min); "
+        f"results in {Path(args.out) / args.task / args.model}"
     )
     return 0
 
@@ -253,6 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--strategy", default=None)
     train.add_argument("--num-nodes", type=int, default=None)
     train.set_defaults(func=_cmd_train)
+
+    from matgl_supercon.benchmarks._runner import MODELS
+    from matgl_supercon.benchmarks._tasks import TASKS
+
+    bench = sub.add_parser("benchmark", help="run one leaderboard cell (model x task) into Matbench results files")
+    bench.add_argument("task", choices=sorted(TASKS))
+    bench.add_argument("--model", required=True, choices=MODELS)
+    bench.add_argument("--folds", nargs="+", type=int, default=None, help="folds to run now (default all)")
+    bench.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")
+    bench.add_argument("--out", default="benchmarks/results/tasks", help="results root")
+    bench.add_argument("--runs", default="runs/benchmarks", help="checkpoints of the GNN models")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--epochs", type=int, default=40, help="GNN epochs")
+    bench.add_argument("--model-args", default="{}", help="JSON of SODNet / MEGNet arguments")
+    bench.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
+    bench.set_defaults(func=_cmd_benchmark)
     return parser
 
 

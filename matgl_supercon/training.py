@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from matgl.graph.data import MGLDataset, collate_fn_graph
 from torch.utils.data import DataLoader, Subset
 
+from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def warmup_cosine(epoch: int, warmup: int, total: int, floor: float) -> float:
 class TcLightningModule(pl.LightningModule):
     """L1 loss on standardised ln Tc, AdamW, warm-up + cosine schedule; logs ``val_mae`` in ln K."""
 
-    def __init__(self, model: SODNet, config: TrainConfig) -> None:
+    def __init__(self, model: SODNet | MEGNetTc, config: TrainConfig) -> None:
         super().__init__()
         self.model = model
         self.config = config
@@ -117,7 +118,7 @@ class TcLightningModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
 
 
-def save_model_atomic(model: SODNet, path: str | Path, metadata: dict | None = None) -> None:
+def save_model_atomic(model: SODNet | MEGNetTc, path: str | Path, metadata: dict | None = None) -> None:
     """``model.save(path)`` through a temporary folder renamed into place, so a crash leaves no half model."""
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
@@ -164,24 +165,26 @@ class EpochLog(pl.Callback):
             handle.write(json.dumps(row) + "\n")
 
 
-def fit_sodnet(
+def fit_tc_model(
     train_set,
     val_set,
     out_dir: str | Path,
     model_kwargs: dict | None = None,
     config: TrainConfig | None = None,
     trainer_kwargs: dict | None = None,
-) -> tuple[SODNet, dict]:
-    """Train SODNet, resuming from ``out_dir/last.ckpt`` when a previous run was interrupted.
+    model_class: type[SODNet] | type[MEGNetTc] = SODNet,
+) -> tuple[SODNet | MEGNetTc, dict]:
+    """Train a Tc model (SODNet by default), resuming from ``out_dir/last.ckpt`` after an interruption.
 
     Args:
         train_set: Dataset (e.g. a ``Subset`` of :func:`graph_dataset`) with the ``ln_tc`` label.
         val_set: Validation dataset; its MAE picks the best checkpoint and drives early stopping.
         out_dir: Folder for checkpoints, ``model/`` (the best model in MatGL format) and ``history.json``.
-        model_kwargs: :class:`SODNet` arguments.
+        model_kwargs: Arguments of ``model_class``.
         config: Optimisation settings.
         trainer_kwargs: Passed to ``lightning.Trainer`` (``accelerator``, ``devices``, ``strategy``,
             ``num_nodes``, ...), so the same call trains with DDP on several GPUs.
+        model_class: :class:`SODNet` or the :class:`MEGNetTc` baseline (anything with ``set_target_scaling``).
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
@@ -191,12 +194,12 @@ def fit_sodnet(
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / "model"
     if final.exists() and (out_dir / "history.json").exists():
-        return SODNet.load(final).eval(), json.loads((out_dir / "history.json").read_text())
+        return model_class.load(final).eval(), json.loads((out_dir / "history.json").read_text())
 
     labels = np.array([train_set[i][-1][LABEL] for i in range(len(train_set))])
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        model = SODNet(**(model_kwargs or {}))
+        model = model_class(**(model_kwargs or {}))
         model.set_target_scaling(float(labels.mean()), float(labels.std()))
         module = TcLightningModule(model, config)
         checkpoint = ModelCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
@@ -240,8 +243,8 @@ def fit_sodnet(
 
 
 @torch.no_grad()
-def predict_dataset(model: SODNet, dataset, batch_size: int = 64) -> np.ndarray:
-    """Ln Tc predictions for a graph dataset, in order."""
+def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> np.ndarray:
+    """Predictions of the model's target (ln Tc for SODNet) for a graph dataset, in order."""
     model.eval()
     out = []
     for g, lat, _, _ in make_loader(dataset, batch_size, shuffle=False):
@@ -256,7 +259,7 @@ __all__ = [
     "Subset",
     "TcLightningModule",
     "TrainConfig",
-    "fit_sodnet",
+    "fit_tc_model",
     "graph_dataset",
     "make_loader",
     "predict_dataset",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet, attach_positions
 
-__all__ = ["SODNet", "TcEnsemble", "attach_positions"]
+__all__ = ["MEGNetTc", "SODNet", "TcEnsemble", "attach_positions"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from matgl_supercon.models import SODNet
-from matgl_supercon.training import Subset, TrainConfig, fit_sodnet, graph_dataset, predict_dataset, warmup_cosine
+from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, warmup_cosine
 from tests.models.test_sodnet import TINY
 
 
@@ -26,17 +26,17 @@ def test_fit_resumes_after_interruption(supercon3d, tmp_path):
     dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
     train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
     config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3)
-    model, summary = fit_sodnet(train, val, tmp_path, kwargs, config)
+    model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert (tmp_path / "last.ckpt").exists() and (tmp_path / "model" / "model.json").exists()
     epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert epochs == [0, 1]
     # A finished run is not repeated.
-    again, _ = fit_sodnet(train, val, tmp_path, kwargs, config)
+    again, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert np.allclose(predict_dataset(again, val), predict_dataset(model, val))
     # Simulate a run stopped after epoch 1 of 4: the final model is absent, the checkpoints remain.
     shutil.rmtree(tmp_path / "model")
     (tmp_path / "history.json").unlink()
     longer = TrainConfig(max_epochs=4, batch_size=4, warmup_epochs=1, seed=3)
-    fit_sodnet(train, val, tmp_path, kwargs, longer)
+    fit_tc_model(train, val, tmp_path, kwargs, longer)
     epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert epochs == [0, 1, 2, 3]

@@ -1,0 +1,243 @@
+"""Run one leaderboard cell (a model on a task), fold by fold, resumable, into Matbench results files.
+
+Each finished fold is written atomically to ``<out>/<task>/<model>/fold_<k>.json`` (predictions, CPU
+seconds, parameters); a rerun skips finished folds. When every fold is done the cell also gets
+``results.json.gz`` (Matbench format), ``summary.json`` (scores, MAE per disorder type and family, CPU
+minutes, command, machine, date) and two figures (parity, MAE by group).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+
+from matgl_supercon.benchmarks._features import geometry_features, magpie_features
+from matgl_supercon.benchmarks._matbench import write_matbench_results
+from matgl_supercon.benchmarks._metrics import fold_summary, mae, r2
+from matgl_supercon.benchmarks._plots import group_bar, parity_plot
+from matgl_supercon.benchmarks._tasks import TcTask, breakdown, inner_validation_split
+from matgl_supercon.training import write_json_atomic
+
+ModelName = Literal["median", "RF-c", "SVR-c", "RF-geo", "SVR-geo", "MEGNet", "SODNet"]
+
+#: How each model sees a disordered structure.
+MODEL_INPUTS: dict[str, str] = {
+    "median": "nothing: predicts the median training target",
+    "RF-c": "Magpie statistics of the occupancy-weighted composition (Mg0.9Al0.1B2 = 0.9 Mg + 0.1 Al + 2 B)",
+    "SVR-c": "as RF-c, standardised; C and gamma picked on the validation block",
+    "RF-geo": "RF-c features plus occupancy-weighted density, neighbour distances, coordination, cell shape, "
+    "fractions of vacant and mixed sites",
+    "SVR-geo": "RF-geo features, standardised; C and gamma picked on the validation block",
+    "MEGNet": "MatGL MEGNet on our graphs: each site is its majority species (occupancies, vacancies and "
+    "alternative positions invisible), all neighbours within 5 Å",
+    "SODNet": "occupancy vectors per site, occupancy-weighted edges, PD groups (the full occupancy-aware graph)",
+}
+MODELS: tuple[str, ...] = tuple(MODEL_INPUTS)
+
+
+class _Inputs:
+    """Features and graph datasets of a task, computed once per run."""
+
+    def __init__(self, task: TcTask) -> None:
+        self.task = task
+        self._features: dict[str, np.ndarray] = {}
+        self._graphs: dict[str, object] = {}
+
+    def features(self, kind: Literal["c", "geo"]) -> np.ndarray:
+        if "c" not in self._features:
+            self._features["c"] = magpie_features(self.task.structures)
+        if kind == "geo" and "geo" not in self._features:
+            self._features["geo"] = np.hstack([self._features["c"], geometry_features(self.task.structures)])
+        return self._features[kind]
+
+    def graphs(self, model_name: str, converter):
+        from matgl_supercon.training import graph_dataset
+
+        if model_name not in self._graphs:
+            self._graphs[model_name] = graph_dataset(self.task.structures, self.task.targets, converter)
+        return self._graphs[model_name]
+
+
+def _svr(x_train, y_train, x_val, y_val):
+    """The SVR whose (C, gamma) has the lowest validation MAE on a small grid."""
+    best, best_mae, best_params = None, np.inf, {}
+    for c in (3.0, 10.0, 30.0):
+        for gamma in ("scale", 0.003):
+            model = make_pipeline(StandardScaler(), SVR(C=c, gamma=gamma, epsilon=0.05)).fit(x_train, y_train)
+            score = mae(y_val, model.predict(x_val))
+            if score < best_mae:
+                best, best_mae, best_params = model, score, {"C": c, "gamma": gamma}
+    return best, best_params
+
+
+def fit_predict(
+    task: TcTask,
+    fold: int,
+    model_name: ModelName,
+    inputs: _Inputs,
+    run_dir: Path,
+    seed: int = 0,
+    model_kwargs: dict | None = None,
+    train_config: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Train ``model_name`` on one fold and predict its test structures.
+
+    Models with a validation need (SVR grid, early stopping of the GNNs) use the protocol's validation
+    block or, where the protocol has none, a seeded 10% hold-out of the training part.
+
+    Returns:
+        ``(predictions, std or None, parameters)`` for the fold's test structures.
+    """
+    y = task.targets
+    train, val = inner_validation_split(task, fold, seed=seed)
+    test = task.train_val_test_positions(fold)[2]
+    everything = task.train_and_val_positions(fold)
+    if model_name == "median":
+        return np.full(len(test), np.median(y[everything])), None, {}
+    if model_name in ("RF-c", "RF-geo"):
+        x = inputs.features(model_name.split("-")[1])
+        # Trained on train + val: a forest needs no early stopping, and Matbench allows both.
+        forest = RandomForestRegressor(n_estimators=500, max_features=0.33, n_jobs=1, random_state=seed + fold)
+        forest.fit(x[everything], y[everything])
+        per_tree = np.stack([tree.predict(x[test]) for tree in forest.estimators_])
+        return per_tree.mean(0), per_tree.std(0), {"n_estimators": 500, "max_features": 0.33}
+    if model_name in ("SVR-c", "SVR-geo"):
+        x = inputs.features(model_name.split("-")[1])
+        model, params = _svr(x[train], y[train], x[val], y[val])
+        return model.predict(x[test]), None, params
+    if model_name in ("SODNet", "MEGNet"):
+        from matgl_supercon.models import MEGNetTc, SODNet
+        from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, predict_dataset
+
+        model_class = SODNet if model_name == "SODNet" else MEGNetTc
+        kwargs = dict(model_kwargs or {})
+        config = TrainConfig(**{"seed": seed, **(train_config or {})})
+        dataset = inputs.graphs(model_name, model_class(**kwargs).make_converter())
+        model, history = fit_tc_model(
+            Subset(dataset, train.tolist()),
+            Subset(dataset, val.tolist()),
+            run_dir / f"fold_{fold}",
+            kwargs,
+            config,
+            model_class=model_class,
+        )
+        pred = predict_dataset(model, Subset(dataset, test.tolist()))
+        return pred, None, {"model_kwargs": kwargs, "epochs_run": history["epochs_run"], **config.__dict__}
+    raise ValueError(f"unknown model {model_name!r}; choose from {MODELS}")
+
+
+def run_cell(
+    task: TcTask,
+    model_name: ModelName,
+    out_dir: str | Path,
+    folds: list[int] | None = None,
+    seed: int = 0,
+    model_kwargs: dict | None = None,
+    train_config: dict | None = None,
+    runs_dir: str | Path = "runs/benchmarks",
+    command: str | None = None,
+) -> dict:
+    """Run the missing folds of one cell and, once all folds exist, write its results files.
+
+    Args:
+        task: The task.
+        model_name: One of :data:`MODELS`.
+        out_dir: Results root; the cell lives in ``out_dir/<task>/<model>``.
+        folds: Folds to run now (default all); finished ones are skipped.
+        seed: Seed of models and hold-outs.
+        model_kwargs: Arguments of the GNN (SODNet / MEGNet).
+        train_config: :class:`~matgl_supercon.training.TrainConfig` fields for the GNNs.
+        runs_dir: Where GNN checkpoints go (resumable mid-fold).
+        command: The command line to record (default: this process's argv).
+
+    Returns:
+        The cell summary (``complete`` False while folds are missing).
+    """
+    if model_name not in MODELS:
+        raise ValueError(f"unknown model {model_name!r}; choose from {MODELS}")
+    cell = Path(out_dir) / task.dataset_name / model_name
+    cell.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(runs_dir) / task.dataset_name / model_name
+    inputs = _Inputs(task)
+    for k in task.folds if folds is None else folds:
+        path = cell / f"fold_{k}.json"
+        if path.exists():
+            continue
+        cpu, wall = time.process_time(), time.perf_counter()
+        pred, std, params = fit_predict(task, k, model_name, inputs, run_dir, seed, model_kwargs, train_config)
+        fold_record = {
+            "ids": task.test_ids(k),
+            "predictions": np.asarray(pred, float).tolist(),
+            "std": None if std is None else np.asarray(std, float).tolist(),
+            "parameters": params,
+            "cpu_seconds": time.process_time() - cpu,
+            "wall_seconds": time.perf_counter() - wall,
+        }
+        write_json_atomic(path, fold_record)
+        test = task.train_val_test_positions(k)[2]
+        print(f"{task.dataset_name} | {model_name} | fold {k}: MAE {mae(task.targets[test], pred):.3f}", flush=True)
+    return summarise_cell(task, model_name, cell, command)
+
+
+def summarise_cell(task: TcTask, model_name: str, cell: Path, command: str | None = None) -> dict:
+    """Record the finished folds into ``task`` and write the cell's summary (and results file when complete)."""
+    cpu_seconds, per_fold = 0.0, []
+    for k in task.folds:
+        path = cell / f"fold_{k}.json"
+        if not path.exists():
+            continue
+        fold = json.loads(path.read_text())
+        if fold["ids"] != task.test_ids(k):
+            raise ValueError(f"{path}: its test ids differ from task {task.dataset_name} fold {k}; delete it")
+        if f"fold_{k}" not in task.results:
+            task.record(k, fold["predictions"], std=fold["std"], params=fold["parameters"])
+        truth = task.targets[task.train_val_test_positions(k)[2]]
+        per_fold.append({"mae": mae(truth, fold["predictions"]), "r2": r2(truth, fold["predictions"])})
+        cpu_seconds += fold["cpu_seconds"]
+    summary = {
+        "task": task.dataset_name,
+        "model": model_name,
+        "unit": task.metadata["unit"],
+        "complete": task.all_folds_recorded,
+        "folds_done": [k for k, done in task.is_recorded.items() if done],
+        **fold_summary(per_fold),
+        "cpu_minutes": cpu_seconds / 60,
+        "disordered_input": MODEL_INPUTS[model_name],
+        "by_group": {key: breakdown(task, key) for key in task.groups} if per_fold else {},
+        "command": command or " ".join(["mgl-supercon", *sys.argv[1:]]),
+        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads ({platform.system()})",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if task.all_folds_recorded:
+        summary["matbench_scores"] = task.scores
+        write_matbench_results(cell / "results.json.gz", [task], {"model": model_name, "command": summary["command"]})
+        ids, y_true, y_pred = task.predictions()
+        index = {i: n for n, i in enumerate(task.ids)}
+        key = "family" if "family" in task.groups else "disorder"
+        footer = f"{summary['command']} | {summary['machine']} | {summary['date']}"
+        title = f"{model_name} on {task.dataset_name}: MAE {summary['mae_mean']:.3f} {task.metadata['unit']}"
+        parity_plot(
+            y_true,
+            y_pred,
+            cell / "parity.png",
+            title,
+            groups=[task.groups[key][index[i]] for i in ids],
+            label=f"{task.metadata['target']} ({task.metadata['unit']})",
+            footer=footer,
+        )
+        bars = {f"{g} [{key}]": v for key in task.groups for g, v in summary["by_group"][key].items()}
+        group_bar(bars, cell / "mae_by_group.png", f"{model_name} on {task.dataset_name}: MAE by group", footer)
+    write_json_atomic(cell / "summary.json", summary)
+    return summary

@@ -1,0 +1,65 @@
+"""MatGL's MEGNet as a Tc regressor on occupancy-aware graphs: the GNN baseline of the benchmarks.
+
+MEGNet sees a site only through ``node_type``, which our converter sets to the site's majority species, so
+occupancies, vacancies and alternative positions are invisible to it: every atom of a disordered site
+counts as its majority species, at every listed position. That is how a structure-only MatGL model reads
+a disordered CIF, and the gap to SODNet measures what occupancy awareness buys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from matgl.models import MEGNet
+
+from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
+from matgl_supercon.models.sodnet import attach_positions
+
+
+class MEGNetTc(MEGNet):
+    """MEGNet (Chen et al., Chem. Mater. 2019) predicting a standardised Tc target from our graphs."""
+
+    __version__ = 1
+
+    def __init__(
+        self,
+        element_types: Sequence[str] = ALL_ELEMENTS,
+        cutoff: float = 5.0,
+        target_mean: float = 0.0,
+        target_std: float = 1.0,
+        **kwargs,
+    ) -> None:
+        """Build the model.
+
+        Args:
+            element_types: Element list of the graphs (``node_type`` indexes into it).
+            cutoff: Neighbour radius (Å) of the graphs and of MEGNet's Gaussian bond expansion.
+            target_mean: Mean of the training target (set by the trainer).
+            target_std: Standard deviation of the training target.
+            **kwargs: Further :class:`matgl.models.MEGNet` arguments.
+        """
+        super().__init__(element_types=tuple(element_types), cutoff=cutoff, **kwargs)
+        self.save_args(locals(), kwargs)
+        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
+        self.register_buffer("target_std", torch.tensor(float(target_std)))
+
+    def set_target_scaling(self, mean: float, std: float) -> None:
+        """Set the target standardisation (done by the trainer from the training split)."""
+        self.target_mean.fill_(float(mean))
+        self.target_std.fill_(float(std))
+        self._init_args["target_mean"] = float(mean)
+        self._init_args["target_std"] = float(std)
+
+    def make_converter(self) -> OccupancyStructure2Graph:
+        """All neighbours within the cutoff, as MEGNet was trained."""
+        return OccupancyStructure2Graph(tuple(self.element_types), cutoff=self.cutoff, max_neighbors=None)
+
+    def forward(self, g, state_attr: torch.Tensor | None = None, lat: torch.Tensor | None = None, **kwargs):
+        """Target of every graph in a batch; ``lat`` sets positions, a missing state is MatGL's default zeros."""
+        if lat is not None:
+            attach_positions(g, lat)
+        n_graphs = int(g.batch.max()) + 1 if getattr(g, "batch", None) is not None else 1
+        if state_attr is None or state_attr.dim() == 1:
+            state_attr = torch.zeros(n_graphs, 2, device=g.pos.device)
+        return super().forward(g, state_attr).reshape(-1) * self.target_std + self.target_mean

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from matgl_supercon.benchmarks import (
+    TcTask,
+    load_task,
+    read_matbench_results,
+    regression_scores,
+    run_cell,
+    write_matbench_results,
+)
+from matgl_supercon.data import paper_folds
+
+
+@pytest.fixture
+def toy_task() -> TcTask:
+    """Twelve one-atom cells whose target grows with the lattice constant; three folds of four."""
+    structures = [Structure(Lattice.cubic(3.0 + 0.1 * i), ["Nb" if i % 2 else "V"], [[0, 0, 0]]) for i in range(12)]
+    positions = np.arange(12)
+    splits = [(np.setdiff1d(positions, positions[k::3]), None, positions[k::3]) for k in range(3)]
+    groups = {"disorder": ["ordered"] * 12}
+    return TcTask("toy_tc", [f"toy-{i}" for i in range(12)], structures, np.arange(12.0), splits, "tc", "K", groups)
+
+
+def test_task_api_and_scores(toy_task):
+    structures, targets = toy_task.get_train_and_val_data(0)
+    assert len(structures) == len(targets) == 8
+    frame = toy_task.get_test_data(1, as_type="df", include_target=True)
+    assert list(frame.index) == toy_task.test_ids(1) and list(frame.columns) == ["structure", "tc"]
+    with pytest.raises(ValueError, match="folds \\[0, 1, 2\\] not recorded"):
+        _ = toy_task.scores
+    for k in toy_task.folds:
+        truth = toy_task.get_test_data(k, include_target=True)[1]
+        toy_task.record(k, truth + (k + 1), params={"note": "offset"})
+    assert toy_task.scores["mae"]["mean"] == pytest.approx(2.0)
+    assert toy_task.scores["max_error"]["max"] == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="already recorded"):
+        toy_task.record(0, np.zeros(4))
+
+
+def test_record_rejects_bad_predictions(toy_task):
+    with pytest.raises(ValueError, match="4"):
+        toy_task.record(0, np.zeros(3))
+    with pytest.raises(ValueError, match="non-finite prediction for toy-3"):
+        toy_task.record(0, [0.0, np.nan, 0.0, 0.0])
+    with pytest.raises(ValueError, match="no fold 7"):
+        toy_task.get_test_data(7)
+
+
+def test_regression_scores_match_matbench():
+    score_array = pytest.importorskip("matbench.data_ops").score_array
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=20) + 3, rng.normal(size=20) + 3
+    assert regression_scores(y, p) == pytest.approx(score_array(y, p, "regression"))
+
+
+def test_matbench_reads_our_results(toy_task, tmp_path):
+    pytest.importorskip("matbench")
+    for k in toy_task.folds:
+        truth = toy_task.get_test_data(k, include_target=True)[1]
+        toy_task.record(k, truth + 0.5, std=np.full(len(truth), 0.2))
+    path = write_matbench_results(tmp_path / "results.json.gz", [toy_task], {"model": "offset"})
+    benchmark = read_matbench_results(path, [toy_task])
+    task = benchmark.tasks_map["toy_tc"]
+    assert float(task.scores["mae"]["mean"]) == pytest.approx(0.5)
+    assert task.results["fold_0"]["uncertainty"]["toy-0"]["std"] == pytest.approx(0.2)
+    assert benchmark.user_metadata == {"model": "offset"}
+
+    # matbench's own hash check catches an edited file.
+    with gzip.open(path, "rt") as f:
+        d = json.load(f)
+    d["tasks"]["toy_tc"]["results"]["fold_0"]["data"]["toy-0"] = 99.0
+    with gzip.open(path, "wt") as f:
+        json.dump(d, f)
+    with pytest.raises(ValueError, match="Hash"):
+        read_matbench_results(path, [toy_task])
+
+
+def test_run_cell_is_resumable(toy_task, tmp_path):
+    summary = run_cell(toy_task, "RF-c", tmp_path, folds=[0], command="test")
+    assert not summary["complete"] and summary["folds_done"] == [0]
+    first = (tmp_path / "toy_tc" / "RF-c" / "fold_0.json").stat().st_mtime_ns
+    summary = run_cell(toy_task, "RF-c", tmp_path, command="test")
+    assert summary["complete"] and summary["folds_done"] == [0, 1, 2]
+    assert (tmp_path / "toy_tc" / "RF-c" / "fold_0.json").stat().st_mtime_ns == first  # not recomputed
+    cell = tmp_path / "toy_tc" / "RF-c"
+    for name in ("results.json.gz", "summary.json", "parity.png", "mae_by_group.png"):
+        assert (cell / name).stat().st_size > 0
+    assert summary["by_group"]["disorder"]["ordered"]["n"] == 12
+    assert "occupancy-weighted" in summary["disordered_input"]
+
+
+def test_real_task_splits(data_root, supercon3d):
+    board = load_task("jarvis_tc_leaderboard", data_root)
+    train, val, test = board.train_val_test_positions(0)
+    assert (len(train), len(val), len(test)) == (556, 30, 30)
+    task = load_task("supercon3d_tc", data_root)
+    expected = paper_folds([r.id for r in supercon3d])
+    assert len(task.folds) == 10
+    for k in (0, 9):
+        assert task.test_ids(k) == [supercon3d[i].id for i in expected[k][2]]
+    assert set(task.groups["disorder"]) == {"ordered", "SD", "PD", "SPD", "vacancy"}
