@@ -7,6 +7,26 @@ from pymatgen.optimization.neighbors import find_points_in_spheres
 
 _PBC = np.array([1, 1, 1], dtype=np.int64)
 _SELF_TOL = 1e-8
+#: Most cells one search may visit; beyond it the lattice is degenerate (too flat or absurdly large).
+MAX_SEARCH_CELLS = 1_000_000
+
+
+def search_cells(lattice: np.ndarray, cutoff: float) -> float:
+    """Cells a periodic search of radius ``cutoff`` visits: the larger of its image cells and its grid boxes.
+
+    A flat cell needs many periodic images to fill the sphere; a huge cell makes pymatgen's grid of
+    ``cutoff``-sized boxes over it huge. Either can ask for hundreds of GB, so both are bounded.
+    """
+    volume = abs(float(np.linalg.det(lattice)))
+    images = 1.0
+    for i in range(3):
+        # Perpendicular width of the cell along axis i: volume / |a_j x a_k|.
+        area = float(np.linalg.norm(np.cross(lattice[(i + 1) % 3], lattice[(i + 2) % 3])))
+        if area <= 0 or volume <= 0:
+            return float("inf")
+        images *= 2 * np.ceil(cutoff * area / volume) + 1
+    boxes = float(np.prod(np.abs(lattice).sum(axis=0) / cutoff + 3))
+    return max(images, boxes)
 
 
 def periodic_neighbors(
@@ -23,7 +43,18 @@ def periodic_neighbors(
 
     Returns:
         ``(src, dst, images, distances)``: ``dst`` lies at ``cart[dst] + images @ lattice``.
+
+    Raises:
+        ValueError: If the search would visit more than ``MAX_SEARCH_CELLS`` cells (see :func:`search_cells`;
+            pymatgen would try to allocate hundreds of GB for such a lattice).
     """
+    lattice = np.asarray(lattice, dtype=float)
+    cells = search_cells(lattice, cutoff) if np.isfinite(lattice).all() else float("inf")
+    if cells > MAX_SEARCH_CELLS:
+        raise ValueError(
+            f"degenerate lattice (parameters {np.round(np.linalg.norm(lattice, axis=1), 3).tolist()} A, volume "
+            f"{abs(float(np.linalg.det(lattice))):.3g} A^3): a {cutoff} A search needs {cells:.3g} cells"
+        )
     src, dst, images, dist = find_points_in_spheres(
         np.ascontiguousarray(cart_coords, dtype=float),
         np.ascontiguousarray(cart_coords, dtype=float),

@@ -271,3 +271,13 @@ def test_occupancy_and_edge_weights_follow_any_site_occupancy(mg, al):
         assert kind == "SD"
     else:
         assert kind == ("ordered" if total > 1 - 1e-3 else "vacancy")
+
+
+def test_degenerate_lattice_is_rejected_before_the_search():
+    # A generator can emit a cell 0.1 mÅ thick; pymatgen's search would try to allocate ~200 GB for it.
+    flat = Structure(Lattice([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 1e-4]]), ["Nb", "Nb"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with pytest.raises(ValueError, match="degenerate lattice.*cells"):
+        OccupancyStructure2Graph(cutoff=6.0, max_neighbors=None).get_graph(flat)
+    huge = Structure(Lattice.cubic(5e4), ["Nb"], [[0, 0, 0]])  # an untrained generator's cell
+    with pytest.raises(ValueError, match="degenerate lattice"):
+        OccupancyStructure2Graph(cutoff=6.0, max_neighbors=None, allow_isolated=True).get_graph(huge)
