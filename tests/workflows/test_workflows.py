@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from pymatgen.core import Lattice, Structure
@@ -42,11 +43,30 @@ def test_cli_predict_json(tiny_model_dir, capsys):
 
 
 def test_cli_help_on_every_subcommand(capsys):
-    for command in ("graph", "predict", "screen", "dope", "explain", "generate", "train"):
+    for command in ("graph", "predict", "screen", "dope", "explain", "generate", "train", "benchmark"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: mgl-supercon" in capsys.readouterr().out
+
+
+def test_cli_benchmark_writes_a_matbench_cell(data_root, tmp_path, capsys):
+    from matgl_supercon.benchmarks import load_task, read_matbench_results
+
+    out = tmp_path / "results"
+    argv = ["benchmark", "jarvis_tc_leaderboard", "--model", "median", "--data", str(data_root), "--out", str(out)]
+    assert main(argv) == 0
+    assert "jarvis_tc_leaderboard | median: MAE" in capsys.readouterr().out
+    summary = json.loads((out / "jarvis_tc_leaderboard" / "median" / "summary.json").read_text())
+    task = load_task("jarvis_tc_leaderboard", data_root)
+    truth = task.get_test_data(0, include_target=True)[1]
+    median = np.median(task.targets[task.train_and_val_positions(0)])
+    assert summary["mae_mean"] == pytest.approx(np.abs(truth - median).mean())
+    pytest.importorskip("matbench")
+    benchmark = read_matbench_results(out / "jarvis_tc_leaderboard" / "median" / "results.json.gz", [task])
+    assert float(benchmark.tasks_map["jarvis_tc_leaderboard"].scores["mae"]["mean"]) == pytest.approx(
+        summary["mae_mean"]
+    )
 
 
 def _write_folder(folder: Path, n: int, corrupt_every: int | None = None) -> set[str]:
