@@ -246,7 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(func=_cmd_explain)
 
     generate = sub.add_parser("generate", help="generate crystals for a target Tc with a trained DiffCSP-SC")
-    generate.add_argument("--generator", required=True, help="folder of a saved DiffCSPSC (ab initio mode)")
+    generate.add_argument(
+        "--generator",
+        default="DiffCSPSC-SuperCon",
+        help="shipped generator name or folder of a saved DiffCSPSC in ab initio mode (DiffCSPSC-SuperCon)",
+    )
     generate.add_argument("--target-tc", type=float, default=None, help="target Tc in K (omit: unconditional)")
     generate.add_argument("--n", type=int, default=100)
     generate.add_argument("--out", required=True)

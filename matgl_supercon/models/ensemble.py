@@ -14,13 +14,21 @@ if TYPE_CHECKING:
 
 
 class TcEnsemble:
-    """Mean and standard deviation of ln Tc over several SODNet models (e.g. the cross-validation fold models)."""
+    """Mean and standard deviation of ln Tc over several SODNet models (e.g. the cross-validation fold models).
 
-    def __init__(self, models: Sequence[SODNet], name: str = "ensemble") -> None:
+    Members that share most of their training data agree more than their errors warrant, so the raw spread
+    is too narrow; ``sd_scale`` (measured on held-out predictions, see ``calibration.json`` of a shipped
+    model) multiplies it so that mean ± sd covers about 68% of held-out errors.
+    """
+
+    def __init__(self, models: Sequence[SODNet], name: str = "ensemble", sd_scale: float = 1.0) -> None:
         if not models:
             raise ValueError("an ensemble needs at least one model")
+        if not sd_scale > 0:
+            raise ValueError(f"sd_scale must be positive, got {sd_scale}")
         self.models = [m.eval() for m in models]
         self.name = name
+        self.sd_scale = float(sd_scale)
         settings = {(m.element_types, m.cutoff, m.max_neighbors) for m in self.models}
         if len(settings) != 1:
             raise ValueError(
@@ -52,10 +60,10 @@ class TcEnsemble:
 
     @torch.no_grad()
     def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, sd)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member."""
+        """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member."""
         stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.models])
         sd = stacked.std(0, unbiased=True) if len(self.models) > 1 else torch.zeros(stacked.shape[1])
-        return stacked.mean(0), sd
+        return stacked.mean(0), sd * self.sd_scale
 
     def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``."""

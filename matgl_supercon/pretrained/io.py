@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matgl
@@ -30,7 +31,8 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
             folder whose subfolders are such model folders (an ensemble).
 
     Returns:
-        A :class:`TcEnsemble` (of one model for a single folder).
+        A :class:`TcEnsemble` (of one model for a single folder), with the spread scale of the folder's
+        ``calibration.json`` when it has one.
 
     Raises:
         ValueError: For a name that is neither shipped nor a folder, listing the shipped names.
@@ -54,4 +56,6 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         if not isinstance(model, SODNet):
             raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
         models.append(model)
-    return TcEnsemble(models, name=path.name)
+    calibration = path / "calibration.json"
+    sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
+    return TcEnsemble(models, name=path.name, sd_scale=sd_scale)

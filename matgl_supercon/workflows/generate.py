@@ -12,6 +12,7 @@ import torch
 
 from matgl_supercon.generate import DiffCSPSC, compositionally_valid, novel, sample, structurally_valid
 from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.pretrained import pretrained_dir
 from matgl_supercon.workflows.predict import resolve_model
 
 SUMMARY_FIELDS = (
@@ -24,6 +25,25 @@ SUMMARY_FIELDS = (
     "sodnet_tc",
     "score_error",
 )
+
+
+#: Name of the shipped generator (DiffCSP-SC split, ab initio, conditioned on ln Tc).
+DEFAULT_GENERATOR = "DiffCSPSC-SuperCon"
+
+
+def resolve_generator(name_or_path: str | Path) -> Path:
+    """A saved DiffCSPSC folder, or the folder of a generator shipped under that name.
+
+    Raises:
+        ValueError: If it is neither a folder with ``model.json`` nor a shipped generator name.
+    """
+    path = Path(name_or_path)
+    if (path / "model.json").exists():
+        return path
+    shipped = pretrained_dir(str(name_or_path))
+    if (shipped / "model.json").exists():
+        return shipped
+    raise ValueError(f"{name_or_path}: not a saved DiffCSPSC folder (no model.json) nor a shipped generator name")
 
 
 def generate_for_tc(
@@ -41,7 +61,8 @@ def generate_for_tc(
     """Sample ``n`` crystals (ab initio) at ``target_tc``, write CIFs and ``summary.csv`` to ``out_dir``.
 
     Args:
-        generator_dir: Folder of a saved :class:`DiffCSPSC` (``model.save``) in ``"ab_initio"`` mode.
+        generator_dir: Folder of a saved :class:`DiffCSPSC` (``model.save``) in ``"ab_initio"`` mode, or the
+            name of a shipped one (:data:`DEFAULT_GENERATOR`).
         target_tc: Target Tc in K (``None``: unconditional).
         n: Number of crystals.
         out_dir: Output folder (``sample_<i>.cif`` and ``summary.csv``).
@@ -55,7 +76,7 @@ def generate_for_tc(
     Returns:
         The summary rows.
     """
-    model = matgl.load_model(generator_dir)
+    model = matgl.load_model(resolve_generator(generator_dir))
     if not isinstance(model, DiffCSPSC) or model.mode != "ab_initio":
         raise ValueError(f"{generator_dir}: needs a DiffCSPSC saved in 'ab_initio' mode")
     out = Path(out_dir)

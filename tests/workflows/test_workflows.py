@@ -259,3 +259,6 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
     assert len(rows) == 3
     assert len(list((tmp_path / "out").glob("sample_*.cif"))) == 3
     assert all(int(r["n_atoms"]) in (2, 3) for r in rows)
+    # A name that is neither a folder nor shipped is refused with the name in the message.
+    assert main(["generate", "--generator", "no-such-generator", "--n", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "no-such-generator" in capsys.readouterr().err
