@@ -9,7 +9,8 @@ pre-training on ordered JARVIS-DFT and 3DSC_MP structures (``--pretrain``; these
 condition dropped, so they teach crystal chemistry, not Tc). Checkpoints after every epoch under
 ``--runs`` (a rerun resumes); the trained model is saved in MatGL format to ``<runs>/model``.
 
-Evaluation, for each guidance scale: ``--n`` samples at the target Tc (default: the 90th percentile of
+Evaluation, for each guidance scale: ``--n`` samples (saved as CIFs under ``--runs`` before they are scored,
+so a rerun scores them again without resampling) at the target Tc (default: the 90th percentile of
 training Tc), with structural validity (distances > 0.5 Å, volume > 0.1 Å³), compositional validity
 (SMACT), uniqueness, novelty against the training crystals (StructureMatcher), and DiffCSP-SC's success
 rates: SR10/SR30/SR50 = fraction of all samples whose SODNet-SuperCon3D Tc exceeds the 90th/70th/50th
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pymatgen.core import Structure
 
 from matgl_supercon.data import load_3dsc_mp, load_diffcsp_sc, load_jarvis_tc
 from matgl_supercon.generate import (
@@ -58,15 +60,37 @@ def pretraining_structures(names: list[str], data: str | None, max_atoms: int) -
     return [s for s in structures if s.is_ordered and len(s) <= max_atoms]
 
 
-def evaluate(
-    model: DiffCSPSC, target_ln_tc: float, guidance: float, n: int, train_structures, train_ln_tc, scorer, seed: int
-) -> dict:
+def sampled_structures(
+    model: DiffCSPSC, target_ln_tc: float, guidance: float, n: int, seed: int, folder: Path
+) -> tuple[list[Structure], float]:
+    """``n`` samples, written to ``folder`` as CIFs (with the sampling time) so a rerun reuses them."""
+    done = folder / "sampling.json"
+    if done.exists():
+        files = sorted(folder.glob("sample_*.cif"))
+        return [Structure.from_file(f) for f in files], json.loads(done.read_text())["seconds"]
     generator = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
     n_atoms = model.sample_n_atoms(n, generator)
-    batch = sample(model, n_atoms, ln_tc=target_ln_tc, guidance=guidance, generator=generator, progress=False)
+    batch = sample(model, n_atoms, ln_tc=target_ln_tc, guidance=guidance, generator=generator, progress=True)
     structures = batch.to_structures(model.element_types)
-    sample_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, structure in enumerate(structures):
+        structure.to(filename=str(folder / f"sample_{i:04d}.cif"))
+    write_json_atomic(done, {"seconds": seconds, "n": n, "guidance": guidance, "seed": seed})
+    return structures, seconds
+
+
+def evaluate(
+    structures: list[Structure],
+    sample_seconds: float,
+    guidance: float,
+    target_ln_tc: float,
+    train_structures,
+    train_ln_tc,
+    scorer,
+) -> dict:
+    n = len(structures)
     valid = np.array([structurally_valid(s) for s in structures])
     comp_valid = np.array([compositionally_valid(s) for s in structures])
     valid_structures = [s for s, ok in zip(structures, valid, strict=True) if ok]
@@ -155,7 +179,10 @@ def main() -> None:
     target_tc = args.target_tc or float(np.exp(np.percentile(train_ln_tc, 90)))
     results = []
     for guidance in args.guidance:
-        result = evaluate(model, math.log(target_tc), guidance, args.n, train_structures, train_ln_tc, scorer, seed=1)
+        structures, seconds = sampled_structures(
+            model, math.log(target_tc), guidance, args.n, 1, runs / f"samples_tc{target_tc:.1f}_w{guidance:g}_n{args.n}"
+        )
+        result = evaluate(structures, seconds, guidance, math.log(target_tc), train_structures, train_ln_tc, scorer)
         results.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "formulas"}), flush=True)
 

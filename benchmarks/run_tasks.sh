@@ -22,8 +22,8 @@ gnn() {
   # arguments), so the 10 fold models are trained once.
   mkdir -p runs/benchmarks/supercon3d_tc
   [ -e runs/benchmarks/supercon3d_tc/SODNet ] || ln -s ../../supercon3d_sodnet/all runs/benchmarks/supercon3d_tc/SODNet
-  mgl-supercon benchmark supercon3d_tc --model SODNet --model-args '{"composition_context": true}'
-  mgl-supercon benchmark jarvis_tc_5fold --model SODNet --model-args '{"composition_context": true}'
+  mgl-supercon benchmark supercon3d_tc --model SODNet
+  mgl-supercon benchmark jarvis_tc_5fold --model SODNet
   mgl-supercon benchmark jarvis_tc_5fold --model MEGNet
 }
 

@@ -152,11 +152,14 @@ def main() -> None:
             if out.exists():
                 continue
             train, val, test = (members[idx] for idx in folds[k])
+            run_dir = Path(args.runs) / regime / f"fold_{k}"
+            # A fold whose model is already trained is only re-predicted; its training time stays recorded.
+            already_trained = (run_dir / "history.json").exists()
             start = time.perf_counter()
             model, history = fit_tc_model(
                 Subset(dataset, train.tolist()),
                 Subset(dataset, val.tolist()),
-                Path(args.runs) / regime / f"fold_{k}",
+                run_dir,
                 model_kwargs,
                 config,
             )
@@ -172,7 +175,10 @@ def main() -> None:
                     "epochs_run": history["epochs_run"],
                 },
             )
-            # Lightning's current_epoch after fit is the number of epochs run.
+            if already_trained:
+                continue
+            # Re-read before writing: folds may run in parallel processes that share this file.
+            timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
             timing[f"{regime}/fold_{k}"] = {
                 "train_seconds": seconds,
                 "epochs": history["epochs_run"],

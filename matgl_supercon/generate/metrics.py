@@ -25,8 +25,17 @@ def structurally_valid(structure: Structure, min_distance: float = 0.5, min_volu
     return bool(distances.min() > min_distance)
 
 
+#: Most oxidation-state combinations the SMACT test enumerates; CDVAE counts a composition with more as invalid.
+MAX_OXIDATION_COMBINATIONS = 10**6
+
+
 def compositionally_valid(structure: Structure) -> bool:
-    """SMACT charge neutrality with Pauling electronegativity ordering (CDVAE/DiffCSP's test)."""
+    """SMACT charge neutrality with Pauling electronegativity ordering (CDVAE/DiffCSP's test).
+
+    A composition with more than :data:`MAX_OXIDATION_COMBINATIONS` oxidation-state combinations (many
+    elements, each with many states, as an undertrained generator emits) counts as invalid, as in CDVAE's
+    ``smact_validity``; enumerating them would take hours.
+    """
     import smact
     from smact.screening import pauling_test
 
@@ -38,6 +47,8 @@ def compositionally_valid(structure: Structure) -> bool:
     space = smact.element_dictionary(elements)
     smact_elements = [space[e] for e in elements]
     electronegs = [e.pauling_eneg for e in smact_elements]
+    if np.prod([float(len(e.oxidation_states)) for e in smact_elements]) > MAX_OXIDATION_COMBINATIONS:
+        return False
     for oxidation_states in itertools.product(*[e.oxidation_states for e in smact_elements]):
         # SMACT >= 3 returns the list of neutral ratios (empty when none).
         neutral = smact.neutral_ratios(oxidation_states, stoichs=[[c] for c in counts], threshold=max(counts))

@@ -36,6 +36,10 @@ def attach_positions(g: Data, lat: torch.Tensor) -> None:
     g.pbc_offshift = torch.einsum("ei,eij->ej", g.pbc_offset, lat[batch[g.edge_index[0]]])
 
 
+#: Atom fraction from which an element counts fully in the min/max composition statistics.
+PRESENCE_FRACTION = 0.02
+
+
 def composition_statistics(
     occupancy: torch.Tensor, vacancy: torch.Tensor, descriptors: torch.Tensor, batch: torch.Tensor, n_graphs: int
 ) -> torch.Tensor:
@@ -50,15 +54,21 @@ def composition_statistics(
 
     Returns:
         ``[n_graphs, 4 * n_desc + 2]``: composition-weighted mean and standard deviation of the descriptors,
-        their min and max over the elements present, the mean site mixing and the mean vacancy fraction.
+        their (faded-in) min and max over the elements present, the mean site mixing and the mean vacancy
+        fraction.
         Supercells give the same values, since only fractions enter.
     """
     amount = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
     fraction = amount / amount.sum(-1, keepdim=True).clamp_min(1e-12)
     mean = fraction @ descriptors
     std = (fraction @ descriptors**2 - mean**2).clamp_min(0.0).add(1e-8).sqrt()
-    present = (fraction > 1e-6)[:, :, None]
-    table = descriptors[None]
+    # Min and max over the elements present, with each element faded in: its descriptor moves from the
+    # composition mean (inside the range of the others) to its own value as its atom fraction grows to
+    # PRESENCE_FRACTION. Magpie's hard min/max would jump when a trace dopant appears; this stays continuous,
+    # so {A: x, B: 1 - x} tends to pure A as x -> 1.
+    weight = (fraction / PRESENCE_FRACTION).clamp(max=1.0)[:, :, None]
+    table = mean[:, None, :] + weight * (descriptors[None] - mean[:, None, :])
+    present = (fraction > 0)[:, :, None]
     low = torch.where(present, table, torch.full_like(table, torch.inf)).amin(1)
     high = torch.where(present, table, torch.full_like(table, -torch.inf)).amax(1)
     total = occupancy.sum(-1).clamp_min(1e-6)
@@ -97,7 +107,7 @@ class SODNet(MatGLModel):
         attention_dropout: float = 0.1,
         learned_element_embedding: bool = True,
         global_context: bool = True,
-        composition_context: bool = False,
+        composition_context: bool = True,
         target_mean: float = 0.0,
         target_std: float = 1.0,
         **kwargs,

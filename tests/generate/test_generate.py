@@ -197,3 +197,15 @@ def test_disordered_input_rejected():
     disordered = Structure(Lattice.cubic(4), [{"Sr": 0.5, "Ba": 0.5}], [[0, 0, 0]])
     with pytest.raises(ValueError, match="row 7 .*ordered structures only"):
         CrystalBatch.from_structures([disordered], ELEMENTS, names=["row 7"])
+
+
+def test_compositional_validity_is_bounded():
+    from pymatgen.core import Lattice, Structure
+
+    from matgl_supercon.generate import compositionally_valid
+
+    # Eleven elements with many oxidation states each: ~10^9 combinations; counted invalid at once, as in CDVAE.
+    many = ["Mn", "Fe", "Co", "Ni", "Cr", "V", "Ti", "Re", "Os", "Ir", "O"]
+    crowded = Structure(Lattice.cubic(8.0), many, [[i / 11, 0, 0] for i in range(11)])
+    assert compositionally_valid(crowded) is False
+    assert compositionally_valid(Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
