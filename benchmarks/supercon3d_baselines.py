@@ -19,11 +19,16 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVR
 
-from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, magpie_features, r2
+from matgl_supercon.benchmarks import (
+    fold_summary,
+    geometry_features,
+    grouped_mae,
+    mae,
+    magpie_features,
+    r2,
+    tuned_svr,
+)
 from matgl_supercon.data import load_supercon3d, paper_folds
 from matgl_supercon.graph import classify_disorder
 
@@ -37,14 +42,7 @@ def fit_predict(name: str, x_train, y_train, x_val, y_val, x_test, seed: int):
             n_estimators=500, min_samples_leaf=1, max_features=0.33, n_jobs=1, random_state=seed
         )
         return model.fit(x_train, y_train).predict(x_test)
-    best, best_mae = None, np.inf
-    for c in (3.0, 10.0, 30.0):
-        for gamma in ("scale", 0.003):
-            model = make_pipeline(StandardScaler(), SVR(C=c, gamma=gamma, epsilon=0.05)).fit(x_train, y_train)
-            score = mae(y_val, model.predict(x_val))
-            if score < best_mae:
-                best, best_mae = model, score
-    return best.predict(x_test)
+    return tuned_svr(x_train, y_train, x_val, y_val)[0].predict(x_test)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from matgl_supercon.benchmarks._features import geometry_features, magpie_featur
 from matgl_supercon.benchmarks._matbench import read_matbench_results, registered_with_matbench, write_matbench_results
 from matgl_supercon.benchmarks._metrics import fold_summary, grouped_mae, mae, r2
 from matgl_supercon.benchmarks._plots import group_bar, parity_plot
-from matgl_supercon.benchmarks._runner import MODEL_INPUTS, MODELS, run_cell, summarise_cell
+from matgl_supercon.benchmarks._runner import MODEL_INPUTS, MODELS, run_cell, summarise_cell, tuned_svr
 from matgl_supercon.benchmarks._tasks import TASKS, TcTask, inner_validation_split, load_task, regression_scores
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "regression_scores",
     "run_cell",
     "summarise_cell",
+    "tuned_svr",
     "write_matbench_results",
 ]

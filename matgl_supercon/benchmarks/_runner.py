@@ -70,8 +70,8 @@ class _Inputs:
         return self._graphs[model_name]
 
 
-def _svr(x_train, y_train, x_val, y_val):
-    """The SVR whose (C, gamma) has the lowest validation MAE on a small grid."""
+def tuned_svr(x_train, y_train, x_val, y_val):
+    """``(model, params)``: the standardised RBF SVR whose (C, gamma) has the lowest validation MAE on a small grid."""
     best, best_mae, best_params = None, np.inf, {}
     for c in (3.0, 10.0, 30.0):
         for gamma in ("scale", 0.003):
@@ -115,7 +115,7 @@ def fit_predict(
         return per_tree.mean(0), per_tree.std(0), {"n_estimators": 500, "max_features": 0.33}
     if model_name in ("SVR-c", "SVR-geo"):
         x = inputs.features(model_name.split("-")[1])
-        model, params = _svr(x[train], y[train], x[val], y[val])
+        model, params = tuned_svr(x[train], y[train], x[val], y[val])
         return model.predict(x[test]), None, params
     if model_name in ("SODNet", "MEGNet"):
         from matgl_supercon.models import MEGNetTc, SODNet
