@@ -14,10 +14,11 @@ import torch
 from matgl.models import MEGNet
 
 from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
+from matgl_supercon.models._target import StandardisedTarget
 from matgl_supercon.models.sodnet import attach_positions
 
 
-class MEGNetTc(MEGNet):
+class MEGNetTc(StandardisedTarget, MEGNet):
     """MEGNet (Chen et al., Chem. Mater. 2019) predicting a standardised Tc target from our graphs."""
 
     __version__ = 1
@@ -41,15 +42,7 @@ class MEGNetTc(MEGNet):
         """
         super().__init__(element_types=tuple(element_types), cutoff=cutoff, **kwargs)
         self.save_args(locals(), kwargs)
-        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
-        self.register_buffer("target_std", torch.tensor(float(target_std)))
-
-    def set_target_scaling(self, mean: float, std: float) -> None:
-        """Set the target standardisation (done by the trainer from the training split)."""
-        self.target_mean.fill_(float(mean))
-        self.target_std.fill_(float(std))
-        self._init_args["target_mean"] = float(mean)
-        self._init_args["target_std"] = float(std)
+        self.init_target_scaling(target_mean, target_std)
 
     def make_converter(self) -> OccupancyStructure2Graph:
         """All neighbours within the cutoff, as MEGNet was trained."""

@@ -19,6 +19,7 @@ from torch_geometric.utils import scatter
 from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, RadialBasis
+from matgl_supercon.models._target import StandardisedTarget
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -77,7 +78,7 @@ def composition_statistics(
     return torch.cat([mean, std, low, high, site_means], dim=-1)
 
 
-class SODNet(MatGLModel):
+class SODNet(StandardisedTarget, MatGLModel):
     """Equivariant graph-attention Tc regressor on occupancy-aware graphs.
 
     Node input: occupancy-weighted element embeddings (learned + projected elemental descriptors) with
@@ -178,15 +179,7 @@ class SODNet(MatGLModel):
             nn.SiLU(),
             nn.Linear(readout_hidden, 1),
         )
-        self.register_buffer("target_mean", torch.tensor(float(target_mean)))
-        self.register_buffer("target_std", torch.tensor(float(target_std)))
-
-    def set_target_scaling(self, mean: float, std: float) -> None:
-        """Set the ln Tc standardisation (done by the trainer from the training split)."""
-        self.target_mean.fill_(float(mean))
-        self.target_std.fill_(float(std))
-        self._init_args["target_mean"] = float(mean)
-        self._init_args["target_std"] = float(std)
+        self.init_target_scaling(target_mean, target_std)
 
     def make_converter(self) -> OccupancyStructure2Graph:
         """The graph converter whose graphs this model expects."""
