@@ -165,6 +165,14 @@ class EpochLog(pl.Callback):
             handle.write(json.dumps(row) + "\n")
 
 
+def training_seconds(out_dir: str | Path) -> float:
+    """Wall seconds of all training epochs logged in ``out_dir/progress.jsonl``, across interruptions."""
+    path = Path(out_dir) / "progress.jsonl"
+    if not path.exists():
+        return 0.0
+    return float(sum(json.loads(line)["seconds"] for line in path.read_text().splitlines() if line.strip()))
+
+
 def fit_tc_model(
     train_set,
     val_set,
@@ -194,7 +202,8 @@ def fit_tc_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / "model"
     if final.exists() and (out_dir / "history.json").exists():
-        return model_class.load(final).eval(), json.loads((out_dir / "history.json").read_text())
+        history = json.loads((out_dir / "history.json").read_text())
+        return model_class.load(final).eval(), {**history, "train_seconds": training_seconds(out_dir)}
 
     labels = np.array([train_set[i][-1][LABEL] for i in range(len(train_set))])
     with torch.random.fork_rng():
@@ -236,6 +245,7 @@ def fit_tc_model(
         "epochs_run": int(trainer.current_epoch),
         "config": asdict(config),
         "model_kwargs": model_kwargs or {},
+        "train_seconds": training_seconds(out_dir),
     }
     save_model_atomic(model, final, metadata=summary)
     write_json_atomic(out_dir / "history.json", summary)

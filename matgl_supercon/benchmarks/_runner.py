@@ -134,7 +134,8 @@ def fit_predict(
             model_class=model_class,
         )
         pred = predict_dataset(model, Subset(dataset, test.tolist()))
-        return pred, None, {"model_kwargs": kwargs, "epochs_run": history["epochs_run"], **config.__dict__}
+        params = {"model_kwargs": kwargs, "epochs_run": history["epochs_run"], **config.__dict__}
+        return pred, None, {**params, "train_seconds": history["train_seconds"]}
     raise ValueError(f"unknown model {model_name!r}; choose from {MODELS}")
 
 
@@ -171,23 +172,35 @@ def run_cell(
     cell.mkdir(parents=True, exist_ok=True)
     run_dir = Path(runs_dir) / task.dataset_name / model_name
     inputs = _Inputs(task)
+    ran = False
     for k in task.folds if folds is None else folds:
         path = cell / f"fold_{k}.json"
         if path.exists():
             continue
+        ran = True
         cpu, wall = time.process_time(), time.perf_counter()
         pred, std, params = fit_predict(task, k, model_name, inputs, run_dir, seed, model_kwargs, train_config)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        # A GNN fold may reuse a model trained earlier (a resumed or shared run): count its logged epochs, not 0.
+        trained_earlier = max(0.0, params.pop("train_seconds", 0.0) - wall)
         fold_record = {
             "ids": task.test_ids(k),
             "predictions": np.asarray(pred, float).tolist(),
             "std": None if std is None else np.asarray(std, float).tolist(),
             "parameters": params,
-            "cpu_seconds": time.process_time() - cpu,
-            "wall_seconds": time.perf_counter() - wall,
+            "cpu_seconds": cpu + trained_earlier,
+            "wall_seconds": wall + trained_earlier,
         }
         write_json_atomic(path, fold_record)
         test = task.train_val_test_positions(k)[2]
         print(f"{task.dataset_name} | {model_name} | fold {k}: MAE {mae(task.targets[test], pred):.3f}", flush=True)
+    summary_path = cell / "summary.json"
+    if not ran and summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        finished = [k for k in task.folds if (cell / f"fold_{k}.json").exists()]
+        if summary["folds_done"] == finished:
+            # Nothing new: keep the summary, plots and results file (and their date and machine) as they are.
+            return summary
     return summarise_cell(task, model_name, cell, command)
 
 

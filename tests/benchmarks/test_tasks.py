@@ -94,6 +94,10 @@ def test_run_cell_is_resumable(toy_task, tmp_path):
         assert (cell / name).stat().st_size > 0
     assert summary["by_group"]["disorder"]["ordered"]["n"] == 12
     assert "occupancy-weighted" in summary["disordered_input"]
+    # Rerunning a finished cell changes nothing: not its summary (date, machine) and not its results file.
+    stamps = {name: (cell / name).stat().st_mtime_ns for name in ("summary.json", "results.json.gz")}
+    assert run_cell(toy_task, "RF-c", tmp_path, command="again")["command"] == "test"
+    assert {name: (cell / name).stat().st_mtime_ns for name in stamps} == stamps
 
 
 def test_real_task_splits(data_root, supercon3d):
