@@ -60,6 +60,12 @@ def pretraining_structures(names: list[str], data: str | None, max_atoms: int) -
     return [s for s in structures if s.is_ordered and len(s) <= max_atoms]
 
 
+def logged_epochs(run_dir: Path) -> list[dict]:
+    """The rows of ``run_dir/progress.jsonl`` (one per epoch, across resumed runs), or none."""
+    path = run_dir / "progress.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 def sampled_structures(
     model: DiffCSPSC, target_ln_tc: float, guidance: float, n: int, seed: int, folder: Path
 ) -> tuple[list[Structure], float]:
@@ -159,7 +165,6 @@ def main() -> None:
         **json.loads(args.model),
     )
     runs = Path(args.runs)
-    started = time.perf_counter()
     if pretrain:
         fit_generator(
             model,
@@ -169,9 +174,11 @@ def main() -> None:
             args.batch_size,
             args.lr,
         )
-    pretrain_seconds = time.perf_counter() - started
-    rows = fit_generator(model, crystals, runs / "train", args.epochs, args.batch_size, args.lr)
-    train_seconds = time.perf_counter() - started - pretrain_seconds
+    fit_generator(model, crystals, runs / "train", args.epochs, args.batch_size, args.lr)
+    # Times and losses from the logs, so a resumed run reports the whole training, not its last piece.
+    pretrain_rows, rows = logged_epochs(runs / "pretrain"), logged_epochs(runs / "train")
+    pretrain_seconds = sum(r["seconds"] for r in pretrain_rows)
+    train_seconds = sum(r["seconds"] for r in rows)
     save_model_atomic(model, runs / "model", metadata={"epochs": args.epochs, "pretrain": args.pretrain})
     model.eval()
 
@@ -188,7 +195,8 @@ def main() -> None:
 
     meta = {
         "command": f"python benchmarks/diffcsp_sc_generation.py --epochs {args.epochs} --n {args.n} "
-        f"--pretrain {' '.join(args.pretrain)} --pretrain-epochs {args.pretrain_epochs} --model '{args.model}'",
+        f"--pretrain {' '.join(args.pretrain)} --pretrain-epochs {args.pretrain_epochs} --model '{args.model}' "
+        f"--guidance {' '.join(f'{g:g}' for g in args.guidance)} --threads {args.threads}",
         "machine": f"{platform.machine()} CPU, {args.threads} torch threads ({platform.system()})",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "n_parameters": model.num_parameters,
