@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import lightning as pl
 import numpy as np
@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from matgl.graph.data import MGLDataset, collate_fn_graph
 from torch.utils.data import DataLoader, Subset
 
+from matgl_supercon._io import write_json_atomic
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet
 
@@ -130,16 +131,6 @@ def save_model_atomic(model: SODNet | MEGNetTc, path: str | Path, metadata: dict
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, default=float)
-    os.replace(tmp, path)
 
 
 class EpochLog(pl.Callback):

@@ -14,8 +14,6 @@ import contextlib
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.benchmarks._tasks import MATBENCH_BENCHMARK, TcTask
 
 #: The matbench release whose file format we write.
@@ -77,18 +76,8 @@ def matbench_results(tasks: Sequence[TcTask], user_metadata: dict | None = None)
 
 def write_matbench_results(path: str | Path, tasks: Sequence[TcTask], user_metadata: dict | None = None) -> Path:
     """Write ``results.json.gz`` atomically (a temporary file in the same folder, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(matbench_results(tasks, user_metadata)).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomic(path, gzip.compress(data, mtime=0))
 
 
 @contextlib.contextmanager

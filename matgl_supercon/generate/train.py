@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.generate.crystal import CrystalBatch
 from matgl_supercon.generate.diffcsp_sc import DiffCSPSC
 
 
 def _save_checkpoint(path: Path, model: DiffCSPSC, optimizer, epoch: int, generator: torch.Generator) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+    buffer = io.BytesIO()
     torch.save(
         {
             "model": model.state_dict(),
@@ -24,9 +23,9 @@ def _save_checkpoint(path: Path, model: DiffCSPSC, optimizer, epoch: int, genera
             "epoch": epoch,
             "generator": generator.get_state(),
         },
-        tmp,
+        buffer,
     )
-    os.replace(tmp, path)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def fit_generator(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
@@ -13,6 +11,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.data import read_structure
 from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models.ensemble import TcEnsemble
@@ -55,12 +54,7 @@ def _write_rows_atomic(path: Path, rows: Iterable[dict], fieldnames: Iterable[st
     writer = csv.DictWriter(buffer, fieldnames=list(fieldnames))
     writer.writeheader()
     writer.writerows(rows)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", newline="") as handle:
-        handle.write(buffer.getvalue())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
 
 
 def find_structure_files(folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
