@@ -26,7 +26,7 @@ class MEGNetTc(StandardisedTarget, MEGNet):
     def __init__(
         self,
         element_types: Sequence[str] = ALL_ELEMENTS,
-        cutoff: float = 5.0,
+        cutoff: float = 6.0,
         target_mean: float = 0.0,
         target_std: float = 1.0,
         **kwargs,
@@ -35,7 +35,8 @@ class MEGNetTc(StandardisedTarget, MEGNet):
 
         Args:
             element_types: Element list of the graphs (``node_type`` indexes into it).
-            cutoff: Neighbour radius (Å) of the graphs and of MEGNet's Gaussian bond expansion.
+            cutoff: Neighbour radius (Å) of the graphs and of MEGNet's Gaussian bond expansion; 6 Å (as SODNet)
+                so that every SuperCon3D site has a neighbour (elemental Cs: 5.2 Å).
             target_mean: Mean of the training target (set by the trainer).
             target_std: Standard deviation of the training target.
             **kwargs: Further :class:`matgl.models.MEGNet` arguments.
