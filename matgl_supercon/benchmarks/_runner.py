@@ -41,7 +41,7 @@ MODEL_INPUTS: dict[str, str] = {
     "fractions of vacant and mixed sites",
     "SVR-geo": "RF-geo features, standardised; C and gamma picked on the validation block",
     "MEGNet": "MatGL MEGNet on our graphs: each site is its majority species (occupancies, vacancies and "
-    "alternative positions invisible), all neighbours within 6 Å",
+    "alternative positions invisible), the 16 nearest neighbours within 6 Å (SODNet's graph)",
     "SODNet": "occupancy vectors per site, occupancy-weighted edges, PD groups (the full occupancy-aware graph)",
 }
 MODELS: tuple[str, ...] = tuple(MODEL_INPUTS)
