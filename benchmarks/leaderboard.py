@@ -126,7 +126,8 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for model, regime, m, msd, r, rsd, n, src in sorted(rows, key=lambda x: (order.get(x[1], 9), x[2])):
-        lines.append(f"| {model} | {regime} | {m:.3f} ± {msd:.3f} | {r:.3f} ± {rsd:.3f} | {n} | [{src}]({src}) |")
+        folds = f"{n}" if n == 10 else f"{n} (partial: not comparable with 10-fold rows)"
+        lines.append(f"| {model} | {regime} | {m:.3f} ± {msd:.3f} | {r:.3f} ± {rsd:.3f} | {folds} | [{src}]({src}) |")
     for model, regime, m, r in sorted(QUOTED, key=lambda x: (order.get(x[1], 9), x[2])):
         lines.append(f"| {model} | {regime} | {m:.3f} | {r:.3f} | 10 | quoted |")
     lines += [
