@@ -9,10 +9,15 @@ from pathlib import Path
 from typing import Any
 
 
-def _umask() -> int:
+def default_permissions(mode: int = 0o666) -> int:
+    """``mode`` under the process umask: what ``open()`` (0o666) or ``mkdir()`` (0o777) would give.
+
+    ``tempfile.mkstemp`` and ``mkdtemp`` create private (0600 / 0700) entries; outputs renamed from them into
+    place should look like any other file the user writes.
+    """
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return mode & ~mask
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
@@ -29,8 +34,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        # mkstemp creates 0600 files; results are meant to be shared like any other output.
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, default_permissions())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from matgl.graph.data import MGLDataset, collate_fn_graph
 from torch.utils.data import DataLoader, Subset
 
-from matgl_supercon._io import write_json_atomic
+from matgl_supercon._io import default_permissions, write_json_atomic
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet
 
@@ -123,6 +123,7 @@ def save_model_atomic(model: SODNet | MEGNetTc, path: str | Path, metadata: dict
     """``model.save(path)`` through a temporary folder renamed into place, so a crash leaves no half model."""
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    tmp.chmod(default_permissions(0o777))
     try:
         model.save(tmp, metadata=metadata)
         if path.exists():

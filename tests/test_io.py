@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from matgl_supercon._io import write_bytes_atomic, write_json_atomic
+from matgl_supercon._io import default_permissions, write_bytes_atomic, write_json_atomic
 
 
 def test_atomic_writes_replace_whole_files_with_normal_permissions(tmp_path):
@@ -28,3 +28,12 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         write_bytes_atomic(path, "not bytes")
     assert json.loads(path.read_text()) == [1]
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_default_permissions_follow_umask():
+    old = os.umask(0o027)
+    try:
+        assert default_permissions() == 0o640
+        assert default_permissions(0o777) == 0o750
+    finally:
+        os.umask(old)
