@@ -45,7 +45,7 @@ from matgl_supercon.generate import (
     uniqueness,
 )
 from matgl_supercon.pretrained import load_model
-from matgl_supercon.training import save_model_atomic, write_json_atomic
+from matgl_supercon.training import logged_epochs, save_model_atomic, write_json_atomic
 
 OUT = Path(__file__).parent / "results"
 PAPER = "DiffCSP-SC (quoted): SR10/30/50 0.05/0.05/0.10 without pre-training; 0.37/0.37/0.50 after 1.14 M"
@@ -59,12 +59,6 @@ def pretraining_structures(names: list[str], data: str | None, max_atoms: int) -
     if "3dsc_mp" in names:
         structures += [r.structure for r in load_3dsc_mp(data) if r.structure.is_ordered]
     return [s for s in structures if s.is_ordered and len(s) <= max_atoms]
-
-
-def logged_epochs(run_dir: Path) -> list[dict]:
-    """The rows of ``run_dir/progress.jsonl`` (one per epoch, across resumed runs), or none."""
-    path = run_dir / "progress.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def sampled_structures(

@@ -157,12 +157,18 @@ class EpochLog(pl.Callback):
             handle.write(json.dumps(row) + "\n")
 
 
+def logged_epochs(out_dir: str | Path) -> list[dict]:
+    """The rows of ``out_dir/progress.jsonl`` (one per epoch, across resumed runs), or none.
+
+    Both trainers write it: :class:`EpochLog` here and :func:`matgl_supercon.generate.fit_generator`.
+    """
+    path = Path(out_dir) / "progress.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 def training_seconds(out_dir: str | Path) -> float:
     """Wall seconds of all training epochs logged in ``out_dir/progress.jsonl``, across interruptions."""
-    path = Path(out_dir) / "progress.jsonl"
-    if not path.exists():
-        return 0.0
-    return float(sum(json.loads(line)["seconds"] for line in path.read_text().splitlines() if line.strip()))
+    return float(sum(row["seconds"] for row in logged_epochs(out_dir)))
 
 
 def fit_tc_model(
