@@ -68,8 +68,9 @@ def task_sections() -> list[str]:
             if s["complete"]:
                 files += f", [results.json.gz]({cell}/results.json.gz), [parity]({cell}/parity.png)"
             folds = f"{len(s['folds_done'])}" + ("" if s["complete"] else " (partial)")
+            spread = f" ± {s['mae_sd']:.3f}" if len(s["folds_done"]) > 1 else ""  # one fold has no spread
             lines.append(
-                f"| {s['model']} | {s['mae_mean']:.3f} ± {s['mae_sd']:.3f} | {s['r2_mean']:.3f} | {folds} | "
+                f"| {s['model']} | {s['mae_mean']:.3f}{spread} | {s['r2_mean']:.3f} | {folds} | "
                 f"{s['cpu_minutes']:.1f} | {files} | {s['disordered_input']} |"
             )
         for model, value in QUOTED_TASKS.get(task, []):

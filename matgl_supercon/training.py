@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from matgl.graph.data import MGLDataset, collate_fn_graph
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Subset
 
 from matgl_supercon._io import default_permissions, write_json_atomic
@@ -69,6 +70,9 @@ class TrainConfig:
     warmup_epochs: int = 5
     patience: int = 40
     seed: int = 0
+    #: Decay of an exponential moving average of the weights, updated after every optimiser step and used for
+    #: validation, checkpoint selection and the returned model; 0 turns it off.
+    ema_decay: float = 0.0
 
 
 def warmup_cosine(epoch: int, warmup: int, total: int, floor: float) -> float:
@@ -86,6 +90,19 @@ class TcLightningModule(pl.LightningModule):
         super().__init__()
         self.model = model
         self.config = config
+        if not 0.0 <= config.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+        # The average lives in the state dict, so checkpoints (and resumed runs) carry it.
+        self.ema = (
+            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+            if config.ema_decay > 0
+            else None
+        )
+
+    @property
+    def evaluated_model(self) -> SODNet | MEGNetTc:
+        """The weights that are validated and returned: the moving average when there is one."""
+        return self.model if self.ema is None else self.ema.module
 
     def forward(self, g, lat):
         """Ln Tc of a batch."""
@@ -95,7 +112,7 @@ class TcLightningModule(pl.LightningModule):
         g, lat, _, labels = batch
         if lat.dim() == 2:
             lat = lat.unsqueeze(0)
-        pred = self(g, lat)
+        pred = self(g, lat) if stage == "train" else self.evaluated_model(g, lat=lat)
         mae = (pred - labels).abs().mean()
         self.log(f"{stage}_mae", mae, batch_size=labels.numel(), prog_bar=stage == "val", on_epoch=True, on_step=False)
         return mae / self.model.target_std
@@ -103,6 +120,11 @@ class TcLightningModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         """L1 on standardised ln Tc."""
         return self._step(batch, "train")
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        """Update the moving average after each optimiser step."""
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     def validation_step(self, batch, batch_idx):
         """Validation MAE in ln K."""
@@ -237,7 +259,7 @@ def fit_tc_model(
         )
     state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
-    model.eval()
+    model = module.evaluated_model.eval()
     summary = {
         "best_val_mae": float(checkpoint.best_model_score),
         "epochs_run": int(trainer.current_epoch),

@@ -106,6 +106,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         attention_hidden: int = 16,
         readout_hidden: int = 64,
         attention_dropout: float = 0.1,
+        readout_dropout: float = 0.0,
         learned_element_embedding: bool = True,
         global_context: bool = True,
         composition_context: bool = True,
@@ -129,6 +130,7 @@ class SODNet(StandardisedTarget, MatGLModel):
             attention_hidden: Per-head width of the attention MLP.
             readout_hidden: Width of the readout MLP.
             attention_dropout: Dropout on attention weights during training.
+            readout_dropout: Dropout on the hidden layers of the readout MLP during training.
             learned_element_embedding: Add a free per-element embedding to the projected elemental descriptors.
             global_context: Feed each site's readout the structure's occupancy-weighted mean and its max of the
                 site scalars as well, so a site's contribution can depend on what else is in the crystal.
@@ -172,11 +174,18 @@ class SODNet(StandardisedTarget, MatGLModel):
                 nn.Linear(n_stats, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, n_scalars)
             )
         n_readout = n_scalars * ((3 if global_context else 1) + (1 if composition_context else 0))
+
+        # Dropout layers only when asked for, so models saved without them keep their state-dict keys.
+        def dropout() -> list[nn.Module]:
+            return [nn.Dropout(readout_dropout)] if readout_dropout > 0 else []
+
         self.readout = nn.Sequential(
             nn.Linear(n_readout, readout_hidden),
             nn.SiLU(),
+            *dropout(),
             nn.Linear(readout_hidden, readout_hidden),
             nn.SiLU(),
+            *dropout(),
             nn.Linear(readout_hidden, 1),
         )
         self.init_target_scaling(target_mean, target_std)

@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, warmup_cosine
@@ -40,3 +41,24 @@ def test_fit_resumes_after_interruption(supercon3d, tmp_path):
     fit_tc_model(train, val, tmp_path, kwargs, longer)
     epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert epochs == [0, 1, 2, 3]
+
+
+def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
+    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
+    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
+    kwargs = dict(TINY, element_types=elements, readout_dropout=0.1)
+    ln_tc = np.log([r.tc for r in records])
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
+    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3, ema_decay=0.5)
+    model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
+    pred = predict_dataset(model, val)
+    # The logged best validation MAE is that of the returned (averaged) weights.
+    assert np.mean(np.abs(pred - ln_tc[8:])) == pytest.approx(summary["best_val_mae"], rel=1e-4)
+    # The raw weights in the checkpoint differ from the average.
+    state = torch.load(tmp_path / "best.ckpt", weights_only=True)["state_dict"]
+    raw = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+    assert any(not torch.equal(v, model.state_dict()[k]) for k, v in raw.items() if v.is_floating_point())
+    assert type(SODNet.load(tmp_path / "model")) is SODNet
+    with pytest.raises(ValueError, match="ema_decay"):
+        fit_tc_model(train, val, tmp_path / "bad", kwargs, TrainConfig(ema_decay=1.0))
