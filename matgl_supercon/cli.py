@@ -281,11 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num-nodes", type=int, default=None)
     train.set_defaults(func=_cmd_train)
 
-    from matgl_supercon.benchmarks._runner import MODELS
-    from matgl_supercon.benchmarks._tasks import TASKS
+    from matgl_supercon.benchmarks._names import MODELS, TASK_NAMES
 
     bench = sub.add_parser("benchmark", help="run one leaderboard cell (model x task) into Matbench results files")
-    bench.add_argument("task", choices=sorted(TASKS))
+    bench.add_argument("task", choices=sorted(TASK_NAMES))
     bench.add_argument("--model", required=True, choices=MODELS)
     bench.add_argument("--folds", nargs="+", type=int, default=None, help="folds to run now (default all)")
     bench.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")

@@ -26,11 +26,10 @@ from sklearn.svm import SVR
 from matgl_supercon.benchmarks._features import geometry_features, magpie_features
 from matgl_supercon.benchmarks._matbench import write_matbench_results
 from matgl_supercon.benchmarks._metrics import fold_summary, mae, r2
+from matgl_supercon.benchmarks._names import MODELS, ModelName
 from matgl_supercon.benchmarks._plots import group_bar, parity_plot
 from matgl_supercon.benchmarks._tasks import TcTask, breakdown, inner_validation_split
 from matgl_supercon.training import write_json_atomic
-
-ModelName = Literal["median", "RF-c", "SVR-c", "RF-geo", "SVR-geo", "MEGNet", "SODNet"]
 
 #: How each model sees a disordered structure.
 MODEL_INPUTS: dict[str, str] = {
@@ -44,7 +43,6 @@ MODEL_INPUTS: dict[str, str] = {
     "alternative positions invisible), the 16 nearest neighbours within 6 Å (SODNet's graph)",
     "SODNet": "occupancy vectors per site, occupancy-weighted edges, PD groups (the full occupancy-aware graph)",
 }
-MODELS: tuple[str, ...] = tuple(MODEL_INPUTS)
 
 
 class _Inputs:

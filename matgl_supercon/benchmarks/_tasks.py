@@ -25,6 +25,7 @@ import torch
 from scipy import stats
 from sklearn import metrics
 
+from matgl_supercon.benchmarks._names import TaskName
 from matgl_supercon.data import (
     group_folds,
     load_3dsc_mp,
@@ -69,17 +70,6 @@ TASKS: dict[str, TaskSpec] = {
     "jarvis_tc_leaderboard": TaskSpec("jarvis", "tc", "leaderboard", "all", "JARVIS-Leaderboard split, 30 test"),
     "jarvis_tc_5fold": TaskSpec("jarvis", "tc", "kfold", "all", "JARVIS-DFT Tc, Matbench 5-fold CV"),
 }
-
-TaskName = Literal[
-    "supercon3d_tc",
-    "supercon3d_tc_O",
-    "supercon3d_tc_5fold",
-    "3dsc_mp_tc_formula",
-    "3dsc_mp_tc_mpid",
-    "3dsc_mp_tc_random",
-    "jarvis_tc_leaderboard",
-    "jarvis_tc_5fold",
-]
 
 
 def regression_scores(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:

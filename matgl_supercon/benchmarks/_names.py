@@ -1,0 +1,20 @@
+"""Names of the leaderboard tasks and models, importable without torch (the CLI's argument choices)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+TaskName = Literal[
+    "supercon3d_tc",
+    "supercon3d_tc_O",
+    "supercon3d_tc_5fold",
+    "3dsc_mp_tc_formula",
+    "3dsc_mp_tc_mpid",
+    "3dsc_mp_tc_random",
+    "jarvis_tc_leaderboard",
+    "jarvis_tc_5fold",
+]
+ModelName = Literal["median", "RF-c", "SVR-c", "RF-geo", "SVR-geo", "MEGNet", "SODNet"]
+
+TASK_NAMES: tuple[str, ...] = get_args(TaskName)
+MODELS: tuple[str, ...] = get_args(ModelName)
