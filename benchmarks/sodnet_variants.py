@@ -41,6 +41,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     ),
     # Regularisation: the default overfits (train MAE 0.30 ln K, validation 0.60-0.75, best epoch 13-35 of 40).
     "ema0.995": (DEFAULT, {"ema_decay": 0.995}),
+    "valence_ema0.995": ({**DEFAULT, "valence_descriptors": True}, {"ema_decay": 0.995}),
     "descriptors_only_ema0.995": ({**DEFAULT, "learned_element_embedding": False}, {"ema_decay": 0.995}),
     "readout_dropout0.2_wd0.05_ema0.995": (
         {**DEFAULT, "readout_dropout": 0.2},

@@ -24,9 +24,35 @@ ELEMENT_PROPERTIES: tuple[str, ...] = (
     "molar_volume",
 )
 _BLOCKS = ("s", "p", "d", "f")
+_SUBSHELL_SIZE = {"s": 2, "p": 6, "d": 10, "f": 14}
+#: Columns added by :func:`valence_electrons` (Magpie's NsValence ... NUnfilled).
+VALENCE_COLUMNS = 10
 
 
-def element_descriptors(element_types: tuple[str, ...]) -> torch.Tensor:
+def valence_electrons(symbol: str) -> list[float]:
+    """Valence electrons per subshell and unfilled states, as Magpie counts them.
+
+    Valence means every electron outside the noble-gas core of pymatgen's electronic structure
+    (Ga ``[Ar].3d10.4s2.4p1``: s 2, p 1, d 10); a subshell with electrons counts its empty states as
+    unfilled. Electron counts are the classical predictors of Tc (Matthias' rules).
+
+    Returns:
+        ``[Ns, Np, Nd, Nf, N, Ns_unfilled, Np_unfilled, Nd_unfilled, Nf_unfilled, N_unfilled]``.
+    """
+    filled = dict.fromkeys(_BLOCKS, 0.0)
+    unfilled = dict.fromkeys(_BLOCKS, 0.0)
+    for part in Element(symbol).electronic_structure.split("."):
+        if part.startswith("["):
+            continue  # the noble-gas core
+        kind, count = part[1], float(part[2:])  # e.g. "3d10" -> d, 10 (no element has n >= 10)
+        filled[kind] += count
+        unfilled[kind] += _SUBSHELL_SIZE[kind] - count
+    counts = [filled[b] for b in _BLOCKS]
+    empty = [unfilled[b] for b in _BLOCKS]
+    return [*counts, sum(counts), *empty, sum(empty)]
+
+
+def element_descriptors(element_types: tuple[str, ...], valence: bool = False) -> torch.Tensor:
     """Standardised elemental properties, one row per element.
 
     Missing values (e.g. the electronegativity of noble gases) take the column median, so that every
@@ -35,9 +61,10 @@ def element_descriptors(element_types: tuple[str, ...]) -> torch.Tensor:
 
     Args:
         element_types: Element symbols.
+        valence: Also add the valence-electron counts of :func:`valence_electrons`.
 
     Returns:
-        ``[len(element_types), len(ELEMENT_PROPERTIES) + 4]`` float32 tensor.
+        ``[len(element_types), len(ELEMENT_PROPERTIES) (+ VALENCE_COLUMNS) + 4]`` float32 tensor.
     """
     rows = []
     with warnings.catch_warnings():
@@ -51,10 +78,12 @@ def element_descriptors(element_types: tuple[str, ...]) -> torch.Tensor:
                     values.append(float(value) if value is not None else math.nan)
                 except (AttributeError, TypeError, ValueError):
                     values.append(math.nan)
+            if valence:
+                values += valence_electrons(symbol)
             values += [float(element.block == b) for b in _BLOCKS]
             rows.append(values)
     table = torch.tensor(rows, dtype=torch.float64)
-    n_props = len(ELEMENT_PROPERTIES)
+    n_props = len(ELEMENT_PROPERTIES) + (VALENCE_COLUMNS if valence else 0)
     props = table[:, :n_props]
     median = torch.nanmedian(props, dim=0).values
     props = torch.where(torch.isnan(props), median.expand_as(props), props)
@@ -71,9 +100,9 @@ class OccupancyEmbedding(nn.Module):
     single-species site; so a site {A: x, B: 1-x} tends continuously to pure A as x -> 1.
     """
 
-    def __init__(self, element_types: tuple[str, ...], dim: int, learned: bool = True) -> None:
+    def __init__(self, element_types: tuple[str, ...], dim: int, learned: bool = True, valence: bool = False) -> None:
         super().__init__()
-        self.register_buffer("descriptors", element_descriptors(element_types))
+        self.register_buffer("descriptors", element_descriptors(element_types, valence))
         # Without a free per-element table the model only sees elements through their descriptors,
         # which generalises better to rare elements on small datasets.
         self.learned = nn.Parameter(torch.randn(len(element_types), dim) * 0.1) if learned else None

@@ -108,6 +108,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         attention_dropout: float = 0.1,
         readout_dropout: float = 0.0,
         learned_element_embedding: bool = True,
+        valence_descriptors: bool = False,
         global_context: bool = True,
         composition_context: bool = True,
         target_mean: float = 0.0,
@@ -132,6 +133,8 @@ class SODNet(StandardisedTarget, MatGLModel):
             attention_dropout: Dropout on attention weights during training.
             readout_dropout: Dropout on the hidden layers of the readout MLP during training.
             learned_element_embedding: Add a free per-element embedding to the projected elemental descriptors.
+            valence_descriptors: Add valence-electron counts per subshell and unfilled states (Magpie's
+                NsValence ... NUnfilled) to the elemental descriptors, in the embedding and composition context.
             global_context: Feed each site's readout the structure's occupancy-weighted mean and its max of the
                 site scalars as well, so a site's contribution can depend on what else is in the crystal.
             composition_context: Also feed each site's readout an embedding of the structure's composition
@@ -150,7 +153,9 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.irreps_sh = o3.Irreps.spherical_harmonics(lmax)
         n_scalars = sum(mul for mul, ir in self.irreps_node if ir.l == 0)
         self.n_scalars = n_scalars
-        self.embedding = OccupancyEmbedding(self.element_types, n_scalars, learned_element_embedding)
+        self.embedding = OccupancyEmbedding(
+            self.element_types, n_scalars, learned_element_embedding, valence_descriptors
+        )
         self.radial_basis = RadialBasis(n_radial, self.cutoff)
         self.spherical_harmonics = o3.SphericalHarmonics(self.irreps_sh, normalize=True, normalization="component")
         self.blocks = nn.ModuleList(

@@ -15,6 +15,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
 from matgl_supercon.models import SODNet
+from matgl_supercon.models._embedding import valence_electrons
 from matgl_supercon.training import TrainConfig, graph_dataset, make_loader
 
 ELEMENTS = ("B", "N", "O", "Na", "Mg", "Al", "Cl", "Cu", "Y", "Ba")
@@ -147,3 +148,24 @@ def test_save_load_round_trip_in_fresh_process(model, low_symmetry, tmp_path):
 def test_bad_irreps_rejected():
     with pytest.raises(ValueError, match="not divisible by 3 heads"):
         SODNet(**dict(TINY, n_heads=3))
+
+
+def test_valence_electrons_follow_magpie():
+    # Electrons outside the noble-gas core, per subshell, then the empty states of occupied subshells.
+    assert valence_electrons("Ga") == [2, 1, 10, 0, 13, 0, 5, 0, 0, 5]
+    assert valence_electrons("Pd") == [0, 0, 10, 0, 10, 0, 0, 0, 0, 0]
+    assert valence_electrons("Fe") == [2, 0, 6, 0, 8, 0, 0, 4, 0, 4]
+    assert valence_electrons("H") == [1, 0, 0, 0, 1, 1, 0, 0, 0, 1]
+
+
+def test_options_change_the_model_and_survive_save_load(low_symmetry, tmp_path):
+    torch.manual_seed(0)
+    plain = SODNet(**TINY).eval()
+    torch.manual_seed(0)
+    richer = SODNet(**dict(TINY, valence_descriptors=True, readout_dropout=0.2)).eval()
+    assert richer.embedding.descriptors.shape[1] == plain.embedding.descriptors.shape[1] + 10
+    richer.save(tmp_path / "richer")
+    loaded = matgl.load_model(tmp_path / "richer").eval()
+    assert tc(loaded, low_symmetry) == tc(richer, low_symmetry)
+    # Dropout is off in eval mode: predictions are repeatable.
+    assert tc(richer, low_symmetry) == tc(richer, low_symmetry)
