@@ -193,6 +193,11 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """``--threads``: torch CPU threads of a long job (two jobs beside each other on 2 cores want 1 each)."""
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mgl-supercon`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -279,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", default=None)
     train.add_argument("--strategy", default=None)
     train.add_argument("--num-nodes", type=int, default=None)
+    add_threads(train)
     train.set_defaults(func=_cmd_train)
 
     from matgl_supercon.benchmarks._names import MODELS, TASK_NAMES
@@ -294,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epochs", type=int, default=40, help="GNN epochs")
     bench.add_argument("--model-args", default="{}", help="JSON of SODNet / MEGNet arguments")
     bench.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
+    add_threads(bench)
     bench.set_defaults(func=_cmd_benchmark)
     return parser
 
@@ -301,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mgl-supercon``."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         return int(args.func(args))
     except (ValueError, FileNotFoundError) as exc:
