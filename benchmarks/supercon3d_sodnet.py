@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,7 +28,16 @@ from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plo
 from matgl_supercon.data import load_supercon3d, paper_folds
 from matgl_supercon.graph import DISORDER_TYPES
 from matgl_supercon.models import SODNet
-from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, write_json_atomic
+from matgl_supercon.training import (
+    Subset,
+    TrainConfig,
+    fit_tc_model,
+    graph_dataset,
+    logged_epochs,
+    predict_dataset,
+    training_seconds,
+    write_json_atomic,
+)
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
@@ -127,6 +136,9 @@ def main() -> None:
     parser.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
     parser.add_argument("--runs", default="runs/supercon3d_sodnet")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="models per fold (seeds 0..N-1), averaged; seed 0 is the single model"
+    )
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
@@ -152,37 +164,43 @@ def main() -> None:
             if out.exists():
                 continue
             train, val, test = (members[idx] for idx in folds[k])
-            run_dir = Path(args.runs) / regime / f"fold_{k}"
-            # A fold whose model is already trained is only re-predicted; its training time stays recorded.
-            already_trained = (run_dir / "history.json").exists()
-            start = time.perf_counter()
-            model, history = fit_tc_model(
-                Subset(dataset, train.tolist()),
-                Subset(dataset, val.tolist()),
-                run_dir,
-                model_kwargs,
-                config,
-            )
-            seconds = time.perf_counter() - start
-            pred = predict_dataset(model, Subset(dataset, test.tolist()))
+            preds, best_val, seconds, epochs, trained_now = [], [], 0.0, 0, False
+            for seed in range(args.seeds):
+                # Seed 0 keeps the single model's folder, so an ensemble reuses it.
+                run_dir = Path(args.runs) / regime / (f"fold_{k}" if seed == 0 else f"fold_{k}_seed{seed}")
+                # A model already trained is only re-predicted; its training time stays recorded.
+                trained_now |= not (run_dir / "history.json").exists()
+                model, history = fit_tc_model(
+                    Subset(dataset, train.tolist()),
+                    Subset(dataset, val.tolist()),
+                    run_dir,
+                    model_kwargs,
+                    replace(config, seed=config.seed + seed),
+                )
+                seconds += training_seconds(run_dir)  # logged epoch times, across interruptions
+                epochs += len(logged_epochs(run_dir))
+                best_val.append(history["best_val_mae"])
+                preds.append(predict_dataset(model, Subset(dataset, test.tolist())))
+            pred = np.mean(preds, axis=0)
             write_json_atomic(
                 out,
                 {
                     "ids": [ids[i] for i in test],
                     "y_true": ln_tc[test].tolist(),
                     "y_pred": pred.tolist(),
-                    "best_val_mae": history["best_val_mae"],
+                    "best_val_mae": float(np.mean(best_val)),  # mean over the seeds
                     "epochs_run": history["epochs_run"],
+                    "seeds": args.seeds,
                 },
             )
-            if already_trained:
+            if not trained_now:
                 continue
             # Re-read before writing: folds may run in parallel processes that share this file.
             timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
             timing[f"{regime}/fold_{k}"] = {
                 "train_seconds": seconds,
-                "epochs": history["epochs_run"],
-                "seconds_per_epoch": seconds / history["epochs_run"],
+                "epochs": epochs,
+                "seconds_per_epoch": seconds / epochs,
             }
             write_json_atomic(timing_path, timing)
             print(
@@ -198,6 +216,7 @@ def main() -> None:
             [
                 f"--regimes {' '.join(args.regimes)}",
                 f"--epochs {args.epochs}",
+                *([f"--seeds {args.seeds}"] if args.seeds > 1 else []),
                 f"--model '{args.model}'",
                 f"--train '{args.train}'",
             ]
