@@ -98,6 +98,8 @@ class TcLightningModule(pl.LightningModule):
             if config.ema_decay > 0
             else None
         )
+        if self.ema is not None:
+            self.ema.requires_grad_(False)  # never in the loss; DDP would reject unused trainable parameters
 
     @property
     def evaluated_model(self) -> SODNet | MEGNetTc:
