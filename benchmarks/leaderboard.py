@@ -46,7 +46,7 @@ QUOTED_TASKS = {  # task -> [(model, MAE)] as published, not re-run here
 
 def task_sections() -> list[str]:
     """One table per Matbench-style task, from the cells' ``summary.json`` files."""
-    from matgl_supercon.benchmarks import TASKS
+    from matgl_supercon.benchmarks import MODELS, TASKS
 
     lines: list[str] = []
     for task in TASKS:
@@ -73,6 +73,9 @@ def task_sections() -> list[str]:
                 f"| {s['model']} | {s['mae_mean']:.3f}{spread} | {s['r2_mean']:.3f} | {folds} | "
                 f"{s['cpu_minutes']:.1f} | {files} | {s['disordered_input']} |"
             )
+        done = {s["model"] for s in summaries}
+        for model in (m for m in MODELS if m not in done):
+            lines.append(f"| {model} | not run yet | | | | `mgl-supercon benchmark {task} --model {model}` | |")
         for model, value in QUOTED_TASKS.get(task, []):
             lines.append(f"| {model} | {value:.3f} | | | | quoted | |")
     return lines
@@ -146,6 +149,9 @@ def main() -> None:
         "- 3DSC_MP grouped vs random folds, JARVIS Tc: [results/classical_tasks.md](results/classical_tasks.md)",
         "- DiffCSP core on Perov-5 CSP: [results/perov5_csp.md](results/perov5_csp.md)",
         "- SODNet cost: [results/sodnet_cost.json](results/sodnet_cost.json)",
+        "- SODNet configurations tried (accuracy against cost): "
+        "[results/sodnet_variants/README.md](results/sodnet_variants/README.md)",
+        "- RBF SVR tuning on SuperCon3D: [results/svr_tuning.md](results/svr_tuning.md)",
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
         "",
         "## Scripts",

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from pymatgen.core import Lattice, Structure
 
 from matgl_supercon.benchmarks import (
     TcTask,
+    inner_validation_split,
     load_task,
     read_matbench_results,
     regression_scores,
@@ -16,6 +19,8 @@ from matgl_supercon.benchmarks import (
     write_matbench_results,
 )
 from matgl_supercon.data import paper_folds
+from matgl_supercon.graph import DISORDER_TYPES
+from matgl_supercon.models import SODNet
 
 
 @pytest.fixture
@@ -110,3 +115,24 @@ def test_real_task_splits(data_root, supercon3d):
     for k in (0, 9):
         assert task.test_ids(k) == [supercon3d[i].id for i in expected[k][2]]
     assert set(task.groups["disorder"]) == {"ordered", "SD", "PD", "SPD", "vacancy"}
+
+
+def test_sodnet_cells_and_paper_script_share_folds(data_root, supercon3d):
+    # run_tasks.sh lets the supercon3d_tc(_O) SODNet cells reuse the models of benchmarks/supercon3d_sodnet.py;
+    # that is only sound while both see the same training, validation and test ids in every fold.
+    path = Path(__file__).parents[2] / "benchmarks" / "supercon3d_sodnet.py"
+    spec = importlib.util.spec_from_file_location("supercon3d_sodnet", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    converter = SODNet().make_converter()
+    disorder = [DISORDER_TYPES[int(converter.get_graph(r.structure)[0].disorder)] for r in supercon3d]
+    ids = [r.id for r in supercon3d]
+    for task_name, regime in (("supercon3d_tc", "all"), ("supercon3d_tc_O", "O")):
+        task = load_task(task_name, data_root)
+        members = script.regime_members(regime, disorder)
+        folds = paper_folds([ids[i] for i in members])
+        for k in task.folds:
+            train, val = inner_validation_split(task, k)
+            test = task.train_val_test_positions(k)[2]
+            for ours, theirs in zip((train, val, test), folds[k], strict=True):
+                assert sorted(task.ids[i] for i in ours) == sorted(ids[members[i]] for i in theirs)
