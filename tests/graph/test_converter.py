@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from matgl.ext.pymatgen import Structure2Graph
 from matgl.graph.data import MGLDataLoader, MGLDataset, collate_fn_graph
@@ -15,6 +15,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from matgl_supercon.graph import (
     DISORDER_TYPES,
+    OCCUPANCY_TOL,
     OccupancyStructure2Graph,
     atoms_to_structure,
     classify_disorder,
@@ -251,7 +252,8 @@ def test_k_cut_equals_full_search_then_cut(supercon3d):
         assert got == expected
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # the same examples on every run
+@example(mg=0.999, al=0.0)  # exactly at the vacancy tolerance (found by hypothesis)
 @given(mg=st.floats(0.05, 1.0), al=st.floats(0.0, 1.0))
 def test_occupancy_and_edge_weights_follow_any_site_occupancy(mg, al):
     al = min(al, 1.0 - mg)
@@ -270,7 +272,8 @@ def test_occupancy_and_edge_weights_follow_any_site_occupancy(mg, al):
     if al > 1e-6:
         assert kind == "SD"
     else:
-        assert kind == ("ordered" if total > 1 - 1e-3 else "vacancy")
+        # The converter's rule: a site is partly vacant when its occupancy is below 1 - OCCUPANCY_TOL.
+        assert kind == ("vacancy" if total < 1 - OCCUPANCY_TOL else "ordered")
 
 
 def test_degenerate_lattice_is_rejected_before_the_search():
