@@ -35,7 +35,6 @@ from matgl_supercon.training import (
     graph_dataset,
     logged_epochs,
     predict_dataset,
-    training_seconds,
     write_json_atomic,
 )
 
@@ -177,7 +176,7 @@ def main() -> None:
                     model_kwargs,
                     replace(config, seed=config.seed + seed),
                 )
-                seconds += training_seconds(run_dir)  # logged epoch times, across interruptions
+                seconds += history["train_seconds"]  # logged epoch times, across interruptions
                 epochs += len(logged_epochs(run_dir))
                 best_val.append(history["best_val_mae"])
                 preds.append(predict_dataset(model, Subset(dataset, test.tolist())))
