@@ -15,13 +15,11 @@ the training-median predictor. Writes ``benchmarks/results/classical_tasks.{json
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _report import header_lines, provenance, write_report
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -90,18 +88,9 @@ def main() -> None:
         }
         results[f"jarvis_tc | {name} | 5-fold CV (1,056)"] = cross_validate(name, xj, yj, matbench_folds(len(jarvis)))
 
-    meta = {
-        "command": "python benchmarks/classical_tasks.py --data ../shared/data",
-        "machine": f"{platform.machine()} CPU, 1 thread ({platform.system()})",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    (OUT / "classical_tasks.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    meta = provenance("python benchmarks/classical_tasks.py --data ../shared/data", "1 thread")
     lines = [
-        "# Composition baselines on 3DSC_MP and JARVIS Tc",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Machine: {meta['machine']}  ",
-        f"Date: {meta['date']}",
+        *header_lines("Composition baselines on 3DSC_MP and JARVIS Tc", meta),
         "",
         "MAE and R2 on Tc in K (mean ± sd over folds).",
         "",
@@ -119,8 +108,7 @@ def main() -> None:
         "Quoted JARVIS-Leaderboard rows (same 30-structure test set): AtomGPT 1.519 K, CFID 1.999, "
         "ALIGNN 2.032, CGCNN 2.574.",
     ]
-    (OUT / "classical_tasks.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(OUT / "classical_tasks", {"meta": meta, "results": results}, lines)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from _report import header_lines, provenance, write_report
 from pymatgen.core import Structure
 
 from matgl_supercon.data import load_3dsc_mp, load_diffcsp_sc, load_jarvis_tc
@@ -192,11 +191,12 @@ def main() -> None:
         print(json.dumps({k: v for k, v in result.items() if k != "formulas"}), flush=True)
 
     meta = {
-        "command": f"python benchmarks/diffcsp_sc_generation.py --epochs {args.epochs} --n {args.n} "
-        f"--pretrain {' '.join(args.pretrain)} --pretrain-epochs {args.pretrain_epochs} --model '{args.model}' "
-        f"--guidance {' '.join(f'{g:g}' for g in args.guidance)} --threads {args.threads}",
-        "machine": f"{platform.machine()} CPU, {args.threads} torch threads ({platform.system()})",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(
+            f"python benchmarks/diffcsp_sc_generation.py --epochs {args.epochs} --n {args.n} "
+            f"--pretrain {' '.join(args.pretrain)} --pretrain-epochs {args.pretrain_epochs} --model '{args.model}' "
+            f"--guidance {' '.join(f'{g:g}' for g in args.guidance)} --threads {args.threads}",
+            args.threads,
+        ),
         "n_parameters": model.num_parameters,
         "n_pretrain_structures": len(pretrain),
         "pretrain_minutes": pretrain_seconds / 60,
@@ -205,13 +205,8 @@ def main() -> None:
         "training_percentiles_tc": {a: float(np.exp(np.percentile(train_ln_tc, 100 - a))) for a in (10, 30, 50)},
         "reference": PAPER,
     }
-    write_json_atomic(OUT / "diffcsp_sc_generation.json", {"meta": meta, "results": results})
     lines = [
-        "# DiffCSP-SC: Tc-conditioned generation on the DiffCSP-SC split",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Machine: {meta['machine']}  ",
-        f"Date: {meta['date']}  ",
+        *header_lines("DiffCSP-SC: Tc-conditioned generation on the DiffCSP-SC split", meta),
         f"Model: {meta['n_parameters']:,} parameters; {len(train)} training crystals; pre-training structures: "
         f"{len(pretrain)} ({meta['pretrain_minutes']:.1f} min); training {meta['train_minutes']:.1f} min.  ",
         "Thresholds (training Tc percentiles 90/70/50): "
@@ -232,8 +227,7 @@ def main() -> None:
             f"{r['sample_seconds']:.0f} |"
         )
     lines += ["", "First formulas per guidance: " + "; ".join(", ".join(r["formulas"][:8]) for r in results)]
-    (OUT / "diffcsp_sc_generation.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(OUT / "diffcsp_sc_generation", {"meta": meta, "results": results}, lines)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from _report import provenance
 from matgl.ext.pymatgen import Structure2Graph
 
 from matgl_supercon.data import load_supercon3d
@@ -75,10 +74,11 @@ def main() -> None:
     t_sample, _ = time_converter(ours, sample, args.repeats)
 
     result = {
-        "command": f"python benchmarks/graph_speed.py --repeats {args.repeats} --cutoff {args.cutoff} "
-        f"--max-neighbors {args.max_neighbors}",
-        "machine": f"{platform.processor() or platform.machine()}, {platform.system()}, torch threads 1",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(
+            f"python benchmarks/graph_speed.py --repeats {args.repeats} --cutoff {args.cutoff} "
+            f"--max-neighbors {args.max_neighbors}",
+            1,
+        ),
         "cutoff_A": args.cutoff,
         "max_neighbors": args.max_neighbors,
         "cif_parse_s_all": parse_s,

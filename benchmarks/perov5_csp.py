@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from _report import provenance
 
 from matgl_supercon.data import load_perov5
 from matgl_supercon.generate import CrystalBatch, DiffCSPSC, fit_generator, match_rate_and_rmse, sample
@@ -65,10 +64,11 @@ def main() -> None:
         rate, rmse = match_rate_and_rmse(generated.to_structures(elements), [r.structure for r in test])
         curve.append({"epoch": stop, "match_rate": rate, "rmse": rmse, "train_seconds": train_seconds})
         meta = {
-            "command": f"python benchmarks/perov5_csp.py --epochs {args.epochs} --eval-every {args.eval_every} "
-            f"--n-test {args.n_test} --model '{args.model}'",
-            "machine": f"{platform.machine()} CPU, {args.threads} torch threads",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **provenance(
+                f"python benchmarks/perov5_csp.py --epochs {args.epochs} --eval-every {args.eval_every} "
+                f"--n-test {args.n_test} --model '{args.model}'",
+                args.threads,
+            ),
             "reference": "DiffCSP (Jiao et al. 2023), Perov-5, 1 sample: 52.02% / 0.0760",
         }
         write_json_atomic(curve_path, {"meta": meta, "curve": curve})

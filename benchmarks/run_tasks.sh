@@ -27,7 +27,7 @@ gnn() {
     mgl-supercon benchmark "$task" --model SODNet
     mgl-supercon benchmark "$task" --model MEGNet
   done
-  for task in jarvis_tc_leaderboard jarvis_tc_5fold; do
+  for task in supercon3d_tc_5fold jarvis_tc_leaderboard jarvis_tc_5fold; do
     for model in SODNet MEGNet; do
       mgl-supercon benchmark "$task" --model "$model"
     done

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from _report import provenance
 
 OUT = Path(__file__).parent / "results" / "sodnet_cost.json"
 
@@ -83,11 +83,9 @@ def main() -> None:
             cmd += ["--data", args.data]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-    results["meta"] = {
-        "command": f"python benchmarks/sodnet_cost.py --model '{args.model}' --threads {args.threads}",
-        "machine": f"{platform.machine()} CPU, {args.threads} torch threads ({platform.system()})",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    results["meta"] = provenance(
+        f"python benchmarks/sodnet_cost.py --model '{args.model}' --threads {args.threads}", args.threads
+    )
     OUT.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
 

@@ -11,13 +11,11 @@ except by the SVR grid search, which picks C and gamma on it).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _report import header_lines, provenance, write_report
 from sklearn.ensemble import RandomForestRegressor
 
 from matgl_supercon.benchmarks import (
@@ -98,19 +96,12 @@ def main() -> None:
                     flush=True,
                 )
     meta = {
-        "command": "python benchmarks/supercon3d_baselines.py --data ../shared/data",
-        "machine": f"{platform.machine()} CPU, 2 cores ({platform.system()})",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance("python benchmarks/supercon3d_baselines.py --data ../shared/data", "2 cores"),
         "feature_seconds": feature_seconds,
         "folds": args.folds,
     }
-    (OUT / "supercon3d_baselines.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     lines = [
-        "# Classical baselines on SuperCon3D (paper protocol)",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Machine: {meta['machine']}  ",
-        f"Date: {meta['date']}  ",
+        *header_lines("Classical baselines on SuperCon3D (paper protocol)", meta),
         f"Folds: {len(args.folds)} of 10. Feature time: {feature_seconds:.0f} s.",
         "",
         "| model | regime | MAE ln K | R2 | hydrides MAE | heavy-fermion MAE | CPU s |",
@@ -124,8 +115,7 @@ def main() -> None:
             f"{fam.get('h_based', {}).get('mae', float('nan')):.3f} | "
             f"{fam.get('heavy-Fermion', {}).get('mae', float('nan')):.3f} | {r['cpu_seconds']:.0f} |"
         )
-    (OUT / "supercon3d_baselines.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(OUT / "supercon3d_baselines", {"meta": meta, "results": results}, lines)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from _report import provenance
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
 from matgl_supercon.data import load_supercon3d, paper_folds
@@ -209,19 +208,15 @@ def main() -> None:
             )
 
     probe = SODNet(**model_kwargs)
+    command = [
+        f"--regimes {' '.join(args.regimes)}",
+        f"--epochs {args.epochs}",
+        *([f"--seeds {args.seeds}"] if args.seeds > 1 else []),
+        f"--model '{args.model}'",
+        f"--train '{args.train}'",
+    ]
     meta = {
-        "command": "python benchmarks/supercon3d_sodnet.py "
-        + " ".join(
-            [
-                f"--regimes {' '.join(args.regimes)}",
-                f"--epochs {args.epochs}",
-                *([f"--seeds {args.seeds}"] if args.seeds > 1 else []),
-                f"--model '{args.model}'",
-                f"--train '{args.train}'",
-            ]
-        ),
-        "machine": f"{platform.machine()} CPU, {args.threads} torch threads ({platform.system()})",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads),
         "model": {k: v for k, v in probe._init_args.items() if k not in ("element_types", "kwargs")},
         "n_parameters": probe.num_parameters,
         "config": config.__dict__,

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _report import header_lines, provenance, write_report
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -33,7 +32,6 @@ from sklearn.svm import SVR
 from matgl_supercon.benchmarks import geometry_features, mae, magpie_features, tuned_svr
 from matgl_supercon.data import load_supercon3d, paper_folds
 from matgl_supercon.graph import classify_disorder
-from matgl_supercon.training import write_json_atomic
 
 OUT = Path(__file__).parent / "results"
 C_VALUES = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -86,19 +84,13 @@ def main() -> None:
         print(key, {k: v for k, v in rows[key].items() if k != "picked_points"}, flush=True)
 
     meta = {
-        "command": "python benchmarks/svr_tuning.py --data ../shared/data",
-        "machine": f"{platform.machine()} CPU ({platform.system()})",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance("python benchmarks/svr_tuning.py --data ../shared/data"),
         "cpu_seconds": time.process_time() - start,
         "grid": {"C": C_VALUES, "gamma_factor": GAMMA_FACTORS, "epsilon": EPSILONS},
     }
-    write_json_atomic(OUT / "svr_tuning.json", {"meta": meta, "rows": rows})
     lines = [
-        "# RBF SVR on SuperCon3D: how far tuning gets (paper protocol, 10 folds, MAE ln K)",
-        "",
-        f"Command: `{meta['command']}`  ",
-        f"Machine: {meta['machine']}; {meta['cpu_seconds'] / 60:.0f} CPU min  ",
-        f"Date: {meta['date']}  ",
+        *header_lines("RBF SVR on SuperCon3D: how far tuning gets (paper protocol, 10 folds, MAE ln K)", meta),
+        f"Cost: {meta['cpu_seconds'] / 60:.0f} CPU min  ",
         f"Grid: C {list(C_VALUES)}, gamma {list(GAMMA_FACTORS)} / n_features, epsilon {list(EPSILONS)} "
         f"({len(grid)} points), standardised features.",
         "",
@@ -114,8 +106,7 @@ def main() -> None:
             f"| {feat} | {regime} | {' | '.join(cells)} | {point['C']}, {point['gamma_factor']}, {point['epsilon']} | "
             f"{PAPER.get(key, '')} |"
         )
-    (OUT / "svr_tuning.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(OUT / "svr_tuning", {"meta": meta, "rows": rows}, lines)
 
 
 if __name__ == "__main__":

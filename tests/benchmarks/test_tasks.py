@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,13 +115,10 @@ def test_real_task_splits(data_root, supercon3d):
     assert set(task.groups["disorder"]) == {"ordered", "SD", "PD", "SPD", "vacancy"}
 
 
-def test_sodnet_cells_and_paper_script_share_folds(data_root, supercon3d):
+def test_sodnet_cells_and_paper_script_share_folds(data_root, supercon3d, benchmark_script):
     # run_tasks.sh lets the supercon3d_tc(_O) SODNet cells reuse the models of benchmarks/supercon3d_sodnet.py;
     # that is only sound while both see the same training, validation and test ids in every fold.
-    path = Path(__file__).parents[2] / "benchmarks" / "supercon3d_sodnet.py"
-    spec = importlib.util.spec_from_file_location("supercon3d_sodnet", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = benchmark_script("supercon3d_sodnet")
     converter = SODNet().make_converter()
     disorder = [DISORDER_TYPES[int(converter.get_graph(r.structure)[0].disorder)] for r in supercon3d]
     ids = [r.id for r in supercon3d]
