@@ -1,18 +1,22 @@
 """Package the SuperCon3D fold models of ``supercon3d_sodnet.py`` as the shipped ``SODNet-SuperCon3D`` ensemble.
 
 Usage:
-    python benchmarks/make_pretrained.py [--runs runs/supercon3d_sodnet/all]
+    python benchmarks/make_pretrained.py [--variants valence_ema0.995 ...] [--data ../shared/data]
 
-Copies each finished fold model (MatGL format: model.json, model.pt, state.pt) into
-``matgl_supercon/pretrained/SODNet-SuperCon3D/fold_<k>/`` and writes the model card from the
-benchmark's per-fold test results. Each member was trained on 80% of SuperCon3D (its fold's train
-block), selected on 10% and tested on the remaining 10%; the ensemble's spread is the uncertainty.
+Copies each finished all/all fold model (MatGL format: model.json, model.pt, state.pt) of the default
+configuration (``runs/supercon3d_sodnet/all``) into ``matgl_supercon/pretrained/SODNet-SuperCon3D/fold_<k>/``,
+and of each ``--variants`` configuration of ``sodnet_variants.py`` (``runs/sodnet_variants/<variant>/all``)
+into ``<variant>_fold_<k>/``, then writes the model card from the benchmark's per-fold test results. Each
+member was trained on 80% of SuperCon3D (its fold's train block), selected on 10% and tested on the remaining
+10%; the ensemble's spread is the uncertainty. Configurations are mixed because their errors correlate less than
+those of one configuration trained twice (``benchmarks/results/sodnet_variants/README.md``).
 
-Calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure has one held-out
-prediction, from the member that tested on it. The ensemble's raw spread on the same structure is
-compared with that held-out error; ``sd_scale`` is the 68.3% quantile of |error| / spread, so that
-mean ± sd_scale × spread covers 68% of held-out errors. Members saw most structures in training, so the
-raw spread is small on them; on new structures it is larger, and the scaled interval errs on the wide side.
+Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
+in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
+held-out prediction, and the card reports its MAE. The ensemble's raw spread on the same structure is compared
+with that held-out error; ``sd_scale`` is the 68.3% quantile of |error| / spread, so that mean ± sd_scale ×
+spread covers 68% of held-out errors. Members saw most structures in training, so the raw spread is small on
+them; on new structures it is larger, and the scaled interval errs on the wide side.
 """
 
 from __future__ import annotations
@@ -31,41 +35,57 @@ from matgl_supercon.data import load_supercon3d
 from matgl_supercon.pretrained import load_model, pretrained_dir
 from matgl_supercon.training import write_json_atomic
 
-RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet" / "all"
+HERE = Path(__file__).parent
+
+
+def configurations(variants: list[str]) -> dict[str, tuple[Path, Path, str]]:
+    """Configuration -> (its fold runs, its per-fold test results, member folder prefix); the default first."""
+    found = {"default": (Path("runs/supercon3d_sodnet/all"), HERE / "results" / "supercon3d_sodnet" / "all", "")}
+    for name in variants:
+        results = HERE / "results" / "sodnet_variants" / name / "all"
+        if not results.is_dir():
+            raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/sodnet_variants.py first")
+        found[name] = (Path("runs/sodnet_variants") / name / "all", results, f"{name}_")
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="runs/supercon3d_sodnet/all")
+    parser.add_argument("--variants", nargs="*", default=[], help="sodnet_variants.py configurations to add")
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
+    configs = configurations(args.variants)
+    # Only folds that every configuration finished, so each held-out structure has one member per configuration.
+    folds = sorted(
+        set.intersection(
+            *(
+                {run.name for run in runs.glob("fold_*") if (run / "model" / "model.json").exists()}
+                & {f.stem for f in results.glob("fold_*.json")}
+                for runs, results, _ in configs.values()
+            )
+        ),
+        key=lambda name: int(name.split("_")[1]),
+    )
     out = pretrained_dir(args.name)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    rows = []
-    for run in sorted(Path(args.runs).glob("fold_*")):
-        result_file = RESULTS / f"{run.name}.json"
-        if not (run / "model" / "model.json").exists() or not result_file.exists():
-            continue
-        shutil.copytree(run / "model", out / run.name)
-        result = json.loads(result_file.read_text())
-        rows.append(
-            (
-                run.name,
-                mae(result["y_true"], result["y_pred"]),
-                r2(result["y_true"], result["y_pred"]),
-                result["epochs_run"],
-            )
-        )
+    rows, held_out = [], {}
+    for config, (runs, results, prefix) in configs.items():
+        for fold in folds:
+            shutil.copytree(runs / fold / "model", out / f"{prefix}{fold}")
+            result = json.loads((results / f"{fold}.json").read_text())
+            t, p = result["y_true"], result["y_pred"]
+            rows.append((f"{prefix}{fold}", config, mae(t, p), r2(t, p), result["epochs_run"]))
+            for i, truth, pred in zip(result["ids"], t, p, strict=True):
+                held_out.setdefault(i, (truth, []))[1].append(pred)
     if not rows:
-        raise SystemExit(f"no finished fold models under {args.runs}")
-    calibration = calibrate(out, args.data, [r[0] for r in rows])
+        raise SystemExit(f"no fold finished by every configuration of {list(configs)}")
+    calibration = calibrate(out, args.data, held_out)
     write_json_atomic(out / "calibration.json", calibration)
-    model_json = json.loads((out / rows[0][0] / "model.json").read_text())
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
-    maes = np.array([r[1] for r in rows])
+    maes = np.array([r[2] for r in rows])
     lines = [
         f"# {args.name}",
         "",
@@ -80,17 +100,19 @@ def main() -> None:
         "",
         "## Members and their held-out test scores (ln K)",
         "",
-        "| member | test MAE | test R2 | epochs |",
-        "|---|---|---|---|",
-        *[f"| {name} | {m:.3f} | {r:.3f} | {e} |" for name, m, r, e in rows],
+        "| member | configuration | test MAE | test R2 | epochs |",
+        "|---|---|---|---|---|",
+        *[f"| {name} | {c} | {m:.3f} | {r:.3f} | {e} |" for name, c, m, r, e in rows],
         "",
-        f"Mean test MAE over members: {maes.mean():.3f} ln K. Total size {size_mb:.1f} MB.",
+        f"Mean test MAE over members: {maes.mean():.3f} ln K. Held-out MAE of the mean of each fold's "
+        f"{len(configs)} member(s) (one per configuration), over all {calibration['n']} structures: "
+        f"{calibration['held_out_mae']:.3f} ln K. Total size {size_mb:.1f} MB.",
         "",
         "## Uncertainty",
         "",
         "The reported sd is the members' spread times `sd_scale` = "
         f"{calibration['sd_scale']:.2f} (`calibration.json`), the factor that makes mean ± sd cover 68% of the",
-        f"held-out errors of the {calibration['n']} SuperCon3D structures (each scored by the member that did not "
+        f"held-out errors of the {calibration['n']} SuperCon3D structures (each scored by the members that did not "
         "train on it).",
         f"After scaling, ±1 sd covers {calibration['coverage_1sd']:.0%} and ±2 sd {calibration['coverage_2sd']:.0%} "
         f"of held-out errors; Spearman correlation of spread with |error|: {calibration['spearman']:.2f}.",
@@ -106,7 +128,10 @@ def main() -> None:
         "",
         "## Architecture",
         "",
-        f"`{json.dumps({k: v for k, v in model_json['kwargs'].items() if k != 'element_types'})}`",
+        *[
+            f"- {config}: `{json.dumps(architecture(out / f'{prefix}{folds[0]}'))}`"
+            for config, (_, _, prefix) in configs.items()
+        ],
         "",
         "## Known limits",
         "- Pressure is not an input: high-pressure hydride Tc values are learned as if ambient.",
@@ -115,32 +140,43 @@ def main() -> None:
         "- Non-superconductors are absent from SuperCon3D: every prediction is a positive Tc.",
         "- Each member saw 80% of the data; a structure from SuperCon3D was in the training set of most members.",
         "",
-        f"Built by `python benchmarks/make_pretrained.py` on {datetime.now(timezone.utc).date()}.",
+        f"Built by `python benchmarks/make_pretrained.py{''.join(f' --variants {v}' for v in args.variants)}` on "
+        f"{datetime.now(timezone.utc).date()}.",
     ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
-def calibrate(folder: Path, data: str | None, members: list[str]) -> dict:
-    """Spread scale and coverage of the ensemble against held-out errors (see the module docstring)."""
+def architecture(member: Path) -> dict:
+    """A member's SODNet arguments as saved in its model.json, without the element list."""
+    kwargs = json.loads((member / "model.json").read_text())["kwargs"]
+    return {k: v for k, v in kwargs.items() if k != "element_types"}
+
+
+def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, list[float]]]) -> dict:
+    """Spread scale and coverage of the ensemble against held-out errors (see the module docstring).
+
+    Args:
+        folder: The packaged ensemble.
+        data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
+        held_out: Structure id -> (its ln Tc, the predictions of the members that tested on it).
+    """
     records = {r.id: r for r in load_supercon3d(data)}
-    ids, truth, held_out = [], [], []
-    for name in members:
-        result = json.loads((RESULTS / f"{name}.json").read_text())
-        ids += result["ids"]
-        truth += result["y_true"]
-        held_out += result["y_pred"]
+    ids = list(held_out)
+    truth = np.array([held_out[i][0] for i in ids])
+    prediction = np.array([np.mean(held_out[i][1]) for i in ids])
     ensemble = load_model(folder)
     ensemble.sd_scale = 1.0
     _, spread = ensemble.predict_ln_tc([records[i].structure for i in ids])
     spread = spread.numpy()
-    error = np.abs(np.array(truth) - np.array(held_out))
+    error = np.abs(truth - prediction)
     scale = float(np.quantile(error / np.maximum(spread, 1e-6), 0.6827))
     sd = spread * scale
     families = np.array([records[i].metadata["family"] for i in ids])
     return {
         "sd_scale": scale,
         "n": len(ids),
+        "held_out_mae": float(error.mean()),
         "coverage_1sd": float(np.mean(error <= sd)),
         "coverage_2sd": float(np.mean(error <= 2 * sd)),
         "spearman": float(spearmanr(spread, error).statistic),
@@ -153,7 +189,8 @@ def calibrate(folder: Path, data: str | None, members: list[str]) -> dict:
             }
             for f in sorted(set(families.tolist()))
         },
-        "method": "held-out error of the member that tested on each structure vs the raw spread of all members",
+        "method": "held-out error of the mean of the members that tested on each structure vs the raw spread of all "
+        "members",
     }
 
 
