@@ -78,6 +78,15 @@ def task_sections() -> list[str]:
             lines.append(f"| {model} | not run yet | | | | `mgl-supercon benchmark {task} --model {model}` | |")
         for model, value in QUOTED_TASKS.get(task, []):
             lines.append(f"| {model} | {value:.3f} | | | | quoted | |")
+        for s in summaries:
+            if s["complete"] or not s.get("same_folds"):
+                continue
+            others = ", ".join(f"{m} {v:.3f}" for m, v in sorted(s["same_folds"].items(), key=lambda item: item[1]))
+            lines += [
+                "",
+                f"{s['model']} is partial (folds {', '.join(map(str, s['folds_done']))}): on those folds it scores "
+                f"{s['mae_mean']:.3f} {unit}, the other models {others}.",
+            ]
     return lines
 
 

@@ -231,6 +231,9 @@ def summarise_cell(task: TcTask, model_name: str, cell: Path, command: str | Non
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads ({platform.system()})",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if per_fold and not task.all_folds_recorded:
+        # A partial cell's mean is over other folds than the complete rows' means; give the fair comparison.
+        summary["same_folds"] = same_fold_maes(task, cell.parent, summary["folds_done"], exclude=model_name)
     if task.all_folds_recorded:
         summary["matbench_scores"] = task.scores
         write_matbench_results(cell / "results.json.gz", [task], {"model": model_name, "command": summary["command"]})
@@ -252,3 +255,30 @@ def summarise_cell(task: TcTask, model_name: str, cell: Path, command: str | Non
         group_bar(bars, cell / "mae_by_group.png", f"{model_name} on {task.dataset_name}: MAE by group", footer)
     write_json_atomic(cell / "summary.json", summary)
     return summary
+
+
+def same_fold_maes(task: TcTask, task_dir: Path, folds: list[int], exclude: str) -> dict[str, float]:
+    """Mean test MAE of the task's other cells over ``folds`` only (cells missing one of them are left out).
+
+    Args:
+        task: The task (for its targets and test ids).
+        task_dir: The folder holding one subfolder per model of this task.
+        folds: The folds to score.
+        exclude: The model whose cell asks (not compared with itself).
+
+    Returns:
+        Model name -> mean MAE over ``folds``, for every other cell that has all of them.
+    """
+    out: dict[str, float] = {}
+    for other in sorted(p for p in task_dir.iterdir() if p.is_dir() and p.name != exclude):
+        paths = [other / f"fold_{k}.json" for k in folds]
+        if not all(path.exists() for path in paths):
+            continue
+        maes = []
+        for k, path in zip(folds, paths, strict=True):
+            fold = json.loads(path.read_text())
+            if fold["ids"] != task.test_ids(k):
+                raise ValueError(f"{path}: its test ids differ from task {task.dataset_name} fold {k}; delete it")
+            maes.append(mae(task.targets[task.train_val_test_positions(k)[2]], fold["predictions"]))
+        out[other.name] = float(np.mean(maes))
+    return out

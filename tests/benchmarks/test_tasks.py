@@ -23,6 +23,10 @@ from matgl_supercon.models import SODNet
 
 @pytest.fixture
 def toy_task() -> TcTask:
+    return make_toy_task()
+
+
+def make_toy_task() -> TcTask:
     """Twelve one-atom cells whose target grows with the lattice constant; three folds of four."""
     structures = [Structure(Lattice.cubic(3.0 + 0.1 * i), ["Nb" if i % 2 else "V"], [[0, 0, 0]]) for i in range(12)]
     positions = np.arange(12)
@@ -101,6 +105,17 @@ def test_run_cell_is_resumable(toy_task, tmp_path):
     stamps = {name: (cell / name).stat().st_mtime_ns for name in ("summary.json", "results.json.gz")}
     assert run_cell(toy_task, "RF-c", tmp_path, command="again")["command"] == "test"
     assert {name: (cell / name).stat().st_mtime_ns for name in stamps} == stamps
+    assert "same_folds" not in summary
+
+
+def test_partial_cell_compares_on_its_own_folds(toy_task, tmp_path):
+    complete = run_cell(toy_task, "RF-c", tmp_path, command="test")
+    partial = run_cell(make_toy_task(), "median", tmp_path, folds=[1], command="test")
+    assert not partial["complete"] and partial["folds_done"] == [1]
+    rf_fold_1 = json.loads((tmp_path / "toy_tc" / "RF-c" / "fold_1.json").read_text())["predictions"]
+    truth = toy_task.targets[toy_task.train_val_test_positions(1)[2]]
+    assert partial["same_folds"] == {"RF-c": pytest.approx(float(np.mean(np.abs(np.array(rf_fold_1) - truth))))}
+    assert partial["same_folds"]["RF-c"] != pytest.approx(complete["mae_mean"])  # fold 1 alone differs from all
 
 
 def test_real_task_splits(data_root, supercon3d):
