@@ -32,7 +32,7 @@ gnn() {
       mgl-supercon benchmark "$task" --model "$model"
     done
   done
-  # 3DSC_MP: 4,600 training structures per fold; MEGNet took 7-8 CPU min per fold here, SODNet needs an estimated 50.
+  # 3DSC_MP: 4,600 training structures per fold; one torch thread: MEGNet 7-8 CPU min per fold, SODNet 24.
   for task in 3dsc_mp_tc_formula 3dsc_mp_tc_mpid 3dsc_mp_tc_random; do
     for model in MEGNet SODNet; do
       mgl-supercon benchmark "$task" --model "$model"

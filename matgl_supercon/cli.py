@@ -185,8 +185,12 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         runs_dir=args.runs,
     )
     state = "complete" if summary["complete"] else f"folds {summary['folds_done']} of {len(task.folds)} done"
+    spread = f" ± {summary['mae_sd']:.3f}" if len(summary["folds_done"]) > 1 else ""  # one fold has no spread
+    if summary.get("same_folds"):
+        others = ", ".join(f"{m} {v:.3f}" for m, v in sorted(summary["same_folds"].items(), key=lambda kv: kv[1]))
+        state += f"; on the same folds: {others}"
     print(
-        f"{args.task} | {args.model}: MAE {summary['mae_mean']:.3f} ± {summary['mae_sd']:.3f} {summary['unit']}, "
+        f"{args.task} | {args.model}: MAE {summary['mae_mean']:.3f}{spread} {summary['unit']}, "
         f"R2 {summary['r2_mean']:.3f} ({state}; {summary['cpu_minutes']:.1f} CPU min); "
         f"results in {Path(args.out) / args.task / args.model}"
     )
