@@ -84,7 +84,8 @@ def task_sections() -> list[str]:
             others = ", ".join(f"{m} {v:.3f}" for m, v in sorted(s["same_folds"].items(), key=lambda item: item[1]))
             lines += [
                 "",
-                f"{s['model']} is partial (folds {', '.join(map(str, s['folds_done']))}): on those folds it scores "
+                f"{s['model']} is partial (fold{'s' * (len(s['folds_done']) > 1)} {', '.join(map(str, s['folds_done']))}): "
+                f"on the same fold(s) it scores "
                 f"{s['mae_mean']:.3f} {unit}, the other models {others}.",
             ]
     return lines
