@@ -82,11 +82,11 @@ def task_sections() -> list[str]:
             if s["complete"] or not s.get("same_folds"):
                 continue
             others = ", ".join(f"{m} {v:.3f}" for m, v in sorted(s["same_folds"].items(), key=lambda item: item[1]))
+            folds = f"fold{'s' * (len(s['folds_done']) > 1)} {', '.join(map(str, s['folds_done']))}"
             lines += [
                 "",
-                f"{s['model']} is partial (fold{'s' * (len(s['folds_done']) > 1)} {', '.join(map(str, s['folds_done']))}): "
-                f"on the same fold(s) it scores "
-                f"{s['mae_mean']:.3f} {unit}, the other models {others}.",
+                f"{s['model']} is partial ({folds}): on the same {folds} it scores {s['mae_mean']:.3f} {unit}, "
+                f"the other models {others}.",
             ]
     return lines
 
