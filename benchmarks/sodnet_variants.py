@@ -161,7 +161,8 @@ def ensemble_lines() -> list[str]:
                 raise ValueError(f"ensemble {name!r} fold {k}: its members were tested on different ids")
             t = np.array(per_member[0][k]["y_true"])
             preds = [np.array(p[k]["y_pred"]) for p in per_member]
-            scores.append({"mae": mae(t, np.mean(preds, axis=0)), "r2": r2(t, np.mean(preds, axis=0))})
+            mean = np.mean(preds, axis=0)
+            scores.append({"mae": mae(t, mean), "r2": r2(t, mean)})
             member_scores.append([mae(t, p) for p in preds])
         summary = fold_summary(scores)
         members_mae = ", ".join(f"{v:.3f}" for v in np.mean(member_scores, axis=0))

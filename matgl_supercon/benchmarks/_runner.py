@@ -209,9 +209,7 @@ def summarise_cell(task: TcTask, model_name: str, cell: Path, command: str | Non
         path = cell / f"fold_{k}.json"
         if not path.exists():
             continue
-        fold = json.loads(path.read_text())
-        if fold["ids"] != task.test_ids(k):
-            raise ValueError(f"{path}: its test ids differ from task {task.dataset_name} fold {k}; delete it")
+        fold = load_fold(task, path, k)
         if f"fold_{k}" not in task.results:
             task.record(k, fold["predictions"], std=fold["std"], params=fold["parameters"])
         truth = task.targets[task.train_val_test_positions(k)[2]]
@@ -257,6 +255,14 @@ def summarise_cell(task: TcTask, model_name: str, cell: Path, command: str | Non
     return summary
 
 
+def load_fold(task: TcTask, path: Path, k: int) -> dict:
+    """A cell's ``fold_<k>.json``, checked against the task's test ids for fold ``k``."""
+    fold = json.loads(path.read_text())
+    if fold["ids"] != task.test_ids(k):
+        raise ValueError(f"{path}: its test ids differ from task {task.dataset_name} fold {k}; delete it")
+    return fold
+
+
 def same_fold_maes(task: TcTask, task_dir: Path, folds: list[int], exclude: str) -> dict[str, float]:
     """Mean test MAE of the task's other cells over ``folds`` only (cells missing one of them are left out).
 
@@ -276,9 +282,7 @@ def same_fold_maes(task: TcTask, task_dir: Path, folds: list[int], exclude: str)
             continue
         maes = []
         for k, path in zip(folds, paths, strict=True):
-            fold = json.loads(path.read_text())
-            if fold["ids"] != task.test_ids(k):
-                raise ValueError(f"{path}: its test ids differ from task {task.dataset_name} fold {k}; delete it")
-            maes.append(mae(task.targets[task.train_val_test_positions(k)[2]], fold["predictions"]))
+            predictions = load_fold(task, path, k)["predictions"]
+            maes.append(mae(task.targets[task.train_val_test_positions(k)[2]], predictions))
         out[other.name] = float(np.mean(maes))
     return out
