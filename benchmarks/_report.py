@@ -13,12 +13,13 @@ from pathlib import Path
 from matgl_supercon._io import write_bytes_atomic, write_json_atomic
 
 
-def provenance(command: str, threads: int | str | None = None) -> dict[str, str]:
+def provenance(command: str, threads: int | str | None = None, accelerator: str = "cpu") -> dict[str, str]:
     """The ``meta`` fields every result file carries.
 
     Args:
         command: The command line that reproduces the file.
         threads: Torch or BLAS threads the run had (an int), a free description such as ``"2 cores"``, or None.
+        accelerator: Lightning accelerator the run trained on; for ``"gpu"`` the GPU's name is added.
 
     Returns:
         ``{"command", "machine", "date"}``; the date is UTC, to the second.
@@ -26,6 +27,12 @@ def provenance(command: str, threads: int | str | None = None) -> dict[str, str]
     if isinstance(threads, int):
         threads = f"{threads} torch thread{'s' if threads != 1 else ''}"
     machine = f"{platform.machine()} CPU{f', {threads}' if threads else ''} ({platform.system()})"
+    if accelerator != "cpu":
+        import torch
+
+        machine += f", trained on {accelerator}"
+        if torch.cuda.is_available():
+            machine += f": {torch.cuda.get_device_name()}"
     return {"command": command, "machine": machine, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

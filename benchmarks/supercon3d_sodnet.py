@@ -135,6 +135,9 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/supercon3d_sodnet")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--accelerator", default="cpu", help="Lightning accelerator for training (cpu, gpu); prediction follows it"
+    )
+    parser.add_argument(
         "--seeds", type=int, default=1, help="models per fold (seeds 0..N-1), averaged; seed 0 is the single model"
     )
     parser.add_argument("--summary-only", action="store_true")
@@ -166,7 +169,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 # Seed 0 keeps the single model's folder, so an ensemble reuses it.
                 run_dir = Path(args.runs) / regime / (f"fold_{k}" if seed == 0 else f"fold_{k}_seed{seed}")
-                # A model already trained is only re-predicted; its training time stays recorded.
+                # A model already trained is only re-predicted; its training time comes from its epoch log.
                 trained_now |= not (run_dir / "history.json").exists()
                 model, history = fit_tc_model(
                     Subset(dataset, train.tolist()),
@@ -174,6 +177,7 @@ def main() -> None:
                     run_dir,
                     model_kwargs,
                     replace(config, seed=config.seed + seed),
+                    {"accelerator": args.accelerator},
                 )
                 seconds += history["train_seconds"]  # logged epoch times, across interruptions
                 epochs += len(logged_epochs(run_dir))
@@ -191,14 +195,15 @@ def main() -> None:
                     "seeds": args.seeds,
                 },
             )
-            if not trained_now:
-                continue
             # Re-read before writing: folds may run in parallel processes that share this file.
             timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+            if not trained_now and f"{regime}/fold_{k}" in timing:
+                continue
             timing[f"{regime}/fold_{k}"] = {
                 "train_seconds": seconds,
                 "epochs": epochs,
                 "seconds_per_epoch": seconds / epochs,
+                "accelerator": args.accelerator,
             }
             write_json_atomic(timing_path, timing)
             print(
@@ -214,9 +219,10 @@ def main() -> None:
         *([f"--seeds {args.seeds}"] if args.seeds > 1 else []),
         f"--model '{args.model}'",
         f"--train '{args.train}'",
+        *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
     ]
     meta = {
-        **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads),
+        **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),
         "model": {k: v for k, v in probe._init_args.items() if k not in ("element_types", "kwargs")},
         "n_parameters": probe.num_parameters,
         "config": config.__dict__,

@@ -159,7 +159,7 @@ def save_model_atomic(model: SODNet | MEGNetTc, path: str | Path, metadata: dict
 
 
 class EpochLog(pl.Callback):
-    """Append ``{"epoch", "train_mae", "val_mae", "seconds"}`` to ``progress.jsonl`` after every epoch."""
+    """Append ``{"epoch", "train_mae", "val_mae", "seconds", "device"}`` to ``progress.jsonl`` after every epoch."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -176,6 +176,7 @@ class EpochLog(pl.Callback):
             "train_mae": metrics.get("train_mae"),
             "val_mae": metrics.get("val_mae"),
             "seconds": time.perf_counter() - self._start,
+            "device": pl_module.device.type,
         }
         with self.path.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
@@ -250,6 +251,9 @@ def fit_tc_model(
             "deterministic": True,
         }
         kwargs.update(trainer_kwargs or {})
+        if kwargs["deterministic"] and kwargs["accelerator"] not in ("cpu", None):
+            # Deterministic cuBLAS needs a fixed workspace, set before its first use.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         trainer = pl.Trainer(**kwargs)
         last = out_dir / "last.ckpt"
         trainer.fit(
@@ -261,7 +265,7 @@ def fit_tc_model(
         )
     state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
-    model = module.evaluated_model.eval()
+    model = module.evaluated_model.cpu().eval()  # saved and returned on the CPU, wherever it trained
     summary = {
         "best_val_mae": float(checkpoint.best_model_score),
         "epochs_run": int(trainer.current_epoch),
@@ -278,11 +282,12 @@ def fit_tc_model(
 def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> np.ndarray:
     """Predictions of the model's target (ln Tc for SODNet) for a graph dataset, in order."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for g, lat, _, _ in make_loader(dataset, batch_size, shuffle=False):
         if lat.dim() == 2:
             lat = lat.unsqueeze(0)
-        out.append(model(g, lat=lat))
+        out.append(model(g.to(device), lat=lat.to(device)).cpu())
     return torch.cat(out).numpy()
 
 

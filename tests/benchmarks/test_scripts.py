@@ -31,3 +31,15 @@ def test_report_files_carry_provenance(tmp_path, benchmark_script):
     assert f"Date: {meta['date']}  \n" in text and text.endswith("| 1 |\n")
     assert json.loads((tmp_path / "out.json").read_text())["meta"] == meta
     assert not list(tmp_path.glob(".out*")), "temporary files must not be left behind"
+
+
+def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_script):
+    variants = benchmark_script("sodnet_variants")
+    args = variants.argparse.Namespace(epochs=40, threads=1, accelerator="gpu", data="d")
+    command = variants.variant_command("blocks3_composition_wide", [1, 5, 9], args)
+    folds = command[command.index("--folds") + 1 : command.index("--epochs")]
+    assert folds == ["1", "5", "9"]
+    assert command[command.index("--accelerator") + 1] == "gpu"
+    assert json.loads(command[command.index("--model") + 1])["n_blocks"] == 3
+    assert command[-2:] == ["--data", "d"]
+    assert "trained on gpu" in benchmark_script("_report").provenance("c", 1, "gpu")["machine"]

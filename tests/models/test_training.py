@@ -29,8 +29,10 @@ def test_fit_resumes_after_interruption(supercon3d, tmp_path):
     config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3)
     model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert (tmp_path / "last.ckpt").exists() and (tmp_path / "model" / "model.json").exists()
-    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
-    assert epochs == [0, 1]
+    rows = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [0, 1]
+    assert {row["device"] for row in rows} == {"cpu"}  # where each epoch ran, for the timing tables
+    assert all(p.device.type == "cpu" for p in model.parameters())  # returned on the CPU
     # A finished run is not repeated.
     again, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert np.allclose(predict_dataset(again, val), predict_dataset(model, val))
