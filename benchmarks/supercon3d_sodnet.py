@@ -10,6 +10,10 @@ ordered structures of their test blocks; it needs no extra training). Each fold 
 ``--runs`` and resumes there; finished folds write their predictions to
 ``benchmarks/results/supercon3d_sodnet/<regime>/fold_<k>.json``, and the summary (JSON, markdown,
 parity plot) is rebuilt from whatever folds are finished, so the script can be run piecemeal.
+
+``--extra-data 3dsc_new_systems`` adds to every fold's training set the 3DSC_MP superconductors (Tc > 0) whose
+chemical system occurs nowhere in SuperCon3D (``matgl_supercon.data.in_new_chemical_systems``): no SuperCon3D
+compound and none of its doping series, so no fold's test label can leak. Validation and test stay SuperCon3D's.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import torch
 from _report import provenance
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
-from matgl_supercon.data import load_supercon3d, paper_folds
+from matgl_supercon.data import in_new_chemical_systems, load_3dsc_mp, load_supercon3d, paper_folds
 from matgl_supercon.graph import DISORDER_TYPES
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
+    ConcatDataset,
     Subset,
     TrainConfig,
     fit_tc_model,
@@ -39,6 +44,7 @@ from matgl_supercon.training import (
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
+EXTRA_DATA = ("3dsc_new_systems",)
 PAPER = {  # Chen et al., NeurIPS 2024, Table 1 (quoted): MAE ln K, R2
     "all": (0.505, 0.748),
     "O": (0.622, 0.595),
@@ -140,6 +146,7 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, default=1, help="models per fold (seeds 0..N-1), averaged; seed 0 is the single model"
     )
+    parser.add_argument("--extra-data", choices=EXTRA_DATA, default=None, help="extra training data (see above)")
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
@@ -153,6 +160,12 @@ def main() -> None:
     converter = SODNet(**model_kwargs).make_converter()
     dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
+    extra = None
+    if args.extra_data and not args.summary_only:
+        extra_records = [r for r in load_3dsc_mp(args.data) if r.tc > 0]
+        extra_records = in_new_chemical_systems(extra_records, records)
+        extra = graph_dataset([r.structure for r in extra_records], np.log([r.tc for r in extra_records]), converter)
+        print(f"extra training data: {len(extra)} 3DSC_MP structures in chemical systems new to SuperCon3D", flush=True)
 
     results = args.results
     timing_path = results / "timing.json"
@@ -171,8 +184,9 @@ def main() -> None:
                 run_dir = Path(args.runs) / regime / (f"fold_{k}" if seed == 0 else f"fold_{k}_seed{seed}")
                 # A model already trained is only re-predicted; its training time comes from its epoch log.
                 trained_now |= not (run_dir / "history.json").exists()
+                train_set = Subset(dataset, train.tolist())
                 model, history = fit_tc_model(
-                    Subset(dataset, train.tolist()),
+                    train_set if extra is None else ConcatDataset([train_set, extra]),
                     Subset(dataset, val.tolist()),
                     run_dir,
                     model_kwargs,
@@ -220,6 +234,7 @@ def main() -> None:
         f"--model '{args.model}'",
         f"--train '{args.train}'",
         *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
+        *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),

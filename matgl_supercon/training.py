@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from matgl.graph.data import MGLDataset, collate_fn_graph
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from matgl_supercon._io import default_permissions, write_json_atomic
 from matgl_supercon.models.megnet import MEGNetTc
@@ -293,6 +293,7 @@ def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> 
 
 __all__ = [
     "LABEL",
+    "ConcatDataset",
     "Subset",
     "TcLightningModule",
     "TrainConfig",

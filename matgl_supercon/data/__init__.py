@@ -11,14 +11,23 @@ from matgl_supercon.data._loaders import (
     load_table,
 )
 from matgl_supercon.data._records import DATA_ENV_VAR, DATASET_SOURCES, SuperconRecord, read_structure, resolve_data_dir
-from matgl_supercon.data._splits import MATBENCH_SEED, group_folds, matbench_folds, paper_folds
+from matgl_supercon.data._splits import (
+    MATBENCH_SEED,
+    chemical_system,
+    group_folds,
+    in_new_chemical_systems,
+    matbench_folds,
+    paper_folds,
+)
 
 __all__ = [
     "DATASET_SOURCES",
     "DATA_ENV_VAR",
     "MATBENCH_SEED",
     "SuperconRecord",
+    "chemical_system",
     "group_folds",
+    "in_new_chemical_systems",
     "load_3dsc_mp",
     "load_diffcsp_sc",
     "load_jarvis_tc",

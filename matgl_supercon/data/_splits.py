@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from sklearn.model_selection import GroupKFold, KFold
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from matgl_supercon.data._records import SuperconRecord
 
 #: Matbench's fixed shuffle seed for its 5-fold KFold.
 MATBENCH_SEED = 18012019
@@ -72,3 +78,25 @@ def group_folds(groups: Sequence, n_splits: int = 5, seed: int = MATBENCH_SEED) 
     keys = np.asarray([str(g) for g in groups])
     kfold = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return list(kfold.split(np.arange(len(keys)), groups=keys))
+
+
+def chemical_system(structure: Structure) -> frozenset[str]:
+    """The element symbols on a structure's sites, partly occupied sites included."""
+    return frozenset(el.symbol for el in structure.composition.elements)
+
+
+def in_new_chemical_systems(records: Sequence[SuperconRecord], reference: Sequence[SuperconRecord]) -> list:
+    """The records whose chemical system occurs in no reference record.
+
+    Extra training data filtered this way (e.g. 3DSC_MP added to SuperCon3D folds) holds neither a reference
+    compound nor any of its doping series, so it cannot leak a reference test label, whatever the fold.
+
+    Args:
+        records: Candidate extra records.
+        reference: The benchmark's records.
+
+    Returns:
+        The candidates outside every reference chemical system, in their order.
+    """
+    seen = {chemical_system(r.structure) for r in reference}
+    return [r for r in records if chemical_system(r.structure) not in seen]

@@ -2,9 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pymatgen.core import Lattice, Structure
 from sklearn.model_selection import KFold
 
-from matgl_supercon.data import group_folds, matbench_folds, paper_folds
+from matgl_supercon.data import (
+    SuperconRecord,
+    chemical_system,
+    group_folds,
+    in_new_chemical_systems,
+    matbench_folds,
+    paper_folds,
+)
 
 
 def test_paper_folds_partition_and_determinism():
@@ -43,3 +51,17 @@ def test_group_folds_keep_groups_together():
     for train, test in folds:
         assert not set(keys[train]) & set(keys[test])
     assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(500))
+
+
+def test_extra_records_keep_only_new_chemical_systems():
+    lattice = Lattice.cubic(4.0)
+    nb3sn = Structure(lattice, ["Nb", "Sn"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    doped = Structure(lattice, [{"Nb": 0.9, "Sn": 0.1}, "Sn"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    mgb2 = Structure(lattice, ["Mg", "B"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with_al = Structure(lattice, [{"Mg": 0.8, "Al": 0.2}, "B"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert chemical_system(with_al) == frozenset({"Mg", "Al", "B"})
+    reference = [SuperconRecord("a", nb3sn, 18.0)]
+    extra = [SuperconRecord(k, s, 10.0) for k, s in (("x", doped), ("y", mgb2), ("z", with_al))]
+    # A doping variant of a reference compound shares its chemical system and is dropped; others are kept in order.
+    assert [r.id for r in in_new_chemical_systems(extra, reference)] == ["y", "z"]
+    assert in_new_chemical_systems(extra, extra) == []
