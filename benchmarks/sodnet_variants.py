@@ -85,6 +85,13 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
         "valence_ema0.995",
         "blocks3_composition_wide",
     ),
+    # Four configurations, one trained with extra data (its errors correlate least with the default's).
+    "default + valence_ema0.995 + blocks3_wide + plus_3dsc_new_systems": (
+        "blocks2_composition (default)",
+        "valence_ema0.995",
+        "blocks3_composition_wide",
+        "blocks2_composition_plus_3dsc_new_systems",
+    ),
 }
 
 
@@ -149,6 +156,8 @@ def main() -> None:
         "of the two models' test errors, and the MAE of their mean prediction (a two-member ensemble).",
         "Timings marked (gpu) are from `--accelerator gpu --workers 4` on one H100 shared by 8-12 training",
         "processes at once (2026-11-26); one process alone ran the same epochs in about 4 s.",
+        "The `plus_3dsc_new_systems` row adds 1,720 3DSC_MP structures in chemical systems absent from SuperCon3D",
+        "to every training fold; the random forest with the same data: `../supercon3d_baselines_3dsc_new_systems.md`.",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "
         "| default's MAE, same folds | error correlation with default | MAE of mean with default "
