@@ -85,7 +85,9 @@ def chemical_system(structure: Structure) -> frozenset[str]:
     return frozenset(el.symbol for el in structure.composition.elements)
 
 
-def in_new_chemical_systems(records: Sequence[SuperconRecord], reference: Sequence[SuperconRecord]) -> list:
+def in_new_chemical_systems(
+    records: Sequence[SuperconRecord], reference: Sequence[SuperconRecord]
+) -> list[SuperconRecord]:
     """The records whose chemical system occurs in no reference record.
 
     Extra training data filtered this way (e.g. 3DSC_MP added to SuperCon3D folds) holds neither a reference
