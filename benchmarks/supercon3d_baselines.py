@@ -32,7 +32,7 @@ from matgl_supercon.benchmarks import (
     r2,
     tuned_svr,
 )
-from matgl_supercon.data import in_new_chemical_systems, load_3dsc_mp, load_supercon3d, paper_folds
+from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
 from matgl_supercon.graph import classify_disorder
 
 OUT = Path(__file__).parent / "results"
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--folds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--models", nargs="+", choices=("RF", "SVR"), default=["RF", "SVR"])
-    parser.add_argument("--extra-data", choices=("3dsc_new_systems",), default=None)
+    parser.add_argument("--extra-data", choices=EXTRA_TRAINING_SETS, default=None)
     args = parser.parse_args()
     records = load_supercon3d(args.data)
     structures = [r.structure for r in records]
@@ -64,9 +64,9 @@ def main() -> None:
     start = time.perf_counter()
     features = {"c": magpie_features(structures)}
     features["geo"] = np.hstack([features["c"], geometry_features(structures)])
-    extra_x, extra_y = {"c": np.zeros((0, features["c"].shape[1])), "geo": np.zeros((0, features["geo"].shape[1]))}, []
+    extra_x, extra_y = {feat: x[:0] for feat, x in features.items()}, np.zeros(0)
     if args.extra_data:
-        extra = in_new_chemical_systems([r for r in load_3dsc_mp(args.data) if r.tc > 0], records)
+        extra = extra_training_records(args.extra_data, records, args.data)
         extra_x["c"] = magpie_features([r.structure for r in extra])
         extra_x["geo"] = np.hstack([extra_x["c"], geometry_features([r.structure for r in extra])])
         extra_y = np.log([r.tc for r in extra])

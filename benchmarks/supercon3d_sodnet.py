@@ -12,7 +12,7 @@ ordered structures of their test blocks; it needs no extra training). Each fold 
 parity plot) is rebuilt from whatever folds are finished, so the script can be run piecemeal.
 
 ``--extra-data 3dsc_new_systems`` adds to every fold's training set the 3DSC_MP superconductors (Tc > 0) whose
-chemical system occurs nowhere in SuperCon3D (``matgl_supercon.data.in_new_chemical_systems``): no SuperCon3D
+chemical system occurs nowhere in SuperCon3D (``matgl_supercon.data.extra_training_records``): no SuperCon3D
 compound and none of its doping series, so no fold's test label can leak. Validation and test stay SuperCon3D's.
 """
 
@@ -28,7 +28,7 @@ import torch
 from _report import provenance
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
-from matgl_supercon.data import in_new_chemical_systems, load_3dsc_mp, load_supercon3d, paper_folds
+from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
 from matgl_supercon.graph import DISORDER_TYPES
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
@@ -44,7 +44,6 @@ from matgl_supercon.training import (
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
-EXTRA_DATA = ("3dsc_new_systems",)
 PAPER = {  # Chen et al., NeurIPS 2024, Table 1 (quoted): MAE ln K, R2
     "all": (0.505, 0.748),
     "O": (0.622, 0.595),
@@ -146,7 +145,9 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, default=1, help="models per fold (seeds 0..N-1), averaged; seed 0 is the single model"
     )
-    parser.add_argument("--extra-data", choices=EXTRA_DATA, default=None, help="extra training data (see above)")
+    parser.add_argument(
+        "--extra-data", choices=EXTRA_TRAINING_SETS, default=None, help="extra training set (see above)"
+    )
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
@@ -162,8 +163,7 @@ def main() -> None:
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
     extra = None
     if args.extra_data and not args.summary_only:
-        extra_records = [r for r in load_3dsc_mp(args.data) if r.tc > 0]
-        extra_records = in_new_chemical_systems(extra_records, records)
+        extra_records = extra_training_records(args.extra_data, records, args.data)
         extra = graph_dataset([r.structure for r in extra_records], np.log([r.tc for r in extra_records]), converter)
         print(f"extra training data: {len(extra)} 3DSC_MP structures in chemical systems new to SuperCon3D", flush=True)
 

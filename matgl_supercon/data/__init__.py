@@ -12,8 +12,10 @@ from matgl_supercon.data._loaders import (
 )
 from matgl_supercon.data._records import DATA_ENV_VAR, DATASET_SOURCES, SuperconRecord, read_structure, resolve_data_dir
 from matgl_supercon.data._splits import (
+    EXTRA_TRAINING_SETS,
     MATBENCH_SEED,
     chemical_system,
+    extra_training_records,
     group_folds,
     in_new_chemical_systems,
     matbench_folds,
@@ -23,9 +25,11 @@ from matgl_supercon.data._splits import (
 __all__ = [
     "DATASET_SOURCES",
     "DATA_ENV_VAR",
+    "EXTRA_TRAINING_SETS",
     "MATBENCH_SEED",
     "SuperconRecord",
     "chemical_system",
+    "extra_training_records",
     "group_folds",
     "in_new_chemical_systems",
     "load_3dsc_mp",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from sklearn.model_selection import GroupKFold, KFold
+
+from matgl_supercon.data._loaders import load_3dsc_mp
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -102,3 +105,28 @@ def in_new_chemical_systems(
     """
     seen = {chemical_system(r.structure) for r in reference}
     return [r for r in records if chemical_system(r.structure) not in seen]
+
+
+#: Extra training sets for SuperCon3D folds, by name (see :func:`extra_training_records`).
+EXTRA_TRAINING_SETS = ("3dsc_new_systems",)
+
+
+def extra_training_records(
+    name: Literal["3dsc_new_systems"], reference: Sequence[SuperconRecord], root: str | Path | None = None
+) -> list[SuperconRecord]:
+    """Extra training records that cannot leak a label of ``reference`` (e.g. SuperCon3D).
+
+    ``3dsc_new_systems``: the 3DSC_MP superconductors (Tc > 0) in chemical systems absent from ``reference``
+    (1,720 against SuperCon3D); 3DSC_MP holds most SuperCon3D formulas with the same Tc, so no looser filter is safe.
+
+    Args:
+        name: One of :data:`EXTRA_TRAINING_SETS`.
+        reference: The benchmark's records.
+        root: Data root; default ``$MATGL_SUPERCON_DATA``.
+
+    Returns:
+        The extra records, in their dataset's order.
+    """
+    if name != "3dsc_new_systems":
+        raise ValueError(f"unknown extra training set {name!r}; choose from {EXTRA_TRAINING_SETS}")
+    return in_new_chemical_systems([r for r in load_3dsc_mp(root) if r.tc > 0], reference)

@@ -8,6 +8,8 @@ import pytest
 
 from matgl_supercon.data import (
     DATA_ENV_VAR,
+    chemical_system,
+    in_new_chemical_systems,
     load_3dsc_mp,
     load_diffcsp_sc,
     load_jarvis_tc,
@@ -44,10 +46,14 @@ def test_supercon3d_converts_every_structure(supercon3d):
     assert kinds[0] == 1016
 
 
-def test_3dsc_mp(data_root):
+def test_3dsc_mp(data_root, supercon3d):
     records = load_3dsc_mp(data_root)
     assert len(records) == 5773
     assert sum(r.tc > 0 for r in records) == 3995
+    # The extra training set for SuperCon3D folds (extra_training_records): superconductors in new chemical systems.
+    extra = in_new_chemical_systems([r for r in records if r.tc > 0], supercon3d)
+    assert len(extra) == 1720
+    assert not {chemical_system(r.structure) for r in extra} & {chemical_system(r.structure) for r in supercon3d}
     assert sum(not r.structure.is_ordered for r in records) == 3435
     assert len({r.id for r in records}) == 5773
     assert {"formula_sc", "mp_id", "chemsys", "disorder_type"} <= set(records[0].metadata)

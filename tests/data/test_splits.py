@@ -8,6 +8,7 @@ from sklearn.model_selection import KFold
 from matgl_supercon.data import (
     SuperconRecord,
     chemical_system,
+    extra_training_records,
     group_folds,
     in_new_chemical_systems,
     matbench_folds,
@@ -65,3 +66,5 @@ def test_extra_records_keep_only_new_chemical_systems():
     # A doping variant of a reference compound shares its chemical system and is dropped; others are kept in order.
     assert [r.id for r in in_new_chemical_systems(extra, reference)] == ["y", "z"]
     assert in_new_chemical_systems(extra, extra) == []
+    with pytest.raises(ValueError, match="unknown extra training set"):
+        extra_training_records("3dsc_all", reference)
