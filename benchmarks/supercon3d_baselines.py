@@ -39,6 +39,12 @@ OUT = Path(__file__).parent / "results"
 REGIMES = ("all", "O", "O+SD", "all->O")
 
 
+def feature_sets(structures) -> dict[str, np.ndarray]:
+    """``{"c": Magpie, "geo": Magpie + geometry}`` feature rows of the structures."""
+    composition = magpie_features(structures)
+    return {"c": composition, "geo": np.hstack([composition, geometry_features(structures)])}
+
+
 def fit_predict(name: str, x_train, y_train, x_val, y_val, x_test, seed: int):
     if name == "RF":
         model = RandomForestRegressor(
@@ -62,14 +68,11 @@ def main() -> None:
     kind = np.array([classify_disorder(s)[0] for s in structures])
     family = np.array([r.metadata["family"] for r in records])
     start = time.perf_counter()
-    features = {"c": magpie_features(structures)}
-    features["geo"] = np.hstack([features["c"], geometry_features(structures)])
+    features = feature_sets(structures)
     extra_x, extra_y = {feat: x[:0] for feat, x in features.items()}, np.zeros(0)
     if args.extra_data:
         extra = extra_training_records(args.extra_data, records, args.data)
-        extra_x["c"] = magpie_features([r.structure for r in extra])
-        extra_x["geo"] = np.hstack([extra_x["c"], geometry_features([r.structure for r in extra])])
-        extra_y = np.log([r.tc for r in extra])
+        extra_x, extra_y = feature_sets([r.structure for r in extra]), np.log([r.tc for r in extra])
     feature_seconds = time.perf_counter() - start
     members = {
         "all": np.arange(len(records)),
