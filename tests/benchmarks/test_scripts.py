@@ -43,3 +43,17 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     assert json.loads(command[command.index("--model") + 1])["n_blocks"] == 3
     assert command[-2:] == ["--data", "d"]
     assert "trained on gpu" in benchmark_script("_report").provenance("c", 1, "gpu")["machine"]
+
+
+def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_script, mg_al_b2):
+    script = benchmark_script("sodnet_vs_forest")
+    model = script.SODNet(valence_descriptors=True)
+    structures = [mg_al_b2, mg_al_b2 * (2, 1, 1)]
+    rows = script.sodnet_statistics(script.graph_dataset(structures, [0.0, 0.0], model.make_converter()))
+    table = model.embedding.descriptors.numpy()
+    fractions = {"Mg": 0.9 / 3, "Al": 0.1 / 3, "B": 2 / 3}
+    mean = sum(f * table[model.element_types.index(e)] for e, f in fractions.items())
+    assert rows.shape == (2, 4 * table.shape[1] + 2)
+    assert rows[0, : table.shape[1]] == pytest.approx(mean, abs=1e-5)
+    assert rows[1] == pytest.approx(rows[0], abs=1e-5)  # a supercell has the same composition
+    assert rows[0, -2:] == pytest.approx([0.18 / 3, 0.0], abs=1e-6)  # mean site mixing (1 - 0.81 - 0.01), no vacancy
