@@ -15,8 +15,8 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
    ``valence_ema0.995``). The weight grid is scored on the test folds, so its best row is an upper bound.
 3. **Does the structure add what the composition misses?** SODNet (default configuration) trained on the
    forest's residual: targets are ln Tc minus the forest's out-of-bag prediction on the training block, test
-   predictions are the forest's plus SODNet's. Each fold trains for about 15 CPU minutes (checkpoints under
-   ``--runs``; a rerun resumes), so only ``--residual-folds`` run.
+   predictions are the forest's plus SODNet's. Each fold trains for 15-30 CPU minutes on one thread (checkpoints
+   under ``--runs``; a rerun resumes), so only ``--residual-folds`` run.
 """
 
 from __future__ import annotations
