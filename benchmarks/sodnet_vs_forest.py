@@ -22,17 +22,17 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
-from sklearn.ensemble import RandomForestRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sodnet_variants import ENSEMBLES, fold_predictions
+from supercon3d_baselines import random_forest
 
 from matgl_supercon.benchmarks import fold_summary, mae, magpie_features, r2
 from matgl_supercon.data import load_supercon3d, paper_folds
@@ -41,14 +41,14 @@ from matgl_supercon.models.sodnet import composition_statistics
 from matgl_supercon.training import Subset, fit_tc_model, graph_dataset, predict_dataset
 
 RESULTS = Path(__file__).parent / "results"
-#: Committed all/all fold predictions of the shipped ensemble's two configurations.
-ENSEMBLE_RUNS = (RESULTS / "supercon3d_sodnet" / "all", RESULTS / "sodnet_variants" / "valence_ema0.995" / "all")
+#: The shipped ensemble's configurations, whose committed all/all fold predictions are compared with the forest.
+SHIPPED_ENSEMBLE = ENSEMBLES["default + valence_ema0.995"]
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def forest(seed: int) -> RandomForestRegressor:
+def forest(seed: int):
     """RF-c's forest (``supercon3d_baselines.py``), with out-of-bag predictions kept."""
-    return RandomForestRegressor(n_estimators=500, max_features=0.33, oob_score=True, n_jobs=1, random_state=seed)
+    return random_forest(seed, oob_score=True)
 
 
 def sodnet_statistics(dataset) -> np.ndarray:
@@ -65,15 +65,14 @@ def sodnet_statistics(dataset) -> np.ndarray:
 def ensemble_predictions(ids: list[str]) -> dict[str, float]:
     """Mean ln Tc of the shipped ensemble's configurations, by structure id, over all committed test folds."""
     by_id: dict[str, list[float]] = {}
-    for run in ENSEMBLE_RUNS:
-        for path in sorted(run.glob("fold_*.json")):
-            fold = json.loads(path.read_text())
+    for member in SHIPPED_ENSEMBLE:
+        for fold in fold_predictions(member).values():
             for i, p in zip(fold["ids"], fold["y_pred"], strict=True):
                 by_id.setdefault(i, []).append(p)
-    missing = [i for i in ids if len(by_id.get(i, [])) != len(ENSEMBLE_RUNS)]
+    missing = [i for i in ids if len(by_id.get(i, [])) != len(SHIPPED_ENSEMBLE)]
     if missing:
         raise FileNotFoundError(
-            f"{len(missing)} test structures (e.g. {missing[0]}) lack predictions in {[str(r) for r in ENSEMBLE_RUNS]}"
+            f"{len(missing)} test structures (e.g. {missing[0]}) lack predictions of {SHIPPED_ENSEMBLE}"
         )
     return {i: float(np.mean(v)) for i, v in by_id.items()}
 

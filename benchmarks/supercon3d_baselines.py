@@ -45,12 +45,16 @@ def feature_sets(structures) -> dict[str, np.ndarray]:
     return {"c": composition, "geo": np.hstack([composition, geometry_features(structures)])}
 
 
+def random_forest(seed: int, oob_score: bool = False) -> RandomForestRegressor:
+    """The forest of RF-c and RF-geo: 500 fully grown trees, a third of the features tried per split."""
+    return RandomForestRegressor(
+        n_estimators=500, min_samples_leaf=1, max_features=0.33, oob_score=oob_score, n_jobs=1, random_state=seed
+    )
+
+
 def fit_predict(name: str, x_train, y_train, x_val, y_val, x_test, seed: int):
     if name == "RF":
-        model = RandomForestRegressor(
-            n_estimators=500, min_samples_leaf=1, max_features=0.33, n_jobs=1, random_state=seed
-        )
-        return model.fit(x_train, y_train).predict(x_test)
+        return random_forest(seed).fit(x_train, y_train).predict(x_test)
     return tuned_svr(x_train, y_train, x_val, y_val)[0].predict(x_test)
 
 
