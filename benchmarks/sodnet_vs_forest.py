@@ -9,7 +9,11 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
 1. **Features or learner?** The forest on Magpie features (RF-c), the same forest on the composition statistics
    SODNet's readout sees (``composition_statistics`` of the converted graphs, valence descriptors included), and
    a plain MLP on those statistics. If the forest does as well on SODNet's statistics as on Magpie's, the
-   descriptors are not what SODNet lacks.
+   descriptors are not what SODNet lacks. Further rows bound what composition learners reach: extra trees,
+   gradient boosting and a 5-nearest-neighbour lookup on Magpie features, and the MLP trained with the
+   forest as a teacher (``VIRTUAL_COMPOSITIONS`` compositions between neighbouring training structures,
+   labelled by the forest on SODNet's statistics), which asks whether the network only lacks the forest's
+   knowledge or also its way of learning.
 2. **Do SODNet and the forest err on the same structures?** Correlation of their test errors and the MAE of
    their weighted mean, using the committed fold predictions of the shipped ensemble (default +
    ``valence_ema0.995``). The weight grid is scored on the test folds, so its best row is an upper bound.
@@ -28,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -44,6 +50,10 @@ RESULTS = Path(__file__).parent / "results"
 #: The shipped ensemble's configurations, whose committed all/all fold predictions are compared with the forest.
 SHIPPED_ENSEMBLE = ENSEMBLES["default + valence_ema0.995"]
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Forest-labelled virtual compositions added to the MLP's training block in the distillation row.
+VIRTUAL_COMPOSITIONS = 5000
+#: A virtual composition mixes a training structure with one of its this many nearest training neighbours.
+VIRTUAL_NEIGHBOURS = 5
 
 
 def forest(seed: int):
@@ -51,15 +61,67 @@ def forest(seed: int):
     return random_forest(seed, oob_score=True)
 
 
-def sodnet_statistics(dataset) -> np.ndarray:
-    """The composition statistics SODNet's readout sees, one row per graph (valence descriptors included)."""
+def mlp(seed: int):
+    """A plain MLP regressor (two hidden layers of 128, early stopping on a tenth of the training block)."""
+    return make_pipeline(
+        StandardScaler(),
+        MLPRegressor(hidden_layer_sizes=(128, 128), max_iter=2000, early_stopping=True, random_state=seed),
+    )
+
+
+def statistics_of_amounts(amounts: np.ndarray, site_means: np.ndarray) -> np.ndarray:
+    """SODNet's composition statistics from per-element amounts and the two site means (mixing, vacancy).
+
+    Every column but the site means depends on the element fractions alone, so a one-site graph per row
+    holding the amounts gives them; the site means are passed through.
+    """
     descriptors = SODNet(valence_descriptors=True).embedding.descriptors
-    rows = []
+    occupancy = torch.tensor(amounts, dtype=torch.float32)
+    rows = torch.arange(len(amounts))
+    stats = composition_statistics(occupancy, torch.zeros(len(amounts)), descriptors, rows, len(amounts)).numpy()
+    stats[:, -2:] = site_means
+    return stats
+
+
+def sodnet_statistics(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The composition statistics SODNet's readout sees (valence descriptors included) and the element amounts.
+
+    Returns:
+        ``[n_graphs, n_statistics]`` statistics and ``[n_graphs, n_elements]`` summed site occupancies.
+    """
+    descriptors = SODNet(valence_descriptors=True).embedding.descriptors
+    rows, amounts = [], []
     for i in range(len(dataset)):
         g = dataset[i][0]
         batch = torch.zeros(g.num_nodes, dtype=torch.long)
         rows.append(composition_statistics(g.occupancy, g.vacancy, descriptors, batch, 1)[0].numpy())
-    return np.array(rows)
+        amounts.append(g.occupancy.sum(0).numpy())
+    return np.array(rows), np.array(amounts)
+
+
+def distilled_mlp(stats: np.ndarray, amounts: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int):
+    """The MLP of :func:`mlp`, trained on the training block plus forest-labelled virtual compositions.
+
+    Each virtual composition is ``lam * a_i + (1 - lam) * a_j`` (fractions) of a random training structure
+    ``i`` and one of its ``VIRTUAL_NEIGHBOURS`` nearest training structures ``j`` (L1 distance of the
+    fractions), ``lam ~ U(0, 1)``, with the site means mixed alike; the forest trained on the block's
+    statistics labels it. Only training structures enter, so nothing leaks from validation or test.
+    """
+    generator = np.random.default_rng(seed)  # a local generator, so the row does not touch global state
+    teacher = forest(seed).fit(stats[train], y[train])
+    fractions = amounts[train] / amounts[train].sum(1, keepdims=True)
+    distance = np.abs(fractions[:, None, :] - fractions[None, :, :]).sum(-1)
+    np.fill_diagonal(distance, np.inf)
+    neighbours = np.argsort(distance, axis=1)[:, :VIRTUAL_NEIGHBOURS]
+    i = generator.integers(0, len(train), VIRTUAL_COMPOSITIONS)
+    j = neighbours[i, generator.integers(0, VIRTUAL_NEIGHBOURS, VIRTUAL_COMPOSITIONS)]
+    lam = generator.uniform(0.0, 1.0, (VIRTUAL_COMPOSITIONS, 1))
+    site_means = stats[train][:, -2:]
+    virtual = statistics_of_amounts(
+        lam * fractions[i] + (1 - lam) * fractions[j], lam * site_means[i] + (1 - lam) * site_means[j]
+    )
+    x = np.vstack([stats[train], virtual])
+    return mlp(seed).fit(x, np.concatenate([y[train], teacher.predict(virtual)]))
 
 
 def ensemble_predictions(ids: list[str]) -> dict[str, float]:
@@ -89,29 +151,44 @@ def main() -> None:
     ids = [r.id for r in records]
     y = np.log([r.tc for r in records])
     dataset = graph_dataset([r.structure for r in records], y, SODNet().make_converter())
-    features = {
-        "Magpie": magpie_features([r.structure for r in records]),
-        "SODNet statistics": sodnet_statistics(dataset),
-    }
+    statistics, amounts = sodnet_statistics(dataset)
+    features = {"Magpie": magpie_features([r.structure for r in records]), "SODNet statistics": statistics}
     folds = paper_folds(ids)
 
-    # 1. Features or learner.
+    def fitted(make):
+        return lambda x, train, seed: make(seed).fit(x[train], y[train])
+
+    # 1. Features or learner. Each learner: (features, fit(x, train, seed) -> fitted model).
     learners = {
-        "RF on Magpie (RF-c)": ("Magpie", forest),
-        "RF on SODNet's composition statistics": ("SODNet statistics", forest),
-        "MLP on SODNet's composition statistics": (
-            "SODNet statistics",
-            lambda seed: make_pipeline(
-                StandardScaler(),
-                MLPRegressor(hidden_layer_sizes=(128, 128), max_iter=2000, early_stopping=True, random_state=seed),
+        "RF on Magpie (RF-c)": ("Magpie", fitted(forest)),
+        "Extra trees on Magpie": (
+            "Magpie",
+            fitted(lambda seed: ExtraTreesRegressor(500, max_features=0.5, n_jobs=1, random_state=seed)),
+        ),
+        "Gradient boosting on Magpie": (
+            "Magpie",
+            fitted(
+                lambda seed: HistGradientBoostingRegressor(
+                    loss="absolute_error", max_iter=800, learning_rate=0.03, random_state=seed
+                )
             ),
+        ),
+        "5 nearest neighbours on Magpie": (
+            "Magpie",
+            fitted(lambda seed: make_pipeline(StandardScaler(), KNeighborsRegressor(5, weights="distance"))),
+        ),
+        "RF on SODNet's composition statistics": ("SODNet statistics", fitted(forest)),
+        "MLP on SODNet's composition statistics": ("SODNet statistics", fitted(mlp)),
+        f"MLP on SODNet's statistics + {VIRTUAL_COMPOSITIONS:,} forest-labelled virtual compositions": (
+            "SODNet statistics",
+            lambda x, train, seed: distilled_mlp(x, amounts, y, train, seed),
         ),
     }
     learner_rows, forest_test = {}, {}
-    for name, (feat, make) in learners.items():
+    for name, (feat, fit) in learners.items():
         x, per_fold = features[feat], []
         for k, (train, _, test) in enumerate(folds):
-            pred = make(k).fit(x[train], y[train]).predict(x[test])
+            pred = fit(x, train, k).predict(x[test])
             per_fold.append({"mae": mae(y[test], pred), "r2": r2(y[test], pred)})
             if name.endswith("(RF-c)"):
                 forest_test.update({ids[i]: float(p) for i, p in zip(test, pred, strict=True)})

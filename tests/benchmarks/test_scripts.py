@@ -49,7 +49,8 @@ def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_scr
     script = benchmark_script("sodnet_vs_forest")
     model = script.SODNet(valence_descriptors=True)
     structures = [mg_al_b2, mg_al_b2 * (2, 1, 1)]
-    rows = script.sodnet_statistics(script.graph_dataset(structures, [0.0, 0.0], model.make_converter()))
+    graphs = script.graph_dataset(structures, [0.0, 0.0], model.make_converter())
+    rows, amounts = script.sodnet_statistics(graphs)
     table = model.embedding.descriptors.numpy()
     fractions = {"Mg": 0.9 / 3, "Al": 0.1 / 3, "B": 2 / 3}
     mean = sum(f * table[model.element_types.index(e)] for e, f in fractions.items())
@@ -57,3 +58,21 @@ def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_scr
     assert rows[0, : table.shape[1]] == pytest.approx(mean, abs=1e-5)
     assert rows[1] == pytest.approx(rows[0], abs=1e-5)  # a supercell has the same composition
     assert rows[0, -2:] == pytest.approx([0.18 / 3, 0.0], abs=1e-6)  # mean site mixing (1 - 0.81 - 0.01), no vacancy
+    assert amounts[1] == pytest.approx(2 * amounts[0])
+    # The virtual compositions of the distillation row are scored with the same statistics as real graphs.
+    assert script.statistics_of_amounts(amounts, rows[:, -2:]) == pytest.approx(rows, abs=1e-5)
+
+
+def test_distilled_mlp_learns_from_training_rows_and_virtual_compositions(benchmark_script, monkeypatch):
+    script = benchmark_script("sodnet_vs_forest")
+    monkeypatch.setattr(script, "VIRTUAL_COMPOSITIONS", 40)
+    elements = script.SODNet().element_types
+    na, be = elements.index("Na"), elements.index("Be")
+    amounts = script.np.zeros((12, len(elements)))
+    amounts[:, [na, be]] = script.np.random.default_rng(0).uniform(0.1, 1.0, (12, 2))  # Na-Be mixtures
+    stats = script.statistics_of_amounts(amounts, script.np.zeros((12, 2)))
+    y = amounts[:, na] / amounts.sum(1)
+    train = script.np.arange(8)
+    first = script.distilled_mlp(stats, amounts, y, train, seed=3).predict(stats[8:])
+    again = script.distilled_mlp(stats, amounts, y, train, seed=3).predict(stats[8:])
+    assert first.shape == (4,) and script.np.array_equal(first, again)  # seeded
