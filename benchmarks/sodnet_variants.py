@@ -92,6 +92,13 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
         "blocks3_composition_wide",
         "blocks2_composition_plus_3dsc_new_systems",
     ),
+    # Four configurations that each train in about 15 CPU minutes per fold (no GPU, no extra data).
+    "default + valence_ema0.995 + descriptors_only_ema0.995 + readout_dropout0.2_wd0.05_ema0.995": (
+        "blocks2_composition (default)",
+        "valence_ema0.995",
+        "descriptors_only_ema0.995",
+        "readout_dropout0.2_wd0.05_ema0.995",
+    ),
 }
 
 
