@@ -69,13 +69,18 @@ def mlp(seed: int):
     )
 
 
+def readout_descriptors() -> torch.Tensor:
+    """The elemental descriptor table behind SODNet's composition statistics (valence descriptors included)."""
+    return SODNet(valence_descriptors=True).embedding.descriptors
+
+
 def statistics_of_amounts(amounts: np.ndarray, site_means: np.ndarray) -> np.ndarray:
     """SODNet's composition statistics from per-element amounts and the two site means (mixing, vacancy).
 
     Every column but the site means depends on the element fractions alone, so a one-site graph per row
     holding the amounts gives them; the site means are passed through.
     """
-    descriptors = SODNet(valence_descriptors=True).embedding.descriptors
+    descriptors = readout_descriptors()
     occupancy = torch.tensor(amounts, dtype=torch.float32)
     rows = torch.arange(len(amounts))
     stats = composition_statistics(occupancy, torch.zeros(len(amounts)), descriptors, rows, len(amounts)).numpy()
@@ -89,7 +94,7 @@ def sodnet_statistics(dataset) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``[n_graphs, n_statistics]`` statistics and ``[n_graphs, n_elements]`` summed site occupancies.
     """
-    descriptors = SODNet(valence_descriptors=True).embedding.descriptors
+    descriptors = readout_descriptors()
     rows, amounts = [], []
     for i in range(len(dataset)):
         g = dataset[i][0]

@@ -63,7 +63,7 @@ def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_scr
     assert script.statistics_of_amounts(amounts, rows[:, -2:]) == pytest.approx(rows, abs=1e-5)
 
 
-def test_distilled_mlp_learns_from_training_rows_and_virtual_compositions(benchmark_script, monkeypatch):
+def test_distilled_mlp_is_reproducible_with_a_seed(benchmark_script, monkeypatch):
     script = benchmark_script("sodnet_vs_forest")
     monkeypatch.setattr(script, "VIRTUAL_COMPOSITIONS", 40)
     elements = script.SODNet().element_types
