@@ -162,8 +162,8 @@ def main() -> None:
         "- SODNet configurations tried (accuracy against cost): "
         "[results/sodnet_variants/README.md](results/sodnet_variants/README.md)",
         "- RBF SVR tuning on SuperCon3D: [results/svr_tuning.md](results/svr_tuning.md)",
-        "- Why SODNet does not beat the Magpie forest (features vs learner, shared errors, residual training): "
-        "[results/sodnet_vs_forest.md](results/sodnet_vs_forest.md)",
+        "- Why SODNet does not beat the Magpie forest (features vs learner, other composition learners, distillation, "
+        "shared errors, residual training): [results/sodnet_vs_forest.md](results/sodnet_vs_forest.md)",
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
         "",
         "## Scripts",
@@ -171,7 +171,8 @@ def main() -> None:
         "- `graph_speed.py`: converter throughput vs MatGL's `Structure2Graph`.",
         "- `supercon3d_sodnet.py`: SODNet, paper protocol, resumable per fold (`--folds`, `--regimes`).",
         "- `supercon3d_baselines.py`: RF / SVR on Magpie (-c) and Magpie + geometry (-geo).",
-        "- `sodnet_vs_forest.py`: SODNet vs the Magpie forest (features or learner, shared errors, residual training).",
+        "- `sodnet_vs_forest.py`: SODNet vs the Magpie forest (features or learner, other composition learners, "
+        "an MLP distilled from the forest, shared errors, residual training).",
         "- `make_pretrained.py`: packages the fold models as the shipped `SODNet-SuperCon3D` ensemble.",
         "- `run_tasks.sh`: every Matbench-style cell above (`mgl-supercon benchmark`, resumable).",
         "- `diffcsp_sc_generation.py`: Tc-conditioned generation on the DiffCSP-SC split, SR/NSR metrics.",

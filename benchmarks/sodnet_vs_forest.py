@@ -57,7 +57,7 @@ VIRTUAL_NEIGHBOURS = 5
 
 
 def forest(seed: int):
-    """RF-c's forest (``supercon3d_baselines.py``), with out-of-bag predictions kept."""
+    """RF-c's forest (``supercon3d_baselines.py``) with out-of-bag predictions kept, for the residual targets."""
     return random_forest(seed, oob_score=True)
 
 
@@ -113,7 +113,7 @@ def distilled_mlp(stats: np.ndarray, amounts: np.ndarray, y: np.ndarray, train: 
     statistics labels it. Only training structures enter, so nothing leaks from validation or test.
     """
     generator = np.random.default_rng(seed)  # a local generator, so the row does not touch global state
-    teacher = forest(seed).fit(stats[train], y[train])
+    teacher = random_forest(seed).fit(stats[train], y[train])
     fractions = amounts[train] / amounts[train].sum(1, keepdims=True)
     distance = np.abs(fractions[:, None, :] - fractions[None, :, :]).sum(-1)
     np.fill_diagonal(distance, np.inf)
@@ -165,7 +165,7 @@ def main() -> None:
 
     # 1. Features or learner. Each learner: (features, fit(x, train, seed) -> fitted model).
     learners = {
-        "RF on Magpie (RF-c)": ("Magpie", fitted(forest)),
+        "RF on Magpie (RF-c)": ("Magpie", fitted(random_forest)),
         "Extra trees on Magpie": (
             "Magpie",
             fitted(lambda seed: ExtraTreesRegressor(500, max_features=0.5, n_jobs=1, random_state=seed)),
@@ -182,7 +182,7 @@ def main() -> None:
             "Magpie",
             fitted(lambda seed: make_pipeline(StandardScaler(), KNeighborsRegressor(5, weights="distance"))),
         ),
-        "RF on SODNet's composition statistics": ("SODNet statistics", fitted(forest)),
+        "RF on SODNet's composition statistics": ("SODNet statistics", fitted(random_forest)),
         "MLP on SODNet's composition statistics": ("SODNet statistics", fitted(mlp)),
         f"MLP on SODNet's statistics + {VIRTUAL_COMPOSITIONS:,} forest-labelled virtual compositions": (
             "SODNet statistics",
