@@ -3,6 +3,8 @@
 Usage:
     python benchmarks/make_pretrained.py [--variants valence_ema0.995 ...] [--data ../shared/data]
 
+Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``.
+
 Copies each finished all/all fold model (MatGL format: model.json, model.pt, state.pt) of the default
 configuration (``runs/supercon3d_sodnet/all``) into ``matgl_supercon/pretrained/SODNet-SuperCon3D/fold_<k>/``,
 and of each ``--variants`` configuration of ``sodnet_variants.py`` (``runs/sodnet_variants/<variant>/all``)
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
+from sodnet_variants import ENSEMBLES, SHIPPED_ENSEMBLE
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import load_supercon3d
@@ -51,7 +54,12 @@ def configurations(variants: list[str]) -> dict[str, tuple[Path, Path, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="*", default=[], help="sodnet_variants.py configurations to add")
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        default=[name for name in ENSEMBLES[SHIPPED_ENSEMBLE] if not name.endswith("(default)")],
+        help="sodnet_variants.py configurations beside the default (default: those of SHIPPED_ENSEMBLE)",
+    )
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
@@ -140,7 +148,7 @@ def main() -> None:
         "- Non-superconductors are absent from SuperCon3D: every prediction is a positive Tc.",
         "- Each member saw 80% of the data; a structure from SuperCon3D was in the training set of most members.",
         "",
-        f"Built by `python benchmarks/make_pretrained.py{''.join(f' --variants {v}' for v in args.variants)}` on "
+        f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}` on "
         f"{datetime.now(timezone.utc).date()}.",
     ]
     (out / "README.md").write_text("\n".join(lines) + "\n")

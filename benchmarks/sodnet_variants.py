@@ -100,6 +100,9 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
         "readout_dropout0.2_wd0.05_ema0.995",
     ),
 }
+#: The configurations of the shipped ``SODNet-SuperCon3D`` ensemble (``make_pretrained.py`` packages their fold
+#: models; ``sodnet_vs_forest.py`` compares their committed predictions with the forest).
+SHIPPED_ENSEMBLE = "default + valence_ema0.995 + descriptors_only_ema0.995 + readout_dropout0.2_wd0.05_ema0.995"
 
 
 def results_dir(name: str) -> Path:
