@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,29 +22,55 @@ class TcEnsemble:
     """
 
     def __init__(self, models: Sequence[SODNet], name: str = "ensemble", sd_scale: float = 1.0) -> None:
-        if not models:
+        self._init(name, sd_scale, [(m, None) for m in models])
+
+    @classmethod
+    def sharing_modules(
+        cls, members: Sequence[tuple[SODNet, dict[str, torch.Tensor]]], name: str = "ensemble", sd_scale: float = 1.0
+    ) -> TcEnsemble:
+        """An ensemble whose members are ``(module, weights)``; members may pass the same module object.
+
+        Building an e3nn module costs about a second (code generation), loading weights into it microseconds,
+        so members of one architecture (e.g. the folds of one configuration) share one module and swap their
+        weights in before each use.
+        """
+        for module, weights in members:
+            module.load_state_dict(weights)  # strict: a member that does not fit its module fails here, not later
+        ensemble = cls.__new__(cls)
+        ensemble._init(name, sd_scale, list(members))
+        return ensemble
+
+    def _init(self, name: str, sd_scale: float, members: list[tuple[SODNet, dict[str, torch.Tensor] | None]]) -> None:
+        if not members:
             raise ValueError("an ensemble needs at least one model")
         if not sd_scale > 0:
             raise ValueError(f"sd_scale must be positive, got {sd_scale}")
-        self.models = [m.eval() for m in models]
+        self._members = [(m.eval(), w) for m, w in members]
         self.name = name
         self.sd_scale = float(sd_scale)
-        settings = {(m.element_types, m.cutoff, m.max_neighbors) for m in self.models}
+        settings = {(m.element_types, m.cutoff, m.max_neighbors) for m, _ in self._members}
         if len(settings) != 1:
             raise ValueError(
                 f"ensemble members disagree on graph settings (elements, cutoff, K): {len(settings)} kinds"
             )
 
     def __len__(self) -> int:
-        return len(self.models)
+        return len(self._members)
+
+    def members(self) -> Iterator[SODNet]:
+        """Each member's model in turn (a shared module holds a member's weights only until the next is yielded)."""
+        for module, weights in self._members:
+            if weights is not None:
+                module.load_state_dict(weights)
+            yield module
 
     def make_converter(self):
         """The graph converter of the first member (all members share the graph settings)."""
-        return self.models[0].make_converter()
+        return self._members[0][0].make_converter()
 
     def graphs(self, structures: Sequence[Structure]) -> list:
         """``(graph, lattice)`` of each structure, converted once for all members (they share graph settings)."""
-        return self.models[0].graphs(structures)
+        return self._members[0][0].graphs(structures)
 
     def graphs_or_errors(self, structures: Sequence[Structure]) -> tuple[list[int], list, dict[int, str]]:
         """Convert what can be converted: ``(indices, graphs, {index: error})`` (no exception for bad input)."""
@@ -61,8 +87,8 @@ class TcEnsemble:
     @torch.no_grad()
     def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member."""
-        stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.models])
-        sd = stacked.std(0, unbiased=True) if len(self.models) > 1 else torch.zeros(stacked.shape[1])
+        stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.members()])
+        sd = stacked.std(0, unbiased=True) if len(self) > 1 else torch.zeros(stacked.shape[1])
         return stacked.mean(0), sd * self.sd_scale
 
     def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +99,7 @@ class TcEnsemble:
     def site_contributions(self, structure: Structure) -> torch.Tensor:
         """Each site's share of the predicted ln Tc, averaged over members (sums to the mean ln Tc)."""
         shares = []
-        for model in self.models:
+        for model in self.members():
             model.predict_ln_tc([structure])
             shares.append(model.feature_dict["site_contributions"])
         return torch.stack(shares).mean(0)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import matgl
+import torch
 
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.models.sodnet import SODNet
@@ -50,12 +51,25 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         members = sorted(p for p in path.iterdir() if (p / "model.json").exists())
     if not members:
         raise ValueError(f"{path}: no model.json in it or in its subfolders")
-    models = []
+    # One module per architecture (model.json without the target scaling, which is a buffer in the weights):
+    # the folds of one configuration share it, which makes loading a 40-member ensemble about 10x faster.
+    modules: dict[str, SODNet] = {}
+    weighted = []
     for member in members:
-        model = matgl.load_model(member)  # weights_only=True inside MatGL
-        if not isinstance(model, SODNet):
-            raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
-        models.append(model)
+        spec = json.loads((member / "model.json").read_text())
+        kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("target_mean", "target_std")}
+        key = json.dumps([spec["@module"], spec["@class"], kwargs], sort_keys=True, default=str)
+        if key not in modules:
+            model = matgl.load_model(member)  # weights_only=True inside MatGL
+            if not isinstance(model, SODNet):
+                raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
+            modules[key] = model
+        weights = torch.load(member / "state.pt", map_location="cpu", weights_only=True)
+        try:
+            modules[key].load_state_dict(weights)
+        except RuntimeError as exc:
+            raise ValueError(f"{member}: its state.pt does not fit the model its model.json describes: {exc}") from exc
+        weighted.append((modules[key], weights))
     calibration = path / "calibration.json"
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
-    return TcEnsemble(models, name=path.name, sd_scale=sd_scale)
+    return TcEnsemble.sharing_modules(weighted, name=path.name, sd_scale=sd_scale)

@@ -189,6 +189,35 @@ def test_unknown_model_name():
         load_model("nope")
 
 
+def test_members_of_one_architecture_share_a_module_and_predict_as_if_loaded_alone(tiny_model_dir):
+    import matgl
+
+    from matgl_supercon.models import TcEnsemble
+
+    ensemble = load_model(tiny_model_dir)
+    assert len(ensemble) == 2
+    assert len({id(model) for model in ensemble.members()}) == 1  # one module, two sets of weights
+    alone = TcEnsemble([matgl.load_model(p) for p in sorted(tiny_model_dir.iterdir())])
+    structures = [Structure.from_file(f) for f in sorted(EXAMPLES.glob("*.cif"))]
+    for shared, separate in zip(ensemble.predict_ln_tc(structures), alone.predict_ln_tc(structures), strict=True):
+        torch.testing.assert_close(shared, separate, rtol=0, atol=0)
+    assert alone.predict_ln_tc(structures)[1].min() > 0  # the members differ, so sharing swapped real weights
+
+
+def test_member_whose_weights_do_not_fit_its_model_json_is_named(tiny_model_dir, tmp_path):
+    import shutil
+
+    from matgl_supercon.models import SODNet
+
+    for member in tiny_model_dir.iterdir():
+        shutil.copytree(member, tmp_path / member.name)
+    SODNet(n_blocks=1, irreps_node="4x0e", irreps_ffn="4x0e").save(tmp_path / "other")
+    shutil.copy(tmp_path / "other" / "state.pt", tmp_path / "member_1" / "state.pt")
+    shutil.rmtree(tmp_path / "other")
+    with pytest.raises(ValueError, match=r"member_1: its state.pt does not fit"):
+        load_model(tmp_path)
+
+
 @pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
 def test_shipped_model_loads_safely_and_predicts():
     from matgl_supercon.pretrained import pretrained_dir
