@@ -21,31 +21,33 @@ class TcEnsemble:
     model) multiplies it so that mean ± sd covers about 68% of held-out errors.
     """
 
-    def __init__(self, models: Sequence[SODNet], name: str = "ensemble", sd_scale: float = 1.0) -> None:
-        self._init(name, sd_scale, [(m, None) for m in models])
+    def __init__(
+        self,
+        models: Sequence[SODNet],
+        name: str = "ensemble",
+        sd_scale: float = 1.0,
+        weights: Sequence[dict[str, torch.Tensor]] | None = None,
+    ) -> None:
+        """Build the ensemble.
 
-    @classmethod
-    def sharing_modules(
-        cls, members: Sequence[tuple[SODNet, dict[str, torch.Tensor]]], name: str = "ensemble", sd_scale: float = 1.0
-    ) -> TcEnsemble:
-        """An ensemble whose members are ``(module, weights)``; members may pass the same module object.
-
-        Building an e3nn module costs about a second (code generation), loading weights into it microseconds,
-        so members of one architecture (e.g. the folds of one configuration) share one module and swap their
-        weights in before each use.
+        Args:
+            models: One model per member. With ``weights``, several members may pass the same module object.
+            name: Shown in reports.
+            sd_scale: Multiplies the members' spread (see the class docstring).
+            weights: Each member's state dict, loaded into its model before the member predicts. Building an
+                e3nn module costs about a second (code generation), loading weights microseconds, so members of
+                one architecture (e.g. the folds of one configuration) can share one module this way.
         """
-        for module, weights in members:
-            module.load_state_dict(weights)  # strict: a member that does not fit its module fails here, not later
-        ensemble = cls.__new__(cls)
-        ensemble._init(name, sd_scale, list(members))
-        return ensemble
-
-    def _init(self, name: str, sd_scale: float, members: list[tuple[SODNet, dict[str, torch.Tensor] | None]]) -> None:
-        if not members:
+        if not models:
             raise ValueError("an ensemble needs at least one model")
         if not sd_scale > 0:
             raise ValueError(f"sd_scale must be positive, got {sd_scale}")
-        self._members = [(m.eval(), w) for m, w in members]
+        if weights is not None:
+            if len(weights) != len(models):
+                raise ValueError(f"{len(weights)} sets of weights for {len(models)} models")
+            for model, state in zip(models, weights, strict=True):
+                model.load_state_dict(state)  # strict: weights that do not fit their model fail here, not later
+        self._members = [(m.eval(), None if weights is None else weights[i]) for i, m in enumerate(models)]
         self.name = name
         self.sd_scale = float(sd_scale)
         settings = {(m.element_types, m.cutoff, m.max_neighbors) for m, _ in self._members}

@@ -72,4 +72,6 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         weighted.append((modules[key], weights))
     calibration = path / "calibration.json"
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
-    return TcEnsemble.sharing_modules(weighted, name=path.name, sd_scale=sd_scale)
+    return TcEnsemble(
+        [module for module, _ in weighted], name=path.name, sd_scale=sd_scale, weights=[w for _, w in weighted]
+    )
