@@ -64,7 +64,7 @@ class TrainConfig:
 
     Alternatives measured on SuperCon3D are in ``benchmarks/results/sodnet_variants/README.md``. The best on
     all/all (``weight_decay=0.05, ema_decay=0.995`` with SODNet's ``readout_dropout=0.2``: 0.663 ln K against 0.684
-    over 10 folds) is no better on ordered-only structures (0.782 against 0.770 over folds 0-5), so the defaults
+    over 10 folds) is no better on ordered-only structures (0.790 against 0.784 over 10 folds), so the defaults
     stay.
     """
 
