@@ -54,7 +54,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
     # One module per architecture (model.json without the target scaling, which is a buffer in the weights):
     # the folds of one configuration share it, which makes loading a 40-member ensemble about 10x faster.
     modules: dict[str, SODNet] = {}
-    weighted = []
+    models, weights = [], []
     for member in members:
         spec = json.loads((member / "model.json").read_text())
         kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("target_mean", "target_std")}
@@ -64,14 +64,13 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
             if not isinstance(model, SODNet):
                 raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
             modules[key] = model
-        weights = torch.load(member / "state.pt", map_location="cpu", weights_only=True)
+        state = torch.load(member / "state.pt", map_location="cpu", weights_only=True)
         try:
-            modules[key].load_state_dict(weights)
+            modules[key].load_state_dict(state)  # here, not only in TcEnsemble, so that the error names the folder
         except RuntimeError as exc:
             raise ValueError(f"{member}: its state.pt does not fit the model its model.json describes: {exc}") from exc
-        weighted.append((modules[key], weights))
+        models.append(modules[key])
+        weights.append(state)
     calibration = path / "calibration.json"
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
-    return TcEnsemble(
-        [module for module, _ in weighted], name=path.name, sd_scale=sd_scale, weights=[w for _, w in weighted]
-    )
+    return TcEnsemble(models, name=path.name, sd_scale=sd_scale, weights=weights)
