@@ -11,6 +11,8 @@ except by the SVR grid search, which picks C and gamma on it).
 ``supercon3d_sodnet.py --extra-data`` (3DSC_MP, Tc > 0, chemical systems absent from SuperCon3D) to every
 fold's training set, on the regimes ``all`` and ``all->O``, and writes
 ``supercon3d_baselines_3dsc_new_systems.{json,md}``: the like-for-like comparison for a model trained with them.
+``--extra-data formulas_new_systems`` (or ``3dsc_and_formulas_new_systems``) adds formula-only SuperCon rows as
+one-site virtual crystals; their geometry descriptors mean nothing, so only the composition models (-c) run.
 """
 
 from __future__ import annotations
@@ -74,9 +76,15 @@ def main() -> None:
     start = time.perf_counter()
     features = feature_sets(structures)
     extra_x, extra_y = {feat: x[:0] for feat, x in features.items()}, np.zeros(0)
+    feature_kinds = ("c", "geo")
     if args.extra_data:
         extra = extra_training_records(args.extra_data, records, args.data)
-        extra_x, extra_y = feature_sets([r.structure for r in extra]), np.log([r.tc for r in extra])
+        if any(r.metadata.get("virtual_crystal") for r in extra):
+            feature_kinds = ("c",)  # a virtual crystal's cell and neighbours are not a crystal's
+            extra_x = {"c": magpie_features([r.structure for r in extra])}
+        else:
+            extra_x = feature_sets([r.structure for r in extra])
+        extra_y = np.log([r.tc for r in extra])
     feature_seconds = time.perf_counter() - start
     members = {
         "all": np.arange(len(records)),
@@ -85,7 +93,7 @@ def main() -> None:
     }
     results = {}
     for model_name in args.models:
-        for feat in ("c", "geo"):
+        for feat in feature_kinds:
             x = features[feat]
             for regime in REGIMES if not args.extra_data else ("all", "all->O"):
                 source = "all" if regime == "all->O" else regime
@@ -130,7 +138,7 @@ def main() -> None:
     }
     title = "Classical baselines on SuperCon3D (paper protocol)"
     if args.extra_data:
-        title += f", trained with {len(extra_y)} extra 3DSC_MP structures in new chemical systems"
+        title += f", trained with {len(extra_y)} extra records ({args.extra_data}: in chemical systems new to SuperCon3D)"
     lines = [
         *header_lines(title, meta),
         f"Folds: {len(args.folds)} of 10. Feature time: {feature_seconds:.0f} s.",

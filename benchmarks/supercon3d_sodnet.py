@@ -14,6 +14,9 @@ parity plot) is rebuilt from whatever folds are finished, so the script can be r
 ``--extra-data 3dsc_new_systems`` adds to every fold's training set the 3DSC_MP superconductors (Tc > 0) whose
 chemical system occurs nowhere in SuperCon3D (``matgl_supercon.data.extra_training_records``): no SuperCon3D
 compound and none of its doping series, so no fold's test label can leak. Validation and test stay SuperCon3D's.
+``formulas_new_systems`` adds the formula-only SuperCon table's superconductors in new chemical systems instead,
+each as a one-site virtual crystal (``matgl_supercon.graph.virtual_crystal``), and
+``3dsc_and_formulas_new_systems`` adds both.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from _report import provenance
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
-from matgl_supercon.graph import DISORDER_TYPES
+from matgl_supercon.graph import DISORDER_TYPES, OccupancyStructure2Graph
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
     ConcatDataset,
@@ -164,8 +167,19 @@ def main() -> None:
     extra = None
     if args.extra_data and not args.summary_only:
         extra_records = extra_training_records(args.extra_data, records, args.data)
-        extra = graph_dataset([r.structure for r in extra_records], np.log([r.tc for r in extra_records]), converter)
-        print(f"extra training data: {len(extra)} 3DSC_MP structures in chemical systems new to SuperCon3D", flush=True)
+        # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
+        extra_converter = OccupancyStructure2Graph(
+            converter.element_types, cutoff=converter.cutoff, max_neighbors=converter.max_neighbors, allow_isolated=True
+        )
+        extra = graph_dataset(
+            [r.structure for r in extra_records], np.log([r.tc for r in extra_records]), extra_converter
+        )
+        n_virtual = sum(bool(r.metadata.get("virtual_crystal")) for r in extra_records)
+        print(
+            f"extra training data ({args.extra_data}): {len(extra) - n_virtual} 3DSC_MP structures and {n_virtual} "
+            "formulas in chemical systems new to SuperCon3D",
+            flush=True,
+        )
 
     results = args.results
     timing_path = results / "timing.json"

@@ -8,9 +8,17 @@ from matgl_supercon.data._loaders import (
     load_jarvis_tc,
     load_perov5,
     load_supercon3d,
+    load_supercon_formulas,
     load_table,
 )
-from matgl_supercon.data._records import DATA_ENV_VAR, DATASET_SOURCES, SuperconRecord, read_structure, resolve_data_dir
+from matgl_supercon.data._records import (
+    DATA_ENV_VAR,
+    DATASET_SOURCES,
+    FormulaRecord,
+    SuperconRecord,
+    read_structure,
+    resolve_data_dir,
+)
 from matgl_supercon.data._splits import (
     EXTRA_TRAINING_SETS,
     MATBENCH_SEED,
@@ -27,6 +35,7 @@ __all__ = [
     "DATA_ENV_VAR",
     "EXTRA_TRAINING_SETS",
     "MATBENCH_SEED",
+    "FormulaRecord",
     "SuperconRecord",
     "chemical_system",
     "extra_training_records",
@@ -37,6 +46,7 @@ __all__ = [
     "load_jarvis_tc",
     "load_perov5",
     "load_supercon3d",
+    "load_supercon_formulas",
     "load_table",
     "matbench_folds",
     "paper_folds",

@@ -1,17 +1,20 @@
-"""Loaders, one per upstream layout. Each returns a list of :class:`SuperconRecord` in file order."""
+"""Loaders, one per upstream layout. Each returns a list of :class:`SuperconRecord` in file order
+(:class:`FormulaRecord` for the formula-only SuperCon table)."""
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from pymatgen.core import Composition
 from tqdm.auto import tqdm
 
-from matgl_supercon.data._records import SuperconRecord, read_structure, resolve_data_dir
+from matgl_supercon.data._records import FormulaRecord, SuperconRecord, read_structure, resolve_data_dir
 
 Split = Literal["train", "val", "test"]
 
@@ -108,6 +111,58 @@ def load_3dsc_mp(root: str | Path | None = None, *, progress: bool = False) -> l
                 metadata=metadata,
             )
         )
+    return records
+
+
+def _parse_formula(formula: str, where: str) -> Composition:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns about unusual element symbols; errors still raise
+        try:
+            composition = Composition(formula)
+        except (ValueError, KeyError) as error:
+            raise ValueError(f"{where}: formula {formula!r} cannot be parsed ({error})") from None
+    if composition.num_atoms <= 0:
+        raise ValueError(f"{where}: formula {formula!r} has no atoms")
+    return composition
+
+
+def load_supercon_formulas(root: str | Path | None = None, *, skip_invalid: bool = False) -> list[FormulaRecord]:
+    """Load the formula-only SuperCon table of Stanev et al. (npj Comput. Mater. 2018), as 3DSC ships it.
+
+    ``SuperCon/Supercon_data_by_2018_Stanev.csv`` has columns ``name,Tc``: 16,414 formulas, Tc = 0 K marking
+    non-superconductors. Eight upstream formulas do not parse (``Sm1Ba-1Cu3O6.94``, ``...O10=z``, ...).
+
+    Args:
+        root: Data root (or the ``SuperCon`` folder itself); default ``$MATGL_SUPERCON_DATA``.
+        skip_invalid: Leave out rows whose formula does not parse, with one warning naming every such row;
+            by default the first one raises.
+
+    Returns:
+        One record per kept row, in file order; ``id`` is the CSV row number (header = row 1).
+
+    Raises:
+        ValueError: Naming the file and row of a missing column, a bad Tc or (unless ``skip_invalid``) a
+            formula that does not parse.
+    """
+    path = resolve_data_dir(root, "SuperCon") / "Supercon_data_by_2018_Stanev.csv"
+    table = pd.read_csv(path, dtype={"name": str}, keep_default_na=False)
+    for column in ("name", "Tc"):
+        if column not in table.columns:
+            raise ValueError(f"{path}: no column {column!r} (columns: {list(table.columns)})")
+    records, skipped = [], []
+    for row, (formula, tc) in enumerate(zip(table["name"], table["Tc"], strict=True), start=2):
+        where = f"{path} row {row}"
+        tc = _check_tc(tc, where, allow_zero=True)
+        try:
+            composition = _parse_formula(formula, where)
+        except ValueError as error:
+            if not skip_invalid:
+                raise
+            skipped.append(str(error).removeprefix(f"{path} "))
+            continue
+        records.append(FormulaRecord(id=str(row), formula=formula, composition=composition, tc=tc))
+    if skipped:
+        warnings.warn(f"{path}: left out {len(skipped)} rows: " + "; ".join(skipped), stacklevel=2)
     return records
 
 

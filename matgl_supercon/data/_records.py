@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 from pymatgen.io.cif import CifParser
 
 #: Environment variable holding the folder that contains the dataset folders (SuperCon3D/, 3DSC_MP/, ...).
@@ -23,6 +23,7 @@ DATASET_SOURCES: dict[str, str] = {
     "AtomGen_dft_3d_Tc_supercon.json.zip, SinglePropertyPrediction_dft_3d_Tc_supercon.json.zip)",
     "DiffCSP-SC": "https://github.com/pincher-chen/DiffCSP-SC (data/properties/SuperCon/: train/val/test.csv)",
     "Perov-5": "https://github.com/txie-93/cdvae (data/perov_5/: train/val/test.csv)",
+    "SuperCon": "https://github.com/aimat-lab/3DSC (data/source/SuperCon/raw/: Supercon_data_by_2018_Stanev.csv)",
 }
 
 
@@ -46,6 +47,23 @@ class SuperconRecord:
     def ln_tc(self) -> float:
         """Natural log of Tc / K, the regression target of the SuperCon3D paper."""
         return math.log(self.tc)
+
+
+@dataclass
+class FormulaRecord:
+    """One chemical formula with its critical temperature, from a table without structures.
+
+    Attributes:
+        id: Identifier unique within its table (the CSV row number).
+        formula: The formula as the table writes it.
+        composition: The parsed composition.
+        tc: Critical temperature in K (0 where the table marks a non-superconductor).
+    """
+
+    id: str
+    formula: str
+    composition: Composition
+    tc: float
 
 
 def resolve_data_dir(root: str | Path | None, dataset: str) -> Path:

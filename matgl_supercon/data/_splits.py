@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from sklearn.model_selection import GroupKFold, KFold
 
-from matgl_supercon.data._loaders import load_3dsc_mp
+from matgl_supercon.data._loaders import load_3dsc_mp, load_supercon_formulas
+from matgl_supercon.data._records import SuperconRecord
+from matgl_supercon.graph import virtual_crystal
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
-
-    from matgl_supercon.data._records import SuperconRecord
 
 #: Matbench's fixed shuffle seed for its 5-fold KFold.
 MATBENCH_SEED = 18012019
@@ -108,16 +108,40 @@ def in_new_chemical_systems(
 
 
 #: Extra training sets for SuperCon3D folds, by name (see :func:`extra_training_records`).
-EXTRA_TRAINING_SETS = ("3dsc_new_systems",)
+EXTRA_TRAINING_SETS = ("3dsc_new_systems", "formulas_new_systems", "3dsc_and_formulas_new_systems")
+ExtraTrainingSet = Literal["3dsc_new_systems", "formulas_new_systems", "3dsc_and_formulas_new_systems"]
+
+
+def formula_records(root: str | Path | None = None) -> list[SuperconRecord]:
+    """The superconductors (Tc > 0) of the formula-only SuperCon table, each as a :func:`virtual_crystal`.
+
+    The eight rows whose formula does not parse are left out with a warning that names them. Metadata holds
+    the table's ``formula`` and ``virtual_crystal: True`` (convert these records with ``allow_isolated=True``).
+    """
+    return [
+        SuperconRecord(
+            id=f"SuperCon row {r.id}",
+            structure=virtual_crystal(r.composition),
+            tc=r.tc,
+            metadata={"formula": r.formula, "virtual_crystal": True},
+        )
+        for r in load_supercon_formulas(root, skip_invalid=True)
+        if r.tc > 0
+    ]
 
 
 def extra_training_records(
-    name: Literal["3dsc_new_systems"], reference: Sequence[SuperconRecord], root: str | Path | None = None
+    name: ExtraTrainingSet, reference: Sequence[SuperconRecord], root: str | Path | None = None
 ) -> list[SuperconRecord]:
     """Extra training records that cannot leak a label of ``reference`` (e.g. SuperCon3D).
 
-    ``3dsc_new_systems``: the 3DSC_MP superconductors (Tc > 0) in chemical systems absent from ``reference``
-    (1,720 against SuperCon3D); 3DSC_MP holds most SuperCon3D formulas with the same Tc, so no looser filter is safe.
+    Every set keeps only chemical systems absent from ``reference``: 3DSC_MP and the SuperCon formula table hold
+    most SuperCon3D formulas with the same Tc, so no looser filter is safe.
+
+    * ``3dsc_new_systems``: the 3DSC_MP superconductors (Tc > 0), 1,720 structures against SuperCon3D.
+    * ``formulas_new_systems``: the superconductors of the formula-only SuperCon table (Stanev et al. 2018) as
+      one-site virtual crystals (:func:`formula_records`), 7,138 formulas against SuperCon3D.
+    * ``3dsc_and_formulas_new_systems``: both.
 
     Args:
         name: One of :data:`EXTRA_TRAINING_SETS`.
@@ -125,8 +149,13 @@ def extra_training_records(
         root: Data root; default ``$MATGL_SUPERCON_DATA``.
 
     Returns:
-        The extra records, in their dataset's order.
+        The extra records: 3DSC_MP first, then the formulas, each in its table's order.
     """
-    if name != "3dsc_new_systems":
+    if name not in EXTRA_TRAINING_SETS:
         raise ValueError(f"unknown extra training set {name!r}; choose from {EXTRA_TRAINING_SETS}")
-    return in_new_chemical_systems([r for r in load_3dsc_mp(root) if r.tc > 0], reference)
+    candidates = []
+    if name.startswith("3dsc"):
+        candidates += [r for r in load_3dsc_mp(root) if r.tc > 0]
+    if name.endswith("formulas_new_systems"):
+        candidates += formula_records(root)
+    return in_new_chemical_systems(candidates, reference)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from matgl_supercon.graph._converter import (
     ALL_ELEMENTS,
+    VIRTUAL_CELL,
     GraphSummary,
     OccupancyStructure2Graph,
     atoms_to_structure,
     classify_disorder,
+    virtual_crystal,
 )
 from matgl_supercon.graph._disorder import (
     DISORDER_TYPES,
@@ -25,6 +27,7 @@ __all__ = [
     "ALL_ELEMENTS",
     "DISORDER_TYPES",
     "OCCUPANCY_TOL",
+    "VIRTUAL_CELL",
     "DisorderType",
     "GraphSummary",
     "OccupancyStructure2Graph",
@@ -38,4 +41,5 @@ __all__ = [
     "positional_groups",
     "site_disorder",
     "structure_disorder",
+    "virtual_crystal",
 ]

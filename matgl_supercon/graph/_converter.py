@@ -9,7 +9,7 @@ import matgl
 import numpy as np
 import torch
 from matgl.graph.converters import GraphConverter
-from pymatgen.core import Element, Structure
+from pymatgen.core import Composition, Element, Lattice, Structure
 from torch_geometric.data import Data
 
 from matgl_supercon.graph._disorder import (
@@ -65,6 +65,32 @@ def atoms_to_structure(atoms: Atoms) -> Structure:
             raise ValueError(f"atom {i} ({symbol}, tag {tag}): total occupancy {total:.4f} exceeds 1")
         species.append(dict(entry))
     return Structure(atoms.cell.array, species, atoms.get_scaled_positions(wrap=False))
+
+
+#: Edge of the cubic cell of :func:`virtual_crystal` (Å): longer than any model cutoff, so its site has no neighbour.
+VIRTUAL_CELL = 20.0
+
+
+def virtual_crystal(composition: Composition | str, cell: float = VIRTUAL_CELL) -> Structure:
+    """A one-site stand-in crystal for a formula without a structure.
+
+    Its only site holds the composition's atom fractions (a virtual-crystal site) in a cubic cell wider than
+    the cutoff, so an occupancy-aware graph of it has one node, no edges and the formula's composition
+    statistics. That lets formula-only Tc tables (e.g. :func:`matgl_supercon.data.load_supercon_formulas`)
+    train the element and composition parts of a model beside real structures; convert it with
+    ``allow_isolated=True``.
+
+    Args:
+        composition: The formula.
+        cell: Edge of the cubic cell in Å; keep it above the converter's cutoff.
+
+    Returns:
+        An ordered structure for one element, else a one-site disordered structure.
+    """
+    fractions = Composition(composition).fractional_composition
+    if not fractions.num_atoms:
+        raise ValueError(f"composition {composition!r} has no atoms")
+    return Structure(Lattice.cubic(cell), [fractions], [[0.0, 0.0, 0.0]])
 
 
 @dataclass(frozen=True)

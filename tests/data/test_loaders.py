@@ -9,11 +9,13 @@ import pytest
 from matgl_supercon.data import (
     DATA_ENV_VAR,
     chemical_system,
+    extra_training_records,
     in_new_chemical_systems,
     load_3dsc_mp,
     load_diffcsp_sc,
     load_jarvis_tc,
     load_perov5,
+    load_supercon_formulas,
     load_table,
     read_structure,
     resolve_data_dir,
@@ -57,6 +59,31 @@ def test_3dsc_mp(data_root, supercon3d):
     assert sum(not r.structure.is_ordered for r in records) == 3435
     assert len({r.id for r in records}) == 5773
     assert {"formula_sc", "mp_id", "chemsys", "disorder_type"} <= set(records[0].metadata)
+
+
+def test_supercon_formula_table(data_root, supercon3d):
+    # Eight upstream formulas do not parse; by default the first one raises, naming file and row.
+    with pytest.raises(ValueError, match=r"Supercon_data_by_2018_Stanev.csv row 2097: formula .*=z"):
+        load_supercon_formulas(data_root)
+    with pytest.warns(UserWarning, match=r"left out 8 rows: row 2097: .*row 4556: formula 'Sm1Ba-1Cu3O6.94'"):
+        records = load_supercon_formulas(data_root, skip_invalid=True)
+    assert len(records) == 16414 - 8
+    assert records[0].formula == "Ba0.4K0.6Fe2As2" and records[0].tc == 31.2 and records[0].id == "2"
+    assert records[0].composition["Fe"] == 2
+    assert sum(r.tc > 0 for r in records) == 12440
+    # The extra training set for SuperCon3D folds: the superconductors in chemical systems new to SuperCon3D.
+    with pytest.warns(UserWarning, match="left out 8 rows"):
+        extra = extra_training_records("formulas_new_systems", supercon3d, data_root)
+    assert len(extra) == 7138
+    assert all(r.metadata["virtual_crystal"] and len(r.structure) == 1 and r.tc > 0 for r in extra)
+
+
+def test_formula_table_names_row_of_bad_tc(tmp_path):
+    folder = tmp_path / "SuperCon"
+    folder.mkdir()
+    (folder / "Supercon_data_by_2018_Stanev.csv").write_text("name,Tc\nNb3Sn,18.1\nMgB2,hot\n")
+    with pytest.raises(ValueError, match=r"row 3: Tc 'hot' is not a number"):
+        load_supercon_formulas(tmp_path)
 
 
 def test_jarvis(data_root):

@@ -20,6 +20,7 @@ from matgl_supercon.graph import (
     atoms_to_structure,
     classify_disorder,
     nearest_k_mask,
+    virtual_crystal,
 )
 
 ELEMENTS = ("B", "Na", "Mg", "Al", "Cl", "Br")
@@ -284,3 +285,19 @@ def test_degenerate_lattice_is_rejected_before_the_search():
     huge = Structure(Lattice.cubic(5e4), ["Nb"], [[0, 0, 0]])  # an untrained generator's cell
     with pytest.raises(ValueError, match="degenerate lattice"):
         OccupancyStructure2Graph(cutoff=6.0, max_neighbors=None, allow_isolated=True).get_graph(huge)
+
+
+def test_virtual_crystal_is_one_isolated_site_with_the_formula_fractions(mg_al_b2):
+    crystal = virtual_crystal("Mg0.9Al0.1B2")
+    assert len(crystal) == 1
+    assert crystal.composition.fractional_composition.almost_equals(mg_al_b2.composition.fractional_composition)
+    with pytest.raises(ValueError, match="has no neighbour within the 3.0 A cutoff"):
+        convert(crystal)
+    graph = convert(crystal, allow_isolated=True)
+    assert graph.edge_index.shape == (2, 0)
+    assert graph.occupancy[0, column("Mg")] == pytest.approx(0.9 / 3)
+    assert graph.occupancy.sum() == pytest.approx(1.0)
+    assert DISORDER_TYPES[int(graph.disorder)] == "SD"
+    assert virtual_crystal("Nb").is_ordered
+    with pytest.raises(ValueError, match="no atoms"):
+        virtual_crystal({})
