@@ -138,7 +138,7 @@ def main() -> None:
     }
     title = "Classical baselines on SuperCon3D (paper protocol)"
     if args.extra_data:
-        title += f", trained with {len(extra_y)} extra records ({args.extra_data}: in chemical systems new to SuperCon3D)"
+        title += f", trained with {len(extra_y)} extra records, chemical systems new to SuperCon3D ({args.extra_data})"
     lines = [
         *header_lines(title, meta),
         f"Folds: {len(args.folds)} of 10. Feature time: {feature_seconds:.0f} s.",

@@ -1,5 +1,7 @@
-"""Loaders, one per upstream layout. Each returns a list of :class:`SuperconRecord` in file order
-(:class:`FormulaRecord` for the formula-only SuperCon table)."""
+"""Loaders, one per upstream layout, each returning records in file order.
+
+Structure datasets give :class:`SuperconRecord`; the formula-only SuperCon table gives :class:`FormulaRecord`.
+"""
 
 from __future__ import annotations
 
