@@ -59,6 +59,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # The default trained beside 7,138 formula-only SuperCon rows as one-site virtual crystals (6.6x the samples,
     # but a virtual crystal has no edges and costs a fraction of a structure); 15 epochs are 2.5x its steps.
     "blocks2_composition_plus_formulas_new_systems": (DEFAULT, {"max_epochs": 15}),
+    # That model (INIT_FROM below) fine-tuned on the SuperCon3D structures alone: pre-training, then fine-tuning.
+    "formulas_pretrained_finetuned": (DEFAULT, {"max_epochs": 20, "lr": 0.001, "warmup_epochs": 1}),
     # Regularisation: the default overfits (train MAE 0.30 ln K, validation 0.60-0.75, best epoch 13-35 of 40).
     "ema0.995": (DEFAULT, {"ema_decay": 0.995}),
     "valence_ema0.995": ({**DEFAULT, "valence_descriptors": True}, {"ema_decay": 0.995}),
@@ -74,6 +76,9 @@ EXTRA_DATA = {
     "blocks2_composition_plus_3dsc_new_systems": "3dsc_new_systems",
     "blocks2_composition_plus_formulas_new_systems": "formulas_new_systems",
 }
+
+#: Variants fine-tuned from another variant's fold models (``supercon3d_sodnet.py --init-runs``): name -> that one.
+INIT_FROM = {"formulas_pretrained_finetuned": "blocks2_composition_plus_formulas_new_systems"}
 
 #: Mixed-configuration ensembles: mean ln Tc of these variants' models on each fold where all of them ran. The
 #: errors of different configurations correlate less (0.87-0.89) than those of one configuration trained twice
@@ -133,6 +138,8 @@ def variant_command(name: str, folds: list[int], args: argparse.Namespace) -> li
     command += ["--runs", f"runs/sodnet_variants/{name}", "--accelerator", args.accelerator]
     if name in EXTRA_DATA:
         command += ["--extra-data", EXTRA_DATA[name]]
+    if name in INIT_FROM:
+        command += ["--init-runs", f"runs/sodnet_variants/{INIT_FROM[name]}"]
     if args.data:
         command += ["--data", args.data]
     return command

@@ -151,6 +151,11 @@ def main() -> None:
     parser.add_argument(
         "--extra-data", choices=EXTRA_TRAINING_SETS, default=None, help="extra training set (see above)"
     )
+    parser.add_argument(
+        "--init-runs",
+        default=None,
+        help="fine-tune: start each fold from INIT_RUNS/<regime>/fold_<k>/model (trained on the same fold's split)",
+    )
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
@@ -199,6 +204,9 @@ def main() -> None:
                 # A model already trained is only re-predicted; its training time comes from its epoch log.
                 trained_now |= not (run_dir / "history.json").exists()
                 train_set = Subset(dataset, train.tolist())
+                start = None
+                if args.init_runs:
+                    start = SODNet.load(Path(args.init_runs) / regime / f"fold_{k}" / "model")
                 model, history = fit_tc_model(
                     train_set if extra is None else ConcatDataset([train_set, extra]),
                     Subset(dataset, val.tolist()),
@@ -206,6 +214,7 @@ def main() -> None:
                     model_kwargs,
                     replace(config, seed=config.seed + seed),
                     {"accelerator": args.accelerator},
+                    init_from=start,
                 )
                 seconds += history["train_seconds"]  # logged epoch times, across interruptions
                 epochs += len(logged_epochs(run_dir))
@@ -249,6 +258,7 @@ def main() -> None:
         f"--train '{args.train}'",
         *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
         *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
+        *([f"--init-runs {args.init_runs}"] if args.init_runs else []),
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),

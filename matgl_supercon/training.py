@@ -210,6 +210,7 @@ def fit_tc_model(
     config: TrainConfig | None = None,
     trainer_kwargs: dict | None = None,
     model_class: type[SODNet] | type[MEGNetTc] = SODNet,
+    init_from: SODNet | MEGNetTc | None = None,
 ) -> tuple[SODNet | MEGNetTc, dict]:
     """Train a Tc model (SODNet by default), resuming from ``out_dir/last.ckpt`` after an interruption.
 
@@ -222,6 +223,8 @@ def fit_tc_model(
         trainer_kwargs: Passed to ``lightning.Trainer`` (``accelerator``, ``devices``, ``strategy``,
             ``num_nodes``, ...), so the same call trains with DDP on several GPUs.
         model_class: :class:`SODNet` or the :class:`MEGNetTc` baseline (anything with ``set_target_scaling``).
+        init_from: A trained model of the same architecture to fine-tune: training starts from its weights and
+            keeps its target scaling (the network's outputs are calibrated to it) instead of the training set's.
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
@@ -238,7 +241,13 @@ def fit_tc_model(
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(**(model_kwargs or {}))
-        model.set_target_scaling(float(labels.mean()), float(labels.std()))
+        if init_from is None:
+            model.set_target_scaling(float(labels.mean()), float(labels.std()))
+        else:
+            try:
+                model.load_state_dict(init_from.state_dict())
+            except RuntimeError as error:
+                raise ValueError(f"init_from does not fit {model_class.__name__}(**{model_kwargs}): {error}") from None
         module = TcLightningModule(model, config)
         checkpoint = ModelCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
         # A second checkpoint rewritten after every epoch, so an interrupted run loses at most one epoch.

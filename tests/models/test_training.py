@@ -64,3 +64,31 @@ def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
     assert type(SODNet.load(tmp_path / "model")) is SODNet
     with pytest.raises(ValueError, match="ema_decay"):
         fit_tc_model(train, val, tmp_path / "bad", kwargs, TrainConfig(ema_decay=1.0))
+
+
+def test_fine_tuning_starts_from_the_given_model(supercon3d, tmp_path):
+    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
+    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
+    kwargs = dict(TINY, element_types=elements)
+    ln_tc = np.log([r.tc for r in records])
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
+    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    torch.manual_seed(7)
+    start = SODNet(**kwargs)
+    start.set_target_scaling(5.0, 2.0)  # a pre-training set's scaling, far from these 8 structures'
+    # With a vanishing learning rate the fine-tuned model is its starting point, scaling included.
+    still = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, lr=1e-12, min_lr=1.0)
+    model, _ = fit_tc_model(train, val, tmp_path / "still", kwargs, still, init_from=start)
+    assert float(model.target_mean) == 5.0 and float(model.target_std) == 2.0
+    assert np.allclose(predict_dataset(model, val), predict_dataset(start, val), atol=1e-5)
+    moved, _ = fit_tc_model(
+        train,
+        val,
+        tmp_path / "moved",
+        kwargs,
+        TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1),
+        init_from=start,
+    )
+    assert not np.allclose(predict_dataset(moved, val), predict_dataset(start, val), atol=1e-3)
+    with pytest.raises(ValueError, match="init_from does not fit SODNet"):
+        fit_tc_model(train, val, tmp_path / "bad", dict(kwargs, n_blocks=1), still, init_from=start)
