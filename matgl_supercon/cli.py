@@ -144,6 +144,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         raise SystemExit(f"unknown dataset {args.dataset}")
     model_kwargs = json.loads(args.model)
+    start = None
+    if args.init_from:
+        if model_kwargs:
+            raise SystemExit("--init-from fine-tunes that model's architecture; leave out --model")
+        start = SODNet.load(args.init_from)
+        model_kwargs = {k: v for k, v in start._init_args.items() if k != "kwargs"}
     config = TrainConfig(**{"max_epochs": args.epochs, "seed": args.seed, **json.loads(args.train)})
     ln_tc = np.log([r.tc for r in records])
     dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
@@ -159,7 +165,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if v is not None
     }
     model, summary = fit_tc_model(
-        Subset(dataset, train.tolist()), Subset(dataset, val.tolist()), args.out, model_kwargs, config, trainer_kwargs
+        Subset(dataset, train.tolist()),
+        Subset(dataset, val.tolist()),
+        args.out,
+        model_kwargs,
+        config,
+        trainer_kwargs,
+        init_from=start,
     )
     pred = predict_dataset(model, Subset(dataset, test.tolist()))
     test_mae = float(np.abs(pred - ln_tc[test]).mean())
@@ -283,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=40)
     train.add_argument("--model", default="{}", help="JSON of SODNet arguments")
     train.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
+    train.add_argument(
+        "--init-from",
+        default=None,
+        help="fine-tune this trained SODNet folder (e.g. a member of the shipped ensemble) instead of a new model",
+    )
     train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")
     train.add_argument("--accelerator", default=None)
     train.add_argument("--devices", default=None)

@@ -16,6 +16,7 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from matgl_supercon.cli import main
+from matgl_supercon.models import SODNet
 from matgl_supercon.pretrained import available_models, load_model
 from matgl_supercon.workflows import explain_structure, explore_doping, predict_tc, screen_folder, substitute
 
@@ -293,3 +294,23 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
     # A name that is neither a folder nor shipped is refused with the name in the message.
     assert main(["generate", "--generator", "no-such-generator", "--n", "1", "--out", str(tmp_path / "x")]) == 2
     assert "no-such-generator" in capsys.readouterr().err
+
+
+def test_cli_train_on_a_table_then_fine_tune_the_result(tiny_model_dir, tmp_path, capsys):
+    rows = [(path.name, tc) for path in sorted(EXAMPLES.glob("*.cif")) for tc in (20.0, 30.0)]
+    table = tmp_path / "mine.csv"
+    table.write_text("cif,tc\n" + "".join(f"{EXAMPLES / name},{tc}\n" for name, tc in rows))
+    member = tiny_model_dir / "member_0"
+    common = ["train", "--table", str(table), "--n-folds", "4", "--epochs", "1", "--train", '{"batch_size": 4}']
+    assert main([*common, "--init-from", str(member), "--out", str(tmp_path / "tuned")]) == 0
+    assert "test MAE" in capsys.readouterr().out
+    tuned = SODNet.load(tmp_path / "tuned" / "model")
+    start = SODNet.load(member)
+    # The fine-tuned model has the starting model's architecture and target scaling, and moved from its weights.
+    assert {k: v for k, v in tuned._init_args.items() if k != "kwargs"} == {
+        k: v for k, v in start._init_args.items() if k != "kwargs"
+    }
+    assert float(tuned.target_mean) == pytest.approx(1.5)
+    assert any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), start.parameters(), strict=True))
+    with pytest.raises(SystemExit, match="leave out --model"):
+        main([*common, "--init-from", str(member), "--model", '{"n_blocks": 1}', "--out", str(tmp_path / "x")])
