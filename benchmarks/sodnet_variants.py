@@ -59,6 +59,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # The default trained beside 7,138 formula-only SuperCon rows as one-site virtual crystals (6.6x the samples,
     # but a virtual crystal has no edges and costs a fraction of a structure); 15 epochs are 2.5x its steps.
     "blocks2_composition_plus_formulas_new_systems": (DEFAULT, {"max_epochs": 15}),
+    # As above, plus each training structure's own virtual crystal with its label: the same compounds in both
+    # forms, so what the formula rows teach can carry over to crystals.
+    "plus_formulas_and_virtual_copies": (DEFAULT, {"max_epochs": 15}),
     # That model (INIT_FROM below) fine-tuned on the SuperCon3D structures alone: pre-training, then fine-tuning.
     "formulas_pretrained_finetuned": (DEFAULT, {"max_epochs": 20, "lr": 0.001, "warmup_epochs": 1}),
     # Regularisation: the default overfits (train MAE 0.30 ln K, validation 0.60-0.75, best epoch 13-35 of 40).
@@ -75,7 +78,11 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
 EXTRA_DATA = {
     "blocks2_composition_plus_3dsc_new_systems": "3dsc_new_systems",
     "blocks2_composition_plus_formulas_new_systems": "formulas_new_systems",
+    "plus_formulas_and_virtual_copies": "formulas_new_systems",
 }
+
+#: Variants trained with ``supercon3d_sodnet.py --virtual-copies``.
+VIRTUAL_COPIES = ("plus_formulas_and_virtual_copies",)
 
 #: Variants fine-tuned from another variant's fold models (``supercon3d_sodnet.py --init-runs``): name -> that one.
 INIT_FROM = {"formulas_pretrained_finetuned": "blocks2_composition_plus_formulas_new_systems"}
@@ -138,6 +145,8 @@ def variant_command(name: str, folds: list[int], args: argparse.Namespace) -> li
     command += ["--runs", f"runs/sodnet_variants/{name}", "--accelerator", args.accelerator]
     if name in EXTRA_DATA:
         command += ["--extra-data", EXTRA_DATA[name]]
+    if name in VIRTUAL_COPIES:
+        command += ["--virtual-copies"]
     if name in INIT_FROM:
         command += ["--init-runs", f"runs/sodnet_variants/{INIT_FROM[name]}"]
     if args.data:

@@ -16,7 +16,9 @@ chemical system occurs nowhere in SuperCon3D (``matgl_supercon.data.extra_traini
 compound and none of its doping series, so no fold's test label can leak. Validation and test stay SuperCon3D's.
 ``formulas_new_systems`` adds the formula-only SuperCon table's superconductors in new chemical systems instead,
 each as a one-site virtual crystal (``matgl_supercon.graph.virtual_crystal``), and
-``3dsc_and_formulas_new_systems`` adds both.
+``3dsc_and_formulas_new_systems`` adds both. ``--virtual-copies`` also adds every training structure's own
+virtual crystal with its label, so the model sees the same compounds in both forms (a bridge between the
+formula rows and the crystals).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from _report import provenance
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
-from matgl_supercon.graph import DISORDER_TYPES, OccupancyStructure2Graph
+from matgl_supercon.graph import DISORDER_TYPES, OccupancyStructure2Graph, virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
     ConcatDataset,
@@ -152,6 +154,9 @@ def main() -> None:
         "--extra-data", choices=EXTRA_TRAINING_SETS, default=None, help="extra training set (see above)"
     )
     parser.add_argument(
+        "--virtual-copies", action="store_true", help="also train on each training structure's virtual crystal"
+    )
+    parser.add_argument(
         "--init-runs",
         default=None,
         help="fine-tune: start each fold from INIT_RUNS/<regime>/fold_<k>/model (trained on the same fold's split)",
@@ -169,13 +174,15 @@ def main() -> None:
     converter = SODNet(**model_kwargs).make_converter()
     dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
-    extra = None
+    extra = copies = None
+    # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
+    extra_converter = OccupancyStructure2Graph(
+        converter.element_types, cutoff=converter.cutoff, max_neighbors=converter.max_neighbors, allow_isolated=True
+    )
+    if args.virtual_copies and not args.summary_only:
+        copies = graph_dataset([virtual_crystal(r.structure.composition) for r in records], ln_tc, extra_converter)
     if args.extra_data and not args.summary_only:
         extra_records = extra_training_records(args.extra_data, records, args.data)
-        # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
-        extra_converter = OccupancyStructure2Graph(
-            converter.element_types, cutoff=converter.cutoff, max_neighbors=converter.max_neighbors, allow_isolated=True
-        )
         extra = graph_dataset(
             [r.structure for r in extra_records], np.log([r.tc for r in extra_records]), extra_converter
         )
@@ -203,12 +210,14 @@ def main() -> None:
                 run_dir = Path(args.runs) / regime / (f"fold_{k}" if seed == 0 else f"fold_{k}_seed{seed}")
                 # A model already trained is only re-predicted; its training time comes from its epoch log.
                 trained_now |= not (run_dir / "history.json").exists()
-                train_set = Subset(dataset, train.tolist())
+                parts = [Subset(dataset, train.tolist())]
+                parts += [] if copies is None else [Subset(copies, train.tolist())]
+                parts += [] if extra is None else [extra]
                 start = None
                 if args.init_runs:
                     start = SODNet.load(Path(args.init_runs) / regime / f"fold_{k}" / "model")
                 model, history = fit_tc_model(
-                    train_set if extra is None else ConcatDataset([train_set, extra]),
+                    parts[0] if len(parts) == 1 else ConcatDataset(parts),
                     Subset(dataset, val.tolist()),
                     run_dir,
                     model_kwargs,
@@ -258,6 +267,7 @@ def main() -> None:
         f"--train '{args.train}'",
         *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
         *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
+        *(["--virtual-copies"] if args.virtual_copies else []),
         *([f"--init-runs {args.init_runs}"] if args.init_runs else []),
     ]
     meta = {
