@@ -190,6 +190,11 @@ def main() -> None:
         "processes at once (2026-11-26); one process alone ran the same epochs in about 4 s.",
         "The `plus_3dsc_new_systems` row adds 1,720 3DSC_MP structures in chemical systems absent from SuperCon3D",
         "to every training fold; the random forest with the same data: `../supercon3d_baselines_3dsc_new_systems.md`.",
+        "The `formulas` rows add 7,138 formula-only SuperCon rows (Stanev et al. 2018, Tc > 0) in chemical systems",
+        "absent from SuperCon3D as one-site virtual crystals; `virtual_copies` also adds each training structure's",
+        "own virtual crystal; `formulas_pretrained_finetuned` fine-tunes the `plus_formulas` fold models on the",
+        "SuperCon3D structures alone. The forest with the same formulas:",
+        "`../supercon3d_baselines_formulas_new_systems.md`.",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "
         "| default's MAE, same folds | error correlation with default | MAE of mean with default "
