@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import torch
@@ -108,8 +108,8 @@ def in_new_chemical_systems(
 
 
 #: Extra training sets for SuperCon3D folds, by name (see :func:`extra_training_records`).
-EXTRA_TRAINING_SETS = ("3dsc_new_systems", "formulas_new_systems", "3dsc_and_formulas_new_systems")
 ExtraTrainingSet = Literal["3dsc_new_systems", "formulas_new_systems", "3dsc_and_formulas_new_systems"]
+EXTRA_TRAINING_SETS: tuple[str, ...] = get_args(ExtraTrainingSet)
 
 
 def formula_records(root: str | Path | None = None) -> list[SuperconRecord]:
