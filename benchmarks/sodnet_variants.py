@@ -226,11 +226,16 @@ def main() -> None:
 
 
 def epoch_seconds(name: str) -> str:
-    """Mean training seconds per epoch of a variant's folds, per accelerator (older entries ran on the CPU)."""
+    """Mean training seconds per epoch of a variant's all/all folds, per accelerator (older entries ran on the CPU).
+
+    Other regimes' folds (e.g. ordered-only, fewer structures per epoch) share the timing file and are left out.
+    """
     path = results_dir(name) / "timing.json"
     timing = json.loads(path.read_text()) if path.exists() else {}
     by_device: dict[str, list[float]] = {}
-    for entry in timing.values():
+    for key, entry in timing.items():
+        if not key.startswith("all/"):
+            continue
         by_device.setdefault(entry.get("accelerator", "cpu"), []).append(entry["seconds_per_epoch"])
     return ", ".join(f"{np.mean(v):.1f} ({device})" for device, v in sorted(by_device.items())) or "n/a"
 
