@@ -43,6 +43,11 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     assert json.loads(command[command.index("--model") + 1])["n_blocks"] == 3
     assert command[-2:] == ["--data", "d"]
     assert "trained on gpu" in benchmark_script("_report").provenance("c", 1, "gpu")["machine"]
+    copies = variants.variant_command("plus_formulas_and_virtual_copies", [0], args)
+    assert copies[copies.index("--extra-data") + 1] == "formulas_new_systems" and "--virtual-copies" in copies
+    tuned = variants.variant_command("formulas_pretrained_finetuned", [0], args)
+    assert tuned[tuned.index("--init-runs") + 1] == "runs/sodnet_variants/blocks2_composition_plus_formulas_new_systems"
+    assert "--extra-data" not in tuned  # fine-tuned on SuperCon3D alone
 
 
 def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_script, mg_al_b2):
