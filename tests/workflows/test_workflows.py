@@ -296,7 +296,7 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
     assert "no-such-generator" in capsys.readouterr().err
 
 
-def test_cli_train_on_a_table_then_fine_tune_the_result(tiny_model_dir, tmp_path, capsys):
+def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path, capsys):
     rows = [(path.name, tc) for path in sorted(EXAMPLES.glob("*.cif")) for tc in (20.0, 30.0)]
     table = tmp_path / "mine.csv"
     table.write_text("cif,tc\n" + "".join(f"{EXAMPLES / name},{tc}\n" for name, tc in rows))
