@@ -12,6 +12,16 @@ from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dat
 from tests.models.test_sodnet import TINY
 
 
+def eight_and_four(supercon3d, **model_kwargs):
+    """A tiny SODNet's arguments, ln Tc, and 8 training / 4 validation graphs of small SuperCon3D structures."""
+    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
+    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
+    kwargs = dict(TINY, element_types=elements, **model_kwargs)
+    ln_tc = np.log([r.tc for r in records])
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
+    return kwargs, ln_tc, Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+
+
 def test_warmup_cosine():
     assert warmup_cosine(0, 5, 100, 0.01) == pytest.approx(0.2)
     assert warmup_cosine(4, 5, 100, 0.01) == pytest.approx(1.0)
@@ -20,12 +30,7 @@ def test_warmup_cosine():
 
 
 def test_fit_resumes_after_interruption(supercon3d, tmp_path):
-    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
-    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
-    kwargs = dict(TINY, element_types=elements)
-    ln_tc = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
-    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d)
     config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3)
     model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert (tmp_path / "last.ckpt").exists() and (tmp_path / "model" / "model.json").exists()
@@ -46,12 +51,7 @@ def test_fit_resumes_after_interruption(supercon3d, tmp_path):
 
 
 def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
-    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
-    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
-    kwargs = dict(TINY, element_types=elements, readout_dropout=0.1)
-    ln_tc = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
-    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d, readout_dropout=0.1)
     config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3, ema_decay=0.5)
     model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
     pred = predict_dataset(model, val)
@@ -67,12 +67,7 @@ def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
 
 
 def test_fine_tuning_starts_from_the_given_model(supercon3d, tmp_path):
-    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
-    elements = tuple(sorted({el.symbol for r in records for el in r.structure.composition}))
-    kwargs = dict(TINY, element_types=elements)
-    ln_tc = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter())
-    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d)
     torch.manual_seed(7)
     start = SODNet(**kwargs)
     start.set_target_scaling(5.0, 2.0)  # a pre-training set's scaling, far from these 8 structures'
