@@ -64,6 +64,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "plus_formulas_and_virtual_copies": (DEFAULT, {"max_epochs": 15}),
     # That model (INIT_FROM below) fine-tuned on the SuperCon3D structures alone: pre-training, then fine-tuning.
     "formulas_pretrained_finetuned": (DEFAULT, {"max_epochs": 20, "lr": 0.001, "warmup_epochs": 1}),
+    # The formulas again, now for SODNet's composition head only: a graph without edges is predicted from its
+    # composition alone, so the formula rows train that head and leave the structure part to real crystals.
+    "composition_head_plus_formulas_new_systems": ({**DEFAULT, "composition_head": True}, {"max_epochs": 15}),
     # Regularisation: the default overfits (train MAE 0.30 ln K, validation 0.60-0.75, best epoch 13-35 of 40).
     "ema0.995": (DEFAULT, {"ema_decay": 0.995}),
     "valence_ema0.995": ({**DEFAULT, "valence_descriptors": True}, {"ema_decay": 0.995}),
@@ -79,6 +82,7 @@ EXTRA_DATA = {
     "blocks2_composition_plus_3dsc_new_systems": "3dsc_new_systems",
     "blocks2_composition_plus_formulas_new_systems": "formulas_new_systems",
     "plus_formulas_and_virtual_copies": "formulas_new_systems",
+    "composition_head_plus_formulas_new_systems": "formulas_new_systems",
 }
 
 #: Variants trained with ``supercon3d_sodnet.py --virtual-copies``.

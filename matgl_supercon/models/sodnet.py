@@ -86,7 +86,8 @@ class SODNet(StandardisedTarget, MatGLModel):
     cutoff x occupancy weight, and spherical harmonics up to ``lmax``. Body: ``n_blocks`` pre-norm
     transformer blocks (equivariant attention, gated feed-forward). Readout: per-site scalars -> MLP ->
     a per-site ln Tc contribution; the structure's ln Tc is their occupancy-weighted mean, so
-    alternative positions of one atom count once and supercells give the same answer.
+    alternative positions of one atom count once and supercells give the same answer. With
+    ``composition_head``, an ln Tc predicted from the composition alone is added to every site's value.
     """
 
     __version__ = 1
@@ -111,6 +112,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         valence_descriptors: bool = False,
         global_context: bool = True,
         composition_context: bool = True,
+        composition_head: bool = False,
         target_mean: float = 0.0,
         target_std: float = 1.0,
         **kwargs,
@@ -140,6 +142,10 @@ class SODNet(StandardisedTarget, MatGLModel):
             composition_context: Also feed each site's readout an embedding of the structure's composition
                 statistics (occupancy-weighted mean, spread, min and max of the elemental descriptors, as
                 Magpie features do), a strong signal on small Tc datasets that message passing learns slowly.
+            composition_head: Add to every site's value an ln Tc predicted from the composition statistics alone,
+                and predict a graph without edges (a formula's :func:`~matgl_supercon.graph.virtual_crystal`) from
+                that head only. Formula-only training data then trains the composition head without asking the
+                structure part to read a one-site crystal as if it were a real site.
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
             target_std: Standard deviation of the training ln Tc.
             **kwargs: Stored for MatGL's save/load.
@@ -177,6 +183,16 @@ class SODNet(StandardisedTarget, MatGLModel):
             n_stats = 4 * self.embedding.descriptors.shape[1] + 2
             self.composition = nn.Sequential(
                 nn.Linear(n_stats, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, n_scalars)
+            )
+        self.composition_head = composition_head
+        if composition_head:
+            n_stats = 4 * self.embedding.descriptors.shape[1] + 2
+            self.composition_ln_tc = nn.Sequential(
+                nn.Linear(n_stats, readout_hidden),
+                nn.SiLU(),
+                nn.Linear(readout_hidden, readout_hidden),
+                nn.SiLU(),
+                nn.Linear(readout_hidden, 1),
             )
         n_readout = n_scalars * ((3 if global_context else 1) + (1 if composition_context else 0))
 
@@ -246,10 +262,18 @@ class SODNet(StandardisedTarget, MatGLModel):
             mean = scatter(scalars * share[:, None], batch, dim=0, dim_size=n_graphs, reduce="sum")
             peak = scatter(scalars, batch, dim=0, dim_size=n_graphs, reduce="max")
             scalars = torch.cat([scalars, mean[batch], peak[batch]], dim=-1)
-        if self.composition_context:
+        if self.composition_context or self.composition_head:
             stats = composition_statistics(g.occupancy, g.vacancy, self.embedding.descriptors, batch, n_graphs)
+        if self.composition_context:
             scalars = torch.cat([scalars, self.composition(stats)[batch]], dim=-1)
-        site_value = self.readout(scalars).squeeze(-1) * self.target_std + self.target_mean
+        site_value = self.readout(scalars).squeeze(-1)
+        if self.composition_head:
+            # A graph without edges has no structure to read, only a composition: the head alone predicts it.
+            center = g.edge_index[0].long()
+            n_edges = scatter(torch.ones_like(center, dtype=x.dtype), batch[center], dim=0, dim_size=n_graphs)
+            has_structure = (n_edges > 0).to(x.dtype)
+            site_value = site_value * has_structure[batch] + self.composition_ln_tc(stats).squeeze(-1)[batch]
+        site_value = site_value * self.target_std + self.target_mean
         self.feature_dict = {"node_features": x, "site_contributions": site_value * share}
         return scatter(site_value * share, batch, dim=0, dim_size=n_graphs, reduce="sum")
 

@@ -14,6 +14,7 @@ from e3nn.util.test import assert_equivariant
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
+from matgl_supercon.graph import OccupancyStructure2Graph, virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.models._embedding import valence_electrons
 from matgl_supercon.training import TrainConfig, graph_dataset, make_loader
@@ -162,10 +163,27 @@ def test_options_change_the_model_and_survive_save_load(low_symmetry, tmp_path):
     torch.manual_seed(0)
     plain = SODNet(**TINY).eval()
     torch.manual_seed(0)
-    richer = SODNet(**dict(TINY, valence_descriptors=True, readout_dropout=0.2)).eval()
+    richer = SODNet(**dict(TINY, valence_descriptors=True, readout_dropout=0.2, composition_head=True)).eval()
     assert richer.embedding.descriptors.shape[1] == plain.embedding.descriptors.shape[1] + 10
     richer.save(tmp_path / "richer")
     loaded = matgl.load_model(tmp_path / "richer").eval()
     assert tc(loaded, low_symmetry) == tc(richer, low_symmetry)
     # Dropout is off in eval mode: predictions are repeatable.
     assert tc(richer, low_symmetry) == tc(richer, low_symmetry)
+
+
+def test_composition_head_alone_predicts_a_virtual_crystal(low_symmetry):
+    torch.manual_seed(0)
+    model = SODNet(**dict(TINY, composition_head=True)).eval()
+    converter = OccupancyStructure2Graph(ELEMENTS, cutoff=TINY["cutoff"], max_neighbors=8, allow_isolated=True)
+    formula = virtual_crystal(low_symmetry.composition)
+    graphs = [converter.get_graph(s)[:2] for s in (formula, low_symmetry)]
+    before = model.predict_graphs(graphs)
+    with torch.no_grad():
+        model.readout[-1].bias.add_(1.0)  # shifts the structure part only
+    after = model.predict_graphs(graphs)
+    assert after[0] == pytest.approx(float(before[0]), abs=1e-6)
+    assert after[1] == pytest.approx(float(before[1]) + 1.0, abs=1e-5)
+    with torch.no_grad():
+        model.composition_ln_tc[-1].bias.add_(0.5)
+    assert model.predict_graphs(graphs) == pytest.approx((after + 0.5).tolist(), abs=1e-5)
