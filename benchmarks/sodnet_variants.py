@@ -197,7 +197,8 @@ def main() -> None:
         "The `formulas` rows add 7,138 formula-only SuperCon rows (Stanev et al. 2018, Tc > 0) in chemical systems",
         "absent from SuperCon3D as one-site virtual crystals; `virtual_copies` also adds each training structure's",
         "own virtual crystal; `formulas_pretrained_finetuned` fine-tunes the `plus_formulas` fold models on the",
-        "SuperCon3D structures alone. The forest with the same formulas:",
+        "SuperCon3D structures alone; `composition_head` sends the formulas to SODNet's composition head only",
+        "(a graph without edges is predicted from its composition). The forest with the same formulas:",
         "`../supercon3d_baselines_formulas_new_systems.md`.",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "
