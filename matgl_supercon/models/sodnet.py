@@ -145,7 +145,9 @@ class SODNet(StandardisedTarget, MatGLModel):
             composition_head: Add to every site's value an ln Tc predicted from the composition statistics alone,
                 and predict a graph without edges (a formula's :func:`~matgl_supercon.graph.virtual_crystal`) from
                 that head only. Formula-only training data then trains the composition head without asking the
-                structure part to read a one-site crystal as if it were a real site.
+                structure part to read a one-site crystal as if it were a real site. Trained beside the SuperCon
+                formula table it measured worse on SuperCon3D than the default trained the same way
+                (``benchmarks/results/sodnet_variants/README.md``), so it is off by default.
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
             target_std: Standard deviation of the training ln Tc.
             **kwargs: Stored for MatGL's save/load.
