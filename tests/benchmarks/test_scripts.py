@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
+
+from matgl_supercon.graph import OccupancyStructure2Graph, virtual_crystal
+from matgl_supercon.models import SODNet
 
 SCRIPTS = Path(__file__).parents[2] / "benchmarks"
 
@@ -81,3 +86,22 @@ def test_distilled_mlp_is_reproducible_with_a_seed(benchmark_script, monkeypatch
     first = script.distilled_mlp(stats, amounts, y, train, seed=3).predict(stats[8:])
     again = script.distilled_mlp(stats, amounts, y, train, seed=3).predict(stats[8:])
     assert first.shape == (4,) and script.np.array_equal(first, again)  # seeded
+
+
+def test_composition_head_alone_predicts_virtual_crystals(benchmark_script, mg_al_b2, tmp_path, monkeypatch):
+    script = benchmark_script("composition_head_alone")
+    assert "composition_head_plus_formulas_new_systems" in script.HEAD_VARIANTS
+    records = {"a": SimpleNamespace(structure=mg_al_b2)}
+    predictions = {"ids": ["a"], "y_true": [1.0], "y_pred": [1.5]}
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="fold_3/model: no trained fold model"):
+        script.head_alone("v", 3, records, predictions)
+    torch.manual_seed(0)
+    model = SODNet(element_types=("B", "Mg", "Al"), cutoff=4.0, composition_head=True)
+    model.save(tmp_path / "runs/sodnet_variants/v/all/fold_3/model")
+    row = script.head_alone("v", 3, records, predictions)
+    converter = OccupancyStructure2Graph(model.element_types, cutoff=4.0, allow_isolated=True)
+    head = float(model.eval().predict_graphs([converter.get_graph(virtual_crystal(mg_al_b2.composition))[:2]])[0])
+    assert row["full_mae"] == pytest.approx(0.5)
+    assert row["head_alone_mae"] == pytest.approx(abs(head - 1.0), abs=1e-6)
+    assert row["structure_part_mean_abs"] == pytest.approx(abs(1.5 - head), abs=1e-6)
