@@ -181,14 +181,13 @@ class SODNet(StandardisedTarget, MatGLModel):
         )
         self.global_context = global_context
         self.composition_context = composition_context
+        n_stats = 4 * self.embedding.descriptors.shape[1] + 2  # composition_statistics' width
         if composition_context:
-            n_stats = 4 * self.embedding.descriptors.shape[1] + 2
             self.composition = nn.Sequential(
                 nn.Linear(n_stats, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, n_scalars)
             )
         self.composition_head = composition_head
         if composition_head:
-            n_stats = 4 * self.embedding.descriptors.shape[1] + 2
             self.composition_ln_tc = nn.Sequential(
                 nn.Linear(n_stats, readout_hidden),
                 nn.SiLU(),
