@@ -78,6 +78,20 @@ def composition_statistics(
     return torch.cat([mean, std, low, high, site_means], dim=-1)
 
 
+def scalar_mlp(n_in: int, hidden: int, dropout: float = 0.0) -> nn.Sequential:
+    """Two SiLU hidden layers of width ``hidden`` down to one value, with dropout after each hidden layer.
+
+    Dropout layers are only inserted when ``dropout > 0``, so models saved without them keep their state-dict keys.
+    """
+
+    def drop() -> list[nn.Module]:
+        return [nn.Dropout(dropout)] if dropout > 0 else []
+
+    return nn.Sequential(
+        nn.Linear(n_in, hidden), nn.SiLU(), *drop(), nn.Linear(hidden, hidden), nn.SiLU(), *drop(), nn.Linear(hidden, 1)
+    )
+
+
 class SODNet(StandardisedTarget, MatGLModel):
     """Equivariant graph-attention Tc regressor on occupancy-aware graphs.
 
@@ -188,28 +202,9 @@ class SODNet(StandardisedTarget, MatGLModel):
             )
         self.composition_head = composition_head
         if composition_head:
-            self.composition_ln_tc = nn.Sequential(
-                nn.Linear(n_stats, readout_hidden),
-                nn.SiLU(),
-                nn.Linear(readout_hidden, readout_hidden),
-                nn.SiLU(),
-                nn.Linear(readout_hidden, 1),
-            )
+            self.composition_ln_tc = scalar_mlp(n_stats, readout_hidden)
         n_readout = n_scalars * ((3 if global_context else 1) + (1 if composition_context else 0))
-
-        # Dropout layers only when asked for, so models saved without them keep their state-dict keys.
-        def dropout() -> list[nn.Module]:
-            return [nn.Dropout(readout_dropout)] if readout_dropout > 0 else []
-
-        self.readout = nn.Sequential(
-            nn.Linear(n_readout, readout_hidden),
-            nn.SiLU(),
-            *dropout(),
-            nn.Linear(readout_hidden, readout_hidden),
-            nn.SiLU(),
-            *dropout(),
-            nn.Linear(readout_hidden, 1),
-        )
+        self.readout = scalar_mlp(n_readout, readout_hidden, readout_dropout)
         self.init_target_scaling(target_mean, target_std)
 
     def make_converter(self) -> OccupancyStructure2Graph:
