@@ -24,7 +24,7 @@ from _report import header_lines, provenance, write_report
 from sodnet_variants import VARIANTS, fold_predictions
 
 from matgl_supercon.data import load_supercon3d
-from matgl_supercon.graph import OccupancyStructure2Graph, virtual_crystal
+from matgl_supercon.graph import virtual_crystal
 
 OUT = Path(__file__).parent / "results" / "composition_head_alone"
 HEAD_VARIANTS = tuple(name for name, (kwargs, _) in VARIANTS.items() if kwargs.get("composition_head"))
@@ -36,9 +36,7 @@ def head_alone(variant: str, fold: int, records: dict, predictions: dict) -> dic
     if not model_dir.is_dir():
         raise FileNotFoundError(f"{model_dir}: no trained fold model; train it with sodnet_variants.py first")
     model = matgl.load_model(model_dir).eval()
-    converter = OccupancyStructure2Graph(
-        model.element_types, cutoff=model.cutoff, max_neighbors=model.max_neighbors, allow_isolated=True
-    )
+    converter = model.make_converter(allow_isolated=True)
     graphs = [converter.get_graph(virtual_crystal(records[i].structure.composition))[:2] for i in predictions["ids"]]
     head = model.predict_graphs(graphs).numpy()
     y_true, full = np.array(predictions["y_true"]), np.array(predictions["y_pred"])

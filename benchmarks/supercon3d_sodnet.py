@@ -34,7 +34,7 @@ from _report import provenance
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
-from matgl_supercon.graph import DISORDER_TYPES, OccupancyStructure2Graph, virtual_crystal
+from matgl_supercon.graph import DISORDER_TYPES, virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
     ConcatDataset,
@@ -171,14 +171,12 @@ def main() -> None:
     ln_tc = np.log([r.tc for r in records])
     model_kwargs = json.loads(args.model)
     config = TrainConfig(**{"max_epochs": args.epochs, **json.loads(args.train)})
-    converter = SODNet(**model_kwargs).make_converter()
-    dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
+    template = SODNet(**model_kwargs)
+    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter())
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
     extra = copies = None
     # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
-    extra_converter = OccupancyStructure2Graph(
-        converter.element_types, cutoff=converter.cutoff, max_neighbors=converter.max_neighbors, allow_isolated=True
-    )
+    extra_converter = template.make_converter(allow_isolated=True)
     if args.virtual_copies and not args.summary_only:
         copies = graph_dataset([virtual_crystal(r.structure.composition) for r in records], ln_tc, extra_converter)
     if args.extra_data and not args.summary_only:

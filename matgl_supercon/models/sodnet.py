@@ -207,9 +207,16 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.readout = scalar_mlp(n_readout, readout_hidden, readout_dropout)
         self.init_target_scaling(target_mean, target_std)
 
-    def make_converter(self) -> OccupancyStructure2Graph:
-        """The graph converter whose graphs this model expects."""
-        return OccupancyStructure2Graph(self.element_types, cutoff=self.cutoff, max_neighbors=self.max_neighbors)
+    def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
+        """The graph converter whose graphs this model expects.
+
+        Args:
+            allow_isolated: Accept sites without neighbours, as a formula's
+                :func:`~matgl_supercon.graph.virtual_crystal` has; real crystals keep the check.
+        """
+        return OccupancyStructure2Graph(
+            self.element_types, cutoff=self.cutoff, max_neighbors=self.max_neighbors, allow_isolated=allow_isolated
+        )
 
     def node_features(self, g: Data) -> torch.Tensor:
         """Equivariant node features ``[n, irreps_node.dim]`` after the transformer blocks."""

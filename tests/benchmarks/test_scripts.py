@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from matgl_supercon.graph import OccupancyStructure2Graph, virtual_crystal
+from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import SODNet
 
 SCRIPTS = Path(__file__).parents[2] / "benchmarks"
@@ -100,7 +100,7 @@ def test_composition_head_alone_predicts_virtual_crystals(benchmark_script, mg_a
     model = SODNet(element_types=("B", "Mg", "Al"), cutoff=4.0, composition_head=True)
     model.save(tmp_path / "runs/sodnet_variants/v/all/fold_3/model")
     row = script.head_alone("v", 3, records, predictions)
-    converter = OccupancyStructure2Graph(model.element_types, cutoff=4.0, allow_isolated=True)
+    converter = model.make_converter(allow_isolated=True)
     head = float(model.eval().predict_graphs([converter.get_graph(virtual_crystal(mg_al_b2.composition))[:2]])[0])
     assert row["full_mae"] == pytest.approx(0.5)
     assert row["head_alone_mae"] == pytest.approx(abs(head - 1.0), abs=1e-6)

@@ -14,7 +14,7 @@ from e3nn.util.test import assert_equivariant
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
-from matgl_supercon.graph import OccupancyStructure2Graph, virtual_crystal
+from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.models._embedding import valence_electrons
 from matgl_supercon.training import TrainConfig, graph_dataset, make_loader
@@ -175,7 +175,7 @@ def test_options_change_the_model_and_survive_save_load(low_symmetry, tmp_path):
 def test_composition_head_alone_predicts_a_virtual_crystal(low_symmetry):
     torch.manual_seed(0)
     model = SODNet(**dict(TINY, composition_head=True)).eval()
-    converter = OccupancyStructure2Graph(ELEMENTS, cutoff=TINY["cutoff"], max_neighbors=8, allow_isolated=True)
+    converter = model.make_converter(allow_isolated=True)
     formula = virtual_crystal(low_symmetry.composition)
     graphs = [converter.get_graph(s)[:2] for s in (formula, low_symmetry)]
     before = model.predict_graphs(graphs)
