@@ -19,11 +19,16 @@ each as a one-site virtual crystal (``matgl_supercon.graph.virtual_crystal``), a
 ``3dsc_and_formulas_new_systems`` adds both. ``--virtual-copies`` also adds every training structure's own
 virtual crystal with its label, so the model sees the same compounds in both forms (a bridge between the
 formula rows and the crystals).
+
+``--state chgnet`` gives every structure a state vector: the pretrained CHGNet universal potential's features of
+its ordered approximant (``matgl_supercon.benchmarks.chgnet_features``; needs ``pip install chgnet``), computed
+once and cached under ``--runs``. The model arguments must then include ``"state_dim": 66``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +37,8 @@ import numpy as np
 import torch
 from _report import provenance
 
-from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, parity_plot, r2
+from matgl_supercon._io import write_bytes_atomic
+from matgl_supercon.benchmarks import CHGNET_FEATURES, chgnet_features, fold_summary, grouped_mae, mae, parity_plot, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
 from matgl_supercon.graph import DISORDER_TYPES, virtual_crystal
 from matgl_supercon.models import SODNet
@@ -134,6 +140,20 @@ def write_markdown(summary: dict, meta: dict, results: Path) -> None:
     (results / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def cached_chgnet_features(records, path: Path) -> np.ndarray:
+    """``chgnet_features`` of the records' structures, read from ``path`` when it holds them for these ids."""
+    ids = [r.id for r in records]
+    if path.exists():
+        with np.load(path, allow_pickle=False) as cached:
+            if cached["ids"].tolist() == ids:
+                return cached["features"]
+    features = chgnet_features([r.structure for r in records])
+    buffer = io.BytesIO()
+    np.savez(buffer, ids=np.array(ids), features=features)
+    write_bytes_atomic(path, buffer.getvalue())
+    return features
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
@@ -161,6 +181,9 @@ def main() -> None:
         default=None,
         help="fine-tune: start each fold from INIT_RUNS/<regime>/fold_<k>/model (trained on the same fold's split)",
     )
+    parser.add_argument(
+        "--state", choices=("chgnet",), default=None, help="per-structure state vectors for a model with state_dim"
+    )
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
@@ -172,7 +195,14 @@ def main() -> None:
     model_kwargs = json.loads(args.model)
     config = TrainConfig(**{"max_epochs": args.epochs, **json.loads(args.train)})
     template = SODNet(**model_kwargs)
-    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter())
+    state = None
+    if args.state and not args.summary_only:
+        if args.extra_data or args.virtual_copies:
+            raise SystemExit("--state does not combine with --extra-data or --virtual-copies")
+        if template.state_dim != CHGNET_FEATURES:
+            raise SystemExit(f"--state chgnet needs --model '{{\"state_dim\": {CHGNET_FEATURES}, ...}}'")
+        state = cached_chgnet_features(records, Path(args.runs) / "chgnet_features.npz")
+    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter(), state)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
     extra = copies = None
     # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
@@ -267,6 +297,7 @@ def main() -> None:
         *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
         *(["--virtual-copies"] if args.virtual_copies else []),
         *([f"--init-runs {args.init_runs}"] if args.init_runs else []),
+        *([f"--state {args.state}"] if args.state else []),
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),

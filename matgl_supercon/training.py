@@ -34,16 +34,44 @@ LABEL = "ln_tc"
 
 
 def graph_dataset(
-    structures: Sequence[Structure], ln_tc: Sequence[float], converter: OccupancyStructure2Graph
+    structures: Sequence[Structure],
+    ln_tc: Sequence[float],
+    converter: OccupancyStructure2Graph,
+    state_attr: np.ndarray | None = None,
 ) -> MGLDataset:
-    """Convert structures once into a MatGL dataset with the ``ln_tc`` label (no disk cache)."""
-    return MGLDataset(
+    """Convert structures once into a MatGL dataset with the ``ln_tc`` label (no disk cache).
+
+    Args:
+        structures: Crystals, ordered or disordered.
+        ln_tc: ln(Tc / K) of each.
+        converter: Graph converter (``SODNet.make_converter()``).
+        state_attr: ``[n, d]`` state vectors for a model with ``state_dim=d`` (e.g. ``chgnet_features``); they
+            replace the converter's placeholder state and reach the model as MatGL's ``state_attr``.
+
+    Raises:
+        ValueError: If ``state_attr`` has the wrong number of rows or a non-finite row (named).
+    """
+    dataset = MGLDataset(
         structures=list(structures),
         converter=converter,
         labels={LABEL: [float(v) for v in ln_tc]},
         save_cache=False,
         root=tempfile.gettempdir(),
     )
+    if state_attr is not None:
+        state = np.asarray(state_attr, dtype=np.float32)
+        if state.ndim != 2 or len(state) != len(dataset):
+            raise ValueError(f"state_attr has shape {state.shape}; expected ({len(dataset)}, d), a row per structure")
+        bad = np.flatnonzero(~np.isfinite(state).all(axis=1))
+        if bad.size:
+            raise ValueError(f"state_attr row {int(bad[0])} has non-finite values")
+        dataset.state_attr = torch.from_numpy(state)
+    return dataset
+
+
+def model_inputs(model: SODNet | MEGNetTc, state_attr: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The batch's ``state_attr`` as a keyword for a model that reads a state vector, else nothing."""
+    return {"state_attr": state_attr} if getattr(model, "state_dim", 0) else {}
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
@@ -112,15 +140,18 @@ class TcLightningModule(pl.LightningModule):
         """The weights that are validated and returned: the moving average when there is one."""
         return self.model if self.ema is None else self.ema.module
 
-    def forward(self, g, lat):
+    def forward(self, g, lat, state_attr=None):
         """Ln Tc of a batch."""
-        return self.model(g, lat=lat)
+        return self.model(g, lat=lat, **model_inputs(self.model, state_attr))
 
     def _step(self, batch, stage: str) -> torch.Tensor:
-        g, lat, _, labels = batch
+        g, lat, state_attr, labels = batch
         if lat.dim() == 2:
             lat = lat.unsqueeze(0)
-        pred = self(g, lat) if stage == "train" else self.evaluated_model(g, lat=lat)
+        if stage == "train":
+            pred = self(g, lat, state_attr)
+        else:
+            pred = self.evaluated_model(g, lat=lat, **model_inputs(self.evaluated_model, state_attr))
         mae = (pred - labels).abs().mean()
         self.log(f"{stage}_mae", mae, batch_size=labels.numel(), prog_bar=stage == "val", on_epoch=True, on_step=False)
         return mae / self.model.target_std
@@ -243,6 +274,14 @@ def fit_tc_model(
         model = model_class(**(model_kwargs or {}))
         if init_from is None:
             model.set_target_scaling(float(labels.mean()), float(labels.std()))
+            if getattr(model, "state_dim", 0):
+                states = np.stack([np.asarray(train_set[i][2], dtype=float) for i in range(len(train_set))])
+                if states.ndim != 2 or states.shape[1] != model.state_dim:
+                    raise ValueError(
+                        f"the model reads states of width {model.state_dim}; the training set's have shape "
+                        f"{states.shape[1:]} (build it with graph_dataset(..., state_attr=...))"
+                    )
+                model.set_state_scaling(states.mean(axis=0), np.maximum(states.std(axis=0), 1e-6))
         else:
             try:
                 model.load_state_dict(init_from.state_dict())
@@ -299,10 +338,10 @@ def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> 
     model.eval()
     device = next(model.parameters()).device
     out = []
-    for g, lat, _, _ in make_loader(dataset, batch_size, shuffle=False):
+    for g, lat, state_attr, _ in make_loader(dataset, batch_size, shuffle=False):
         if lat.dim() == 2:
             lat = lat.unsqueeze(0)
-        out.append(model(g.to(device), lat=lat.to(device)).cpu())
+        out.append(model(g.to(device), lat=lat.to(device), **model_inputs(model, state_attr.to(device))).cpu())
     return torch.cat(out).numpy()
 
 
@@ -315,6 +354,7 @@ __all__ = [
     "fit_tc_model",
     "graph_dataset",
     "make_loader",
+    "model_inputs",
     "predict_dataset",
     "save_model_atomic",
     "warmup_cosine",

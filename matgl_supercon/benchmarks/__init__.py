@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 from matgl_supercon._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from matgl_supercon.benchmarks._features import geometry_features, magpie_features
+    from matgl_supercon.benchmarks._features import (
+        CHGNET_FEATURES,
+        chgnet_features,
+        geometry_features,
+        magpie_features,
+    )
     from matgl_supercon.benchmarks._matbench import (
         read_matbench_results,
         registered_with_matbench,
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
     from matgl_supercon.benchmarks._tasks import TASKS, TcTask, inner_validation_split, load_task, regression_scores
 
 _EXPORTS = {
+    "CHGNET_FEATURES": "_features",
+    "chgnet_features": "_features",
     "geometry_features": "_features",
     "magpie_features": "_features",
     "read_matbench_results": "_matbench",
@@ -48,11 +55,13 @@ _EXPORTS = {
     "TASK_NAMES": "_names",
 }
 __all__ = [
+    "CHGNET_FEATURES",
     "MODELS",
     "MODEL_INPUTS",
     "TASKS",
     "TASK_NAMES",
     "TcTask",
+    "chgnet_features",
     "fold_summary",
     "geometry_features",
     "group_bar",

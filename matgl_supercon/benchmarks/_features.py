@@ -65,3 +65,38 @@ def geometry_features(structures: Sequence[Structure]) -> np.ndarray:
             ]
         )
     return np.asarray(rows, dtype=float)
+
+
+#: Width of :func:`chgnet_features` rows: CHGNet's 64 pooled crystal features, energy per atom, mean |magmom|.
+CHGNET_FEATURES = 66
+
+
+def chgnet_features(structures: Sequence[Structure], batch_size: int = 16) -> np.ndarray:
+    """``[n, 66]`` features of each structure from the pretrained CHGNet universal potential (Deng et al. 2023).
+
+    CHGNet takes ordered crystals, so it reads each structure's
+    :func:`~matgl_supercon.graph.ordered_approximant`. A row is CHGNet's pooled crystal feature vector (the
+    atom features averaged before its energy head), its energy per atom (eV) and the mean absolute predicted
+    magnetic moment (Bohr magnetons). The weights ship inside the ``chgnet`` wheel (``pip install chgnet``),
+    so this works offline. Atoms without a neighbour within CHGNet's 6 Å graph cutoff are featurised as
+    they are, with CHGNet's warning.
+
+    Raises:
+        ImportError: If ``chgnet`` is not installed.
+    """
+    try:
+        from chgnet.model import CHGNet
+    except ImportError as error:
+        raise ImportError("chgnet_features needs the chgnet package: pip install chgnet") from error
+    from matgl_supercon.graph import ordered_approximant
+
+    model = CHGNet.load(verbose=False)
+    model.graph_converter.on_isolated_atoms = "warn"
+    ordered = [ordered_approximant(s) for s in structures]
+    rows = []
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start : start + batch_size]
+        out = model.predict_structure(chunk, task="em", return_crystal_feas=True, batch_size=batch_size)
+        out = [out] if isinstance(out, dict) else out
+        rows += [np.concatenate([p["crystal_fea"], [float(p["e"]), float(np.abs(p["m"]).mean())]]) for p in out]
+    return np.asarray(rows, dtype=float).reshape(len(structures), CHGNET_FEATURES)

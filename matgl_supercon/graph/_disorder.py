@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
+from pymatgen.core import Structure
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from matgl_supercon.graph._neighbors import periodic_neighbors
-
-if TYPE_CHECKING:
-    from pymatgen.core import Structure
 
 DisorderType = Literal["ordered", "SD", "PD", "SPD", "vacancy"]
 #: Label order; integer codes in graphs are positions in this tuple.
@@ -204,3 +202,43 @@ def structure_disorder(site_codes: np.ndarray) -> DisorderType:
     if "vacancy" in present:
         return "vacancy"
     return "ordered"
+
+
+def ordered_approximant(structure: Structure, tolerance: float = 1.2) -> Structure:
+    """A deterministic ordered stand-in for a disordered crystal, for models that only take ordered input.
+
+    Universal interatomic potentials (CHGNet, M3GNet, ...) need one fully occupied element per site. Every kept
+    site becomes its majority element. Occupancies are read as probabilities of an atom and rounded: a site outside
+    any group of alternative positions (:func:`positional_groups`) is kept when its total occupancy is at least
+    half the largest in the structure (0.5 whenever some site is full; a CIF whose occupancies are all scaled
+    down still gives its parent compound), and a group of alternative positions keeps ``n`` atoms, ``n`` its
+    pooled occupancy rounded (at least 1): its sites are visited from the most occupied down (then in site order)
+    and one is taken unless a taken member of its group lies within ``tolerance``. Two half-occupied positions of
+    one atom give one atom, sixteen positions at 1/16 on a ring give one, the two orientations of a C60 cage give
+    one cage, and a 6 % interstitial is dropped. An ordered structure comes back unchanged (less oxidation
+    states). This is not a model of the disorder: the composition moves to the nearest ordered compound
+    (La1.85Sr0.15CuO4 becomes La2CuO4), which is why SODNet reads occupancies instead.
+
+    Args:
+        structure: Ordered or disordered crystal (validated as the graph converter does).
+        tolerance: Largest distance (Å) between alternative positions, as in :func:`positional_groups`.
+
+    Returns:
+        A new ordered ``Structure`` on the same lattice, its sites in the input's order.
+    """
+    validate_structure(structure)
+    elements = tuple(sorted({el.symbol for site in structure for el in site.species.elements}))
+    occupancy = occupancy_matrix(structure, elements)
+    total = occupancy.sum(axis=1)
+    group = positional_groups(structure, total, tolerance).group
+    atoms = {g: max(1, round(total[group == g].sum())) for g in np.unique(group[group >= 0]).tolist()}
+    taken: dict[int, list[int]] = {g: [] for g in atoms}
+    lone = np.flatnonzero(group < 0)
+    kept = [int(i) for i in lone if total[i] >= 0.5 * total.max() - OCCUPANCY_TOL]
+    for i in sorted(np.flatnonzero(group >= 0).tolist(), key=lambda i: (-total[i], i)):
+        mates = taken[int(group[i])]
+        if len(mates) < atoms[int(group[i])] and all(structure.get_distance(i, j) >= tolerance for j in mates):
+            mates.append(i)
+    kept = sorted(kept + [i for mates in taken.values() for i in mates])
+    species = [elements[int(np.argmax(occupancy[i]))] for i in kept]
+    return Structure(structure.lattice, species, structure.frac_coords[kept])

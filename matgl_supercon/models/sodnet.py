@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from e3nn import o3
 from matgl.models import MatGLModel
@@ -127,6 +128,9 @@ class SODNet(StandardisedTarget, MatGLModel):
         global_context: bool = True,
         composition_context: bool = True,
         composition_head: bool = False,
+        state_dim: int = 0,
+        state_mean: Sequence[float] | None = None,
+        state_std: Sequence[float] | None = None,
         target_mean: float = 0.0,
         target_std: float = 1.0,
         **kwargs,
@@ -162,6 +166,11 @@ class SODNet(StandardisedTarget, MatGLModel):
                 structure part to read a one-site crystal as if it were a real site. Trained beside the SuperCon
                 formula table it measured worse on SuperCon3D than the default trained the same way
                 (``benchmarks/results/sodnet_variants/README.md``), so it is off by default.
+            state_dim: Width of a per-structure state vector (MatGL's ``state_attr``) given beside the graph, such
+                as a pretrained model's features of the crystal (``benchmarks.chgnet_features``) or a measurement
+                condition; standardised, embedded and fed to every site's readout. 0 (default): no state.
+            state_mean: Per-column mean of the training states (set by the trainer; zeros when None).
+            state_std: Per-column standard deviation of the training states (set by the trainer; ones when None).
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
             target_std: Standard deviation of the training ln Tc.
             **kwargs: Stored for MatGL's save/load.
@@ -203,9 +212,34 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.composition_head = composition_head
         if composition_head:
             self.composition_ln_tc = scalar_mlp(n_stats, readout_hidden)
-        n_readout = n_scalars * ((3 if global_context else 1) + (1 if composition_context else 0))
+        self.state_dim = int(state_dim)
+        if self.state_dim:
+            self.register_buffer("state_mean", torch.zeros(self.state_dim))
+            self.register_buffer("state_std", torch.ones(self.state_dim))
+            self.set_state_scaling(
+                state_mean if state_mean is not None else [0.0] * self.state_dim,
+                state_std if state_std is not None else [1.0] * self.state_dim,
+            )
+            self.state_embedding = nn.Sequential(
+                nn.Linear(self.state_dim, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, n_scalars)
+            )
+        n_context = (3 if global_context else 1) + (1 if composition_context else 0) + (1 if self.state_dim else 0)
+        n_readout = n_scalars * n_context
         self.readout = scalar_mlp(n_readout, readout_hidden, readout_dropout)
         self.init_target_scaling(target_mean, target_std)
+
+    def set_state_scaling(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Set the standardisation of the state vector (done by the trainer from the training split)."""
+        mean = torch.as_tensor(mean, dtype=self.state_mean.dtype)
+        std = torch.as_tensor(std, dtype=self.state_std.dtype)
+        if mean.shape != (self.state_dim,) or std.shape != (self.state_dim,):
+            raise ValueError(f"state scaling needs {self.state_dim} means and stds, got {tuple(mean.shape)}")
+        if not bool(torch.isfinite(mean).all() & (std > 0).all()):
+            raise ValueError("state scaling: means must be finite and standard deviations positive")
+        self.state_mean.copy_(mean)
+        self.state_std.copy_(std)
+        self._init_args["state_mean"] = mean.tolist()
+        self._init_args["state_std"] = std.tolist()
 
     def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
         """The graph converter whose graphs this model expects.
@@ -242,7 +276,7 @@ class SODNet(StandardisedTarget, MatGLModel):
 
         Args:
             g: Graph(s) from :class:`OccupancyStructure2Graph`, with ``pos``/``pbc_offshift`` or ``lat`` given.
-            state_attr: Unused (MatGL signature).
+            state_attr: ``[n_graphs, state_dim]`` state vectors when the model has a ``state_dim``; else unused.
             lat: ``[n_graphs, 3, 3]`` lattices; when given, positions are computed here.
             **kwargs: Ignored.
 
@@ -269,6 +303,9 @@ class SODNet(StandardisedTarget, MatGLModel):
             stats = composition_statistics(g.occupancy, g.vacancy, self.embedding.descriptors, batch, n_graphs)
         if self.composition_context:
             scalars = torch.cat([scalars, self.composition(stats)[batch]], dim=-1)
+        if self.state_dim:
+            state = self.checked_state(state_attr, n_graphs)
+            scalars = torch.cat([scalars, self.state_embedding((state - self.state_mean) / self.state_std)[batch]], -1)
         site_value = self.readout(scalars).squeeze(-1)
         if self.composition_head:
             # A graph without edges has no structure to read, only a composition: the head alone predicts it.
@@ -280,17 +317,43 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.feature_dict = {"node_features": x, "site_contributions": site_value * share}
         return scatter(site_value * share, batch, dim=0, dim_size=n_graphs, reduce="sum")
 
+    def checked_state(self, state_attr: torch.Tensor | None, n_graphs: int) -> torch.Tensor:
+        """``state_attr`` as a ``[n_graphs, state_dim]`` float tensor, or a ``ValueError`` saying what is wrong."""
+        if state_attr is None:
+            raise ValueError(f"this SODNet reads a state vector of width {self.state_dim}: pass state_attr")
+        state = torch.as_tensor(state_attr, dtype=self.state_mean.dtype, device=self.state_mean.device)
+        if state.shape != (n_graphs, self.state_dim):
+            raise ValueError(f"state_attr has shape {tuple(state.shape)}, expected ({n_graphs}, {self.state_dim})")
+        bad = torch.nonzero(~torch.isfinite(state).all(dim=1)).flatten()
+        if bad.numel():
+            raise ValueError(f"state_attr row {int(bad[0])} has non-finite values")
+        return state
+
     @torch.no_grad()
-    def predict_graphs(self, graphs: Sequence[tuple[Data, torch.Tensor]], batch_size: int = 16) -> torch.Tensor:
-        """ln(Tc / K) of already converted ``(graph, lattice)`` pairs, in batches (eval mode, no gradients)."""
+    def predict_graphs(
+        self,
+        graphs: Sequence[tuple[Data, torch.Tensor]],
+        batch_size: int = 16,
+        state_attr: np.ndarray | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """ln(Tc / K) of already converted ``(graph, lattice)`` pairs, in batches (eval mode, no gradients).
+
+        Args:
+            graphs: ``(graph, lattice)`` pairs from :meth:`graphs`.
+            batch_size: Graphs per forward pass.
+            state_attr: ``[len(graphs), state_dim]`` state vectors, needed when the model has a ``state_dim``.
+        """
         was_training = self.training
         self.eval()
         out = []
+        if state_attr is not None:
+            state_attr = torch.as_tensor(np.asarray(state_attr), dtype=torch.float32)
         try:
             for start in range(0, len(graphs), batch_size):
                 chunk = graphs[start : start + batch_size]
                 batch = Batch.from_data_list([g for g, _ in chunk])
-                out.append(self(batch, lat=torch.cat([lat for _, lat in chunk])))
+                state = None if state_attr is None else state_attr[start : start + batch_size]
+                out.append(self(batch, state_attr=state, lat=torch.cat([lat for _, lat in chunk])))
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)
@@ -300,10 +363,18 @@ class SODNet(StandardisedTarget, MatGLModel):
         converter = self.make_converter()
         return [converter.get_graph(s)[:2] for s in structures]
 
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
-        """ln(Tc / K) of many structures."""
-        return self.predict_graphs(self.graphs(structures), batch_size)
+    def predict_ln_tc(
+        self,
+        structures: Sequence[Structure],
+        batch_size: int = 16,
+        state_attr: np.ndarray | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """ln(Tc / K) of many structures (``state_attr``: one state row each, for a model with ``state_dim``)."""
+        return self.predict_graphs(self.graphs(structures), batch_size, state_attr)
 
-    def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
-        """Tc in K of one (ordered or disordered) structure."""
-        return self.predict_ln_tc([structure]).exp()[0]
+    def predict_structure(
+        self, structure: Structure, state_attr: np.ndarray | torch.Tensor | None = None, *args, **kwargs
+    ) -> torch.Tensor:
+        """Tc in K of one (ordered or disordered) structure (``state_attr``: its ``[state_dim]`` state)."""
+        state = None if state_attr is None else torch.as_tensor(np.asarray(state_attr)).reshape(1, -1)
+        return self.predict_ln_tc([structure], state_attr=state).exp()[0]
