@@ -22,7 +22,7 @@ formula rows and the crystals).
 
 ``--state chgnet`` gives every structure a state vector: the pretrained CHGNet universal potential's features of
 its ordered approximant (``matgl_supercon.benchmarks.chgnet_features``; needs ``pip install chgnet``), computed
-once and cached under ``--runs``. The model arguments must then include ``"state_dim": 66``.
+once and cached in ``runs/features/chgnet_supercon3d.npz``. The model arguments must then include ``"state_dim": 66``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ from matgl_supercon.training import (
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
+#: Where ``--state chgnet`` keeps the CHGNet features of SuperCon3D (about 5 CPU minutes to compute).
+CHGNET_CACHE = Path("runs/features/chgnet_supercon3d.npz")
 PAPER = {  # Chen et al., NeurIPS 2024, Table 1 (quoted): MAE ln K, R2
     "all": (0.505, 0.748),
     "O": (0.622, 0.595),
@@ -140,17 +142,27 @@ def write_markdown(summary: dict, meta: dict, results: Path) -> None:
     (results / "README.md").write_text("\n".join(lines) + "\n")
 
 
-def cached_chgnet_features(records, path: Path) -> np.ndarray:
-    """``chgnet_features`` of the records' structures, read from ``path`` when it holds them for these ids."""
+def cached_chgnet_features(records, path: Path = CHGNET_CACHE) -> np.ndarray:
+    """``chgnet_features`` of the records' structures, read from ``path`` when it holds them for these ids.
+
+    A structure too dense for CHGNet (in SuperCon3D only the broken Li1P2H14 CIF) gets the column means of the
+    others, and the ids so filled are printed.
+    """
     ids = [r.id for r in records]
+    features = None
     if path.exists():
         with np.load(path, allow_pickle=False) as cached:
             if cached["ids"].tolist() == ids:
-                return cached["features"]
-    features = chgnet_features([r.structure for r in records])
-    buffer = io.BytesIO()
-    np.savez(buffer, ids=np.array(ids), features=features)
-    write_bytes_atomic(path, buffer.getvalue())
+                features = cached["features"]
+    if features is None:
+        features = chgnet_features([r.structure for r in records], on_dense="nan")
+        buffer = io.BytesIO()
+        np.savez(buffer, ids=np.array(ids), features=features)
+        write_bytes_atomic(path, buffer.getvalue())
+    missing = np.flatnonzero(np.isnan(features).any(axis=1))
+    if missing.size:
+        print(f"CHGNet features filled with column means for {[ids[i] for i in missing]}", flush=True)
+        features = np.where(np.isnan(features), np.nanmean(features, axis=0), features)
     return features
 
 
@@ -201,7 +213,7 @@ def main() -> None:
             raise SystemExit("--state does not combine with --extra-data or --virtual-copies")
         if template.state_dim != CHGNET_FEATURES:
             raise SystemExit(f"--state chgnet needs --model '{{\"state_dim\": {CHGNET_FEATURES}, ...}}'")
-        state = cached_chgnet_features(records, Path(args.runs) / "chgnet_features.npz")
+        state = cached_chgnet_features(records)
     dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter(), state)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
     extra = copies = None

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from pymatgen.core import Structure
+from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from matgl_supercon.graph import OccupancyStructure2Graph
 
@@ -71,7 +73,12 @@ def geometry_features(structures: Sequence[Structure]) -> np.ndarray:
 CHGNET_FEATURES = 66
 
 
-def chgnet_features(structures: Sequence[Structure], batch_size: int = 16) -> np.ndarray:
+def chgnet_features(
+    structures: Sequence[Structure],
+    batch_size: int = 1,
+    max_bonds_per_atom: float = 100.0,
+    on_dense: Literal["raise", "nan"] = "raise",
+) -> np.ndarray:
     """``[n, 66]`` features of each structure from the pretrained CHGNet universal potential (Deng et al. 2023).
 
     CHGNet takes ordered crystals, so it reads each structure's
@@ -81,8 +88,20 @@ def chgnet_features(structures: Sequence[Structure], batch_size: int = 16) -> np
     so this works offline. Atoms without a neighbour within CHGNet's 6 Å graph cutoff are featurised as
     they are, with CHGNet's warning.
 
+    Args:
+        structures: Ordered or disordered crystals.
+        batch_size: Structures per CHGNet call. CHGNet's three-body graphs of large cells are big: batches of 16
+            took over 12 GB on SuperCon3D's C60 fullerides, one at a time about 1 GB (0.2 s per structure on
+            one CPU thread).
+        max_bonds_per_atom: Most neighbours per atom within CHGNet's 3 Å bond cutoff that an approximant may
+            have. Real crystals stay below 60 (SuperCon3D's densest hydrides); CHGNet's angle graph grows with
+            the square, and SuperCon3D's broken Li1P2H14 CIF (69 atoms in 50 Å^3, 231 per atom) took 24 GB.
+        on_dense: For a structure over that limit, ``"raise"`` a ``ValueError`` naming it, or give it a row of
+            NaN (with a warning naming it) for the caller to fill in as it sees fit.
+
     Raises:
         ImportError: If ``chgnet`` is not installed.
+        ValueError: For a structure over ``max_bonds_per_atom`` when ``on_dense="raise"``.
     """
     try:
         from chgnet.model import CHGNet
@@ -93,10 +112,36 @@ def chgnet_features(structures: Sequence[Structure], batch_size: int = 16) -> np
     model = CHGNet.load(verbose=False)
     model.graph_converter.on_isolated_atoms = "warn"
     ordered = [ordered_approximant(s) for s in structures]
-    rows = []
-    for start in range(0, len(ordered), batch_size):
-        chunk = ordered[start : start + batch_size]
-        out = model.predict_structure(chunk, task="em", return_crystal_feas=True, batch_size=batch_size)
+    dense: set[int] = set()
+    for i, s in enumerate(ordered):
+        bonds = bonds_per_atom(s, 3.0)
+        if bonds > max_bonds_per_atom:
+            message = (
+                f"structure {i} ({structures[i].composition.reduced_formula}): its ordered approximant has "
+                f"{bonds:.0f} neighbours per atom within 3 A (limit {max_bonds_per_atom:g}), too dense for CHGNet"
+            )
+            if on_dense == "raise":
+                raise ValueError(message)
+            warnings.warn(message + "; its features are NaN", stacklevel=2)
+            dense.add(i)
+    feasible = [i for i in range(len(ordered)) if i not in dense]
+    rows = np.full((len(structures), CHGNET_FEATURES), np.nan)
+    for start in range(0, len(feasible), batch_size):
+        index = feasible[start : start + batch_size]
+        chunk = [ordered[i] for i in index]
+        with warnings.catch_warnings():
+            # CHGNet converts a volume tensor that requires grad to a number: harmless, and once per call.
+            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
+            out = model.predict_structure(chunk, task="em", return_crystal_feas=True, batch_size=batch_size)
         out = [out] if isinstance(out, dict) else out
-        rows += [np.concatenate([p["crystal_fea"], [float(p["e"]), float(np.abs(p["m"]).mean())]]) for p in out]
-    return np.asarray(rows, dtype=float).reshape(len(structures), CHGNET_FEATURES)
+        for i, p in zip(index, out, strict=True):
+            rows[i] = np.concatenate([p["crystal_fea"], [float(p["e"]), float(np.abs(p["m"]).mean())]])
+    return rows
+
+
+def bonds_per_atom(structure: Structure, cutoff: float) -> float:
+    """Mean number of neighbours within ``cutoff`` (Å) per site, periodic images included."""
+    cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
+    *_, distance = find_points_in_spheres(cart, cart, cutoff, np.ones(3, dtype=np.int64), lattice, tol=1e-8)
+    return float((distance > 1e-8).sum() / len(structure))

@@ -204,7 +204,7 @@ def structure_disorder(site_codes: np.ndarray) -> DisorderType:
     return "ordered"
 
 
-def ordered_approximant(structure: Structure, tolerance: float = 1.2) -> Structure:
+def ordered_approximant(structure: Structure, tolerance: float = 1.2, min_distance: float = 0.5) -> Structure:
     """A deterministic ordered stand-in for a disordered crystal, for models that only take ordered input.
 
     Universal interatomic potentials (CHGNet, M3GNet, ...) need one fully occupied element per site. Every kept
@@ -215,13 +215,16 @@ def ordered_approximant(structure: Structure, tolerance: float = 1.2) -> Structu
     pooled occupancy rounded (at least 1): its sites are visited from the most occupied down (then in site order)
     and one is taken unless a taken member of its group lies within ``tolerance``. Two half-occupied positions of
     one atom give one atom, sixteen positions at 1/16 on a ring give one, the two orientations of a C60 cage give
-    one cage, and a 6 % interstitial is dropped. An ordered structure comes back unchanged (less oxidation
-    states). This is not a model of the disorder: the composition moves to the nearest ordered compound
-    (La1.85Sr0.15CuO4 becomes La2CuO4), which is why SODNet reads occupancies instead.
+    one cage, and a 6 % interstitial is dropped. Last, no two atoms are closer than ``min_distance``: of such a
+    pair the more occupied (then earlier) site stays, so an atom a CIF lists twice becomes one. An ordered
+    structure without such pairs comes back unchanged (less oxidation states). This is not a model of the
+    disorder: the composition moves to the nearest ordered compound (La1.85Sr0.15CuO4 becomes La2CuO4), which
+    is why SODNet reads occupancies instead.
 
     Args:
         structure: Ordered or disordered crystal (validated as the graph converter does).
         tolerance: Largest distance (Å) between alternative positions, as in :func:`positional_groups`.
+        min_distance: Closest two atoms of the approximant may be (Å).
 
     Returns:
         A new ordered ``Structure`` on the same lattice, its sites in the input's order.
@@ -240,5 +243,14 @@ def ordered_approximant(structure: Structure, tolerance: float = 1.2) -> Structu
         if len(mates) < atoms[int(group[i])] and all(structure.get_distance(i, j) >= tolerance for j in mates):
             mates.append(i)
     kept = sorted(kept + [i for mates in taken.values() for i in mates])
+    if len(kept) > 1:
+        distance = structure.lattice.get_all_distances(structure.frac_coords[kept], structure.frac_coords[kept])
+        clash = distance < min_distance
+        np.fill_diagonal(clash, False)
+        removed: set[int] = set()
+        for a in sorted(range(len(kept)), key=lambda a: (-total[kept[a]], kept[a])):
+            if a not in removed:
+                removed.update(b for b in np.flatnonzero(clash[a]).tolist() if b not in removed and b != a)
+        kept = [i for a, i in enumerate(kept) if a not in removed]
     species = [elements[int(np.argmax(occupancy[i]))] for i in kept]
     return Structure(structure.lattice, species, structure.frac_coords[kept])

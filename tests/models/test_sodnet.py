@@ -187,3 +187,25 @@ def test_composition_head_alone_predicts_a_virtual_crystal(low_symmetry):
     with torch.no_grad():
         model.composition_ln_tc[-1].bias.add_(0.5)
     assert model.predict_graphs(graphs) == pytest.approx((after + 0.5).tolist(), abs=1e-5)
+
+
+def test_state_vector_is_standardised_checked_and_saved(low_symmetry, tmp_path):
+    torch.manual_seed(0)
+    model = SODNet(**dict(TINY, state_dim=2)).eval()
+    model.set_state_scaling([10.0, -1.0], [5.0, 0.5])
+    state = torch.tensor([[12.0, -0.5]])
+    value = float(model.predict_structure(low_symmetry, state[0]))
+    # The state reaches the readout: another state, another prediction.
+    assert float(model.predict_structure(low_symmetry, [2.0, 0.0])) != pytest.approx(value)
+    model.save(tmp_path / "stateful")
+    loaded = matgl.load_model(tmp_path / "stateful").eval()
+    assert loaded.state_mean.tolist() == [10.0, -1.0] and loaded.state_std.tolist() == [5.0, 0.5]
+    assert float(loaded.predict_structure(low_symmetry, state[0])) == value
+    with pytest.raises(ValueError, match="pass state_attr"):
+        model.predict_structure(low_symmetry)
+    with pytest.raises(ValueError, match=r"shape \(1, 3\), expected \(1, 2\)"):
+        model.predict_structure(low_symmetry, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="row 0 has non-finite"):
+        model.predict_structure(low_symmetry, [float("nan"), 0.0])
+    with pytest.raises(ValueError, match="standard deviations positive"):
+        model.set_state_scaling([0.0, 0.0], [1.0, 0.0])

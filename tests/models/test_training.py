@@ -87,3 +87,27 @@ def test_fine_tuning_starts_from_the_given_model(supercon3d, tmp_path):
     assert not np.allclose(predict_dataset(moved, val), predict_dataset(start, val), atol=1e-3)
     with pytest.raises(ValueError, match="init_from does not fit SODNet"):
         fit_tc_model(train, val, tmp_path / "bad", dict(kwargs, n_blocks=1), still, init_from=start)
+
+
+def test_states_reach_the_model_and_set_its_scaling(supercon3d, tmp_path):
+    records = [r for r in supercon3d if len(r.structure) <= 10][:12]
+    kwargs, ln_tc, _, _ = eight_and_four(supercon3d, state_dim=2)
+    state = np.column_stack([np.arange(12.0), np.log([r.tc for r in records])])  # the second column is the label
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**kwargs).make_converter(), state)
+    train, val = Subset(dataset, list(range(8))), Subset(dataset, list(range(8, 12)))
+    config = TrainConfig(max_epochs=30, batch_size=4, warmup_epochs=1, lr=0.01, seed=0)
+    model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
+    assert model.state_mean.tolist() == pytest.approx(state[:8].mean(axis=0).tolist(), rel=1e-5)
+    assert model.state_std.tolist() == pytest.approx(state[:8].std(axis=0).tolist(), rel=1e-5)
+    pred = predict_dataset(model, val)
+    structures = [r.structure for r in records[8:]]
+    assert model.predict_ln_tc(structures, state_attr=state[8:]).numpy() == pytest.approx(pred, abs=1e-5)
+    # Told the answer through its state, the model fits the training set far better than the spread of ln Tc.
+    assert np.abs(predict_dataset(model, train) - ln_tc[:8]).mean() < 0.5 * ln_tc[:8].std()
+    broken = state.copy()
+    broken[3, 1] = np.inf
+    converter = SODNet(**kwargs).make_converter()
+    with pytest.raises(ValueError, match="row 3 has non-finite"):
+        graph_dataset([r.structure for r in records], ln_tc, converter, broken)
+    with pytest.raises(ValueError, match="a row per structure"):
+        graph_dataset([r.structure for r in records], ln_tc, converter, state[:5])
