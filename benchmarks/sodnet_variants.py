@@ -92,7 +92,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     ),
     # A pretrained universal potential's view of each crystal beside the occupancies: CHGNet's features of the
     # ordered approximant as a state vector (``--state chgnet``). A frozen CHGNet alone, through a random forest,
-    # reaches 0.656 ln K on all/all (``../pretrained_features.md``), ahead of SODNet trained from scratch.
+    # reaches 0.656 ln K on all/all (``../pretrained_features.md``), ahead of SODNet trained from scratch. Fed to
+    # SODNet it did not help: folds 0-1 0.692 / 0.638 against the default's 0.648 / 0.643 (folds 2-3 not run).
     "chgnet_state": ({**DEFAULT, "state_dim": 66}, {}),
 }
 
@@ -234,7 +235,9 @@ def main() -> None:
         "own virtual crystal; `formulas_pretrained_finetuned` fine-tunes the `plus_formulas` fold models on the",
         "SuperCon3D structures alone; `composition_head` sends the formulas to SODNet's composition head only",
         "(a graph without edges is predicted from its composition). The forest with the same formulas:",
-        "`../supercon3d_baselines_formulas_new_systems.md`.",
+        "`../supercon3d_baselines_formulas_new_systems.md`. `chgnet_state` feeds every site's readout the",
+        "pretrained CHGNet potential's features of the structure's ordered approximant (`--state chgnet`; the",
+        "forests with the same features: `../pretrained_features.md`).",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "
         "| default's MAE, same folds | error correlation with default | MAE of mean with default "
