@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,6 +54,27 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     tuned = variants.variant_command("formulas_pretrained_finetuned", [0], args)
     assert tuned[tuned.index("--init-runs") + 1] == "runs/sodnet_variants/blocks2_composition_plus_formulas_new_systems"
     assert "--extra-data" not in tuned  # fine-tuned on SuperCon3D alone
+    stateful = variants.variant_command("chgnet_state", [0], args)
+    assert stateful[stateful.index("--state") + 1] == "chgnet"
+    assert json.loads(stateful[stateful.index("--model") + 1])["state_dim"] == 66
+
+
+def test_chgnet_features_are_cached_per_id_and_dense_rows_filled(benchmark_script, mgb2, tmp_path, capsys):
+    pytest.importorskip("chgnet")
+    script = benchmark_script("supercon3d_sodnet")
+    crushed = mgb2.copy()
+    crushed.scale_lattice(mgb2.volume / 16)  # too dense for CHGNet: a NaN row, then the others' mean
+    records = [SimpleNamespace(id=i, structure=s) for i, s in (("a", mgb2), ("b", mgb2), ("c", crushed))]
+    path = tmp_path / "cache.npz"
+    with pytest.warns(UserWarning, match="features are NaN"):
+        features = script.cached_chgnet_features(records, path)
+    assert "filled with column means for ['c']" in capsys.readouterr().out
+    assert features[2].tolist() == pytest.approx(features[0].tolist())
+    assert script.cached_chgnet_features(records, path).tolist() == features.tolist()  # read back, no warning
+    # A cache of other ids is not used: the features are recomputed and the cache rewritten.
+    assert script.cached_chgnet_features(records[:2], path).shape == (2, 66)
+    with np.load(path) as cached:
+        assert cached["ids"].tolist() == ["a", "b"]
 
 
 def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_script, mg_al_b2):
