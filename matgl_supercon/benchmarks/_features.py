@@ -17,9 +17,8 @@ from typing import Literal
 
 import numpy as np
 from pymatgen.core import Structure
-from pymatgen.optimization.neighbors import find_points_in_spheres
 
-from matgl_supercon.graph import OccupancyStructure2Graph
+from matgl_supercon.graph import OccupancyStructure2Graph, periodic_neighbors
 
 
 def magpie_features(structures: Sequence[Structure]) -> np.ndarray:
@@ -140,7 +139,5 @@ def chgnet_features(
 
 def bonds_per_atom(structure: Structure, cutoff: float) -> float:
     """Mean number of neighbours within ``cutoff`` (Å) per site, periodic images included."""
-    cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
-    lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
-    *_, distance = find_points_in_spheres(cart, cart, cutoff, np.ones(3, dtype=np.int64), lattice, tol=1e-8)
-    return float((distance > 1e-8).sum() / len(structure))
+    src, *_ = periodic_neighbors(structure.cart_coords, structure.lattice.matrix, cutoff)
+    return len(src) / len(structure)
