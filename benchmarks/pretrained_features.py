@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from _report import header_lines, provenance, write_report
 from sklearn.ensemble import ExtraTreesRegressor
-from supercon3d_baselines import random_forest
+from supercon3d_baselines import random_forest, regime_scores
 from supercon3d_sodnet import cached_chgnet_features
 
-from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, magpie_features, r2
-from matgl_supercon.data import load_supercon3d, paper_folds
+from matgl_supercon.benchmarks import magpie_features
+from matgl_supercon.data import load_supercon3d
 from matgl_supercon.graph import classify_disorder
 
 RESULTS = Path(__file__).parent / "results"
@@ -55,28 +55,15 @@ def main() -> None:
     results = {}
     for feat, x in features.items():
         for learner, make in LEARNERS.items():
-            for regime in ("all", "O"):
-                folds = paper_folds(ids[members[regime]].tolist())
-                pooled = {name: ([], [], []) for name in (regime, "all->O")}
-                per_fold = {name: [] for name in (regime, "all->O")}
-                for k, block in enumerate(folds):
-                    train, _, test = (members[regime][idx] for idx in block)
+            for regime in ("all", "O", "all->O"):
+
+                def predict(train, val, test, k, x=x, make=make):
                     # n_jobs changes the speed of a seeded forest, not its trees.
-                    pred = make(k).set_params(n_jobs=-1).fit(x[train], y[train]).predict(x[test])
-                    # The all->O regime scores the all models on the ordered structures of their test blocks.
-                    scored = {regime: (test, pred)}
-                    if regime == "all":
-                        keep = kind[test] == "ordered"
-                        scored["all->O"] = (test[keep], pred[keep])
-                    for name, (t, p) in scored.items():
-                        per_fold[name].append({"mae": mae(y[t], p), "r2": r2(y[t], p)})
-                        for store, values in zip(pooled[name], (y[t], p, t), strict=True):
-                            store += values.tolist()
-                for name in scored:
-                    key = f"{learner} on {feat}, {name}"
-                    t, p, i = pooled[name]
-                    results[key] = {**fold_summary(per_fold[name]), "by_family": grouped_mae(t, p, family[i])}
-                    print(key, f"{results[key]['mae_mean']:.3f} ± {results[key]['mae_sd']:.3f}", flush=True)
+                    return make(k).set_params(n_jobs=-1).fit(x[train], y[train]).predict(x[test])
+
+                key = f"{learner} on {feat}, {regime}"
+                results[key] = regime_scores(regime, members, ids, y, kind, family, predict, range(10))
+                print(key, f"{results[key]['mae_mean']:.3f} ± {results[key]['mae_sd']:.3f}", flush=True)
 
     meta = {
         **provenance("python benchmarks/pretrained_features.py --data ../shared/data", "2 cores"),

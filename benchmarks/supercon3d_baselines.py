@@ -60,6 +60,32 @@ def fit_predict(name: str, x_train, y_train, x_val, y_val, x_test, seed: int):
     return tuned_svr(x_train, y_train, x_val, y_val)[0].predict(x_test)
 
 
+def regime_scores(regime, members, ids, y, kind, family, predict, folds) -> dict:
+    """Fold scores of one regime: ``predict(train, val, test, k)`` gives each fold's test predictions.
+
+    ``members`` maps ``"all"``, ``"O"``, ... to structure indices; ``all->O`` trains on ``all`` and scores the
+    ordered structures of each test block. Returns ``fold_summary`` plus pooled MAE by family and disorder type.
+    """
+    source = "all" if regime == "all->O" else regime
+    blocks = paper_folds(ids[members[source]].tolist())
+    per_fold, pooled_t, pooled_p, pooled_i = [], [], [], []
+    for k in folds:
+        train, val, test = (members[source][idx] for idx in blocks[k])
+        pred = predict(train, val, test, k)
+        if regime == "all->O":
+            keep = kind[test] == "ordered"
+            test, pred = test[keep], pred[keep]
+        per_fold.append({"mae": mae(y[test], pred), "r2": r2(y[test], pred)})
+        pooled_t += y[test].tolist()
+        pooled_p += pred.tolist()
+        pooled_i += test.tolist()
+    return {
+        **fold_summary(per_fold),
+        "by_family": grouped_mae(pooled_t, pooled_p, family[pooled_i]),
+        "by_disorder": grouped_mae(pooled_t, pooled_p, kind[pooled_i]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
@@ -96,28 +122,15 @@ def main() -> None:
         for feat in feature_kinds:
             x = features[feat]
             for regime in REGIMES if not args.extra_data else ("all", "all->O"):
-                source = "all" if regime == "all->O" else regime
-                folds = paper_folds(ids[members[source]].tolist())
-                per_fold, pooled_t, pooled_p, pooled_i = [], [], [], []
                 started = time.perf_counter()
-                for k in args.folds:
-                    train, val, test = (members[source][idx] for idx in folds[k])
+
+                def predict(train, val, test, k, x=x, feat=feat, model_name=model_name):
                     x_train, y_train = np.vstack([x[train], extra_x[feat]]), np.concatenate([y[train], extra_y])
-                    pred = fit_predict(model_name, x_train, y_train, x[val], y[val], x[test], seed=k)
-                    if regime == "all->O":
-                        keep = kind[test] == "ordered"
-                        test, pred = test[keep], pred[keep]
-                    per_fold.append({"mae": mae(y[test], pred), "r2": r2(y[test], pred)})
-                    pooled_t += y[test].tolist()
-                    pooled_p += pred.tolist()
-                    pooled_i += test.tolist()
+                    return fit_predict(model_name, x_train, y_train, x[val], y[val], x[test], seed=k)
+
+                scores = regime_scores(regime, members, ids, y, kind, family, predict, args.folds)
                 key = f"{model_name}-{feat} {regime}"
-                results[key] = {
-                    **fold_summary(per_fold),
-                    "cpu_seconds": time.perf_counter() - started,
-                    "by_family": grouped_mae(pooled_t, pooled_p, family[pooled_i]),
-                    "by_disorder": grouped_mae(pooled_t, pooled_p, kind[pooled_i]),
-                }
+                results[key] = {**scores, "cpu_seconds": time.perf_counter() - started}
                 print(
                     key,
                     f"{results[key]['mae_mean']:.3f} ± {results[key]['mae_sd']:.3f}",
