@@ -55,6 +55,8 @@ from matgl_supercon.training import (
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
+#: SODNet arguments that are not configuration: the element list, and scalings that training sets per fold.
+SET_BY_TRAINING = ("element_types", "kwargs", "target_mean", "target_std", "state_mean", "state_std")
 #: Where ``--state chgnet`` keeps the CHGNet features of SuperCon3D (about 5 CPU minutes to compute).
 CHGNET_CACHE = Path("runs/features/chgnet_supercon3d.npz")
 PAPER = {  # Chen et al., NeurIPS 2024, Table 1 (quoted): MAE ln K, R2
@@ -313,7 +315,8 @@ def main() -> None:
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),
-        "model": {k: v for k, v in probe._init_args.items() if k not in ("element_types", "kwargs")},
+        # Scalings are set from each fold's training split, so the untrained probe's placeholders are left out.
+        "model": {k: v for k, v in probe._init_args.items() if k not in SET_BY_TRAINING},
         "n_parameters": probe.num_parameters,
         "config": config.__dict__,
     }
