@@ -127,3 +127,19 @@ def test_composition_head_alone_predicts_virtual_crystals(benchmark_script, mg_a
     assert row["full_mae"] == pytest.approx(0.5)
     assert row["head_alone_mae"] == pytest.approx(abs(head - 1.0), abs=1e-6)
     assert row["structure_part_mean_abs"] == pytest.approx(abs(1.5 - head), abs=1e-6)
+
+
+def test_learning_curve_subsets_are_nested_and_seeded_and_the_fit_recovers_a_known_curve(benchmark_script):
+    curve = benchmark_script("learning_curve")
+    train = np.arange(100, 180)
+    small, large = curve.training_subset(train, 0.25, fold=3), curve.training_subset(train, 0.5, fold=3)
+    assert len(small) == 20 and len(large) == 40 and set(small) <= set(large) <= set(train)
+    assert np.array_equal(small, curve.training_subset(train, 0.25, fold=3))
+    assert not np.array_equal(large, curve.training_subset(train, 0.5, fold=4))
+    assert len(curve.training_subset(train, 1.0, fold=0)) == len(train)
+    n = np.array([150, 300, 600, 1200, 2400])
+    fit = curve.fit_curve(n.tolist(), curve.saturating_power_law(n, 8.0, 0.6, 0.3).tolist())
+    assert fit["a"] == pytest.approx(8.0, rel=1e-3) and fit["c"] == pytest.approx(0.3, abs=1e-4)
+    assert curve.saturating_power_law(fit["n_at_target"], 8.0, 0.6, 0.3) == pytest.approx(curve.TARGET, rel=1e-4)
+    flat = curve.fit_curve(n.tolist(), curve.saturating_power_law(n, 8.0, 0.6, 0.55).tolist())
+    assert flat["n_at_target"] is None  # its asymptote is above the target
