@@ -143,3 +143,13 @@ def test_learning_curve_subsets_are_nested_and_seeded_and_the_fit_recovers_a_kno
     assert curve.saturating_power_law(fit["n_at_target"], 8.0, 0.6, 0.3) == pytest.approx(curve.TARGET, rel=1e-4)
     flat = curve.fit_curve(n.tolist(), curve.saturating_power_law(n, 8.0, 0.6, 0.55).tolist())
     assert flat["n_at_target"] is None  # its asymptote is above the target
+
+
+def test_label_noise_matches_one_compound_however_written_and_scores_leave_one_out(benchmark_script):
+    from pymatgen.core import Composition
+
+    noise = benchmark_script("label_noise")
+    assert noise.composition_key(Composition("YBa2Cu3O7")) == noise.composition_key(Composition("Y2Ba4Cu6O14"))
+    assert noise.composition_key(Composition("YBa2Cu3O7")) != noise.composition_key(Composition("YBa2Cu3O6.5"))
+    errors = noise.leave_one_out_errors([[1.0, 2.0, 3.0], [5.0], [0.0, 1.0]])
+    assert errors.tolist() == pytest.approx([1.5, 0.0, 1.5, 1.0, 1.0])  # a lone measurement has no partner
