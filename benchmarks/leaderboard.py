@@ -170,6 +170,10 @@ def main() -> None:
         "- RBF SVR tuning on SuperCon3D: [results/svr_tuning.md](results/svr_tuning.md)",
         "- Why SODNet does not beat the Magpie forest (features vs learner, other composition learners, distillation, "
         "shared errors, residual training): [results/sodnet_vs_forest.md](results/sodnet_vs_forest.md)",
+        "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
+        "- Learning curves (MAE against training-set size, with a fitted asymptote): "
+        "[results/learning_curve.md](results/learning_curve.md)",
+        "- Tc label noise (repeated measurements of one composition): [results/label_noise.md](results/label_noise.md)",
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
         "",
         "## Scripts",
@@ -179,6 +183,16 @@ def main() -> None:
         "- `supercon3d_baselines.py`: RF / SVR on Magpie (-c) and Magpie + geometry (-geo).",
         "- `sodnet_vs_forest.py`: SODNet vs the Magpie forest (features or learner, other composition learners, "
         "an MLP distilled from the forest, shared errors, residual training).",
+        "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
+        "- `pretrained_features.py`: frozen CHGNet features of each structure's ordered approximant for the forests.",
+        "- `learning_curve.py`: SODNet and forests on nested subsets of each fold's training block.",
+        "- `label_noise.py`: how far repeated SuperCon measurements of one composition disagree.",
+        "- `sodnet_cost.py`: SODNet parameters, inference and training speed, peak memory.",
+        "- `svr_tuning.py`: how far a tuned RBF SVR gets on SuperCon3D (the paper's SVM rows).",
+        "- `composition_head_alone.py`: how much of a composition-head SODNet's prediction the head makes alone.",
+        "- `classical_tasks.py`: composition baselines on 3DSC_MP (grouped vs random folds) and JARVIS Tc.",
+        "- `disorder_counts.py`: disorder types per dataset, beside each dataset's own labels.",
+        "- `perov5_csp.py`: the DiffCSP core on Perov-5 crystal structure prediction.",
         "- `make_pretrained.py`: packages the fold models as the shipped `SODNet-SuperCon3D` ensemble.",
         "- `run_tasks.sh`: every Matbench-style cell above (`mgl-supercon benchmark`, resumable).",
         "- `diffcsp_sc_generation.py`: Tc-conditioned generation on the DiffCSP-SC split, SR/NSR metrics.",

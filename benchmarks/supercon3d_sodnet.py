@@ -55,8 +55,9 @@ from matgl_supercon.training import (
 
 RESULTS = Path(__file__).parent / "results" / "supercon3d_sodnet"
 REGIMES = ("all", "O", "O+SD")
-#: SODNet arguments that are not configuration: the element list, and scalings that training sets per fold.
-SET_BY_TRAINING = ("element_types", "kwargs", "target_mean", "target_std", "state_mean", "state_std")
+#: SODNet arguments left out of a run's recorded configuration: the element list, and the scalings that training
+#: sets from each fold's training split.
+NOT_CONFIGURATION = ("element_types", "kwargs", "target_mean", "target_std", "state_mean", "state_std")
 #: Where ``--state chgnet`` keeps the CHGNet features of SuperCon3D (about 5 CPU minutes to compute).
 CHGNET_CACHE = Path("runs/features/chgnet_supercon3d.npz")
 PAPER = {  # Chen et al., NeurIPS 2024, Table 1 (quoted): MAE ln K, R2
@@ -315,8 +316,7 @@ def main() -> None:
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),
-        # Scalings are set from each fold's training split, so the untrained probe's placeholders are left out.
-        "model": {k: v for k, v in probe._init_args.items() if k not in SET_BY_TRAINING},
+        "model": {k: v for k, v in probe._init_args.items() if k not in NOT_CONFIGURATION},
         "n_parameters": probe.num_parameters,
         "config": config.__dict__,
     }

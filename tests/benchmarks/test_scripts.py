@@ -153,3 +153,9 @@ def test_label_noise_matches_one_compound_however_written_and_scores_leave_one_o
     assert noise.composition_key(Composition("YBa2Cu3O7")) != noise.composition_key(Composition("YBa2Cu3O6.5"))
     errors = noise.leave_one_out_errors([[1.0, 2.0, 3.0], [5.0], [0.0, 1.0]])
     assert errors.tolist() == pytest.approx([1.5, 0.0, 1.5, 1.0, 1.0])  # a lone measurement has no partner
+
+
+def test_every_script_is_listed_on_the_benchmarks_page():
+    page = (SCRIPTS / "README.md").read_text()
+    scripts = [p.name for p in SCRIPTS.iterdir() if p.suffix in (".py", ".sh") and not p.name.startswith("_")]
+    assert [name for name in scripts if f"`{name}`" not in page] == []
