@@ -93,8 +93,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     ),
     # A pretrained universal potential's view of each crystal beside the occupancies: CHGNet's features of the
     # ordered approximant as a state vector (``--state chgnet``). A frozen CHGNet alone, through a random forest,
-    # reaches 0.656 ln K on all/all (``../pretrained_features.md``), ahead of SODNet trained from scratch. Fed to
-    # SODNet it did not help: folds 0-1 0.692 / 0.638 against the default's 0.648 / 0.643 (folds 2-3 not run).
+    # reaches 0.650 ln K on all/all (``../pretrained_features.md``), ahead of SODNet trained from scratch. Fed to
+    # SODNet it did not help: 0.682 over 10 folds against the default's 0.684.
     "chgnet_state": ({**DEFAULT, "state_dim": 66}, {}),
 }
 
