@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,13 +34,22 @@ class TcPrediction:
         return asdict(self)
 
 
+def cell_formula(structure: Structure) -> str:
+    """The cell's formula as chemists write it: ``YBa2Cu3O6.9``-like, no spaces and no count of 1 (``MgB2``).
+
+    Occupancies stay as they are (``Mg0.98B2``), so a disordered cell is not rounded away; pymatgen's order of
+    elements (by electronegativity) is kept.
+    """
+    return re.sub(r"(?<=[A-Za-z])1(?![\d.])", "", structure.composition.formula.replace(" ", ""))
+
+
 def make_prediction(
     source: str, structure: Structure, ln_tc: float, ln_tc_sd: float, disorder: str | None = None
 ) -> TcPrediction:
     """Assemble a :class:`TcPrediction` from a model's ln Tc mean and spread (``disorder`` if already known)."""
     return TcPrediction(
         source=source,
-        formula=structure.composition.formula.replace(" ", ""),
+        formula=cell_formula(structure),
         disorder=disorder or classify_disorder(structure)[0],
         tc=math.exp(ln_tc),
         ln_tc=ln_tc,

@@ -19,6 +19,7 @@ from matgl_supercon.cli import main
 from matgl_supercon.models import SODNet
 from matgl_supercon.pretrained import available_models, load_model
 from matgl_supercon.workflows import explain_structure, explore_doping, predict_tc, screen_folder, substitute
+from matgl_supercon.workflows.predict import cell_formula
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "structures"
 
@@ -35,10 +36,26 @@ def test_predict_examples(tiny_model_dir):
         assert p.tc_low < p.tc < p.tc_high
 
 
+@pytest.mark.parametrize(
+    ("species", "expected"),
+    [
+        ({"Mg": 1.0}, "MgB2"),
+        ({"Mg": 0.98}, "Mg0.98B2"),
+        ({"Mg": 0.9, "Al": 0.1}, "Mg0.9Al0.1B2"),
+    ],
+)
+def test_cell_formula_drops_counts_of_one_only(species, expected):
+    lattice = Lattice.hexagonal(3.086, 3.524)
+    structure = Structure(lattice, [species, "B", "B"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]])
+    assert cell_formula(structure) == expected
+    big = Structure(Lattice.cubic(12.0), ["Mg"] * 11 + ["B"], [[i / 12, 0, 0] for i in range(12)])
+    assert cell_formula(big) == "Mg11B"
+
+
 def test_cli_predict_json(tiny_model_dir, capsys):
     assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--model", str(tiny_model_dir), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["formula"] == "Mg1B2"
+    assert rows[0]["formula"] == "MgB2"
     assert main(["predict", str(EXAMPLES / "missing.cif"), "--model", str(tiny_model_dir)]) == 2
     assert "missing.cif" in capsys.readouterr().err
 
