@@ -35,7 +35,7 @@ class TcPrediction:
 
 
 def cell_formula(structure: Structure) -> str:
-    """The cell's formula as chemists write it: ``YBa2Cu3O6.9``-like, no spaces and no count of 1 (``MgB2``).
+    """The cell's formula without spaces or counts of 1: ``MgB2``, ``Ba2YCu3O6.9`` (pymatgen's ``Mg1 B2``...).
 
     Occupancies stay as they are (``Mg0.98B2``), so a disordered cell is not rounded away; pymatgen's order of
     elements (by electronegativity) is kept.

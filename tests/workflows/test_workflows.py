@@ -48,8 +48,11 @@ def test_cell_formula_drops_counts_of_one_only(species, expected):
     lattice = Lattice.hexagonal(3.086, 3.524)
     structure = Structure(lattice, [species, "B", "B"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]])
     assert cell_formula(structure) == expected
-    big = Structure(Lattice.cubic(12.0), ["Mg"] * 11 + ["B"], [[i / 12, 0, 0] for i in range(12)])
-    assert cell_formula(big) == "Mg11B"
+
+
+def test_cell_formula_keeps_counts_that_start_with_one():
+    cell = Structure(Lattice.cubic(12.0), ["Mg"] * 11 + ["B"], [[i / 12, 0, 0] for i in range(12)])
+    assert cell_formula(cell) == "Mg11B"
 
 
 def test_cli_predict_json(tiny_model_dir, capsys):
