@@ -102,8 +102,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {"max_epochs": 15, "ema_decay": 0.995},
     ),
     # Four times the optimiser steps with more gradient noise (the default overfits), its other settings unchanged.
-    # Folds 0-3: 0.644 against the default's 0.664, equal or better on each fold (0.648/0.593/0.674/0.661), at
-    # about twice the CPU time per epoch; the remaining folds decide whether it replaces batch 32.
+    # Folds 0-3: 0.644 against the default's 0.664, equal or better on each fold (0.648/0.593/0.674/0.661); 54 s
+    # per epoch with two processes on 2 cores (the default's 26 s is from another session, so only roughly
+    # comparable). The remaining folds decide whether it replaces batch 32.
     "batch8_lr0.001": (DEFAULT, {"batch_size": 8, "lr": 0.001}),
     # A pretrained universal potential's view of each crystal beside the occupancies: CHGNet's features of the
     # ordered approximant as a state vector (``--state chgnet``). A frozen CHGNet alone, through a random forest,
