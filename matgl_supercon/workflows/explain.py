@@ -10,7 +10,7 @@ from pymatgen.core import Structure
 
 from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models.ensemble import TcEnsemble
-from matgl_supercon.workflows.predict import resolve_model
+from matgl_supercon.workflows.predict import compact_formula, resolve_model
 
 
 @dataclass
@@ -46,7 +46,7 @@ def explain_structure(
     rows = [
         SiteContribution(
             index=i,
-            species=site.species.formula.replace(" ", ""),
+            species=compact_formula(site.species),
             frac_coords=tuple(float(c) for c in np.round(site.frac_coords, 4)),
             disorder=site_kinds[i],
             contribution=float(shares[i]),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 
 from matgl_supercon.data import read_structure
 from matgl_supercon.graph import classify_disorder
@@ -34,13 +34,13 @@ class TcPrediction:
         return asdict(self)
 
 
-def cell_formula(structure: Structure) -> str:
-    """The cell's formula without spaces or counts of 1: ``MgB2``, ``Ba2YCu3O6.9`` (pymatgen's ``Mg1 B2``...).
+def compact_formula(composition: Composition) -> str:
+    """A formula without spaces or counts of 1: ``MgB2``, ``Ba2YCu3O6.9``, a site's ``Mg`` (pymatgen's ``Mg1 B2``...).
 
-    Occupancies stay as they are (``Mg0.98B2``), so a disordered cell is not rounded away; pymatgen's order of
-    elements (by electronegativity) is kept.
+    Occupancies stay as they are (``Mg0.98B2``), so a disordered cell or site is not rounded away; pymatgen's order
+    of elements (by electronegativity) is kept.
     """
-    return re.sub(r"(?<=[A-Za-z])1(?![\d.])", "", structure.composition.formula.replace(" ", ""))
+    return re.sub(r"(?<=[A-Za-z])1(?![\d.])", "", composition.formula.replace(" ", ""))
 
 
 def make_prediction(
@@ -49,7 +49,7 @@ def make_prediction(
     """Assemble a :class:`TcPrediction` from a model's ln Tc mean and spread (``disorder`` if already known)."""
     return TcPrediction(
         source=source,
-        formula=cell_formula(structure),
+        formula=compact_formula(structure.composition),
         disorder=disorder or classify_disorder(structure)[0],
         tc=math.exp(ln_tc),
         ln_tc=ln_tc,
