@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from pymatgen.core import Lattice, Structure
 
+from matgl_supercon.graph import compact_formula
+
 
 @dataclass
 class CrystalBatch:
@@ -54,7 +56,9 @@ class CrystalBatch:
         for k, s in enumerate(structures):
             label = names[k] if names is not None else f"structure {k}"
             if not s.is_ordered:
-                raise ValueError(f"{label} ({s.composition.formula}): the generator takes ordered structures only")
+                raise ValueError(
+                    f"{label} ({compact_formula(s.composition)}): the generator takes ordered structures only"
+                )
             symbols = [site.specie.symbol for site in s]
             missing = sorted(set(symbols) - column.keys())
             if missing:

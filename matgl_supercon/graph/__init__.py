@@ -22,6 +22,7 @@ from matgl_supercon.graph._disorder import (
     site_disorder,
     structure_disorder,
 )
+from matgl_supercon.graph._formula import compact_formula
 from matgl_supercon.graph._neighbors import kth_distance, nearest_k_mask, periodic_neighbors
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "PositionalGroups",
     "atoms_to_structure",
     "classify_disorder",
+    "compact_formula",
     "kth_distance",
     "nearest_k_mask",
     "occupancy_matrix",

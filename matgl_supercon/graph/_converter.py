@@ -23,6 +23,7 @@ from matgl_supercon.graph._disorder import (
     structure_disorder,
     validate_structure,
 )
+from matgl_supercon.graph._formula import compact_formula, describe_site
 from matgl_supercon.graph._neighbors import initial_radius, kth_distance, periodic_neighbors
 
 if TYPE_CHECKING:
@@ -184,10 +185,9 @@ class OccupancyStructure2Graph(GraphConverter):
         if not self.allow_isolated:
             lonely = np.setdiff1d(np.arange(len(structure)), src)
             if lonely.size:
-                i = int(lonely[0])
                 raise ValueError(
-                    f"site {i} ({structure[i].species.formula} at {np.round(structure[i].frac_coords, 4).tolist()}) "
-                    f"has no neighbour within the {self.cutoff} A cutoff (allow_isolated=True accepts it)"
+                    f"{describe_site(structure, int(lonely[0]))} has no neighbour within the {self.cutoff} A cutoff "
+                    "(allow_isolated=True accepts it)"
                 )
 
         graph = Data(num_nodes=len(structure), edge_index=torch.as_tensor(np.stack([src, dst]), dtype=matgl.int_th))
@@ -237,7 +237,7 @@ class OccupancyStructure2Graph(GraphConverter):
         graph, _, _ = self.get_graph(structure)
         counts = np.bincount(graph.site_disorder.numpy(), minlength=len(DISORDER_TYPES))
         return GraphSummary(
-            formula=structure.composition.formula,
+            formula=compact_formula(structure.composition),
             disorder=DISORDER_TYPES[int(graph.disorder)],
             n_sites=graph.num_nodes,
             n_edges=graph.edge_index.shape[1],

@@ -21,6 +21,7 @@ from pymatgen.core import Structure
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from matgl_supercon.graph._formula import describe_site
 from matgl_supercon.graph._neighbors import periodic_neighbors
 
 DisorderType = Literal["ordered", "SD", "PD", "SPD", "vacancy"]
@@ -75,16 +76,12 @@ def occupancy_matrix(structure: Structure, element_types: tuple[str, ...]) -> np
             j = column.get(symbol)
             if j is None:
                 raise ValueError(
-                    f"site {i} ({site.species.formula} at {np.round(site.frac_coords, 4).tolist()}): "
-                    f"element {symbol!r} is not in the converter's element list"
+                    f"{describe_site(structure, i)}: element {symbol!r} is not in the converter's element list"
                 )
             occ[i, j] += amount
         total = occ[i].sum()
         if total > 1 + OCCUPANCY_TOL:
-            raise ValueError(
-                f"site {i} ({site.species.formula} at {np.round(site.frac_coords, 4).tolist()}): "
-                f"total occupancy {total:.4f} exceeds 1"
-            )
+            raise ValueError(f"{describe_site(structure, i)}: total occupancy {total:.4f} exceeds 1")
     return occ
 
 

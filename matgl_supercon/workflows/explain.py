@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from matgl_supercon.graph import classify_disorder
+from matgl_supercon.graph import classify_disorder, compact_formula
 from matgl_supercon.models.ensemble import TcEnsemble
-from matgl_supercon.workflows.predict import compact_formula, resolve_model
+from matgl_supercon.workflows.predict import resolve_model
 
 
 @dataclass

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Structure
 
 from matgl_supercon.data import read_structure
-from matgl_supercon.graph import classify_disorder
+from matgl_supercon.graph import classify_disorder, compact_formula
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.pretrained import load_model
 
@@ -32,15 +31,6 @@ class TcPrediction:
     def as_dict(self) -> dict:
         """Plain dict for JSON/CSV output."""
         return asdict(self)
-
-
-def compact_formula(composition: Composition) -> str:
-    """A formula without spaces or counts of 1: ``MgB2``, ``Ba2YCu3O6.9``, a site's ``Mg`` (pymatgen's ``Mg1 B2``...).
-
-    Occupancies stay as they are (``Mg0.98B2``), so a disordered cell or site is not rounded away; pymatgen's order
-    of elements (by electronegativity) is kept.
-    """
-    return re.sub(r"(?<=[A-Za-z])1(?![\d.])", "", composition.formula.replace(" ", ""))
 
 
 def make_prediction(

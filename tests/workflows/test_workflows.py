@@ -19,7 +19,6 @@ from matgl_supercon.cli import main
 from matgl_supercon.models import SODNet
 from matgl_supercon.pretrained import available_models, load_model
 from matgl_supercon.workflows import explain_structure, explore_doping, predict_tc, screen_folder, substitute
-from matgl_supercon.workflows.predict import compact_formula
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "structures"
 
@@ -34,26 +33,6 @@ def test_predict_examples(tiny_model_dir):
         assert math.isfinite(p.tc) and p.tc > 0
         assert p.ln_tc_sd > 0  # two different members
         assert p.tc_low < p.tc < p.tc_high
-
-
-@pytest.mark.parametrize(
-    ("species", "expected"),
-    [
-        ({"Mg": 1.0}, "MgB2"),
-        ({"Mg": 0.98}, "Mg0.98B2"),
-        ({"Mg": 0.9, "Al": 0.1}, "Mg0.9Al0.1B2"),
-    ],
-)
-def test_compact_formula_drops_counts_of_one_only(species, expected):
-    lattice = Lattice.hexagonal(3.086, 3.524)
-    structure = Structure(lattice, [species, "B", "B"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5], [2 / 3, 1 / 3, 0.5]])
-    assert compact_formula(structure.composition) == expected
-    assert compact_formula(structure[0].species) == expected.removesuffix("B2")
-
-
-def test_compact_formula_keeps_counts_that_start_with_one():
-    cell = Structure(Lattice.cubic(12.0), ["Mg"] * 11 + ["B"], [[i / 12, 0, 0] for i in range(12)])
-    assert compact_formula(cell.composition) == "Mg11B"
 
 
 def test_cli_predict_json(tiny_model_dir, capsys):
