@@ -111,6 +111,13 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # reaches 0.650 ln K on all/all (``../pretrained_features.md``), ahead of SODNet trained from scratch. Fed to
     # SODNet it did not help: 0.682 over 10 folds against the default's 0.684.
     "chgnet_state": ({**DEFAULT, "state_dim": 66}, {}),
+    # Composition statistics through per-feature periodic embeddings (PLR; Gorishniy et al. 2022) instead of a plain
+    # MLP: on the statistics alone a network so embedded comes close to the random forest (../composition_mlp.md).
+    "periodic_composition_valence": ({**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic"}, {}),
+    "periodic_composition_head_valence": (
+        {**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic", "composition_head": True},
+        {},
+    ),
 }
 
 #: Variants trained with ``supercon3d_sodnet.py --extra-data``: name -> extra data set.
@@ -274,6 +281,9 @@ def main() -> None:
         "`descriptors_only_ema0.995_plus_3dsc_and_formulas` trains the element-descriptor model beside both extra",
         "sets (1,720 structures and 7,138 formulas; the forest with the same rows:",
         "`../supercon3d_baselines_3dsc_and_formulas_new_systems.md`).",
+        "The `periodic_composition` rows pass the composition statistics through per-feature periodic embeddings",
+        "(`composition_encoding=\"periodic\"`; Gorishniy et al., NeurIPS 2022) before the context MLP (and the",
+        "composition head); on the statistics alone such an MLP against the forest: `../composition_mlp.md`.",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "
         "| default's MAE, same folds | error correlation with default | MAE of mean with default "

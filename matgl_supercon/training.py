@@ -283,6 +283,8 @@ def fit_tc_model(
                         f"{states.shape[1:]} (build it with graph_dataset(..., state_attr=...))"
                     )
                 model.set_state_scaling(states.mean(axis=0), np.maximum(states.std(axis=0), 1e-6))
+            if getattr(model, "composition_encoder", None) is not None:
+                model.set_composition_scaling([train_set[i][0] for i in range(len(train_set))])
         else:
             try:
                 model.load_state_dict(init_from.state_dict())

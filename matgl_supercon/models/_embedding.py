@@ -135,3 +135,46 @@ class RadialBasis(nn.Module):
         envelope = 0.5 * (torch.cos(math.pi * distance / self.cutoff) + 1.0) * (distance < self.cutoff)
         gauss = torch.exp(-(((distance[:, None] - self.centers) / self.width) ** 2))
         return gauss * envelope[:, None]
+
+
+class PeriodicEmbedding(nn.Module):
+    """Per-feature periodic embedding of a vector of scalars ("PLR", Gorishniy, Rubachev & Babenko, NeurIPS 2022).
+
+    Each standardised feature ``z_j = (x_j - shift_j) / scale_j`` becomes
+    ``ReLU(W_j [cos(2 pi c_j z_j), sin(2 pi c_j z_j)] + b_j)`` with ``n_frequencies`` learned frequencies
+    ``c_j ~ N(0, sigma^2)`` of its own. An MLP on raw descriptor statistics learns smooth functions of each
+    feature and lags a random forest on small tabular sets; these embeddings let it resolve the sharp,
+    threshold-like dependences a forest finds (``benchmarks/results/sodnet_vs_forest.md``).
+    ``shift``/``scale`` are buffers set from the training set (:meth:`set_scaling`); ``z`` is clipped to
+    +-``clip`` so a feature that is constant in training cannot blow up at test time.
+    """
+
+    def __init__(
+        self, n_features: int, n_frequencies: int = 16, dim: int = 16, sigma: float = 1.0, clip: float = 5.0
+    ) -> None:
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("shift", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.frequencies = nn.Parameter(torch.randn(n_features, n_frequencies) * sigma)
+        self.weight = nn.Parameter(torch.randn(n_features, 2 * n_frequencies, dim) / math.sqrt(2 * n_frequencies))
+        self.bias = nn.Parameter(torch.zeros(n_features, dim))
+        self.out_dim = n_features * dim
+
+    def set_scaling(self, shift: torch.Tensor, scale: torch.Tensor) -> None:
+        """Standardise inputs with these per-feature means and (positive) standard deviations."""
+        shift = torch.as_tensor(shift, dtype=self.shift.dtype)
+        scale = torch.as_tensor(scale, dtype=self.scale.dtype)
+        if shift.shape != self.shift.shape or scale.shape != self.scale.shape:
+            raise ValueError(f"scaling needs {self.shift.numel()} values each, got {tuple(shift.shape)}")
+        if not bool(torch.isfinite(shift).all() & (scale > 0).all()):
+            raise ValueError("scaling: shifts must be finite and scales positive")
+        self.shift.copy_(shift)
+        self.scale.copy_(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, n_features]`` to ``[batch, n_features * dim]``."""
+        z = ((x - self.shift) / self.scale).clamp(-self.clip, self.clip)
+        angle = 2 * math.pi * self.frequencies * z[..., None]
+        waves = torch.cat([torch.cos(angle), torch.sin(angle)], dim=-1)
+        return torch.relu(torch.einsum("bnk,nkd->bnd", waves, self.weight) + self.bias).flatten(1)

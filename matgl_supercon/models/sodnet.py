@@ -7,7 +7,7 @@ scratch on e3nn and MatGL's PyG graphs. The model outputs ln(Tc / K).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from torch_geometric.utils import scatter
 
 from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
 from matgl_supercon.models._attention import TransformerBlock
-from matgl_supercon.models._embedding import OccupancyEmbedding, RadialBasis
+from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
 from matgl_supercon.models._target import StandardisedTarget
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         global_context: bool = True,
         composition_context: bool = True,
         composition_head: bool = False,
+        composition_encoding: Literal["linear", "periodic"] = "linear",
         state_dim: int = 0,
         state_mean: Sequence[float] | None = None,
         state_std: Sequence[float] | None = None,
@@ -166,6 +167,10 @@ class SODNet(StandardisedTarget, MatGLModel):
                 structure part to read a one-site crystal as if it were a real site. Trained beside the SuperCon
                 formula table it measured worse on SuperCon3D than the default trained the same way
                 (``benchmarks/results/sodnet_variants/README.md``), so it is off by default.
+            composition_encoding: How the composition statistics enter the context and head: ``"linear"`` feeds
+                them to a plain MLP; ``"periodic"`` first embeds each statistic on its own
+                (:class:`~matgl_supercon.models._embedding.PeriodicEmbedding`, standardised with the training
+                set's statistics, which the trainer sets through :meth:`set_composition_scaling`).
             state_dim: Width of a per-structure state vector (MatGL's ``state_attr``) given beside the graph, such
                 as a pretrained model's features of the crystal (``benchmarks.chgnet_features``) or a measurement
                 condition; standardised, embedded and fed to every site's readout. 0 (default): no state.
@@ -205,6 +210,12 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.global_context = global_context
         self.composition_context = composition_context
         n_stats = 4 * self.embedding.descriptors.shape[1] + 2  # composition_statistics' width
+        if composition_encoding not in ("linear", "periodic"):
+            raise ValueError(f"composition_encoding must be 'linear' or 'periodic', got {composition_encoding!r}")
+        self.composition_encoder = None
+        if composition_encoding == "periodic" and (composition_context or composition_head):
+            self.composition_encoder = PeriodicEmbedding(n_stats)
+            n_stats = self.composition_encoder.out_dim
         if composition_context:
             self.composition = nn.Sequential(
                 nn.Linear(n_stats, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, n_scalars)
@@ -240,6 +251,21 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.state_std.copy_(std)
         self._init_args["state_mean"] = mean.tolist()
         self._init_args["state_std"] = std.tolist()
+
+    def set_composition_scaling(self, graphs: Sequence[Data]) -> None:
+        """Standardise the periodic composition encoding with these (training) graphs' statistics."""
+        if self.composition_encoder is None:
+            raise ValueError("set_composition_scaling needs composition_encoding='periodic'")
+        stats = self.graph_composition_statistics(graphs)
+        self.composition_encoder.set_scaling(stats.mean(0), stats.std(0).clamp_min(1e-6))
+
+    def graph_composition_statistics(self, graphs: Sequence[Data]) -> torch.Tensor:
+        """``[len(graphs), n_statistics]``: each graph's :func:`composition_statistics` (this model's descriptors)."""
+        if not graphs:
+            raise ValueError("no graphs to take composition statistics of")
+        batch = Batch.from_data_list(list(graphs))
+        descriptors = self.embedding.descriptors
+        return composition_statistics(batch.occupancy, batch.vacancy, descriptors, batch.batch, batch.num_graphs)
 
     def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
         """The graph converter whose graphs this model expects.
@@ -301,6 +327,8 @@ class SODNet(StandardisedTarget, MatGLModel):
             scalars = torch.cat([scalars, mean[batch], peak[batch]], dim=-1)
         if self.composition_context or self.composition_head:
             stats = composition_statistics(g.occupancy, g.vacancy, self.embedding.descriptors, batch, n_graphs)
+            if self.composition_encoder is not None:
+                stats = self.composition_encoder(stats)
         if self.composition_context:
             scalars = torch.cat([scalars, self.composition(stats)[batch]], dim=-1)
         if self.state_dim:

@@ -209,3 +209,26 @@ def test_state_vector_is_standardised_checked_and_saved(low_symmetry, tmp_path):
         model.predict_structure(low_symmetry, [float("nan"), 0.0])
     with pytest.raises(ValueError, match="standard deviations positive"):
         model.set_state_scaling([0.0, 0.0], [1.0, 0.0])
+
+
+def test_periodic_composition_encoding_is_scaled_invariant_and_saved(low_symmetry, tmp_path):
+    torch.manual_seed(0)
+    model = SODNet(**dict(TINY, composition_encoding="periodic", composition_head=True)).eval()
+    other = Structure(Lattice.cubic(4.2), ["Cu", {"Y": 0.5, "Ba": 0.5}, "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
+    graphs = [model.make_converter().get_graph(s)[0] for s in (low_symmetry, other)]
+    model.set_composition_scaling(graphs)
+    stats = model.graph_composition_statistics(graphs)
+    assert torch.allclose(model.composition_encoder.shift, stats.mean(0))
+    assert bool((model.composition_encoder.scale > 0).all())
+    ref = tc(model, low_symmetry)
+    supercell = low_symmetry.copy()
+    supercell.make_supercell([2, 1, 1])
+    assert tc(model, supercell) == pytest.approx(ref, rel=1e-4)
+    model.save(tmp_path / "periodic")
+    loaded = matgl.load_model(tmp_path / "periodic").eval()
+    assert torch.equal(loaded.composition_encoder.shift, model.composition_encoder.shift)
+    assert tc(loaded, low_symmetry) == ref
+    with pytest.raises(ValueError, match="'linear' or 'periodic'"):
+        SODNet(**dict(TINY, composition_encoding="fourier"))
+    with pytest.raises(ValueError, match="composition_encoding='periodic'"):
+        SODNet(**TINY).set_composition_scaling(graphs)

@@ -111,3 +111,11 @@ def test_states_reach_the_model_and_set_its_scaling(supercon3d, tmp_path):
         graph_dataset([r.structure for r in records], ln_tc, converter, broken)
     with pytest.raises(ValueError, match="a row per structure"):
         graph_dataset([r.structure for r in records], ln_tc, converter, state[:5])
+
+
+def test_trainer_standardises_the_periodic_composition_encoding(supercon3d, tmp_path):
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d, composition_encoding="periodic")
+    config = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, seed=3)
+    model, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
+    stats = model.graph_composition_statistics([train[i][0] for i in range(len(train))])
+    assert torch.allclose(model.composition_encoder.shift, stats.mean(0), atol=1e-6)
