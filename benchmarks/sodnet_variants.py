@@ -282,7 +282,7 @@ def main() -> None:
         "sets (1,720 structures and 7,138 formulas; the forest with the same rows:",
         "`../supercon3d_baselines_3dsc_and_formulas_new_systems.md`).",
         "The `periodic_composition` rows pass the composition statistics through per-feature periodic embeddings",
-        "(`composition_encoding=\"periodic\"`; Gorishniy et al., NeurIPS 2022) before the context MLP (and the",
+        '(`composition_encoding="periodic"`; Gorishniy et al., NeurIPS 2022) before the context MLP (and the',
         "composition head); on the statistics alone such an MLP against the forest: `../composition_mlp.md`.",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "

@@ -159,3 +159,15 @@ def test_every_script_is_listed_on_the_benchmarks_page():
     page = (SCRIPTS / "README.md").read_text()
     scripts = [p.name for p in SCRIPTS.iterdir() if p.suffix in (".py", ".sh") and not p.name.startswith("_")]
     assert [name for name in scripts if f"`{name}`" not in page] == []
+
+
+def test_composition_mlp_is_seeded_and_learns_a_threshold(benchmark_script, monkeypatch):
+    script = benchmark_script("composition_mlp")
+    monkeypatch.setattr(script, "EPOCHS", 30)
+    x = torch.rand(96, 3, generator=torch.Generator().manual_seed(0)).double().numpy()
+    y = np.where(x[:, 0] > 0.5, 3.0, 0.0) + 0.1 * x[:, 1]  # a step, as Tc jumps between families
+    split = (np.arange(64), np.arange(64, 80), np.arange(80, 96))
+    for periodic in (False, True):
+        first = script.fit_predict(x, y, split, seed=2, periodic=periodic)
+        assert np.array_equal(first, script.fit_predict(x, y, split, seed=2, periodic=periodic))
+        assert np.mean(np.abs(first - y[80:])) < 0.5 * np.mean(np.abs(y[80:] - y[:64].mean()))
