@@ -118,6 +118,13 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic", "composition_head": True},
         {},
     ),
+    # Fold 0: 0.698 and 0.681 against the default's 0.648, training MAE 0.08 and 0.06 at epoch 40 (other variants
+    # end near 0.28): the embedded statistics let the network memorise compositions. The same with the regularised
+    # recipe's dropout, weight decay and weight average:
+    "periodic_composition_valence_regularised": (
+        {**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic", "readout_dropout": 0.2},
+        {"weight_decay": 0.05, "ema_decay": 0.995},
+    ),
 }
 
 #: Variants trained with ``supercon3d_sodnet.py --extra-data``: name -> extra data set.
