@@ -170,6 +170,8 @@ def main() -> None:
         "- RBF SVR tuning on SuperCon3D: [results/svr_tuning.md](results/svr_tuning.md)",
         "- Why SODNet does not beat the Magpie forest (features vs learner, other composition learners, distillation, "
         "shared errors, residual training): [results/sodnet_vs_forest.md](results/sodnet_vs_forest.md)",
+        "- Composition statistics: forest against MLPs with and without periodic embeddings: "
+        "[results/composition_mlp.md](results/composition_mlp.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- Learning curves (MAE against training-set size, with a fitted asymptote): "
         "[results/learning_curve.md](results/learning_curve.md)",
@@ -183,6 +185,8 @@ def main() -> None:
         "- `supercon3d_baselines.py`: RF / SVR on Magpie (-c) and Magpie + geometry (-geo).",
         "- `sodnet_vs_forest.py`: SODNet vs the Magpie forest (features or learner, other composition learners, "
         "an MLP distilled from the forest, shared errors, residual training).",
+        "- `composition_mlp.py`: the forest against MLPs (plain, periodic-embedded, seed ensembles) on SODNet's "
+        "composition statistics.",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `pretrained_features.py`: frozen CHGNet features of each structure's ordered approximant for the forests.",
         "- `learning_curve.py`: SODNet and forests on nested subsets of each fold's training block.",

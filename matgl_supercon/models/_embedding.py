@@ -143,8 +143,10 @@ class PeriodicEmbedding(nn.Module):
     Each standardised feature ``z_j = (x_j - shift_j) / scale_j`` becomes
     ``ReLU(W_j [cos(2 pi c_j z_j), sin(2 pi c_j z_j)] + b_j)`` with ``n_frequencies`` learned frequencies
     ``c_j ~ N(0, sigma^2)`` of its own. An MLP on raw descriptor statistics learns smooth functions of each
-    feature and lags a random forest on small tabular sets; these embeddings let it resolve the sharp,
-    threshold-like dependences a forest finds (``benchmarks/results/sodnet_vs_forest.md``).
+    feature and lags a random forest on small tabular sets; these embeddings let it follow sharper, threshold-like
+    dependences. On SuperCon3D's composition statistics (all/all, 10 folds) a plain MLP reaches 0.708 ln K against
+    the forest's 0.629; with these embeddings 0.667, and three such networks averaged 0.641
+    (``benchmarks/results/composition_mlp.md``).
     ``shift``/``scale`` are buffers set from the training set (:meth:`set_scaling`); ``z`` is clipped to
     +-``clip`` so a feature that is constant in training cannot blow up at test time.
     """

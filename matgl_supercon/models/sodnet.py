@@ -170,7 +170,10 @@ class SODNet(StandardisedTarget, MatGLModel):
             composition_encoding: How the composition statistics enter the context and head: ``"linear"`` feeds
                 them to a plain MLP; ``"periodic"`` first embeds each statistic on its own
                 (:class:`~matgl_supercon.models._embedding.PeriodicEmbedding`, standardised with the training
-                set's statistics, which the trainer sets through :meth:`set_composition_scaling`).
+                set's statistics, which the trainer sets through :meth:`set_composition_scaling`). Periodic
+                embeddings bring an MLP on the statistics alone close to a random forest, but inside SODNet they let
+                the network memorise the training compositions and test worse (``sodnet_variants`` README), so
+                ``"linear"`` is the default.
             state_dim: Width of a per-structure state vector (MatGL's ``state_attr``) given beside the graph, such
                 as a pretrained model's features of the crystal (``benchmarks.chgnet_features``) or a measurement
                 condition; standardised, embedded and fed to every site's readout. 0 (default): no state.
