@@ -95,14 +95,9 @@ def sodnet_statistics(dataset) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``[n_graphs, n_statistics]`` statistics and ``[n_graphs, n_elements]`` summed site occupancies.
     """
-    descriptors = readout_descriptors()
-    rows, amounts = [], []
-    for i in range(len(dataset)):
-        g = dataset[i][0]
-        batch = torch.zeros(g.num_nodes, dtype=torch.long)
-        rows.append(composition_statistics(g.occupancy, g.vacancy, descriptors, batch, 1)[0].numpy())
-        amounts.append(g.occupancy.sum(0).numpy())
-    return np.array(rows), np.array(amounts)
+    graphs = [dataset[i][0] for i in range(len(dataset))]
+    statistics = SODNet(valence_descriptors=True).graph_composition_statistics(graphs).numpy()
+    return statistics, np.array([g.occupancy.sum(0).numpy() for g in graphs])
 
 
 def distilled_mlp(stats: np.ndarray, amounts: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int):
