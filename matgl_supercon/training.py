@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -234,6 +235,64 @@ def training_seconds(out_dir: str | Path) -> float:
     return float(sum(row["seconds"] for row in logged_epochs(out_dir)))
 
 
+#: Constructor arguments that the trainer sets from the training data: not part of what a run was asked to train.
+FITTED_ARGUMENTS = ("target_mean", "target_std", "state_mean", "state_std", "kwargs")
+
+
+def run_configuration(
+    model_class: type[SODNet] | type[MEGNetTc], model_kwargs: dict | None, config: TrainConfig
+) -> dict:
+    """What a run trains, as JSON: the model's constructor arguments with its defaults filled in, and the settings.
+
+    Defaults are resolved here, so a run recorded before a default changed still says what it trained.
+    """
+    parameters = inspect.signature(model_class.__init__).parameters
+    model = {
+        name: p.default
+        for name, p in parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in FITTED_ARGUMENTS
+    }
+    model.update({k: v for k, v in (model_kwargs or {}).items() if k not in FITTED_ARGUMENTS})
+    return json.loads(json.dumps({"model": model, "training": asdict(config)}))
+
+
+def check_run_folder(out_dir: Path, requested: dict) -> None:
+    """Refuse to resume or reuse a run folder that holds another configuration; record the configuration otherwise.
+
+    A folder is checked against its ``run.json`` or, for runs recorded before that file existed, against the
+    saved model's arguments and ``history.json``'s settings (keys present on both sides). An unfinished run may
+    be resumed with another ``max_epochs`` or ``patience`` (to train on, or stop later); a finished one is reused
+    only for exactly its settings.
+
+    Raises:
+        ValueError: Naming the folder and every setting that differs.
+    """
+    record = out_dir / "run.json"
+    if record.exists():
+        stored = json.loads(record.read_text())
+    else:
+        stored = {"model": {}, "training": {}}
+        if (out_dir / "model" / "model.json").exists():
+            stored["model"] = json.loads((out_dir / "model" / "model.json").read_text()).get("kwargs", {})
+        if (out_dir / "history.json").exists():
+            stored["training"] = json.loads((out_dir / "history.json").read_text()).get("config", {})
+    finished = (out_dir / "model").exists() and (out_dir / "history.json").exists()
+    free = FITTED_ARGUMENTS if finished else (*FITTED_ARGUMENTS, "max_epochs", "patience")
+    differences = [
+        f"{section}.{key}: the folder has {stored[section][key]!r}, this run asks for {requested[section][key]!r}"
+        for section in ("model", "training")
+        for key in sorted(set(stored.get(section, {})) & set(requested[section]))
+        if key not in free and stored[section][key] != requested[section][key]
+    ]
+    if differences:
+        raise ValueError(
+            f"{out_dir} holds a run of another configuration ({'; '.join(differences)}); "
+            "train into another folder or delete this one"
+        )
+    if not record.exists():
+        write_json_atomic(record, requested)
+
+
 def fit_tc_model(
     train_set,
     val_set,
@@ -260,11 +319,15 @@ def fit_tc_model(
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
+
+    Raises:
+        ValueError: If ``out_dir`` holds a run (finished or not) of another model configuration or other settings.
     """
     config = config or TrainConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / "model"
+    check_run_folder(out_dir, run_configuration(model_class, model_kwargs, config))
     if final.exists() and (out_dir / "history.json").exists():
         history = json.loads((out_dir / "history.json").read_text())
         return model_class.load(final).eval(), {**history, "train_seconds": training_seconds(out_dir)}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -119,3 +120,22 @@ def test_trainer_standardises_the_periodic_composition_encoding(supercon3d, tmp_
     model, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
     stats = model.graph_composition_statistics([train[i][0] for i in range(len(train))])
     assert torch.allclose(model.composition_encoder.shift, stats.mean(0), atol=1e-6)
+
+
+def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d)
+    config = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, seed=3)
+    fit_tc_model(train, val, tmp_path, kwargs, config)
+    recorded = json.loads((tmp_path / "run.json").read_text())
+    assert recorded["model"]["n_blocks"] == TINY["n_blocks"] and recorded["training"]["max_epochs"] == 1
+    # Another architecture, or other settings, in the same folder would reuse (or resume) the wrong model.
+    with pytest.raises(ValueError, match=r"model\.n_blocks: the folder has 2, this run asks for 1"):
+        fit_tc_model(train, val, tmp_path, dict(kwargs, n_blocks=1), config)
+    with pytest.raises(ValueError, match=r"training\.ema_decay"):
+        fit_tc_model(train, val, tmp_path, kwargs, replace(config, ema_decay=0.9))
+    with pytest.raises(ValueError, match=r"training\.max_epochs"):  # a finished run is not stretched silently
+        fit_tc_model(train, val, tmp_path, kwargs, replace(config, max_epochs=3))
+    # A folder written before run.json existed is checked against its saved model and history.
+    (tmp_path / "run.json").unlink()
+    with pytest.raises(ValueError, match=r"model\.n_blocks"):
+        fit_tc_model(train, val, tmp_path, dict(kwargs, n_blocks=1), config)
