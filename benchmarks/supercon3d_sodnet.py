@@ -145,6 +145,29 @@ def write_markdown(summary: dict, meta: dict, results: Path) -> None:
     (results / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def check_results_configuration(results: Path, model: dict, config: dict) -> None:
+    """Exit when ``results`` holds folds of another model configuration or other settings.
+
+    Finished folds are skipped, so adding folds of another configuration to them would mix two models in one
+    table (e.g. after a default changed).
+    """
+    path = results / "supercon3d_sodnet.json"
+    if not path.exists():
+        return
+    meta = json.loads(path.read_text())["meta"]
+    differences = [
+        f"{key}: {side[key]!r} there, {asked[key]!r} now"
+        for side, asked in ((meta["model"], model), (meta["config"], config))
+        for key in sorted(set(side) & set(asked))
+        if side[key] != asked[key]
+    ]
+    if differences:
+        raise SystemExit(
+            f"{results} holds folds of another configuration ({'; '.join(differences)}); pass --results (and --runs) "
+            "of a new folder, or the --model / --train that made those folds"
+        )
+
+
 def cached_chgnet_features(records, path: Path = CHGNET_CACHE) -> np.ndarray:
     """``chgnet_features`` of the records' structures, read from ``path`` when it holds them for these ids.
 
@@ -210,6 +233,8 @@ def main() -> None:
     model_kwargs = json.loads(args.model)
     config = TrainConfig(**{"max_epochs": args.epochs, **json.loads(args.train)})
     template = SODNet(**model_kwargs)
+    configuration = {k: v for k, v in template._init_args.items() if k not in NOT_CONFIGURATION}
+    check_results_configuration(args.results, json.loads(json.dumps(configuration)), config.__dict__)
     state = None
     if args.state and not args.summary_only:
         if args.extra_data or args.virtual_copies:
@@ -301,7 +326,6 @@ def main() -> None:
                 flush=True,
             )
 
-    probe = SODNet(**model_kwargs)
     command = [
         f"--regimes {' '.join(args.regimes)}",
         f"--epochs {args.epochs}",
@@ -316,8 +340,8 @@ def main() -> None:
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),
-        "model": {k: v for k, v in probe._init_args.items() if k not in NOT_CONFIGURATION},
-        "n_parameters": probe.num_parameters,
+        "model": configuration,
+        "n_parameters": template.num_parameters,
         "config": config.__dict__,
     }
     summary = summarise(records, disorder, results)
