@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/leaderboard.py
 
-Rows come from ``results/supercon3d_sodnet/supercon3d_sodnet.json``, ``results/supercon3d_baselines.json`` (and
+Rows come from ``results/supercon3d_sodnet/supercon3d_sodnet.json`` (and the previous default's, under
+``results/sodnet_variants/blocks2_composition/``), ``results/supercon3d_baselines.json`` (and
 ``supercon3d_baselines_<extra set>.json``, the forest trained with extra data) and every
 ``results/tasks/<task>/<model>/summary.json`` written by ``mgl-supercon benchmark``; published numbers are
 added as reference rows marked "quoted" (Chen et al., NeurIPS 2024, Table 1; the JARVIS-Leaderboard).
@@ -96,20 +97,25 @@ def task_sections() -> list[str]:
 
 def main() -> None:
     rows = []
-    sodnet = RESULTS / "supercon3d_sodnet" / "supercon3d_sodnet.json"
-    if sodnet.exists():
-        data = json.loads(sodnet.read_text())
-        for regime, s in data["summary"].items():
+    # The default configuration, and the one it replaced on 2026-11-27 (free element embeddings, no weight average).
+    for label, folder in (
+        ("SODNet (ours)", "supercon3d_sodnet"),
+        ("SODNet, default until 2026-11-27 (ours)", "sodnet_variants/blocks2_composition"),
+    ):
+        sodnet = RESULTS / folder / "supercon3d_sodnet.json"
+        if not sodnet.exists():
+            continue
+        for regime, s in json.loads(sodnet.read_text())["summary"].items():
             rows.append(
                 (
-                    "SODNet (ours)",
+                    label,
                     regime,
                     s["mae_mean"],
                     s["mae_sd"],
                     s["r2_mean"],
                     s["r2_sd"],
                     s["n_folds"],
-                    "results/supercon3d_sodnet/README.md",
+                    f"results/{folder}/README.md",
                 )
             )
     # The baselines, then the same models trained with an extra set (supercon3d_baselines.py --extra-data NAME).
@@ -156,7 +162,10 @@ def main() -> None:
         "",
         "Each cell is written by the command in its `summary.json` (with machine and date) as Matbench",
         "`results.json.gz`, which `matgl_supercon.benchmarks.read_matbench_results` loads with matbench itself.",
-        "MAE ± sd over folds; R2 is the mean over folds.",
+        "MAE ± sd over folds; R2 is the mean over folds. The GNN cells ran before 2026-11-27, when training had no",
+        "weight average (`--train '{\"ema_decay\": 0.0}'` repeats them) and SODNet a free per-element embedding",
+        "(`--model-args '{\"learned_element_embedding\": true}'`): the SODNet cells score the configuration of the",
+        "`SODNet, default until 2026-11-27` rows above.",
         *task_sections(),
         "",
         "## Other results",

@@ -4,17 +4,16 @@ Usage:
     python benchmarks/learning_curve.py --data ../shared/data [--sodnet-folds 0 1 2 3] [--threads 2]
     python benchmarks/learning_curve.py --data ../shared/data --summary-only
 
-Would more structures close the gap to the target (0.45 ln K)? Each paper fold's training block is cut to
-nested random subsets (12.5%, 25%, 50%, 100%; the order is a seeded ``torch.Generator`` permutation per fold),
-while validation and test blocks stay whole. Extra trees and the random forest on Magpie features run on all 10
-folds; SODNet (the default configuration and recipe of ``supercon3d_sodnet.py``, 40 epochs at every size) on
-``--sodnet-folds``, its 100% points read from ``results/supercon3d_sodnet/all``. Each SODNet (fraction, fold)
-writes ``results/learning_curve/sodnet/<fraction>/fold_<k>.json`` and checkpoints under
-``runs/learning_curve``, so the script resumes and several processes can share the folds. A saturating power
-law, MAE(n) = c + a n^-b, is fitted to each learner's mean MAE; the report gives its asymptote c and, where
-c is below the target, the training-set size at which the fit reaches it. Four or five points make that an
-extrapolation, not a measurement. Writes ``results/learning_curve.{json,md,png}``.
-"""
+Would more structures close the gap to the target (0.45 ln K)? Each paper fold's training block is cut to nested
+random subsets (12.5%, 25%, 50%, 100%; the order is a seeded ``torch.Generator`` permutation per fold), while
+validation and test blocks stay whole. Extra trees and the random forest on Magpie features run on all 10 folds;
+SODNet (``sodnet_variants.BASE``, the default configuration and recipe until 2026-11-27, 40 epochs at every size)
+on ``--sodnet-folds``, its 100% points read from ``results/sodnet_variants/blocks2_composition/all``. Each SODNet
+(fraction, fold) writes ``results/learning_curve/sodnet/<fraction>/fold_<k>.json`` and checkpoints under
+``runs/learning_curve``, so the script resumes and several processes can share the folds. A saturating power law,
+MAE(n) = c + a n^-b, is fitted to each learner's mean MAE; the report gives its asymptote c and, where c is below
+the target, the training-set size at which the fit reaches it. Four or five points make that an extrapolation, not
+a measurement. Writes ``results/learning_curve.{json,md,png}``."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ import torch
 from _report import header_lines, provenance, write_report
 from pretrained_features import LEARNERS
 from scipy.optimize import curve_fit
-from sodnet_variants import DEFAULT, TRAIN
+from sodnet_variants import BASE, TRAIN, results_dir
 from supercon3d_sodnet import PAPER
 
 from matgl_supercon.benchmarks import fold_summary, mae, magpie_features, r2
@@ -38,7 +37,7 @@ from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dat
 
 RESULTS = Path(__file__).parent / "results"
 CURVES = RESULTS / "learning_curve"
-FULL_SODNET = RESULTS / "supercon3d_sodnet" / "all"
+FULL_SODNET = results_dir("blocks2_composition") / "all"
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 TARGET = 0.45  # issue 3's all/all target, ln K
 
@@ -83,7 +82,7 @@ def forest_curves(records, blocks, fractions) -> dict[str, dict[float, list[dict
 def train_sodnet_folds(records, blocks, fractions, folds, threads: int) -> None:
     torch.set_num_threads(threads)
     ln_tc = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**DEFAULT).make_converter())
+    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**BASE).make_converter())
     for k in folds:
         train, val, test = blocks[k]
         for fraction in fractions:
@@ -95,7 +94,7 @@ def train_sodnet_folds(records, blocks, fractions, folds, threads: int) -> None:
                 Subset(dataset, part.tolist()),
                 Subset(dataset, val.tolist()),
                 Path("runs/learning_curve") / f"{fraction}" / f"fold_{k}",
-                DEFAULT,
+                BASE,
                 TrainConfig(**TRAIN),
             )
             pred = predict_dataset(model, Subset(dataset, test.tolist()))
@@ -183,7 +182,7 @@ def main() -> None:
         train_sodnet_folds(records, blocks, args.fractions, args.sodnet_folds, args.threads)
     if args.no_report:
         return
-    curves = {"SODNet (default)": sodnet_curve(records, blocks, args.fractions)}
+    curves = {"SODNet": sodnet_curve(records, blocks, args.fractions)}
     curves.update({f"{name} on Magpie": c for name, c in forest_curves(records, blocks, args.fractions).items()})
     summaries = {
         name: {str(f): {**fold_summary(v), "n_train": float(np.mean([s["n_train"] for s in v]))} for f, v in c.items()}
@@ -196,11 +195,11 @@ def main() -> None:
     }
     meta = provenance("python benchmarks/learning_curve.py --data ../shared/data", args.threads)
     plot(curves, fits, CURVES.with_suffix(".png"), f"{meta['command']}; {meta['machine']}; {meta['date']}")
-    sodnet_folds = sorted({s["fold"] for v in curves["SODNet (default)"].values() for s in v})
+    sodnet_folds = sorted({s["fold"] for v in curves["SODNet"].values() for s in v})
     full_files = sorted(FULL_SODNET.glob("fold_*.json"))
     full_folds = [json.loads(f.read_text()) for f in full_files]
     all_folds_mae = float(np.mean([mae(np.array(f["y_true"]), np.array(f["y_pred"])) for f in full_folds]))
-    sodnet_full = summaries["SODNet (default)"].get("1.0", {}).get("mae_mean", float("nan"))
+    sodnet_full = summaries["SODNet"].get("1.0", {}).get("mae_mean", float("nan"))
     lines = header_lines("Learning curves on SuperCon3D (all/all, paper folds)", meta)
     lines += [
         "",
@@ -208,7 +207,7 @@ def main() -> None:
         f"SODNet: folds {', '.join(map(str, sodnet_folds)) or 'none yet'} (40 epochs at every size). MAE in ln K,",
         "mean ± sd over folds. Fit: MAE(n) = c + a n^-b by least squares on the means (an extrapolation).",
         f"SODNet's folds are a subset of the forests' (its full-data MAE is {sodnet_full:.3f} on them, "
-        f"{all_folds_mae:.3f} over all {len(full_files)} folds of `supercon3d_sodnet/all`).",
+        f"{all_folds_mae:.3f} over all {len(full_files)} folds of `sodnet_variants/blocks2_composition/all`).",
         "",
         "| learner | training fraction | mean training structures | MAE | R2 |",
         "|---|---|---|---|---|",

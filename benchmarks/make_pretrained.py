@@ -1,17 +1,18 @@
 """Package the SuperCon3D fold models of ``supercon3d_sodnet.py`` as the shipped ``SODNet-SuperCon3D`` ensemble.
 
 Usage:
-    python benchmarks/make_pretrained.py [--variants valence_ema0.995 ...] [--data ../shared/data]
+    python benchmarks/make_pretrained.py [--variants blocks2_composition valence_ema0.995 ...] [--data ../shared/data]
 
 Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``.
 
-Copies each finished all/all fold model (MatGL format: model.json, model.pt, state.pt) of the default
-configuration (``runs/supercon3d_sodnet/all``) into ``matgl_supercon/pretrained/SODNet-SuperCon3D/fold_<k>/``,
-and of each ``--variants`` configuration of ``sodnet_variants.py`` (``runs/sodnet_variants/<variant>/all``)
-into ``<variant>_fold_<k>/``, then writes the model card from the benchmark's per-fold test results. Each
-member was trained on 80% of SuperCon3D (its fold's train block), selected on 10% and tested on the remaining
-10%; the ensemble's spread is the uncertainty. Configurations are mixed because their errors correlate less than
-those of one configuration trained twice (``benchmarks/results/sodnet_variants/README.md``).
+Copies each finished all/all fold model (MatGL format: model.json, model.pt, state.pt) of each configuration of
+``sodnet_variants.py`` (trained under ``sodnet_variants.runs_dir``) into
+``matgl_supercon/pretrained/SODNet-SuperCon3D/<variant>_fold_<k>/`` (``fold_<k>/`` for ``blocks2_composition``,
+the package default when the ensemble was built), then writes the model card from the benchmark's per-fold
+test results. Each member was trained on 80% of SuperCon3D (its fold's train block), selected on 10% and
+tested on the remaining 10%; the ensemble's spread is the uncertainty. Configurations are mixed because their
+errors correlate less than those of one configuration trained twice
+(``benchmarks/results/sodnet_variants/README.md``).
 
 Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
 in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
-from sodnet_variants import ENSEMBLES, SHIPPED_ENSEMBLE
+from sodnet_variants import ENSEMBLES, SHIPPED_ENSEMBLE, results_dir, runs_dir
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import load_supercon3d
@@ -41,14 +42,19 @@ from matgl_supercon.training import write_json_atomic
 HERE = Path(__file__).parent
 
 
+#: Member folder prefixes that differ from ``<variant>_``: the shipped ensemble's first configuration was the
+#: package default when it was built and its members are ``fold_<k>``.
+MEMBER_PREFIX = {"blocks2_composition": ""}
+
+
 def configurations(variants: list[str]) -> dict[str, tuple[Path, Path, str]]:
-    """Configuration -> (its fold runs, its per-fold test results, member folder prefix); the default first."""
-    found = {"default": (Path("runs/supercon3d_sodnet/all"), HERE / "results" / "supercon3d_sodnet" / "all", "")}
+    """Configuration -> (its fold runs, its per-fold test results, member folder prefix), in the given order."""
+    found = {}
     for name in variants:
-        results = HERE / "results" / "sodnet_variants" / name / "all"
+        results = results_dir(name) / "all"
         if not results.is_dir():
             raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/sodnet_variants.py first")
-        found[name] = (Path("runs/sodnet_variants") / name / "all", results, f"{name}_")
+        found[name] = (runs_dir(name) / "all", results, MEMBER_PREFIX.get(name, f"{name}_"))
     return found
 
 
@@ -57,8 +63,8 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         nargs="*",
-        default=[name for name in ENSEMBLES[SHIPPED_ENSEMBLE] if not name.endswith("(default)")],
-        help="sodnet_variants.py configurations beside the default (default: those of SHIPPED_ENSEMBLE)",
+        default=list(ENSEMBLES[SHIPPED_ENSEMBLE]),
+        help="sodnet_variants.py configurations (default: those of SHIPPED_ENSEMBLE)",
     )
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)

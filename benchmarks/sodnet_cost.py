@@ -1,7 +1,7 @@
 """SODNet cost on SuperCon3D: parameters, inference structures/s at batch 16, training s/epoch and peak memory.
 
 Usage:
-    python benchmarks/sodnet_cost.py --data ../shared/data [--model '{"global_context": true}'] [--threads 2]
+    python benchmarks/sodnet_cost.py --data ../shared/data [--model '{"n_blocks": 3}'] [--threads 2]
 
 Inference is timed on all 1,578 structures (graphs built beforehand; forward passes only), training on
 two epochs of fold 0's training block at batch 32. The shipped ``SODNet-SuperCon3D`` ensemble is timed the
@@ -89,7 +89,7 @@ def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
-    parser.add_argument("--model", default='{"global_context": true}')
+    parser.add_argument("--model", default="{}", help="JSON of SODNet arguments (default: its defaults)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--phase", choices=PHASES, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

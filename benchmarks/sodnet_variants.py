@@ -7,9 +7,9 @@ Usage:
 Each variant runs ``benchmarks/supercon3d_sodnet.py --regimes all --folds ...`` (default fold 0) into
 ``benchmarks/results/sodnet_variants/<variant>/`` (checkpoints under ``runs/sodnet_variants/<variant>``), so
 a finished fold is not rerun. ``--workers W`` runs each variant's folds in W processes at once (round robin),
-all variants side by side, e.g. to share one GPU; the default configuration's folds are read from
-``benchmarks/results/supercon3d_sodnet``. Writes ``benchmarks/results/sodnet_variants/README.md``: test MAE
-and R2 over the folds run, the comparison with the default on those folds, parameters, and training seconds
+all variants side by side, e.g. to share one GPU; the default configuration's (``DEFAULT_VARIANT``) folds are
+those of ``benchmarks/results/supercon3d_sodnet``. Writes ``benchmarks/results/sodnet_variants/README.md``: test MAE
+and R2 over the folds run, the comparison with the base configuration on those folds, parameters, and training seconds
 per epoch as measured (the timing column depends on
 how many threads the run had and on what else ran beside it, so compare timings only within one session).
 """
@@ -30,23 +30,29 @@ from matgl_supercon.models import SODNet
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "sodnet_variants"
-TRAIN = {"lr": 0.002, "weight_decay": 0.01}
-DEFAULT = {"global_context": True, "composition_context": True}
+#: The configuration each variant changes: SODNet's defaults until 2026-11-27 (a free per-element embedding, no
+#: weight average), pinned here so that every row keeps its meaning after the defaults moved.
+BASE = {"global_context": True, "composition_context": True, "learned_element_embedding": True}
+TRAIN = {"lr": 0.002, "weight_decay": 0.01, "ema_decay": 0.0}
+#: The variant that became SODNet's default on 2026-11-27 (all/all 0.661 against the base's 0.684, better on 9 of
+#: 10 folds; all->O 0.755 against 0.796; O/O 0.771 against 0.784); its folds are those of ``supercon3d_sodnet.py``
+#: run with the package defaults.
+DEFAULT_VARIANT = "descriptors_only_ema0.995"
 #: name -> (SODNet arguments, TrainConfig fields on top of TRAIN); 40 epochs, all/all fold 0.
 VARIANTS: dict[str, tuple[dict, dict]] = {
-    "blocks2_no_composition": ({"global_context": True}, {}),
-    "blocks1_composition": ({**DEFAULT, "n_blocks": 1}, {}),
-    "blocks2_composition (default)": (DEFAULT, {}),
-    "blocks2_composition_k32_8A": ({**DEFAULT, "cutoff": 8.0, "max_neighbors": 32}, {}),
+    "blocks2_no_composition": ({"global_context": True, "learned_element_embedding": True}, {}),
+    "blocks1_composition": ({**BASE, "n_blocks": 1}, {}),
+    "blocks2_composition": (BASE, {}),
+    "blocks2_composition_k32_8A": ({**BASE, "cutoff": 8.0, "max_neighbors": 32}, {}),
     "blocks3_composition_wide": (
-        {**DEFAULT, "n_blocks": 3, "irreps_node": "64x0e+16x1o+8x2e", "irreps_ffn": "128x0e+32x1o+16x2e"},
+        {**BASE, "n_blocks": 3, "irreps_node": "64x0e+16x1o+8x2e", "irreps_ffn": "128x0e+32x1o+16x2e"},
         {},
     ),
     # The paper's size (6 blocks, 128x0e+64x1o+32x2e, K=32, 8 A); only practical on a GPU, and there only for a
     # short schedule: 15 epochs fit one device session (the small models' best validation epoch is 12-36 of 40).
     "blocks6_paper_size_k32_8A": (
         {
-            **DEFAULT,
+            **BASE,
             "n_blocks": 6,
             "irreps_node": "128x0e+64x1o+32x2e",
             "irreps_ffn": "256x0e+128x1o+64x2e",
@@ -55,75 +61,75 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         },
         {"max_epochs": 15},
     ),
-    # The default trained on 2.4x the structures (EXTRA_DATA below); 25 epochs are 1.5x its 40 epochs of steps.
-    "blocks2_composition_plus_3dsc_new_systems": (DEFAULT, {"max_epochs": 25}),
-    # The default trained beside 7,138 formula-only SuperCon rows as one-site virtual crystals (6.6x the samples,
+    # The base trained on 2.4x the structures (EXTRA_DATA below); 25 epochs are 1.5x its 40 epochs of steps.
+    "blocks2_composition_plus_3dsc_new_systems": (BASE, {"max_epochs": 25}),
+    # The base trained beside 7,138 formula-only SuperCon rows as one-site virtual crystals (6.6x the samples,
     # but a virtual crystal has no edges and costs a fraction of a structure); 15 epochs are 2.5x its steps.
-    "blocks2_composition_plus_formulas_new_systems": (DEFAULT, {"max_epochs": 15}),
+    "blocks2_composition_plus_formulas_new_systems": (BASE, {"max_epochs": 15}),
     # As above, plus each training structure's own virtual crystal with its label: the same compounds in both
     # forms, so what the formula rows teach can carry over to crystals.
-    "plus_formulas_and_virtual_copies": (DEFAULT, {"max_epochs": 15}),
+    "plus_formulas_and_virtual_copies": (BASE, {"max_epochs": 15}),
     # That model (INIT_FROM below) fine-tuned on the SuperCon3D structures alone: pre-training, then fine-tuning.
-    "formulas_pretrained_finetuned": (DEFAULT, {"max_epochs": 20, "lr": 0.001, "warmup_epochs": 1}),
+    "formulas_pretrained_finetuned": (BASE, {"max_epochs": 20, "lr": 0.001, "warmup_epochs": 1}),
     # The formulas again, now for SODNet's composition head only: a graph without edges is predicted from its
     # composition alone, so the formula rows train that head and leave the structure part to real crystals.
-    # Measured worse (folds 0-3: 0.704 against the default's 0.664): the head alone reads SuperCon3D compositions
+    # Measured worse (folds 0-3: 0.704 against the base's 0.664): the head alone reads SuperCon3D compositions
     # at 0.82-1.06 ln K (composition_head_alone.py), so the structure part carries 0.52-0.70 ln K of corrections.
-    "composition_head_plus_formulas_new_systems": ({**DEFAULT, "composition_head": True}, {"max_epochs": 15}),
+    "composition_head_plus_formulas_new_systems": ({**BASE, "composition_head": True}, {"max_epochs": 15}),
     # The training structures' own virtual crystals put SuperCon3D's compositions in front of the head too:
     # worse still (folds 0-1: 0.744 / 0.758; the head alone 0.76 / 0.83).
     "composition_head_plus_formulas_and_virtual_copies": (
-        {**DEFAULT, "composition_head": True},
+        {**BASE, "composition_head": True},
         {"max_epochs": 15},
     ),
     # The two changes that each gained a little, together: the formulas beside the structures and the
     # regularised recipe of readout_dropout0.2_wd0.05_ema0.995 (below). They do not add up: folds 0-3 0.666,
-    # against 0.643 for the recipe alone, 0.656 for the formulas alone and 0.664 for the default.
+    # against 0.643 for the recipe alone, 0.656 for the formulas alone and 0.664 for the base.
     "regularised_plus_formulas_new_systems": (
-        {**DEFAULT, "readout_dropout": 0.2},
+        {**BASE, "readout_dropout": 0.2},
         {"max_epochs": 15, "weight_decay": 0.05, "ema_decay": 0.995},
     ),
-    # Regularisation: the default overfits (train MAE 0.30 ln K, validation 0.60-0.75, best epoch 13-35 of 40).
-    "ema0.995": (DEFAULT, {"ema_decay": 0.995}),
-    "valence_ema0.995": ({**DEFAULT, "valence_descriptors": True}, {"ema_decay": 0.995}),
-    "descriptors_only_ema0.995": ({**DEFAULT, "learned_element_embedding": False}, {"ema_decay": 0.995}),
+    # Regularisation: the base overfits (train MAE 0.30 ln K, validation 0.60-0.75, best epoch 13-35 of 40).
+    "ema0.995": (BASE, {"ema_decay": 0.995}),
+    "valence_ema0.995": ({**BASE, "valence_descriptors": True}, {"ema_decay": 0.995}),
+    "descriptors_only_ema0.995": ({**BASE, "learned_element_embedding": False}, {"ema_decay": 0.995}),
     "readout_dropout0.2_wd0.05_ema0.995": (
-        {**DEFAULT, "readout_dropout": 0.2},
+        {**BASE, "readout_dropout": 0.2},
         {"weight_decay": 0.05, "ema_decay": 0.995},
     ),
     # Element descriptors instead of free element embeddings (the best single CPU recipe above) trained beside both
     # extra sets: descriptors carry what a new chemical system teaches to the test systems, as the forest's Magpie
-    # features do (the forest gains 0.618 -> 0.546 from the same rows, the default SODNet 0.684 -> 0.672).
-    # Measured worse: folds 0-3 0.682 against 0.660 for the descriptor model alone and 0.664 for the default; its
-    # errors correlate least with the default's (0.80), yet as a fifth member of the shipped four it moves their
+    # features do (the forest gains 0.618 -> 0.546 from the same rows, the base SODNet 0.684 -> 0.672).
+    # Measured worse: folds 0-3 0.682 against 0.660 for the descriptor model alone and 0.664 for the base; its
+    # errors correlate least with the base's (0.80), yet as a fifth member of the shipped four it moves their
     # 0.623 to 0.621 on those folds. The neural model does not use rows that the forest turns into 0.07 ln K.
     "descriptors_only_ema0.995_plus_3dsc_and_formulas": (
-        {**DEFAULT, "learned_element_embedding": False},
+        {**BASE, "learned_element_embedding": False},
         {"max_epochs": 15, "ema_decay": 0.995},
     ),
-    # Four times the optimiser steps with more gradient noise (the default overfits), its other settings unchanged.
-    # 10 folds: 0.672 ± 0.036 (R2 0.649) against the default's 0.684, better or equal on 8 folds (paired difference
-    # -0.012 ± 0.006 se); all->O 0.779 against 0.796. About twice the default's epoch time (55 s per epoch with two
-    # processes on 2 cores) for a gain smaller than the descriptor recipe's, so batch 32 stays the default.
-    "batch8_lr0.001": (DEFAULT, {"batch_size": 8, "lr": 0.001}),
+    # Four times the optimiser steps with more gradient noise (the base overfits), its other settings unchanged.
+    # 10 folds: 0.672 ± 0.036 (R2 0.649) against the base's 0.684, better or equal on 8 folds (paired difference
+    # -0.012 ± 0.006 se); all->O 0.779 against 0.796. About twice the base's epoch time (55 s per epoch with two
+    # processes on 2 cores) for a gain smaller than the descriptor recipe's, so batch 32 stayed the default.
+    "batch8_lr0.001": (BASE, {"batch_size": 8, "lr": 0.001}),
     # A pretrained universal potential's view of each crystal beside the occupancies: CHGNet's features of the
     # ordered approximant as a state vector (``--state chgnet``). A frozen CHGNet alone, through a random forest,
     # reaches 0.650 ln K on all/all (``../pretrained_features.md``), ahead of SODNet trained from scratch. Fed to
-    # SODNet it did not help: 0.682 over 10 folds against the default's 0.684.
-    "chgnet_state": ({**DEFAULT, "state_dim": 66}, {}),
+    # SODNet it did not help: 0.682 over 10 folds against the base's 0.684.
+    "chgnet_state": ({**BASE, "state_dim": 66}, {}),
     # Composition statistics through per-feature periodic embeddings (PLR; Gorishniy et al. 2022) instead of a plain
     # MLP: on the statistics alone they take an MLP from 0.708 to 0.667 ln K, three averaged to 0.641, against the
     # random forest's 0.629 (results/composition_mlp.md, 10 folds).
-    "periodic_composition_valence": ({**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic"}, {}),
+    "periodic_composition_valence": ({**BASE, "valence_descriptors": True, "composition_encoding": "periodic"}, {}),
     "periodic_composition_head_valence": (
-        {**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic", "composition_head": True},
+        {**BASE, "valence_descriptors": True, "composition_encoding": "periodic", "composition_head": True},
         {},
     ),
-    # Fold 0: 0.698 and 0.681 against the default's 0.648, training MAE 0.08 and 0.06 at epoch 40 (other variants
+    # Fold 0: 0.698 and 0.681 against the base's 0.648, training MAE 0.08 and 0.06 at epoch 40 (other variants
     # end near 0.28): the embedded statistics let the network memorise compositions. The same with the regularised
     # recipe's dropout, weight decay and weight average: fold 0 0.654, as the regularised recipe without them (0.654).
     "periodic_composition_valence_regularised": (
-        {**DEFAULT, "valence_descriptors": True, "composition_encoding": "periodic", "readout_dropout": 0.2},
+        {**BASE, "valence_descriptors": True, "composition_encoding": "periodic", "readout_dropout": 0.2},
         {"weight_decay": 0.05, "ema_decay": 0.995},
     ),
 }
@@ -150,7 +156,7 @@ INIT_FROM = {"formulas_pretrained_finetuned": "blocks2_composition_plus_formulas
 
 #: The configurations of the shipped ensemble (SHIPPED_ENSEMBLE below), which other rows extend.
 SHIPPED_FOUR = (
-    "blocks2_composition (default)",
+    "blocks2_composition",
     "valence_ema0.995",
     "descriptors_only_ema0.995",
     "readout_dropout0.2_wd0.05_ema0.995",
@@ -159,28 +165,28 @@ SHIPPED_FOUR = (
 #: errors of different configurations correlate less (0.87-0.89) than those of one configuration trained twice
 #: (EMA: 0.95), so averaging configurations is where an ensemble gains.
 ENSEMBLES: dict[str, tuple[str, ...]] = {
-    "default + valence_ema0.995": ("blocks2_composition (default)", "valence_ema0.995"),
-    "default + no_composition + valence_ema0.995": (
-        "blocks2_composition (default)",
+    "base + valence_ema0.995": ("blocks2_composition", "valence_ema0.995"),
+    "base + no_composition + valence_ema0.995": (
+        "blocks2_composition",
         "blocks2_no_composition",
         "valence_ema0.995",
     ),
     # A third configuration adds almost nothing to the first two (folds 0-3: 0.637 -> 0.636).
-    "default + valence_ema0.995 + blocks3_wide": (
-        "blocks2_composition (default)",
+    "base + valence_ema0.995 + blocks3_wide": (
+        "blocks2_composition",
         "valence_ema0.995",
         "blocks3_composition_wide",
     ),
-    # Four configurations, one trained with extra data (its errors correlate least with the default's).
-    "default + valence_ema0.995 + blocks3_wide + plus_3dsc_new_systems": (
-        "blocks2_composition (default)",
+    # Four configurations, one trained with extra data (its errors correlate least with the base's).
+    "base + valence_ema0.995 + blocks3_wide + plus_3dsc_new_systems": (
+        "blocks2_composition",
         "valence_ema0.995",
         "blocks3_composition_wide",
         "blocks2_composition_plus_3dsc_new_systems",
     ),
     # Four configurations that each train in about 15 CPU minutes per fold (no GPU, no extra data).
-    "default + valence_ema0.995 + descriptors_only_ema0.995 + readout_dropout0.2_wd0.05_ema0.995": SHIPPED_FOUR,
-    # The shipped four plus the default trained beside the formula table: 0.636 -> 0.635 over 10 folds, so the
+    "base + valence_ema0.995 + descriptors_only_ema0.995 + readout_dropout0.2_wd0.05_ema0.995": SHIPPED_FOUR,
+    # The shipped four plus the base trained beside the formula table: 0.636 -> 0.635 over 10 folds, so the
     # shipped ensemble was not rebuilt.
     "shipped four + plus_formulas_new_systems": (
         *SHIPPED_FOUR,
@@ -197,19 +203,23 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
         *SHIPPED_FOUR,
         "descriptors_only_ema0.995_plus_3dsc_and_formulas",
     ),
-    # Batch 8 as a fifth member, and in place of the batch-32 default.
+    # Batch 8 as a fifth member, and in place of the batch-32 base.
     "shipped four + batch8_lr0.001": (*SHIPPED_FOUR, "batch8_lr0.001"),
-    "shipped four with batch8_lr0.001 for the default": ("batch8_lr0.001", *SHIPPED_FOUR[1:]),
+    "shipped four with batch8_lr0.001 for the base": ("batch8_lr0.001", *SHIPPED_FOUR[1:]),
 }
 #: The configurations of the shipped ``SODNet-SuperCon3D`` ensemble (``make_pretrained.py`` packages their fold
 #: models; ``sodnet_vs_forest.py`` compares their committed predictions with the forest).
-SHIPPED_ENSEMBLE = "default + valence_ema0.995 + descriptors_only_ema0.995 + readout_dropout0.2_wd0.05_ema0.995"
+SHIPPED_ENSEMBLE = "base + valence_ema0.995 + descriptors_only_ema0.995 + readout_dropout0.2_wd0.05_ema0.995"
 
 
 def results_dir(name: str) -> Path:
-    if name.endswith("(default)"):
-        return HERE / "results" / "supercon3d_sodnet"
-    return RESULTS / name
+    """Where a variant's per-fold test results live (the default's: ``results/supercon3d_sodnet``)."""
+    return HERE / "results" / "supercon3d_sodnet" if name == DEFAULT_VARIANT else RESULTS / name
+
+
+def runs_dir(name: str) -> Path:
+    """Where a variant's fold models are trained (checkpoints; not committed)."""
+    return Path("runs/supercon3d_sodnet") if name == DEFAULT_VARIANT else Path("runs/sodnet_variants") / name
 
 
 def fold_predictions(name: str) -> dict[int, dict]:
@@ -225,7 +235,7 @@ def variant_command(name: str, folds: list[int], args: argparse.Namespace) -> li
     command += [str(k) for k in folds]
     command += ["--epochs", str(args.epochs), "--threads", str(args.threads), "--model", json.dumps(kwargs)]
     command += ["--train", json.dumps({**TRAIN, **train}), "--results", str(results_dir(name))]
-    command += ["--runs", f"runs/sodnet_variants/{name}", "--accelerator", args.accelerator]
+    command += ["--runs", str(runs_dir(name)), "--accelerator", args.accelerator]
     if name in EXTRA_DATA:
         command += ["--extra-data", EXTRA_DATA[name]]
     if name in VIRTUAL_COPIES:
@@ -233,7 +243,7 @@ def variant_command(name: str, folds: list[int], args: argparse.Namespace) -> li
     if name in STATE:
         command += ["--state", STATE[name]]
     if name in INIT_FROM:
-        command += ["--init-runs", f"runs/sodnet_variants/{INIT_FROM[name]}"]
+        command += ["--init-runs", str(runs_dir(INIT_FROM[name]))]
     if args.data:
         command += ["--data", args.data]
     return command
@@ -269,10 +279,12 @@ def main() -> None:
         "plus its own training settings; most ran on fold 0 only (`--folds` runs more).",
         f"Tabulated {datetime.now(timezone.utc).isoformat(timespec='seconds')}. A fold has 158 test structures;",
         "fold-to-fold spread of the MAE is about ±0.03 ln K, so differences below that are noise. Each row",
-        "compares the variant with the default on the same folds: the default's MAE there, the correlation",
-        "of the two models' test errors, and the MAE of their mean prediction (a two-member ensemble).",
+        "compares the variant with the base configuration (`blocks2_composition`, SODNet's default until",
+        "2026-11-27) on the same folds: the base's MAE there, the correlation of the two models' test errors, and",
+        "the MAE of their mean prediction (a two-member ensemble). The variant marked (default) is SODNet's default",
+        "since 2026-11-27; its folds are `../supercon3d_sodnet`'s.",
         "Timings marked (gpu) are from `--accelerator gpu`: the k32_8A and blocks3_wide rows with `--workers 4` on",
-        "one H100 shared by 8-12 training processes at once (2026-11-26; one process alone ran the default's epochs",
+        "one H100 shared by 8-12 training processes at once (2026-11-26; one process alone ran the base's epochs",
         "in about 4 s), `chgnet_state` folds 2-9 with `--workers 8 --threads 1` on one H200 (8 processes), and the",
         "paper-size row with `--workers 2 --threads 2` on one H200 (2 processes, 40 GB of GPU memory between them",
         "as nvidia-smi read it; 2026-11-27). The paper-size row trained 15 epochs, not 40 (a device session's time).",
@@ -295,22 +307,23 @@ def main() -> None:
         "epoch times were measured with three processes sharing 2 cores (2026-11-27).",
         "",
         "| variant | SODNet arguments | training (besides the above) | parameters | folds | test MAE ln K | test R2 "
-        "| default's MAE, same folds | error correlation with default | MAE of mean with default "
+        "| base's MAE, same folds | error correlation with base | MAE of mean with base "
         "| s / epoch (as measured) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    default = fold_predictions("blocks2_composition (default)")
+    base_folds = fold_predictions("blocks2_composition")
     for name, (kwargs, train) in VARIANTS.items():
-        head = f"| {name} | `{json.dumps(kwargs)}` | `{json.dumps(train)}` | {SODNet(**kwargs).num_parameters:,}"
+        label = f"{name} (default)" if name == DEFAULT_VARIANT else name
+        head = f"| {label} | `{json.dumps(kwargs)}` | `{json.dumps(train)}` | {SODNet(**kwargs).num_parameters:,}"
         folds = fold_predictions(name)
         if not folds:
             lines.append(f"{head} | none | not run | | | | | |")
             continue
         scores = []
         for k, data in folds.items():
-            if data["ids"] != default[k]["ids"]:
-                raise ValueError(f"{name} fold {k}: test ids differ from the default's")
-            t, p, base = (np.array(x) for x in (data["y_true"], data["y_pred"], default[k]["y_pred"]))
+            if data["ids"] != base_folds[k]["ids"]:
+                raise ValueError(f"{name} fold {k}: test ids differ from the base's")
+            t, p, base = (np.array(x) for x in (data["y_true"], data["y_pred"], base_folds[k]["y_pred"]))
             scores.append(
                 (mae(t, p), r2(t, p), mae(t, base), np.corrcoef(p - t, base - t)[0, 1], mae(t, (p + base) / 2))
             )

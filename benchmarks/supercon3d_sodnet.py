@@ -337,6 +337,7 @@ def main() -> None:
         *(["--virtual-copies"] if args.virtual_copies else []),
         *([f"--init-runs {args.init_runs}"] if args.init_runs else []),
         *([f"--state {args.state}"] if args.state else []),
+        *([f"--results {args.results}", f"--runs {args.runs}"] if args.results != RESULTS else []),
     ]
     meta = {
         **provenance("python benchmarks/supercon3d_sodnet.py " + " ".join(command), args.threads, args.accelerator),

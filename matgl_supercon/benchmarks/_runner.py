@@ -117,7 +117,7 @@ def fit_predict(
         return model.predict(x[test]), None, params
     if model_name in ("SODNet", "MEGNet"):
         from matgl_supercon.models import MEGNetTc, SODNet
-        from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, predict_dataset
+        from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, predict_dataset, run_configuration
 
         model_class = SODNet if model_name == "SODNet" else MEGNetTc
         kwargs = dict(model_kwargs or {})
@@ -132,7 +132,10 @@ def fit_predict(
             model_class=model_class,
         )
         pred = predict_dataset(model, Subset(dataset, test.tolist()))
-        params = {"model_kwargs": kwargs, "epochs_run": history["epochs_run"], **config.__dict__}
+        # Defaults filled in, so the record still says what ran after a default changes.
+        resolved = run_configuration(model_class, kwargs, config)["model"]
+        resolved.pop("element_types", None)
+        params = {"model_kwargs": resolved, "epochs_run": history["epochs_run"], **config.__dict__}
         return pred, None, {**params, "train_seconds": history["train_seconds"]}
     raise ValueError(f"unknown model {model_name!r}; choose from {MODELS}")
 

@@ -13,6 +13,7 @@ import torch
 
 from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import SODNet
+from matgl_supercon.training import TrainConfig, run_configuration
 
 SCRIPTS = Path(__file__).parents[2] / "benchmarks"
 
@@ -57,6 +58,15 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     stateful = variants.variant_command("chgnet_state", [0], args)
     assert stateful[stateful.index("--state") + 1] == "chgnet"
     assert json.loads(stateful[stateful.index("--model") + 1])["state_dim"] == 66
+    # The default variant is what SODNet() and TrainConfig() build, and its folds are the paper script's own.
+    kwargs, train = variants.VARIANTS[variants.DEFAULT_VARIANT]
+    as_variant = run_configuration(SODNet, kwargs, TrainConfig(**{**variants.TRAIN, **train}))
+    assert as_variant == run_configuration(SODNet, {}, TrainConfig())
+    default = variants.variant_command(variants.DEFAULT_VARIANT, [0], args)
+    assert default[default.index("--results") + 1].endswith("results/supercon3d_sodnet")
+    assert default[default.index("--runs") + 1] == "runs/supercon3d_sodnet"
+    # The other rows change one thing of the base, pinned against later changes of the defaults.
+    assert run_configuration(SODNet, variants.BASE, TrainConfig(**variants.TRAIN)) != as_variant
 
 
 def test_chgnet_features_are_cached_per_id_and_dense_rows_filled(benchmark_script, mgb2, tmp_path, capsys):
@@ -171,3 +181,20 @@ def test_composition_mlp_is_seeded_and_learns_a_threshold(benchmark_script, monk
         first = script.fit_predict(x, y, split, seed=2, periodic=periodic)
         assert np.array_equal(first, script.fit_predict(x, y, split, seed=2, periodic=periodic))
         assert np.mean(np.abs(first - y[80:])) < 0.5 * np.mean(np.abs(y[80:] - y[:64].mean()))
+
+
+def test_every_variant_still_builds_what_its_results_record(benchmark_script):
+    # The variants pin their base configuration; a changed default must not change what a row claims to be.
+    variants = benchmark_script("sodnet_variants")
+    checked = 0
+    for name, (kwargs, train) in variants.VARIANTS.items():
+        path = variants.results_dir(name) / "supercon3d_sodnet.json"
+        if not path.exists():
+            continue
+        meta = json.loads(path.read_text())["meta"]
+        asked = run_configuration(SODNet, kwargs, TrainConfig(**{**variants.TRAIN, **train}))
+        for recorded, now in ((meta["model"], asked["model"]), (meta["config"], asked["training"])):
+            shared = set(recorded) & set(now)
+            assert {k: recorded[k] for k in shared} == {k: now[k] for k in shared}, name
+        checked += 1
+    assert checked >= 10
