@@ -46,6 +46,7 @@ from matgl_supercon.training import (
     ConcatDataset,
     Subset,
     TrainConfig,
+    configuration_differences,
     fit_tc_model,
     graph_dataset,
     logged_epochs,
@@ -156,10 +157,9 @@ def check_results_configuration(results: Path, model: dict, config: dict) -> Non
         return
     meta = json.loads(path.read_text())["meta"]
     differences = [
-        f"{key}: {side[key]!r} there, {asked[key]!r} now"
+        f"{key}: {old!r} there, {new!r} now"
         for side, asked in ((meta["model"], model), (meta["config"], config))
-        for key in sorted(set(side) & set(asked))
-        if side[key] != asked[key]
+        for key, old, new in configuration_differences(side, asked)
     ]
     if differences:
         raise SystemExit(

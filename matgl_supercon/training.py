@@ -257,6 +257,20 @@ def run_configuration(
     return json.loads(json.dumps({"model": model, "training": asdict(config)}))
 
 
+def configuration_differences(
+    stored: dict, requested: dict, ignore: Sequence[str] = ()
+) -> list[tuple[str, object, object]]:
+    """``(key, stored value, requested value)`` for every key, not in ``ignore``, that both set to different values.
+
+    Only shared keys count: a configuration recorded before an argument existed says nothing about it.
+    """
+    return [
+        (key, stored[key], requested[key])
+        for key in sorted(set(stored) & set(requested))
+        if key not in ignore and stored[key] != requested[key]
+    ]
+
+
 def check_run_folder(out_dir: Path, requested: dict) -> None:
     """Refuse to resume or reuse a run folder that holds another configuration; record the configuration otherwise.
 
@@ -280,10 +294,9 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
     finished = (out_dir / "model").exists() and (out_dir / "history.json").exists()
     free = FITTED_ARGUMENTS if finished else (*FITTED_ARGUMENTS, "max_epochs", "patience")
     differences = [
-        f"{section}.{key}: the folder has {stored[section][key]!r}, this run asks for {requested[section][key]!r}"
+        f"{section}.{key}: the folder has {old!r}, this run asks for {new!r}"
         for section in ("model", "training")
-        for key in sorted(set(stored.get(section, {})) & set(requested[section]))
-        if key not in free and stored[section][key] != requested[section][key]
+        for key, old, new in configuration_differences(stored.get(section, {}), requested[section], free)
     ]
     if differences:
         raise ValueError(
