@@ -198,6 +198,34 @@ def save_model_atomic(model: SODNet | MEGNetTc, path: str | Path, metadata: dict
             shutil.rmtree(tmp)
 
 
+class FolderCheckpoint(ModelCheckpoint):
+    """A ``ModelCheckpoint`` whose best-so-far bookkeeping survives moving or renaming its run folder.
+
+    Lightning restores the best score only when the checkpoint's recorded folder equals the current one; after a
+    move it would forget it, save the next (possibly worse) epoch as ``best-v1.ckpt`` and return that model. The
+    recorded paths of files in the old folder are mapped to the same names in the new one instead.
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        recorded = state_dict.get("dirpath")
+        if recorded and self.dirpath and Path(recorded) != Path(self.dirpath):
+
+            def moved(path):
+                if not path or Path(path).parent != Path(recorded):
+                    return path
+                return str(Path(self.dirpath) / Path(path).name)
+
+            state_dict = {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_model_path": moved(state_dict.get("best_model_path")),
+                "kth_best_model_path": moved(state_dict.get("kth_best_model_path")),
+                "last_model_path": moved(state_dict.get("last_model_path")),
+                "best_k_models": {moved(k): v for k, v in (state_dict.get("best_k_models") or {}).items()},
+            }
+        super().load_state_dict(state_dict)
+
+
 class EpochLog(pl.Callback):
     """Append ``{"epoch", "train_mae", "val_mae", "seconds", "device"}`` to ``progress.jsonl`` after every epoch."""
 
@@ -368,9 +396,9 @@ def fit_tc_model(
             except RuntimeError as error:
                 raise ValueError(f"init_from does not fit {model_class.__name__}(**{model_kwargs}): {error}") from None
         module = TcLightningModule(model, config)
-        checkpoint = ModelCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
+        checkpoint = FolderCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
         # A second checkpoint rewritten after every epoch, so an interrupted run loses at most one epoch.
-        latest = ModelCheckpoint(
+        latest = FolderCheckpoint(
             dirpath=out_dir, filename="last", monitor=None, save_top_k=1, enable_version_counter=False
         )
         stopper = EarlyStopping(monitor="val_mae", mode="min", patience=config.patience)

@@ -45,10 +45,15 @@ def test_fit_resumes_after_interruption(supercon3d, tmp_path):
     # Simulate a run stopped after epoch 1 of 4: the final model is absent, the checkpoints remain.
     shutil.rmtree(tmp_path / "model")
     (tmp_path / "history.json").unlink()
+    # The interrupted run's folder is moved before it is resumed: the best score so far must come along.
+    moved = tmp_path.parent / f"{tmp_path.name}_moved"
+    tmp_path.rename(moved)
     longer = TrainConfig(max_epochs=4, batch_size=4, warmup_epochs=1, seed=3)
-    fit_tc_model(train, val, tmp_path, kwargs, longer)
-    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
-    assert epochs == [0, 1, 2, 3]
+    _, summary = fit_tc_model(train, val, moved, kwargs, longer)
+    rows = [json.loads(line) for line in (moved / "progress.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [0, 1, 2, 3]
+    assert summary["best_val_mae"] == pytest.approx(min(row["val_mae"] for row in rows), rel=1e-6)
+    assert sorted(path.name for path in moved.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
 
 
 def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
