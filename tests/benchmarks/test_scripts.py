@@ -198,3 +198,18 @@ def test_every_variant_still_builds_what_its_results_record(benchmark_script):
             assert {k: recorded[k] for k in shared} == {k: now[k] for k in shared}, name
         checked += 1
     assert checked >= 10
+
+
+def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path, benchmark_script):
+    marked = benchmark_script("leaderboard").ran_with_previous_defaults
+    for model, parameters, expected in [
+        ("SODNet", {"ema_decay": 0.0}, True),
+        ("MEGNet", {"lr": 0.002}, True),  # recorded before the weight average existed
+        ("SODNet", {"ema_decay": 0.995}, False),
+        ("RF-c", {"n_estimators": 500}, False),
+    ]:
+        cell = tmp_path / str(expected) / model
+        cell.mkdir(parents=True)
+        assert not marked(cell)  # no folds yet
+        (cell / "fold_0.json").write_text(json.dumps({"parameters": parameters}))
+        assert marked(cell) is expected, (model, parameters)
