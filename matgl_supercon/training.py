@@ -210,7 +210,7 @@ class FolderCheckpoint(ModelCheckpoint):
         recorded = state_dict.get("dirpath")
         if recorded and self.dirpath and Path(recorded) != Path(self.dirpath):
 
-            def moved(path):
+            def moved(path: str | None) -> str | None:
                 if not path or Path(path).parent != Path(recorded):
                     return path
                 return str(Path(self.dirpath) / Path(path).name)
