@@ -81,7 +81,12 @@ def main() -> None:
         ),
         key=lambda name: int(name.split("_")[1]),
     )
-    out = pretrained_dir(args.name)
+    if not folds:
+        where = ", ".join(str(runs) for runs, _, _ in configs.values())
+        raise SystemExit(f"no fold finished by every configuration of {list(configs)} (fold models under {where})")
+    # Built beside the shipped folder and swapped in at the end, so a failed build leaves the old ensemble intact.
+    shipped = pretrained_dir(args.name)
+    out = shipped.with_name(f".{shipped.name}.building")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -94,8 +99,6 @@ def main() -> None:
             rows.append((f"{prefix}{fold}", config, mae(t, p), r2(t, p), result["epochs_run"]))
             for i, truth, pred in zip(result["ids"], t, p, strict=True):
                 held_out.setdefault(i, (truth, []))[1].append(pred)
-    if not rows:
-        raise SystemExit(f"no fold finished by every configuration of {list(configs)}")
     calibration = calibrate(out, args.data, held_out)
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
@@ -158,7 +161,20 @@ def main() -> None:
         f"{datetime.now(timezone.utc).date()}.",
     ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
+    replace_folder(out, shipped)
     print("\n".join(lines))
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put ``new`` in ``target``'s place; the old folder is removed only once the new one is there."""
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def architecture(member: Path) -> dict:

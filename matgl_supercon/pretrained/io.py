@@ -21,7 +21,10 @@ def pretrained_dir(name: str) -> Path:
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model`."""
-    return sorted(p.name for p in _HERE.iterdir() if p.is_dir() and any(p.glob("*/model.json")))
+    # Hidden folders are builds in progress (benchmarks/make_pretrained.py), not models.
+    return sorted(
+        p.name for p in _HERE.iterdir() if p.is_dir() and not p.name.startswith(".") and any(p.glob("*/model.json"))
+    )
 
 
 def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
