@@ -34,6 +34,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sodnet_variants import ENSEMBLES, SHIPPED_ENSEMBLE, results_dir, runs_dir
 
+from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import load_supercon3d
 from matgl_supercon.pretrained import load_model, pretrained_dir
@@ -163,18 +164,6 @@ def main() -> None:
     (out / "README.md").write_text("\n".join(lines) + "\n")
     replace_folder(out, shipped)
     print("\n".join(lines))
-
-
-def replace_folder(new: Path, target: Path) -> None:
-    """Put ``new`` in ``target``'s place; the old folder is removed only once the new one is there."""
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def architecture(member: Path) -> dict:

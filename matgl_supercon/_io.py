@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,19 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (numpy scalars become floats)."""
     return write_bytes_atomic(path, json.dumps(data, indent=2, default=float).encode("utf-8"))
+
+
+def replace_folder(new: str | Path, target: str | Path) -> None:
+    """Put the folder ``new`` in ``target``'s place; the old ``target`` is removed only once ``new`` is there.
+
+    Both must be on one file system (build ``new`` beside ``target``), so each step is a rename.
+    """
+    new, target = Path(new), Path(target)
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    if old.exists():
+        shutil.rmtree(old)

@@ -22,7 +22,7 @@ from matgl.graph.data import MGLDataset, collate_fn_graph
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
-from matgl_supercon._io import default_permissions, write_json_atomic
+from matgl_supercon._io import default_permissions, replace_folder, write_json_atomic
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet
 
@@ -190,9 +190,7 @@ def save_model_atomic(model: SODNet | MEGNetTc, path: str | Path, metadata: dict
     tmp.chmod(default_permissions(0o777))
     try:
         model.save(tmp, metadata=metadata)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_folder(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

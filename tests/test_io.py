@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from matgl_supercon._io import default_permissions, write_bytes_atomic, write_json_atomic
+from matgl_supercon._io import default_permissions, replace_folder, write_bytes_atomic, write_json_atomic
 
 
 def test_atomic_writes_replace_whole_files_with_normal_permissions(tmp_path):
@@ -37,3 +37,17 @@ def test_default_permissions_follow_umask():
         assert default_permissions(0o777) == 0o750
     finally:
         os.umask(old)
+
+
+def test_replace_folder_swaps_in_a_finished_build(tmp_path):
+    shipped, build = tmp_path / "Model", tmp_path / ".Model.building"
+    (shipped / "fold_0").mkdir(parents=True)
+    (shipped / "fold_0" / "model.json").write_text("old")
+    (build / "fold_0").mkdir(parents=True)
+    (build / "fold_0" / "model.json").write_text("new")
+    replace_folder(build, shipped)
+    assert (shipped / "fold_0" / "model.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model"]
+    (build / "fold_0").mkdir(parents=True)  # a first build: nothing to replace
+    replace_folder(build, tmp_path / "Other")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model", "Other"]

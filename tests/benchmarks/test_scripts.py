@@ -213,18 +213,3 @@ def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path
         assert not marked(cell)  # no folds yet
         (cell / "fold_0.json").write_text(json.dumps({"parameters": parameters}))
         assert marked(cell) is expected, (model, parameters)
-
-
-def test_make_pretrained_swaps_in_a_finished_build(tmp_path, benchmark_script):
-    replace_folder = benchmark_script("make_pretrained").replace_folder
-    shipped, build = tmp_path / "Model", tmp_path / ".Model.building"
-    (shipped / "fold_0").mkdir(parents=True)
-    (shipped / "fold_0" / "model.json").write_text("old")
-    (build / "fold_0").mkdir(parents=True)
-    (build / "fold_0" / "model.json").write_text("new")
-    replace_folder(build, shipped)
-    assert (shipped / "fold_0" / "model.json").read_text() == "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model"]
-    (build / "fold_0").mkdir(parents=True)  # a first build: nothing to replace
-    replace_folder(build, tmp_path / "Other")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model", "Other"]
