@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from matgl_supercon.benchmarks import GNN_MODELS
 from matgl_supercon.data import EXTRA_TRAINING_SETS
 
 HERE = Path(__file__).parent
@@ -51,7 +52,7 @@ QUOTED_TASKS = {  # task -> [(model, MAE)] as published, not re-run here
 def ran_with_previous_defaults(cell: Path) -> bool:
     """Whether a GNN cell's folds trained without a weight average, as every GNN did before 2026-11-27."""
     folds = sorted(cell.glob("fold_*.json"))
-    if cell.name not in ("SODNet", "MEGNet") or not folds:
+    if cell.name not in GNN_MODELS or not folds:
         return False
     # Cells from before the weight average existed do not record it.
     return json.loads(folds[0].read_text())["parameters"].get("ema_decay", 0.0) == 0.0

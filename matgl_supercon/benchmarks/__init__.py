@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         write_matbench_results,
     )
     from matgl_supercon.benchmarks._metrics import fold_summary, grouped_mae, mae, r2
-    from matgl_supercon.benchmarks._names import MODELS, TASK_NAMES
+    from matgl_supercon.benchmarks._names import GNN_MODELS, MODELS, TASK_NAMES
     from matgl_supercon.benchmarks._plots import group_bar, parity_plot
     from matgl_supercon.benchmarks._runner import MODEL_INPUTS, run_cell, summarise_cell, tuned_svr
     from matgl_supercon.benchmarks._tasks import TASKS, TcTask, inner_validation_split, load_task, regression_scores
@@ -44,6 +44,7 @@ _EXPORTS = {
     "parity_plot": "_plots",
     "MODEL_INPUTS": "_runner",
     "MODELS": "_names",
+    "GNN_MODELS": "_names",
     "run_cell": "_runner",
     "summarise_cell": "_runner",
     "tuned_svr": "_runner",
@@ -56,6 +57,7 @@ _EXPORTS = {
 }
 __all__ = [
     "CHGNET_FEATURES",
+    "GNN_MODELS",
     "MODELS",
     "MODEL_INPUTS",
     "TASKS",

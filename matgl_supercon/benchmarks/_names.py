@@ -18,3 +18,5 @@ ModelName = Literal["median", "RF-c", "SVR-c", "RF-geo", "SVR-geo", "MEGNet", "S
 
 TASK_NAMES: tuple[str, ...] = get_args(TaskName)
 MODELS: tuple[str, ...] = get_args(ModelName)
+# The models trained by gradient descent (checkpoints under --runs, a TrainConfig, a recorded weight average).
+GNN_MODELS: tuple[str, ...] = ("SODNet", "MEGNet")

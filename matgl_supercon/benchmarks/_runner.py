@@ -26,7 +26,7 @@ from sklearn.svm import SVR
 from matgl_supercon.benchmarks._features import geometry_features, magpie_features
 from matgl_supercon.benchmarks._matbench import write_matbench_results
 from matgl_supercon.benchmarks._metrics import fold_summary, mae, r2
-from matgl_supercon.benchmarks._names import MODELS, ModelName
+from matgl_supercon.benchmarks._names import GNN_MODELS, MODELS, ModelName
 from matgl_supercon.benchmarks._plots import group_bar, parity_plot
 from matgl_supercon.benchmarks._tasks import TcTask, breakdown, inner_validation_split
 from matgl_supercon.training import write_json_atomic
@@ -115,7 +115,7 @@ def fit_predict(
         x = inputs.features(model_name.split("-")[1])
         model, params = tuned_svr(x[train], y[train], x[val], y[val])
         return model.predict(x[test]), None, params
-    if model_name in ("SODNet", "MEGNet"):
+    if model_name in GNN_MODELS:
         from matgl_supercon.models import MEGNetTc, SODNet
         from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, predict_dataset, run_configuration
 
