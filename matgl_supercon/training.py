@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -416,13 +417,17 @@ def fit_tc_model(
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         trainer = pl.Trainer(**kwargs)
         last = out_dir / "last.ckpt"
-        trainer.fit(
-            module,
-            make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed),
-            make_loader(val_set, config.batch_size, shuffle=False),
-            ckpt_path=str(last) if last.exists() else None,
-            weights_only=True,
-        )
+        with warnings.catch_warnings():
+            # The run folder holds run.json and progress.jsonl beside the checkpoints by design; Lightning's
+            # warning about a non-empty checkpoint folder would otherwise open every training log.
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            trainer.fit(
+                module,
+                make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed),
+                make_loader(val_set, config.batch_size, shuffle=False),
+                ckpt_path=str(last) if last.exists() else None,
+                weights_only=True,
+            )
     state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     model = module.evaluated_model.cpu().eval()  # saved and returned on the CPU, wherever it trained

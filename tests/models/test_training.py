@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -33,7 +34,10 @@ def test_warmup_cosine():
 def test_fit_resumes_after_interruption(supercon3d, tmp_path):
     kwargs, ln_tc, train, val = eight_and_four(supercon3d)
     config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3)
-    model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
+    with warnings.catch_warnings():
+        # Our own run.json in the run folder is no reason for Lightning's "folder is not empty" warning.
+        warnings.filterwarnings("error", message="Checkpoint directory")
+        model, summary = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert (tmp_path / "last.ckpt").exists() and (tmp_path / "model" / "model.json").exists()
     rows = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [0, 1]
