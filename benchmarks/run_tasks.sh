@@ -23,7 +23,7 @@ gnn() {
   for pair in supercon3d_tc:all supercon3d_tc_O:O; do
     task="${pair%%:*}"; regime="${pair##*:}"
     mkdir -p "runs/benchmarks/$task"
-    [ -e "runs/benchmarks/$task/SODNet" ] || ln -s "../../supercon3d_sodnet/$regime" "runs/benchmarks/$task/SODNet"
+    [ -L "runs/benchmarks/$task/SODNet" ] || ln -s "../../supercon3d_sodnet/$regime" "runs/benchmarks/$task/SODNet"
     mgl-supercon benchmark "$task" --model SODNet
     mgl-supercon benchmark "$task" --model MEGNet
   done

@@ -366,7 +366,9 @@ def fit_tc_model(
     """
     config = config or TrainConfig()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Through the resolved path, so a run folder behind a link whose target is not made yet (a run kept on
+    # another disk, or shared between two benchmark scripts) is created there instead of failing.
+    out_dir.resolve().mkdir(parents=True, exist_ok=True)
     final = out_dir / "model"
     check_run_folder(out_dir, run_configuration(model_class, model_kwargs, config))
     if final.exists() and (out_dir / "history.json").exists():

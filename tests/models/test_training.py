@@ -60,6 +60,13 @@ def test_fit_resumes_after_interruption(supercon3d, tmp_path):
     assert sorted(path.name for path in moved.glob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
 
 
+def test_fit_creates_a_run_folder_behind_a_link(supercon3d, tmp_path):
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d)
+    (tmp_path / "runs").symlink_to(tmp_path / "scratch" / "runs")  # its target is not made yet
+    fit_tc_model(train, val, tmp_path / "runs" / "fold_0", kwargs, TrainConfig(max_epochs=1, batch_size=4))
+    assert (tmp_path / "scratch" / "runs" / "fold_0" / "model" / "model.json").exists()
+
+
 def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
     kwargs, ln_tc, train, val = eight_and_four(supercon3d, readout_dropout=0.1)
     config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3, ema_decay=0.5)
