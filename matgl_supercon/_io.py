@@ -52,6 +52,17 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
     return write_bytes_atomic(path, json.dumps(data, indent=2, default=float).encode("utf-8"))
 
 
+def make_folder(path: str | Path) -> Path:
+    """Create the folder ``path`` and its parents, also behind a link whose target does not exist yet.
+
+    A run folder kept on another disk, or shared between two scripts, is often a link made before its target;
+    a plain ``mkdir(parents=True)`` fails on such a dangling link, so the folder is made where the link points.
+    """
+    path = Path(path)
+    path.resolve().mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def replace_folder(new: str | Path, target: str | Path) -> None:
     """Put the folder ``new`` in ``target``'s place; the old ``target`` is removed only once ``new`` is there.
 

@@ -23,7 +23,7 @@ from matgl.graph.data import MGLDataset, collate_fn_graph
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
-from matgl_supercon._io import default_permissions, replace_folder, write_json_atomic
+from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_json_atomic
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet
 
@@ -365,10 +365,7 @@ def fit_tc_model(
         ValueError: If ``out_dir`` holds a run (finished or not) of another model configuration or other settings.
     """
     config = config or TrainConfig()
-    out_dir = Path(out_dir)
-    # Through the resolved path, so a run folder behind a link whose target is not made yet (a run kept on
-    # another disk, or shared between two benchmark scripts) is created there instead of failing.
-    out_dir.resolve().mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     final = out_dir / "model"
     check_run_folder(out_dir, run_configuration(model_class, model_kwargs, config))
     if final.exists() and (out_dir / "history.json").exists():

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from matgl_supercon._io import default_permissions, replace_folder, write_bytes_atomic, write_json_atomic
+from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_bytes_atomic, write_json_atomic
 
 
 def test_atomic_writes_replace_whole_files_with_normal_permissions(tmp_path):
@@ -51,3 +51,10 @@ def test_replace_folder_swaps_in_a_finished_build(tmp_path):
     (build / "fold_0").mkdir(parents=True)  # a first build: nothing to replace
     replace_folder(build, tmp_path / "Other")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Model", "Other"]
+
+
+def test_make_folder_follows_a_link_made_before_its_target(tmp_path):
+    (tmp_path / "runs").symlink_to(tmp_path / "scratch" / "runs")
+    assert make_folder(tmp_path / "runs" / "fold_0") == tmp_path / "runs" / "fold_0"
+    assert (tmp_path / "scratch" / "runs" / "fold_0").is_dir()
+    make_folder(tmp_path / "runs" / "fold_0")  # an existing folder is fine

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from matgl_supercon._io import write_bytes_atomic
+from matgl_supercon._io import make_folder, write_bytes_atomic
 from matgl_supercon.generate.crystal import CrystalBatch
 from matgl_supercon.generate.diffcsp_sc import DiffCSPSC
 
@@ -53,8 +53,7 @@ def fit_generator(
     Returns:
         The progress rows of this call.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     start_epoch = 0
