@@ -37,10 +37,16 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        print(f"{'structure':40s} {'formula':24s} {'disorder':9s} {'Tc / K':>8s}  range (± 1 sd)")
+        # Columns as wide as their longest entry: a cut path or formula can name the wrong file or compound.
+        source_width = max([len("structure"), *(len(p.source) for p in predictions)])
+        formula_width = max([len("formula"), *(len(p.formula) for p in predictions)])
+        print(
+            f"{'structure':{source_width}s} {'formula':{formula_width}s} {'disorder':9s} {'Tc / K':>8s}  range (± 1 sd)"
+        )
         for p in predictions:
             print(
-                f"{p.source[-40:]:40s} {p.formula[:24]:24s} {p.disorder:9s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}"
+                f"{p.source:{source_width}s} {p.formula:{formula_width}s} {p.disorder:9s} {p.tc:8.2f}  "
+                f"{p.tc_low:.2f}-{p.tc_high:.2f}"
             )
 
 
@@ -79,10 +85,13 @@ def _cmd_dope(args: argparse.Namespace) -> int:
         args.model,
         args.out,
     )
-    print(f"{'dopant':6s} {'x':>6s} {'formula':28s} {'Tc / K':>8s}  range (± 1 sd)")
+    formula_width = max([len("formula"), *(len(v.prediction.formula) for v in variants)])
+    print(f"{'dopant':6s} {'x':>6s} {'formula':{formula_width}s} {'Tc / K':>8s}  range (± 1 sd)")
     for v in variants:
         p = v.prediction
-        print(f"{v.dopant:6s} {v.fraction:6.3f} {p.formula[:28]:28s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}")
+        print(
+            f"{v.dopant:6s} {v.fraction:6.3f} {p.formula:{formula_width}s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}"
+        )
     if args.out:
         print(f"variants written to {args.out}/")
     return 0

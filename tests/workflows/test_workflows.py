@@ -43,6 +43,20 @@ def test_cli_predict_json(tiny_model_dir, capsys):
     assert "missing.cif" in capsys.readouterr().err
 
 
+def test_cli_predict_table_shows_whole_paths_and_formulas(tiny_model_dir, tmp_path, capsys):
+    # A table that cut long paths from the left printed "rk/main/examples/..." and could name the wrong file.
+    deep = tmp_path / "a_rather_long_folder_name_for_a_screening_campaign" / "batch_0001"
+    deep.mkdir(parents=True)
+    cif = deep / "YBa2Cu3O6.9.cif"
+    cif.write_text((EXAMPLES / "YBa2Cu3O6.9.cif").read_text())
+    assert main(["predict", str(cif), str(EXAMPLES / "MgB2.cif"), "--model", str(tiny_model_dir)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert len(str(cif)) > 40
+    assert rows[0].startswith(f"{cif} ") and "Ba2YCu3O6.9" in rows[0]
+    assert rows[1].startswith(f"{EXAMPLES / 'MgB2.cif'} ")
+    assert header.index("formula") == rows[0].rindex("Ba2YCu3O6.9") == rows[1].rindex("MgB2")
+
+
 def test_cli_help_on_every_subcommand(capsys):
     for command in ("graph", "predict", "screen", "dope", "explain", "generate", "train", "benchmark"):
         with pytest.raises(SystemExit) as exit_info:
