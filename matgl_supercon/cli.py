@@ -106,10 +106,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
     else:
-        print(f"{'site':>4s} {'species':16s} {'disorder':9s} {'frac coords':28s} share of ln Tc")
+        species_width = max([len("species"), *(len(r.species) for r in rows)])
+        print(f"{'site':>4s} {'species':{species_width}s} {'disorder':9s} {'frac coords':28s} share of ln Tc")
         for r in rows:
-            coords = ", ".join(f"{c:.3f}" for c in r.frac_coords)
-            print(f"{r.index:4d} {r.species[:16]:16s} {r.disorder:9s} ({coords}){'':4s} {r.contribution:+.4f}")
+            coords = "(" + ", ".join(f"{c:.3f}" for c in r.frac_coords) + ")"
+            print(f"{r.index:4d} {r.species:{species_width}s} {r.disorder:9s} {coords:28s} {r.contribution:+.4f}")
         print(f"sum = ln Tc = {sum(r.contribution for r in rows):.4f}; chart: {png}")
     return 0
 

@@ -199,6 +199,18 @@ def test_explain_shares_sum_to_prediction(tiny_model_dir, tmp_path):
     assert [r.species for r in rows if r.disorder == "vacancy"] == ["O0.9"]
 
 
+def test_cli_explain_table_shows_whole_species(tiny_model_dir, tmp_path, capsys):
+    site = {"Ba": 0.25, "Sr": 0.25, "Ca": 0.25, "La": 0.25}
+    structure = Structure(Lattice.cubic(4.0), [site, "Cu", "O", "O", "O"], [[0.5] * 3, [0] * 3, *np.eye(3) / 2])
+    cif = tmp_path / "mixed.cif"
+    structure.to(filename=str(cif))
+    assert main(["explain", str(cif), "--png", str(tmp_path / "mixed.png"), "--model", str(tiny_model_dir)]) == 0
+    header, first, *_ = capsys.readouterr().out.splitlines()
+    species = first.split()[1]
+    assert len(species) > 16 and all(f"{element}0.25" in species for element in site)
+    assert header.index("disorder") == first.index(" SD ") + 1
+
+
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         load_model("nope")
