@@ -68,6 +68,21 @@ def atoms_to_structure(atoms: Atoms) -> Structure:
     return Structure(atoms.cell.array, species, atoms.get_scaled_positions(wrap=False))
 
 
+def as_structure(crystal: Structure | Atoms) -> Structure:
+    """The pymatgen ``Structure`` of a crystal given either as one or as ASE ``Atoms`` (see :func:`atoms_to_structure`).
+
+    Raises:
+        TypeError: For anything else, naming what was passed.
+    """
+    if isinstance(crystal, Structure):
+        return crystal
+    from ase import Atoms
+
+    if isinstance(crystal, Atoms):
+        return atoms_to_structure(crystal)
+    raise TypeError(f"expected a pymatgen Structure or ASE Atoms, got {type(crystal).__name__}: {crystal!r:.80}")
+
+
 #: Edge of the cubic cell of :func:`virtual_crystal` (Å): longer than any model cutoff, so its site has no neighbour.
 VIRTUAL_CELL = 20.0
 
@@ -172,8 +187,7 @@ class OccupancyStructure2Graph(GraphConverter):
         Raises:
             ValueError: Naming the site and the problem for invalid input.
         """
-        if not isinstance(structure, Structure):
-            structure = atoms_to_structure(structure)
+        structure = as_structure(structure)
         validate_structure(structure)
         occupancy = occupancy_matrix(structure, self.element_types)
         total = occupancy.sum(axis=1)
@@ -232,8 +246,7 @@ class OccupancyStructure2Graph(GraphConverter):
 
     def summary(self, structure: Structure | Atoms) -> GraphSummary:
         """Convert ``structure`` and describe the graph in one line (see :class:`GraphSummary`)."""
-        if not isinstance(structure, Structure):
-            structure = atoms_to_structure(structure)
+        structure = as_structure(structure)
         graph, _, _ = self.get_graph(structure)
         counts = np.bincount(graph.site_disorder.numpy(), minlength=len(DISORDER_TYPES))
         return GraphSummary(
@@ -247,16 +260,19 @@ class OccupancyStructure2Graph(GraphConverter):
         )
 
 
-def classify_disorder(structure: Structure, pd_tolerance: float = 1.2) -> tuple[DisorderType, list[DisorderType]]:
+def classify_disorder(
+    structure: Structure | Atoms, pd_tolerance: float = 1.2
+) -> tuple[DisorderType, list[DisorderType]]:
     """Disorder type of a structure and of each of its sites, without building a graph.
 
     Args:
-        structure: Input crystal.
+        structure: Input crystal (pymatgen ``Structure`` or ASE ``Atoms``).
         pd_tolerance: Largest distance (Å) between alternative positions of one atom.
 
     Returns:
         ``(structure_type, site_types)``.
     """
+    structure = as_structure(structure)
     validate_structure(structure)
     elements = tuple(sorted({getattr(sp, "symbol", str(sp)) for site in structure for sp in site.species}))
     occupancy = occupancy_matrix(structure, elements)

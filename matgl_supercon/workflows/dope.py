@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pymatgen.core import Composition, Element, Structure
 
+from matgl_supercon.graph import as_structure
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.workflows.predict import TcPrediction, predict_tc, resolve_model
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 
 @dataclass
@@ -22,14 +27,14 @@ class DopingVariant:
     prediction: TcPrediction
 
 
-def substitute(structure: Structure, host: str, dopant: str, fraction: float) -> Structure:
+def substitute(structure: Structure | Atoms, host: str, dopant: str, fraction: float) -> Structure:
     """Replace ``fraction`` of ``host`` on every site that holds it by ``dopant`` (occupancy substitution).
 
     A site {host: o, ...} becomes {host: o (1 - x), dopant: o x, ...}; other species are untouched, so
     vacancies and existing disorder are kept.
 
     Args:
-        structure: Parent structure (ordered or disordered).
+        structure: Parent structure (ordered or disordered; pymatgen ``Structure`` or ASE ``Atoms``).
         host: Element to substitute.
         dopant: Element put in its place.
         fraction: x in (0, 1].
@@ -47,6 +52,7 @@ def substitute(structure: Structure, host: str, dopant: str, fraction: float) ->
             raise ValueError(f"{symbol!r} is not an element symbol")
     if host == dopant:
         raise ValueError(f"host and dopant are both {host}")
+    structure = as_structure(structure)
     doped = structure.copy()
     touched = 0
     for i, site in enumerate(structure):
@@ -64,7 +70,7 @@ def substitute(structure: Structure, host: str, dopant: str, fraction: float) ->
 
 
 def explore_doping(
-    parent: Structure,
+    parent: Structure | Atoms,
     host: str,
     dopants: Sequence[str],
     fractions: Sequence[float],
@@ -74,7 +80,7 @@ def explore_doping(
     """Predict Tc of every (dopant, fraction) variant of ``parent``, best first; optionally write CIFs.
 
     Args:
-        parent: Parent structure.
+        parent: Parent structure (pymatgen ``Structure`` or ASE ``Atoms``).
         host: Element whose sites receive the dopant.
         dopants: Dopant elements.
         fractions: Dopant fractions of the host occupancy.

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pymatgen.core import Structure
 
-from matgl_supercon.graph import classify_disorder, compact_formula
+from matgl_supercon.graph import as_structure, classify_disorder, compact_formula
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.workflows.predict import resolve_model
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 
 @dataclass
@@ -25,7 +29,9 @@ class SiteContribution:
 
 
 def explain_structure(
-    structure: Structure, model: str | Path | TcEnsemble = "SODNet-SuperCon3D", png: str | Path | None = None
+    structure: Structure | Atoms,
+    model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
+    png: str | Path | None = None,
 ) -> list[SiteContribution]:
     """Per-site contributions to the predicted ln Tc, optionally drawn as a bar chart.
 
@@ -33,7 +39,7 @@ def explain_structure(
     is an exact additive share; the shares are averaged over ensemble members.
 
     Args:
-        structure: Input structure.
+        structure: Input structure (pymatgen ``Structure`` or ASE ``Atoms``).
         model: Shipped model name, model folder, or loaded ensemble.
         png: Where to save a bar chart of the shares.
 
@@ -41,6 +47,7 @@ def explain_structure(
         One entry per site, in site order.
     """
     ensemble = resolve_model(model)
+    structure = as_structure(structure)
     shares = ensemble.site_contributions(structure).numpy()
     _, site_kinds = classify_disorder(structure)
     rows = [

@@ -6,13 +6,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pymatgen.core import Structure
 
 from matgl_supercon.data import read_structure
-from matgl_supercon.graph import classify_disorder, compact_formula
+from matgl_supercon.graph import as_structure, classify_disorder, compact_formula
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.pretrained import load_model
+
+if TYPE_CHECKING:
+    from ase import Atoms
 
 
 @dataclass
@@ -55,14 +59,15 @@ def resolve_model(model: str | Path | TcEnsemble) -> TcEnsemble:
 
 
 def predict_tc(
-    structures: Sequence[Structure | str | Path],
+    structures: Sequence[Structure | Atoms | str | Path],
     model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
     batch_size: int = 16,
 ) -> list[TcPrediction]:
     """Predict Tc of structures (or structure files), ordered or disordered.
 
     Args:
-        structures: pymatgen structures or paths to any file pymatgen reads.
+        structures: pymatgen structures, ASE ``Atoms`` (occupancies from ``info["occupancy"]``), or paths to any
+            file pymatgen reads.
         model: Shipped model name, model folder, or a loaded :class:`TcEnsemble`.
         batch_size: Structures per forward pass.
 
@@ -75,12 +80,12 @@ def predict_tc(
     ensemble = resolve_model(model)
     parsed, sources = [], []
     for item in structures:
-        if isinstance(item, Structure):
-            parsed.append(item)
-            sources.append(item.composition.reduced_formula)
-        else:
+        if isinstance(item, str | Path):
             parsed.append(read_structure(item))
             sources.append(str(item))
+        else:
+            parsed.append(as_structure(item))
+            sources.append(parsed[-1].composition.reduced_formula)
     mean, sd = ensemble.predict_ln_tc(parsed, batch_size)
     return [
         make_prediction(source, structure, m, s)

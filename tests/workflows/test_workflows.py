@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ase import Atoms
 from pymatgen.core import Lattice, Structure
 
 from matgl_supercon.cli import main
@@ -33,6 +34,23 @@ def test_predict_examples(tiny_model_dir):
         assert math.isfinite(p.tc) and p.tc > 0
         assert p.ln_tc_sd > 0  # two different members
         assert p.tc_low < p.tc < p.tc_high
+
+
+def test_workflows_take_ase_atoms(tiny_model_dir, mg_al_b2):
+    # ASE's CIF reader keeps a site's occupancies in info["occupancy"], keyed by the atom's tag.
+    atoms = Atoms(
+        ["Mg", "B", "B"], scaled_positions=mg_al_b2.frac_coords, cell=mg_al_b2.lattice.matrix, pbc=True, tags=[0, 1, 1]
+    )
+    atoms.info["occupancy"] = {"0": {"Mg": 0.9, "Al": 0.1}, "1": {"B": 1.0}}
+    from_atoms, from_structure = predict_tc([atoms, mg_al_b2], tiny_model_dir)
+    assert (from_atoms.disorder, from_atoms.formula, from_atoms.source) == ("SD", "Mg0.9Al0.1B2", "Mg0.9Al0.1B2")
+    assert from_atoms.ln_tc == pytest.approx(from_structure.ln_tc, abs=1e-6)
+    shares = [r.contribution for r in explain_structure(atoms, tiny_model_dir)]
+    assert sum(shares) == pytest.approx(from_atoms.ln_tc, abs=1e-5)
+    (variant,) = explore_doping(atoms, "Mg", ["Li"], [0.5], tiny_model_dir)
+    assert variant.structure[0].species.get_el_amt_dict() == pytest.approx({"Mg": 0.45, "Al": 0.1, "Li": 0.45})
+    with pytest.raises(TypeError, match="expected a pymatgen Structure or ASE Atoms, got int"):
+        predict_tc([42], tiny_model_dir)
 
 
 def test_cli_predict_json(tiny_model_dir, capsys):
