@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from matgl_supercon import __version__
+
 DEFAULT_MODEL = "SODNet-SuperCon3D"
 
 
@@ -230,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mgl-supercon",
         description="Superconductor Tc prediction for ordered and disordered crystals (SODNet on MatGL graphs).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     graph = sub.add_parser("graph", help="convert structures to occupancy-aware graphs and summarise them")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import matgl_supercon
 from matgl_supercon.benchmarks import MODEL_INPUTS, MODELS, TASK_NAMES, TASKS
 
 
@@ -14,6 +15,11 @@ def test_cli_help_does_not_import_torch():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_version():
+    done = subprocess.run([sys.executable, "-m", "matgl_supercon.cli", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"mgl-supercon {matgl_supercon.__version__}"
 
 
 def test_light_name_lists_match_the_definitions():
