@@ -2,8 +2,11 @@
 
 Usage:
     python benchmarks/make_pretrained.py [--variants blocks2_composition valence_ema0.995 ...] [--data ../shared/data]
+    python benchmarks/make_pretrained.py --members-from-shipped   # rebuild card and calibration, same members
 
-Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``.
+Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``. With
+``--members-from-shipped`` the member models are taken from the shipped ensemble itself instead of the training runs
+(which are not committed), so the card and the calibration can be rebuilt on any machine.
 
 Copies each finished all/all fold model (MatGL format: model.json, model.pt, state.pt) of each configuration of
 ``sodnet_variants.py`` (trained under ``sodnet_variants.runs_dir``) into
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,14 +52,30 @@ HERE = Path(__file__).parent
 MEMBER_PREFIX = {"blocks2_composition": ""}
 
 
-def configurations(variants: list[str]) -> dict[str, tuple[Path, Path, str]]:
-    """Configuration -> (its fold runs, its per-fold test results, member folder prefix), in the given order."""
+@dataclass(frozen=True)
+class Configuration:
+    """Where one configuration's fold models and per-fold test results are, and its members' folder prefix."""
+
+    results: Path
+    prefix: str
+    models: Path
+    shipped: bool  # models are a shipped ensemble's <prefix>fold_<k>/, not training runs' fold_<k>/model/
+
+    def model(self, fold: str) -> Path:
+        """The MatGL model folder of one fold (``fold`` is ``"fold_<k>"``)."""
+        return self.models / f"{self.prefix}{fold}" if self.shipped else self.models / fold / "model"
+
+
+def configurations(variants: list[str], shipped: Path | None = None) -> dict[str, Configuration]:
+    """Each configuration, in the given order; its models come from ``shipped`` when given, else its training runs."""
     found = {}
     for name in variants:
         results = results_dir(name) / "all"
         if not results.is_dir():
             raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/sodnet_variants.py first")
-        found[name] = (runs_dir(name) / "all", results, MEMBER_PREFIX.get(name, f"{name}_"))
+        prefix = MEMBER_PREFIX.get(name, f"{name}_")
+        models = shipped if shipped is not None else runs_dir(name) / "all"
+        found[name] = Configuration(results, prefix, models, shipped is not None)
     return found
 
 
@@ -69,35 +89,39 @@ def main() -> None:
     )
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)
+    parser.add_argument(
+        "--members-from-shipped",
+        action="store_true",
+        help="take the member models from the shipped ensemble (rebuilds its card and calibration without the runs)",
+    )
     args = parser.parse_args()
-    configs = configurations(args.variants)
+    shipped = pretrained_dir(args.name)
+    configs = configurations(args.variants, shipped if args.members_from_shipped else None)
     # Only folds that every configuration finished, so each held-out structure has one member per configuration.
     folds = sorted(
         set.intersection(
             *(
-                {run.name for run in runs.glob("fold_*") if (run / "model" / "model.json").exists()}
-                & {f.stem for f in results.glob("fold_*.json")}
-                for runs, results, _ in configs.values()
+                {f.stem for f in c.results.glob("fold_*.json") if (c.model(f.stem) / "model.json").exists()}
+                for c in configs.values()
             )
         ),
         key=lambda name: int(name.split("_")[1]),
     )
     if not folds:
-        where = ", ".join(str(runs) for runs, _, _ in configs.values())
+        where = ", ".join(sorted({str(c.models) for c in configs.values()}))
         raise SystemExit(f"no fold finished by every configuration of {list(configs)} (fold models under {where})")
     # Built beside the shipped folder and swapped in at the end, so a failed build leaves the old ensemble intact.
-    shipped = pretrained_dir(args.name)
     out = shipped.with_name(f".{shipped.name}.building")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     rows, held_out = [], {}
-    for config, (runs, results, prefix) in configs.items():
+    for name, config in configs.items():
         for fold in folds:
-            shutil.copytree(runs / fold / "model", out / f"{prefix}{fold}")
-            result = json.loads((results / f"{fold}.json").read_text())
+            shutil.copytree(config.model(fold), out / f"{config.prefix}{fold}")
+            result = json.loads((config.results / f"{fold}.json").read_text())
             t, p = result["y_true"], result["y_pred"]
-            rows.append((f"{prefix}{fold}", config, mae(t, p), r2(t, p), result["epochs_run"]))
+            rows.append((f"{config.prefix}{fold}", name, mae(t, p), r2(t, p), result["epochs_run"]))
             for i, truth, pred in zip(result["ids"], t, p, strict=True):
                 held_out.setdefault(i, (truth, []))[1].append(pred)
     calibration = calibrate(out, args.data, held_out)
@@ -147,8 +171,8 @@ def main() -> None:
         "## Architecture",
         "",
         *[
-            f"- {config}: `{json.dumps(architecture(out / f'{prefix}{folds[0]}'))}`"
-            for config, (_, _, prefix) in configs.items()
+            f"- {name}: `{json.dumps(architecture(out / f'{config.prefix}{folds[0]}'))}`"
+            for name, config in configs.items()
         ],
         "",
         "## Known limits",
@@ -158,7 +182,8 @@ def main() -> None:
         "- Non-superconductors are absent from SuperCon3D: every prediction is a positive Tc.",
         "- Each member saw 80% of the data; a structure from SuperCon3D was in the training set of most members.",
         "",
-        f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}` on "
+        f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"
+        f"{' --members-from-shipped' if args.members_from_shipped else ''}` on "
         f"{datetime.now(timezone.utc).date()}.",
     ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
