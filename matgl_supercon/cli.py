@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +30,11 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return status
 
 
+def _column_width(header: str, entries: Iterable[str]) -> int:
+    """A table column as wide as its longest entry: a cut path or formula can name the wrong file or compound."""
+    return max([len(header), *map(len, entries)])
+
+
 def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
     rows = [p.as_dict() for p in predictions]
     if as_json:
@@ -39,9 +44,8 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        # Columns as wide as their longest entry: a cut path or formula can name the wrong file or compound.
-        source_width = max([len("structure"), *(len(p.source) for p in predictions)])
-        formula_width = max([len("formula"), *(len(p.formula) for p in predictions)])
+        source_width = _column_width("structure", (p.source for p in predictions))
+        formula_width = _column_width("formula", (p.formula for p in predictions))
         print(
             f"{'structure':{source_width}s} {'formula':{formula_width}s} {'disorder':9s} {'Tc / K':>8s}  range (± 1 sd)"
         )
@@ -87,7 +91,7 @@ def _cmd_dope(args: argparse.Namespace) -> int:
         args.model,
         args.out,
     )
-    formula_width = max([len("formula"), *(len(v.prediction.formula) for v in variants)])
+    formula_width = _column_width("formula", (v.prediction.formula for v in variants))
     print(f"{'dopant':6s} {'x':>6s} {'formula':{formula_width}s} {'Tc / K':>8s}  range (± 1 sd)")
     for v in variants:
         p = v.prediction
@@ -108,7 +112,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
     else:
-        species_width = max([len("species"), *(len(r.species) for r in rows)])
+        species_width = _column_width("species", (r.species for r in rows))
         print(f"{'site':>4s} {'species':{species_width}s} {'disorder':9s} {'frac coords':28s} share of ln Tc")
         for r in rows:
             coords = "(" + ", ".join(f"{c:.3f}" for c in r.frac_coords) + ")"
