@@ -91,6 +91,7 @@ def explore_doping(
         Variants sorted by predicted Tc, highest first.
     """
     ensemble = resolve_model(model)
+    parent = as_structure(parent)  # once, not once per variant
     variants = [(d, x, substitute(parent, host, d, x)) for d in dopants for x in fractions]
     predictions = predict_tc([s for _, _, s in variants], ensemble)
     ranked = sorted(
