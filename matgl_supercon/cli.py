@@ -259,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     screen = sub.add_parser("screen", help="rank a folder of structure files by predicted Tc (resumable)")
     screen.add_argument("folder")
-    screen.add_argument("--out", required=True, help="results CSV (rerunning skips files already in it)")
+    screen.add_argument(
+        "--out", required=True, help="results CSV (a rerun with the same model skips files already in it)"
+    )
     screen.add_argument("--errors", default=None, help="errors CSV (default: <out>.errors.csv)")
     screen.add_argument("--workers", type=int, default=1, help="processes that parse files")
     screen.add_argument("--chunk-size", type=int, default=64, help="files per batch and per checkpoint")

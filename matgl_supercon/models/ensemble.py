@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -65,6 +67,22 @@ class TcEnsemble:
             if weights is not None:
                 module.load_state_dict(weights)
             yield module
+
+    def fingerprint(self) -> str:
+        """SHA-256 of what sets the predictions: each member's constructor arguments and weights, and ``sd_scale``.
+
+        Two ensembles with one fingerprint predict alike; a resumed job (``screen_folder``) uses it to refuse to mix
+        the predictions of two models in one results file.
+        """
+        digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
+        for module, weights in self._members:
+            digest.update(json.dumps(module._init_args, sort_keys=True, default=repr).encode())
+            state = module.state_dict() if weights is None else weights
+            for key in sorted(state):
+                tensor = state[key].detach().cpu().contiguous()
+                digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+                digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
 
     def make_converter(self):
         """The graph converter of the first member (all members share the graph settings)."""

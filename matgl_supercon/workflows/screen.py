@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
@@ -18,7 +19,7 @@ from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.workflows.predict import TcPrediction, make_prediction, resolve_model
 
 #: File name patterns screened by default (anything pymatgen reads can be added).
-DEFAULT_PATTERNS = ("*.cif", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*")
+DEFAULT_PATTERNS = ("*.cif", "*.cif.gz", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*")
 ERROR_FIELDS = ("source", "error")
 
 
@@ -57,6 +58,26 @@ def _write_rows_atomic(path: Path, rows: Iterable[dict], fieldnames: Iterable[st
     write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
 
 
+def _claim_for_model(record: Path, ensemble: TcEnsemble, resuming: bool) -> None:
+    """Record which model writes a results file, or check that a resumed file was written by this one."""
+    mine = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
+    if record.exists():
+        theirs = json.loads(record.read_text())
+        if theirs.get("fingerprint") != mine["fingerprint"]:
+            raise ValueError(
+                f"{record}: the results beside it come from model {theirs.get('model')!r} "
+                f"(fingerprint {str(theirs.get('fingerprint'))[:12]}), not {mine['model']!r} "
+                f"({mine['fingerprint'][:12]}); write to a new --out file or delete the old results"
+            )
+        return
+    if resuming:
+        raise ValueError(
+            f"{record}: missing, so the results already there cannot be traced to a model; "
+            "write to a new --out file or delete the old results"
+        )
+    write_bytes_atomic(record, (json.dumps(mine, indent=1) + "\n").encode("utf-8"))
+
+
 def find_structure_files(folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
     """Structure files under ``folder`` (recursive), sorted, each once."""
     folder = Path(folder)
@@ -79,7 +100,9 @@ def screen_folder(
     """Predict Tc for every structure file under ``folder``.
 
     Results and errors are rewritten atomically after every chunk, so a run killed at any moment
-    leaves complete files; rerunning skips every file already in either file.
+    leaves complete files; rerunning skips every file already in either file. ``<out_csv stem>.model.json``
+    records which model wrote them (its name and :meth:`TcEnsemble.fingerprint`), and a rerun with another
+    model stops rather than mixing two models' predictions in one ranking.
 
     Args:
         folder: Folder searched recursively with ``patterns``.
@@ -94,14 +117,22 @@ def screen_folder(
 
     Returns:
         A :class:`ScreenReport` with the top-k predictions over the whole results file.
+
+    Raises:
+        ValueError: When ``folder`` holds no file matching ``patterns``, or the results file was written by another
+            model (or by no recorded one).
     """
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
     ensemble = resolve_model(model)
+    patterns = tuple(patterns)
     files = [str(p) for p in find_structure_files(folder, patterns)]
+    if not files:
+        raise ValueError(f"{folder}: no structure files (searched recursively for {', '.join(patterns)})")
     rows = _read_rows(out_csv)
     errors = _read_rows(errors_csv)
+    _claim_for_model(out_csv.with_suffix(".model.json"), ensemble, bool(rows or errors))
     done = {r["source"] for r in rows} | {r["source"] for r in errors}
     todo = [f for f in files if f not in done]
     n_done_before = len(files) - len(todo)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
 import os
@@ -147,6 +148,28 @@ def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     assert report.top[0].tc == max(float(r["tc"]) for r in rows)
     again = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, progress=False)
     assert (again.n_done_before, again.n_predicted) == (40, 0)
+
+
+def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
+    _write_folder(tmp_path / "cifs", 3)
+    (tmp_path / "cifs" / "s0000.cif").rename(tmp_path / "s0000.cif")
+    with (tmp_path / "s0000.cif").open("rb") as source, gzip.open(tmp_path / "cifs" / "s0000.cif.gz", "wb") as target:
+        target.write(source.read())  # compressed CIFs (as databases ship them) are screened too
+    out = tmp_path / "out.csv"
+    assert screen_folder(tmp_path / "cifs", out, tiny_model_dir, progress=False).n_predicted == 3
+    record = json.loads((tmp_path / "out.model.json").read_text())
+    assert record["fingerprint"] == load_model(tiny_model_dir).fingerprint()  # same weights, new process objects
+    other = load_model(tiny_model_dir)
+    other.sd_scale = 2.0  # reports other ranges: another model for the results file
+    with pytest.raises(ValueError, match=r"out\.model\.json: the results beside it come from model"):
+        screen_folder(tmp_path / "cifs", out, other, progress=False)
+    (tmp_path / "out.model.json").unlink()
+    with pytest.raises(ValueError, match="cannot be traced to a model"):
+        screen_folder(tmp_path / "cifs", out, tiny_model_dir, progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: no structure files \(searched recursively for \*\.cif, "):
+        screen_folder(tmp_path / "empty", tmp_path / "none.csv", tiny_model_dir, progress=False)
+    assert not (tmp_path / "none.csv").exists()
 
 
 def test_screen_survives_sigkill_and_resumes(tiny_model_dir, tmp_path):
