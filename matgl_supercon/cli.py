@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--target-tc", type=float, default=None, help="target Tc in K (omit: unconditional)")
     generate.add_argument("--n", type=int, default=100)
-    generate.add_argument("--out", required=True)
+    generate.add_argument("--out", required=True, help="output folder (rerun with the same arguments to resume)")
     generate.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--novelty-data", default=None, help="data root; novelty vs the DiffCSP-SC train split")

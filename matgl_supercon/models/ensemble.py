@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import torch
+
+from matgl_supercon._fingerprint import add_model
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -76,12 +77,7 @@ class TcEnsemble:
         """
         digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
         for module, weights in self._members:
-            digest.update(json.dumps(module._init_args, sort_keys=True, default=repr).encode())
-            state = module.state_dict() if weights is None else weights
-            for key in sorted(state):
-                tensor = state[key].detach().cpu().contiguous()
-                digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-                digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+            add_model(digest, module._init_args, module.state_dict() if weights is None else weights)
         return digest.hexdigest()
 
     def make_converter(self):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import matgl
+import numpy as np
 import torch
 
+from matgl_supercon._fingerprint import model_fingerprint
+from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.generate import DiffCSPSC, compositionally_valid, novel, sample, structurally_valid
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.pretrained import pretrained_dir
@@ -46,6 +51,53 @@ def resolve_generator(name_or_path: str | Path) -> Path:
     raise ValueError(f"{name_or_path}: not a saved DiffCSPSC folder (no model.json) nor a shipped generator name")
 
 
+def _batch_generator(seed: int, index: int) -> torch.Generator:
+    """The generator of batch ``index``: its own stream, so a resumed run samples what an uninterrupted one does."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]))
+
+
+def _check_or_record_settings(record: Path, settings: dict, resuming: bool) -> None:
+    """Record a run's settings, or check that the run whose outputs are in the folder had the same ones."""
+    if record.exists():
+        theirs = json.loads(record.read_text())
+        changed = sorted(k for k in settings.keys() | theirs.keys() if settings.get(k) != theirs.get(k))
+        if changed:
+            detail = ", ".join(f"{k}: {theirs.get(k)!r} there, {settings.get(k)!r} now" for k in changed)
+            raise ValueError(
+                f"{record}: the samples beside it were made with other settings ({detail}); "
+                "use a new output folder or the same settings"
+            )
+        return
+    if resuming:
+        raise ValueError(
+            f"{record}: missing, so the samples already in {record.parent} cannot be traced to their "
+            "settings; use a new output folder"
+        )
+    write_bytes_atomic(record, (json.dumps(settings, indent=1) + "\n").encode("utf-8"))
+
+
+def _write_summary(path: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+def _read_summary(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:  # back to the types of freshly made rows
+        row["n_atoms"] = int(row["n_atoms"])
+        for key in ("structurally_valid", "compositionally_valid"):
+            row[key] = row[key] == "True"
+        row["novel"] = "" if row["novel"] == "" else row["novel"] == "True"
+        row["sodnet_tc"] = float(row["sodnet_tc"])
+    return rows
+
+
 def generate_for_tc(
     generator_dir: str | Path,
     target_tc: float | None,
@@ -60,31 +112,58 @@ def generate_for_tc(
 ) -> list[dict]:
     """Sample ``n`` crystals (ab initio) at ``target_tc``, write CIFs and ``summary.csv`` to ``out_dir``.
 
+    Each batch's CIFs and the summary are written atomically as soon as the batch is sampled and scored, and each
+    batch draws from its own seeded stream: a killed run, started again with the same arguments, keeps the batches
+    already in ``summary.csv`` and makes the rest, ending with the crystals an uninterrupted run makes.
+    ``generation.json`` records the settings (the generator's and the scorer's fingerprints included), and a rerun
+    with other settings into the same folder stops with the difference named.
+
     Args:
         generator_dir: Folder of a saved :class:`DiffCSPSC` (``model.save``) in ``"ab_initio"`` mode, or the
             name of a shipped one (:data:`DEFAULT_GENERATOR`).
         target_tc: Target Tc in K (``None``: unconditional).
         n: Number of crystals.
-        out_dir: Output folder (``sample_<i>.cif`` and ``summary.csv``).
+        out_dir: Output folder (``sample_<i>.cif``, ``summary.csv`` and ``generation.json``).
         scorer: SODNet ensemble used to predict the samples' Tc (``None`` skips it).
         training_structures: Structures for the novelty check (``None`` leaves novelty empty).
         guidance: Classifier-free guidance scale.
         batch_size: Crystals sampled together.
-        seed: Seed of the sampler's generator.
+        seed: Seed of the sampler's generators.
         progress: Show a progress bar per batch.
 
     Returns:
-        The summary rows.
+        The summary rows; ``score_error`` says why a crystal has no SODNet Tc.
+
+    Raises:
+        ValueError: For a generator that is not an ab initio DiffCSPSC, a non-positive ``target_tc``, or an output
+            folder holding samples made with other settings.
     """
+    if target_tc is not None and not target_tc > 0:
+        raise ValueError(f"target_tc must be a positive temperature in K, got {target_tc}")
     model = matgl.load_model(resolve_generator(generator_dir))
     if not isinstance(model, DiffCSPSC) or model.mode != "ab_initio":
         raise ValueError(f"{generator_dir}: needs a DiffCSPSC saved in 'ab_initio' mode")
+    ensemble = resolve_model(scorer) if scorer is not None else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    generator = torch.Generator().manual_seed(seed)
+    summary = out / "summary.csv"
+    rows = _read_summary(summary)
+    settings = {
+        "generator": model_fingerprint(model),
+        "target_tc": target_tc,
+        "n": n,
+        "guidance": guidance,
+        "batch_size": batch_size,
+        "seed": seed,
+        "scorer": None if ensemble is None else ensemble.fingerprint(),
+        "novelty_structures": None if training_structures is None else len(training_structures),
+    }
+    _check_or_record_settings(out / "generation.json", settings, bool(rows))
     ln_tc = None if target_tc is None else math.log(target_tc)
-    structures = []
-    for start in range(0, n, batch_size):
+    for index, start in enumerate(range(0, n, batch_size)):
+        if start < len(rows):
+            continue  # this batch is in the summary already
+        generator = _batch_generator(seed, index)
         n_atoms = model.sample_n_atoms(min(batch_size, n - start), generator)
         batch = sample(
             model,
@@ -94,38 +173,35 @@ def generate_for_tc(
             generator=generator,
             progress=progress,
         )
-        structures += batch.to_structures(model.element_types)
-    ensemble = resolve_model(scorer) if scorer is not None else None
-    valid = [structurally_valid(s) for s in structures]
-    predicted = [float("nan")] * len(structures)
-    score_error = ["" if ok else "structurally invalid" for ok in valid]
-    if ensemble is not None:
-        candidates = [i for i, ok in enumerate(valid) if ok]
-        converted, graphs, errors = ensemble.graphs_or_errors([structures[i] for i in candidates])
-        scored = [candidates[j] for j in converted]
-        for j, message in errors.items():
-            score_error[candidates[j]] = message
-        if scored:
-            mean, _ = ensemble.predict_graphs(graphs)
-            for i, value in zip(scored, mean.tolist(), strict=True):
-                predicted[i] = math.exp(value)
-    rows = []
-    for i, structure in enumerate(structures):
-        name = f"sample_{i:04d}.cif"
-        structure.to(filename=str(out / name))
-        rows.append(
-            {
-                "file": name,
-                "formula": structure.composition.reduced_formula,
-                "n_atoms": len(structure),
-                "structurally_valid": valid[i],
-                "compositionally_valid": compositionally_valid(structure),
-                "novel": "" if training_structures is None else novel(structure, training_structures),
-                "sodnet_tc": predicted[i],
-            }
-        )
-    with (out / "summary.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+        structures = batch.to_structures(model.element_types)
+        valid = [structurally_valid(s) for s in structures]
+        predicted = [float("nan")] * len(structures)
+        score_error = ["" if ok else "structurally invalid: not scored" for ok in valid]
+        if ensemble is not None:
+            candidates = [i for i, ok in enumerate(valid) if ok]
+            converted, graphs, errors = ensemble.graphs_or_errors([structures[i] for i in candidates])
+            for j, message in errors.items():
+                score_error[candidates[j]] = message
+            if converted:
+                mean, _ = ensemble.predict_graphs(graphs)
+                for j, value in zip(converted, mean.tolist(), strict=True):
+                    predicted[candidates[j]] = math.exp(value)
+        else:
+            score_error = ["no scorer"] * len(structures)
+        for i, structure in enumerate(structures):
+            name = f"sample_{start + i:04d}.cif"
+            write_bytes_atomic(out / name, structure.to(fmt="cif").encode("utf-8"))
+            rows.append(
+                {
+                    "file": name,
+                    "formula": structure.composition.reduced_formula,
+                    "n_atoms": len(structure),
+                    "structurally_valid": valid[i],
+                    "compositionally_valid": compositionally_valid(structure),
+                    "novel": "" if training_structures is None else novel(structure, training_structures),
+                    "sodnet_tc": predicted[i],
+                    "score_error": score_error[i],
+                }
+            )
+        _write_summary(summary, rows)
     return rows

@@ -5,6 +5,7 @@ import gzip
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,14 @@ from pymatgen.core import Lattice, Structure
 from matgl_supercon.cli import main
 from matgl_supercon.models import SODNet
 from matgl_supercon.pretrained import available_models, load_model
-from matgl_supercon.workflows import explain_structure, explore_doping, predict_tc, screen_folder, substitute
+from matgl_supercon.workflows import (
+    explain_structure,
+    explore_doping,
+    generate_for_tc,
+    predict_tc,
+    screen_folder,
+    substitute,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "structures"
 
@@ -358,9 +366,45 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
     assert len(rows) == 3
     assert len(list((tmp_path / "out").glob("sample_*.cif"))) == 3
     assert all(int(r["n_atoms"]) in (2, 3) for r in rows)
+    assert all((r["sodnet_tc"] == "nan") == (r["score_error"] != "") for r in rows)  # no Tc without its reason
     # A name that is neither a folder nor shipped is refused with the name in the message.
     assert main(["generate", "--generator", "no-such-generator", "--n", "1", "--out", str(tmp_path / "x")]) == 2
     assert "no-such-generator" in capsys.readouterr().err
+
+
+def test_generation_resumes_where_it_was_killed(tiny_model_dir, tmp_path):
+    from matgl_supercon.generate import DiffCSPSC
+
+    torch.manual_seed(0)
+    DiffCSPSC(
+        ("Mg", "B"),
+        mode="ab_initio",
+        dim=8,
+        n_layers=1,
+        n_heads=2,
+        n_freq=2,
+        timesteps=5,
+        conditional=True,
+        n_atoms_counts=[0, 0, 1, 1],
+    ).save(tmp_path / "gen")
+    settings = {"target_tc": 30.0, "n": 5, "scorer": tiny_model_dir, "batch_size": 2, "seed": 3, "progress": False}
+    whole = generate_for_tc(tmp_path / "gen", out_dir=tmp_path / "whole", **settings)
+    assert [r["file"] for r in whole] == [f"sample_{i:04d}.cif" for i in range(5)]
+    # A run killed after its second batch: the summary holds 4 rows; the CIF of sample 4 was never written.
+    killed = tmp_path / "killed"
+    shutil.copytree(tmp_path / "whole", killed)
+    (killed / "sample_0004.cif").unlink()
+    lines = (killed / "summary.csv").read_text().splitlines(keepends=True)
+    (killed / "summary.csv").write_text("".join(lines[:5]))
+    resumed = generate_for_tc(tmp_path / "gen", out_dir=killed, **settings)
+    assert [{**r, "sodnet_tc": repr(r["sodnet_tc"])} for r in resumed] == [
+        {**r, "sodnet_tc": repr(r["sodnet_tc"])} for r in whole
+    ]  # repr: nan (no score) equals nan
+    assert (killed / "sample_0004.cif").read_text() == (tmp_path / "whole" / "sample_0004.cif").read_text()
+    with pytest.raises(ValueError, match=r"generation\.json: .*other settings \(seed: 3 there, 4 now\)"):
+        generate_for_tc(tmp_path / "gen", out_dir=killed, **{**settings, "seed": 4})
+    with pytest.raises(ValueError, match="positive temperature"):
+        generate_for_tc(tmp_path / "gen", out_dir=tmp_path / "x", **{**settings, "target_tc": 0.0})
 
 
 def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path, capsys):
