@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pymatgen.core import Composition, Element, Structure
 
+from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.graph import as_structure
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.workflows.predict import TcPrediction, predict_tc, resolve_model
@@ -100,8 +101,10 @@ def explore_doping(
         reverse=True,
     )
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for v in ranked:
-            v.structure.to(filename=str(out / f"{v.prediction.formula}.cif"))
+        names = [f"{v.prediction.formula}.cif" for v in ranked]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:  # e.g. fractions 0.1 and 0.10: one file would silently overwrite the other
+            raise ValueError(f"{out_dir}: several variants would be written as {', '.join(twice)}")
+        for name, v in zip(names, ranked, strict=True):
+            write_bytes_atomic(Path(out_dir) / name, v.structure.to(fmt="cif").encode("utf-8"))
     return ranked

@@ -236,6 +236,9 @@ def test_substitute_and_dope(tiny_model_dir, tmp_path):
     tcs = [v.prediction.tc for v in variants]
     assert tcs == sorted(tcs, reverse=True)
     assert len(list((tmp_path / "doped").glob("*.cif"))) == 4
+    with pytest.raises(ValueError, match=r"twice: several variants would be written as Mg0\.882Al0\.098B2\.cif"):
+        explore_doping(parent, "Mg", ["Al"], [0.1, 0.1], tiny_model_dir, out_dir=tmp_path / "twice")
+    assert not (tmp_path / "twice").exists()
 
 
 def test_explain_shares_sum_to_prediction(tiny_model_dir, tmp_path):
