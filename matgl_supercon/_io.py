@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,57 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (numpy scalars become floats)."""
     return write_bytes_atomic(path, json.dumps(data, indent=2, default=float).encode("utf-8"))
+
+
+def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a CSV file as dicts of strings; no file, no rows."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv_atomic(path: str | Path, rows: Iterable[dict], fieldnames: Iterable[str]) -> Path:
+    """Write ``rows`` as a CSV with a header to ``path`` atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames))
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+def record_or_check_settings(record: str | Path, settings: dict[str, Any], resuming: bool) -> None:
+    """Record what decides a resumable job's outputs, or check that a resumed job has the same settings.
+
+    A job that appends to earlier outputs made with other settings (another model, seed or target) would mix
+    two experiments in one file without a trace; this makes it stop instead, naming what differs.
+
+    Args:
+        record: JSON file beside the outputs.
+        settings: JSON-serialisable values that decide the outputs (e.g. a model fingerprint).
+        resuming: Whether outputs are already there.
+
+    Raises:
+        ValueError: When ``record`` holds other settings, or outputs are there but ``record`` is not.
+    """
+    record = Path(record)
+    if record.exists():
+        theirs = json.loads(record.read_text())
+        changed = sorted(k for k in settings.keys() | theirs.keys() if settings.get(k) != theirs.get(k))
+        if changed:
+            detail = "; ".join(f"{k}: {theirs.get(k)!r} there, {settings.get(k)!r} now" for k in changed)
+            raise ValueError(
+                f"{record}: the outputs beside it were made with other settings ({detail}); "
+                "write to a new output or rerun with the same settings"
+            )
+        return
+    if resuming:
+        raise ValueError(
+            f"{record}: missing, so the outputs already beside it cannot be traced to their settings; "
+            "write to a new output"
+        )
+    write_bytes_atomic(record, (json.dumps(settings, indent=1) + "\n").encode("utf-8"))
 
 
 def make_folder(path: str | Path) -> Path:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +11,7 @@ import numpy as np
 import torch
 
 from matgl_supercon._fingerprint import model_fingerprint
-from matgl_supercon._io import write_bytes_atomic
+from matgl_supercon._io import read_csv_rows, record_or_check_settings, write_bytes_atomic, write_csv_atomic
 from matgl_supercon.generate import DiffCSPSC, compositionally_valid, novel, sample, structurally_valid
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.pretrained import pretrained_dir
@@ -56,39 +53,8 @@ def _batch_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]))
 
 
-def _check_or_record_settings(record: Path, settings: dict, resuming: bool) -> None:
-    """Record a run's settings, or check that the run whose outputs are in the folder had the same ones."""
-    if record.exists():
-        theirs = json.loads(record.read_text())
-        changed = sorted(k for k in settings.keys() | theirs.keys() if settings.get(k) != theirs.get(k))
-        if changed:
-            detail = ", ".join(f"{k}: {theirs.get(k)!r} there, {settings.get(k)!r} now" for k in changed)
-            raise ValueError(
-                f"{record}: the samples beside it were made with other settings ({detail}); "
-                "use a new output folder or the same settings"
-            )
-        return
-    if resuming:
-        raise ValueError(
-            f"{record}: missing, so the samples already in {record.parent} cannot be traced to their "
-            "settings; use a new output folder"
-        )
-    write_bytes_atomic(record, (json.dumps(settings, indent=1) + "\n").encode("utf-8"))
-
-
-def _write_summary(path: Path, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
-
-
 def _read_summary(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_csv_rows(path)
     for row in rows:  # back to the types of freshly made rows
         row["n_atoms"] = int(row["n_atoms"])
         for key in ("structurally_valid", "compositionally_valid"):
@@ -158,7 +124,7 @@ def generate_for_tc(
         "scorer": None if ensemble is None else ensemble.fingerprint(),
         "novelty_structures": None if training_structures is None else len(training_structures),
     }
-    _check_or_record_settings(out / "generation.json", settings, bool(rows))
+    record_or_check_settings(out / "generation.json", settings, resuming=bool(rows))
     ln_tc = None if target_tc is None else math.log(target_tc)
     for index, start in enumerate(range(0, n, batch_size)):
         if start < len(rows):
@@ -203,5 +169,5 @@ def generate_for_tc(
                     "score_error": score_error[i],
                 }
             )
-        _write_summary(summary, rows)
+        write_csv_atomic(summary, rows, SUMMARY_FIELDS)
     return rows

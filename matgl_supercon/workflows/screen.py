@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
@@ -12,7 +9,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from matgl_supercon._io import write_bytes_atomic
+from matgl_supercon._io import read_csv_rows, record_or_check_settings, write_csv_atomic
 from matgl_supercon.data import read_structure
 from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models.ensemble import TcEnsemble
@@ -41,41 +38,6 @@ def _parse(path: str) -> tuple[str, object, str]:
         return path, structure, classify_disorder(structure)[0]  # also surfaces invalid occupancies
     except Exception as exc:  # any failure is reported in the errors file, never fatal
         return path, f"{type(exc).__name__}: {exc}", ""
-
-
-def _read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write_rows_atomic(path: Path, rows: Iterable[dict], fieldnames: Iterable[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
-
-
-def _claim_for_model(record: Path, ensemble: TcEnsemble, resuming: bool) -> None:
-    """Record which model writes a results file, or check that a resumed file was written by this one."""
-    mine = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
-    if record.exists():
-        theirs = json.loads(record.read_text())
-        if theirs.get("fingerprint") != mine["fingerprint"]:
-            raise ValueError(
-                f"{record}: the results beside it come from model {theirs.get('model')!r} "
-                f"(fingerprint {str(theirs.get('fingerprint'))[:12]}), not {mine['model']!r} "
-                f"({mine['fingerprint'][:12]}); write to a new --out file or delete the old results"
-            )
-        return
-    if resuming:
-        raise ValueError(
-            f"{record}: missing, so the results already there cannot be traced to a model; "
-            "write to a new --out file or delete the old results"
-        )
-    write_bytes_atomic(record, (json.dumps(mine, indent=1) + "\n").encode("utf-8"))
 
 
 def find_structure_files(folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
@@ -130,9 +92,10 @@ def screen_folder(
     files = [str(p) for p in find_structure_files(folder, patterns)]
     if not files:
         raise ValueError(f"{folder}: no structure files (searched recursively for {', '.join(patterns)})")
-    rows = _read_rows(out_csv)
-    errors = _read_rows(errors_csv)
-    _claim_for_model(out_csv.with_suffix(".model.json"), ensemble, bool(rows or errors))
+    rows = read_csv_rows(out_csv)
+    errors = read_csv_rows(errors_csv)
+    model = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
+    record_or_check_settings(out_csv.with_suffix(".model.json"), model, resuming=bool(rows or errors))
     done = {r["source"] for r in rows} | {r["source"] for r in errors}
     todo = [f for f in files if f not in done]
     n_done_before = len(files) - len(todo)
@@ -154,16 +117,16 @@ def screen_folder(
                 for (path, structure, kind), m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
                     rows.append(make_prediction(path, structure, m, s, kind).as_dict())
                 predicted += len(good)
-            _write_rows_atomic(out_csv, rows, columns)
-            _write_rows_atomic(errors_csv, errors, ERROR_FIELDS)
+            write_csv_atomic(out_csv, rows, columns)
+            write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
             bar.update(len(chunk))
         bar.close()
     finally:
         if executor:
             executor.shutdown()
     if not out_csv.exists():
-        _write_rows_atomic(out_csv, rows, columns)
-        _write_rows_atomic(errors_csv, errors, ERROR_FIELDS)
+        write_csv_atomic(out_csv, rows, columns)
+        write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
     ranked = sorted(rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
     text_columns = ("source", "formula", "disorder")
     top = [TcPrediction(**{c: r[c] if c in text_columns else float(r[c]) for c in columns}) for r in ranked]

@@ -169,10 +169,14 @@ def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
     assert record["fingerprint"] == load_model(tiny_model_dir).fingerprint()  # same weights, new process objects
     other = load_model(tiny_model_dir)
     other.sd_scale = 2.0  # reports other ranges: another model for the results file
-    with pytest.raises(ValueError, match=r"out\.model\.json: the results beside it come from model"):
+    with pytest.raises(
+        ValueError, match=r"out\.model\.json: the outputs beside it were made with other settings \(fingerprint: "
+    ):
         screen_folder(tmp_path / "cifs", out, other, progress=False)
     (tmp_path / "out.model.json").unlink()
-    with pytest.raises(ValueError, match="cannot be traced to a model"):
+    with pytest.raises(
+        ValueError, match=r"out\.model\.json: missing, so the outputs already beside it cannot be traced"
+    ):
         screen_folder(tmp_path / "cifs", out, tiny_model_dir, progress=False)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"empty: no structure files \(searched recursively for \*\.cif, "):
