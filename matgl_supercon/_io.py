@@ -88,6 +88,7 @@ def record_or_check_settings(record: str | Path, settings: dict[str, Any], resum
         ValueError: When ``record`` holds other settings, or outputs are there but ``record`` is not.
     """
     record = Path(record)
+    settings = json.loads(json.dumps(settings))  # compared as stored: tuples are lists, keys strings
     if record.exists():
         theirs = json.loads(record.read_text())
         changed = sorted(k for k in settings.keys() | theirs.keys() if settings.get(k) != theirs.get(k))

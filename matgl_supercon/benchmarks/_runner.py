@@ -23,13 +23,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
+from matgl_supercon._io import record_or_check_settings, write_json_atomic
 from matgl_supercon.benchmarks._features import geometry_features, magpie_features
 from matgl_supercon.benchmarks._matbench import write_matbench_results
 from matgl_supercon.benchmarks._metrics import fold_summary, mae, r2
 from matgl_supercon.benchmarks._names import GNN_MODELS, MODELS, ModelName
 from matgl_supercon.benchmarks._plots import group_bar, parity_plot
 from matgl_supercon.benchmarks._tasks import TcTask, breakdown, inner_validation_split
-from matgl_supercon.training import write_json_atomic
 
 #: How each model sees a disordered structure.
 MODEL_INPUTS: dict[str, str] = {
@@ -157,7 +157,9 @@ def run_cell(
         task: The task.
         model_name: One of :data:`MODELS`.
         out_dir: Results root; the cell lives in ``out_dir/<task>/<model>``.
-        folds: Folds to run now (default all); finished ones are skipped.
+        folds: Folds to run now (default all); finished ones are skipped. The first fold run records ``seed``,
+            ``model_kwargs`` and ``train_config`` in the cell's ``settings.json``; running more folds into the cell
+            with other settings raises ``ValueError`` naming them.
         seed: Seed of models and hold-outs.
         model_kwargs: Arguments of the GNN (SODNet / MEGNet).
         train_config: :class:`~matgl_supercon.training.TrainConfig` fields for the GNNs.
@@ -173,11 +175,14 @@ def run_cell(
     cell.mkdir(parents=True, exist_ok=True)
     run_dir = Path(runs_dir) / task.dataset_name / model_name
     inputs = _Inputs(task)
+    todo = [k for k in (task.folds if folds is None else folds) if not (cell / f"fold_{k}.json").exists()]
+    if todo:  # a cell's folds must come from one configuration, or its mean compares nothing
+        settings = {"seed": seed, "model_kwargs": model_kwargs or {}, "train_config": train_config or {}}
+        started = any((cell / f"fold_{k}.json").exists() for k in task.folds)
+        record_or_check_settings(cell / "settings.json", settings, resuming=started)
     ran = False
-    for k in task.folds if folds is None else folds:
+    for k in todo:
         path = cell / f"fold_{k}.json"
-        if path.exists():
-            continue
         ran = True
         cpu, wall = time.process_time(), time.perf_counter()
         pred, std, params = fit_predict(task, k, model_name, inputs, run_dir, seed, model_kwargs, train_config)

@@ -106,6 +106,12 @@ def test_run_cell_is_resumable(toy_task, tmp_path):
     assert run_cell(toy_task, "RF-c", tmp_path, command="again")["command"] == "test"
     assert {name: (cell / name).stat().st_mtime_ns for name in stamps} == stamps
     assert "same_folds" not in summary
+    # More folds into a started cell with other settings would mix two configurations in one mean.
+    (cell / "fold_2.json").unlink()
+    with pytest.raises(ValueError, match=r"RF-c/settings\.json: .*other settings \(seed: 0 there, 1 now\)"):
+        run_cell(toy_task, "RF-c", tmp_path, seed=1, command="other seed")
+    assert not (cell / "fold_2.json").exists()
+    assert run_cell(toy_task, "RF-c", tmp_path, command="same")["complete"]
 
 
 def test_partial_cell_compares_on_its_own_folds(toy_task, tmp_path):
