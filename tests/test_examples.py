@@ -1,0 +1,53 @@
+"""The example scripts run as a newcomer runs them and print what their docstrings promise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name: str, *args: str, cwd: Path) -> str:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"examples/{name} failed:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_make_structures_rebuilds_the_committed_cifs(tmp_path):
+    # A copy writes beside itself (structures/ next to the script), so the committed files stay untouched.
+    shutil.copy(EXAMPLES / "make_structures.py", tmp_path)
+    subprocess.run([sys.executable, str(tmp_path / "make_structures.py")], cwd=tmp_path, check=True, timeout=120)
+    committed = sorted(p.name for p in (EXAMPLES / "structures").glob("*.cif"))
+    assert sorted(p.name for p in (tmp_path / "structures").glob("*.cif")) == committed
+    for name in committed:
+        assert (tmp_path / "structures" / name).read_text() == (EXAMPLES / "structures" / name).read_text(), name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("predict.py", ["MgB2", "Mg0.9Al0.1B2", "SD", "vacancy", "Tc ="]),
+        ("dope.py", ["Li  x=0.05", "Zr  x=0.20", "Tc ="]),
+    ],
+)
+def test_example_prints_its_table(name, expected, tmp_path):
+    out = run_example(name, cwd=tmp_path)
+    for text in expected:
+        assert text in out, f"examples/{name} printed no {text!r}:\n{out}"
+
+
+def test_screen_example_resumes(tmp_path):
+    first = run_example("screen.py", str(EXAMPLES / "structures"), "ranked.csv", cwd=tmp_path)
+    assert first.startswith("4 files, 4 predicted now, 0 errors -> ranked.csv")
+    again = run_example("screen.py", str(EXAMPLES / "structures"), "ranked.csv", cwd=tmp_path)
+    assert again.startswith("4 files, 0 predicted now, 0 errors -> ranked.csv")
+    assert again.splitlines()[1:] == first.splitlines()[1:]  # the same ranking, read back from the file
