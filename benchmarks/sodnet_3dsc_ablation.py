@@ -1,0 +1,104 @@
+"""Which of the two 2026-11-27 default changes costs SODNet accuracy on 3DSC_MP grouped by mp_id?
+
+Usage:
+    python benchmarks/sodnet_3dsc_ablation.py --data ../shared/data
+
+On SuperCon3D, two changes made today's default: element descriptors in place of a free per-element embedding
+(``learned_element_embedding=False``) and a weight average (``ema_decay=0.995``). On ``3dsc_mp_tc_mpid``
+(4,600 training structures per fold, 3.6x SuperCon3D's) the new default was worse than the old one on 4 of 5
+folds. This reads four cells of that task, the 2 x 2 of the two changes, and tabulates each fold's test MAE and
+R2 (K), so the folds all four share compare the configurations pairwise:
+
+- today's default: ``benchmarks/results/tasks/3dsc_mp_tc_mpid/SODNet`` (``mgl-supercon benchmark``);
+- the default until 2026-11-27 (free embedding, no weight average): its cell as committed on 2026-11-26, kept in
+  ``benchmarks/results/ablations/previous_default/3dsc_mp_tc_mpid/SODNet``;
+- free embedding with the weight average, and descriptors without it, each run as
+  ``mgl-supercon benchmark 3dsc_mp_tc_mpid --model SODNet --threads 1 --folds K --out
+  benchmarks/results/ablations/<variant> --runs runs/ablations/<variant>`` plus
+  ``--model-args '{"learned_element_embedding": true}'`` (``free_embedding_ema``) or
+  ``--train '{"ema_decay": 0.0}'`` (``descriptors_no_ema``).
+
+Writes ``benchmarks/results/ablations/sodnet_3dsc_mp_mpid.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from _report import header_lines, provenance, write_report
+
+from matgl_supercon.benchmarks import load_task, mae, r2
+from matgl_supercon.benchmarks._runner import load_fold
+
+RESULTS = Path(__file__).parent / "results"
+TASK = "3dsc_mp_tc_mpid"
+#: name -> (element input, weight average, cell folder)
+CELLS: dict[str, tuple[str, str, Path]] = {
+    "previous_default": ("free embedding", "none", RESULTS / "ablations/previous_default" / TASK / "SODNet"),
+    "free_embedding_ema": ("free embedding", "EMA 0.995", RESULTS / "ablations/free_embedding_ema" / TASK / "SODNet"),
+    "descriptors_no_ema": ("descriptors", "none", RESULTS / "ablations/descriptors_no_ema" / TASK / "SODNet"),
+    "default": ("descriptors", "EMA 0.995", RESULTS / "tasks" / TASK / "SODNet"),
+}
+
+
+def fold_scores(task, cell: Path) -> dict[int, dict[str, float]]:
+    """``{fold: {"mae", "r2"}}`` of every finished fold of a cell."""
+    scores = {}
+    for k in task.folds:
+        path = cell / f"fold_{k}.json"
+        if path.exists():
+            truth = task.targets[task.train_val_test_positions(k)[2]]
+            predictions = load_fold(task, path, k)["predictions"]
+            scores[k] = {"mae": mae(truth, predictions), "r2": r2(truth, predictions)}
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    task = load_task(TASK, args.data)
+    scores = {name: fold_scores(task, cell) for name, (_, _, cell) in CELLS.items()}
+    shared = sorted(set.intersection(*(set(s) for s in scores.values())))
+    if not shared:
+        raise SystemExit(f"no fold is finished in all of {', '.join(str(c[2]) for c in CELLS.values())}")
+    rows = {}
+    for name, (elements, average, cell) in CELLS.items():
+        rows[name] = {
+            "element_input": elements,
+            "weight_average": average,
+            "cell": str(cell.relative_to(RESULTS.parents[1])),
+            "folds": {str(k): v for k, v in scores[name].items()},
+            "mae_shared_folds": float(np.mean([scores[name][k]["mae"] for k in shared])),
+            "r2_shared_folds": float(np.mean([scores[name][k]["r2"] for k in shared])),
+        }
+    meta = provenance("python benchmarks/sodnet_3dsc_ablation.py --data ../shared/data", "1 core")
+    lines = [
+        *header_lines("SODNet on 3DSC_MP grouped by mp_id: element descriptors x weight average", meta),
+        "",
+        f"Test MAE in K per fold (R2 in brackets); the mean is over the folds every cell has: {shared}.",
+        "The cells' own commands, machines and dates are in their `summary.json`.",
+        "",
+        "| element input | weight average | "
+        + " | ".join(f"fold {k}" for k in task.folds)
+        + " | mean (shared) | cell |",
+        "|---|---|" + "---|" * len(task.folds) + "---|---|",
+    ]
+    for row in rows.values():
+        cells = [
+            f"{row['folds'][str(k)]['mae']:.2f} ({row['folds'][str(k)]['r2']:.2f})" if str(k) in row["folds"] else ""
+            for k in task.folds
+        ]
+        lines.append(
+            f"| {row['element_input']} | {row['weight_average']} | {' | '.join(cells)} | "
+            f"{row['mae_shared_folds']:.2f} ({row['r2_shared_folds']:.2f}) | `{row['cell']}` |"
+        )
+    write_report(
+        RESULTS / "ablations" / "sodnet_3dsc_mp_mpid", {"meta": meta, "shared_folds": shared, "rows": rows}, lines
+    )
+
+
+if __name__ == "__main__":
+    main()
