@@ -158,8 +158,9 @@ def run_cell(
         model_name: One of :data:`MODELS`.
         out_dir: Results root; the cell lives in ``out_dir/<task>/<model>``.
         folds: Folds to run now (default all); finished ones are skipped. The first fold run records ``seed``,
-            ``model_kwargs`` and ``train_config`` in the cell's ``settings.json``; running more folds into the cell
-            with other settings raises ``ValueError`` naming them.
+            ``model_kwargs`` and ``train_config`` in the cell's ``settings.json``; calling again with other
+            settings raises ``ValueError`` naming them (also when no fold is left to run: the cell holds other
+            results than the ones asked for).
         seed: Seed of models and hold-outs.
         model_kwargs: Arguments of the GNN (SODNet / MEGNet).
         train_config: :class:`~matgl_supercon.training.TrainConfig` fields for the GNNs.
@@ -176,10 +177,11 @@ def run_cell(
     run_dir = Path(runs_dir) / task.dataset_name / model_name
     inputs = _Inputs(task)
     todo = [k for k in (task.folds if folds is None else folds) if not (cell / f"fold_{k}.json").exists()]
-    if todo:  # a cell's folds must come from one configuration, or its mean compares nothing
+    record = cell / "settings.json"
+    if todo or record.exists():  # a cell's folds come from one configuration, or its mean compares nothing
         settings = {"seed": seed, "model_kwargs": model_kwargs or {}, "train_config": train_config or {}}
         started = any((cell / f"fold_{k}.json").exists() for k in task.folds)
-        record_or_check_settings(cell / "settings.json", settings, resuming=started)
+        record_or_check_settings(record, settings, resuming=started)
     ran = False
     for k in todo:
         path = cell / f"fold_{k}.json"

@@ -106,6 +106,9 @@ def test_run_cell_is_resumable(toy_task, tmp_path):
     assert run_cell(toy_task, "RF-c", tmp_path, command="again")["command"] == "test"
     assert {name: (cell / name).stat().st_mtime_ns for name in stamps} == stamps
     assert "same_folds" not in summary
+    # A finished cell asked for with other settings holds other results than those asked for.
+    with pytest.raises(ValueError, match=r"RF-c/settings\.json: .*other settings \(seed: 0 there, 1 now\)"):
+        run_cell(toy_task, "RF-c", tmp_path, seed=1, command="other seed")
     # More folds into a started cell with other settings would mix two configurations in one mean.
     (cell / "fold_2.json").unlink()
     with pytest.raises(ValueError, match=r"RF-c/settings\.json: .*other settings \(seed: 0 there, 1 now\)"):
