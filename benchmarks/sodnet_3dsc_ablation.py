@@ -11,8 +11,8 @@ folds. This reads four cells of that task, the 2 x 2 of the two changes, and tab
 R2 (K), so the folds all four share compare the configurations pairwise:
 
 - today's default: ``benchmarks/results/tasks/3dsc_mp_tc_mpid/SODNet`` (``mgl-supercon benchmark``);
-- the default until 2026-11-27 (descriptors + free embedding, no weight average): its cell as committed on 2026-11-26, kept in
-  ``benchmarks/results/ablations/previous_default/3dsc_mp_tc_mpid/SODNet``;
+- the default until 2026-11-27 (descriptors + free embedding, no weight average): its cell as committed on
+  2026-11-26, kept in ``benchmarks/results/ablations/previous_default/3dsc_mp_tc_mpid/SODNet``;
 - descriptors + free embedding with the weight average, and descriptors only without it, each run as
   ``mgl-supercon benchmark 3dsc_mp_tc_mpid --model SODNet --threads 1 --folds K --out
   benchmarks/results/ablations/<variant> --runs runs/ablations/<variant>`` plus
