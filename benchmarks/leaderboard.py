@@ -198,6 +198,8 @@ def main() -> None:
         "[results/learning_curve.md](results/learning_curve.md)",
         "- Tc label noise (repeated measurements of one composition): [results/label_noise.md](results/label_noise.md)",
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
+        "- SODNet on 3DSC_MP by mp_id, element descriptors x weight average: "
+        "[results/ablations/sodnet_3dsc_mp_mpid.md](results/ablations/sodnet_3dsc_mp_mpid.md)",
         "",
         "## Scripts",
         "",
@@ -209,6 +211,8 @@ def main() -> None:
         "- `composition_mlp.py`: the forest against MLPs (plain, periodic-embedded, seed ensembles) on SODNet's "
         "composition statistics.",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
+        "- `sodnet_3dsc_ablation.py`: SODNet's element descriptors and weight average, each alone, on 3DSC_MP "
+        "grouped by mp_id.",
         "- `pretrained_features.py`: frozen CHGNet features of each structure's ordered approximant for the forests.",
         "- `learning_curve.py`: SODNet and forests on nested subsets of each fold's training block.",
         "- `label_noise.py`: how far repeated SuperCon measurements of one composition disagree.",
