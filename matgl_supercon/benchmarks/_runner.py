@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -235,7 +236,7 @@ def summarise_cell(task: TcTask, model_name: str, cell: Path, command: str | Non
         "cpu_minutes": cpu_seconds / 60,
         "disordered_input": MODEL_INPUTS[model_name],
         "by_group": {key: breakdown(task, key) for key in task.groups} if per_fold else {},
-        "command": command or " ".join(["mgl-supercon", *sys.argv[1:]]),
+        "command": command or shlex.join(["mgl-supercon", *sys.argv[1:]]),  # quoted: JSON arguments paste back
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads ({platform.system()})",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

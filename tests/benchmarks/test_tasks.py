@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
+import sys
 
 import numpy as np
 import pytest
@@ -155,3 +157,10 @@ def test_sodnet_cells_and_paper_script_share_folds(data_root, supercon3d, benchm
             test = task.train_val_test_positions(k)[2]
             for ours, theirs in zip((train, val, test), folds[k], strict=True):
                 assert sorted(task.ids[i] for i in ours) == sorted(ids[members[i]] for i in theirs)
+
+
+def test_cell_records_a_command_that_pastes_back_into_a_shell(tmp_path, monkeypatch):
+    argv = ["mgl-supercon", "benchmark", "toy_tc", "--model", "median", "--train", '{"ema_decay": 0.0}']
+    monkeypatch.setattr(sys, "argv", argv)
+    summary = run_cell(make_toy_task(), "median", tmp_path, folds=[0])
+    assert shlex.split(summary["command"]) == argv
