@@ -94,8 +94,8 @@ def screen_folder(
         raise ValueError(f"{folder}: no structure files (searched recursively for {', '.join(patterns)})")
     rows = read_csv_rows(out_csv)
     errors = read_csv_rows(errors_csv)
-    model = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
-    record_or_check_settings(out_csv.with_suffix(".model.json"), model, resuming=bool(rows or errors))
+    identity = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
+    record_or_check_settings(out_csv.with_suffix(".model.json"), identity, resuming=bool(rows or errors))
     done = {r["source"] for r in rows} | {r["source"] for r in errors}
     todo = [f for f in files if f not in done]
     n_done_before = len(files) - len(todo)
