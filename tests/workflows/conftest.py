@@ -30,3 +30,24 @@ def tiny_model_dir(tmp_path_factory):
         model.set_target_scaling(1.5, 1.2)
         model.save(root / f"member_{seed}")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_generator_dir(tmp_path_factory):
+    """A tiny untrained ab initio DiffCSP-SC, saved (sampling plumbing, not crystal quality)."""
+    from matgl_supercon.generate import DiffCSPSC
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("tiny_generator")
+    DiffCSPSC(
+        ("O", "Mg", "B"),
+        mode="ab_initio",
+        dim=8,
+        n_layers=1,
+        n_heads=2,
+        n_freq=2,
+        timesteps=5,
+        conditional=True,
+        n_atoms_counts=[0, 0, 1, 1],
+    ).save(root)
+    return root

@@ -338,26 +338,11 @@ def test_500_site_structure_memory(tiny_model_dir):
     assert peak_mb < 2000, f"peak RSS {peak_mb:.0f} MB"
 
 
-def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
-    from matgl_supercon.generate import DiffCSPSC
-
-    torch.manual_seed(0)
-    generator = DiffCSPSC(
-        ("O", "Mg", "B"),
-        mode="ab_initio",
-        dim=8,
-        n_layers=1,
-        n_heads=2,
-        n_freq=2,
-        timesteps=5,
-        conditional=True,
-        n_atoms_counts=[0, 0, 1, 1],
-    )
-    generator.save(tmp_path / "gen")
+def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tiny_generator_dir, tmp_path, capsys):
     argv = [
         "generate",
         "--generator",
-        str(tmp_path / "gen"),
+        str(tiny_generator_dir),
         "--target-tc",
         "30",
         "--n",
@@ -379,23 +364,9 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tmp_path, capsys):
     assert "no-such-generator" in capsys.readouterr().err
 
 
-def test_generation_resumes_where_it_was_killed(tiny_model_dir, tmp_path):
-    from matgl_supercon.generate import DiffCSPSC
-
-    torch.manual_seed(0)
-    DiffCSPSC(
-        ("Mg", "B"),
-        mode="ab_initio",
-        dim=8,
-        n_layers=1,
-        n_heads=2,
-        n_freq=2,
-        timesteps=5,
-        conditional=True,
-        n_atoms_counts=[0, 0, 1, 1],
-    ).save(tmp_path / "gen")
+def test_generation_resumes_where_it_was_killed(tiny_model_dir, tiny_generator_dir, tmp_path):
     settings = {"target_tc": 30.0, "n": 5, "scorer": tiny_model_dir, "batch_size": 2, "seed": 3, "progress": False}
-    whole = generate_for_tc(tmp_path / "gen", out_dir=tmp_path / "whole", **settings)
+    whole = generate_for_tc(tiny_generator_dir, out_dir=tmp_path / "whole", **settings)
     assert [r["file"] for r in whole] == [f"sample_{i:04d}.cif" for i in range(5)]
     # A run killed after its second batch: the summary holds 4 rows; the CIF of sample 4 was never written.
     killed = tmp_path / "killed"
@@ -403,15 +374,15 @@ def test_generation_resumes_where_it_was_killed(tiny_model_dir, tmp_path):
     (killed / "sample_0004.cif").unlink()
     lines = (killed / "summary.csv").read_text().splitlines(keepends=True)
     (killed / "summary.csv").write_text("".join(lines[:5]))
-    resumed = generate_for_tc(tmp_path / "gen", out_dir=killed, **settings)
+    resumed = generate_for_tc(tiny_generator_dir, out_dir=killed, **settings)
     assert [{**r, "sodnet_tc": repr(r["sodnet_tc"])} for r in resumed] == [
         {**r, "sodnet_tc": repr(r["sodnet_tc"])} for r in whole
     ]  # repr: nan (no score) equals nan
     assert (killed / "sample_0004.cif").read_text() == (tmp_path / "whole" / "sample_0004.cif").read_text()
     with pytest.raises(ValueError, match=r"generation\.json: .*other settings \(seed: 3 there, 4 now\)"):
-        generate_for_tc(tmp_path / "gen", out_dir=killed, **{**settings, "seed": 4})
+        generate_for_tc(tiny_generator_dir, out_dir=killed, **{**settings, "seed": 4})
     with pytest.raises(ValueError, match="positive temperature"):
-        generate_for_tc(tmp_path / "gen", out_dir=tmp_path / "x", **{**settings, "target_tc": 0.0})
+        generate_for_tc(tiny_generator_dir, out_dir=tmp_path / "x", **{**settings, "target_tc": 0.0})
 
 
 def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path, capsys):
