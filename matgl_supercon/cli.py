@@ -148,6 +148,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     from matgl_supercon.data import load_supercon3d, load_table, paper_folds
     from matgl_supercon.models import SODNet
@@ -189,6 +190,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         trainer_kwargs,
         init_from=start,
     )
+    if rank_zero_only.rank != 0:  # a DDP run executes this command in every process; one reports
+        return 0
     pred = predict_dataset(model, Subset(dataset, test.tolist()))
     test_mae = float(np.abs(pred - ln_tc[test]).mean())
     print(

@@ -19,8 +19,9 @@ import lightning as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from matgl.graph.data import MGLDataset, collate_fn_graph
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_json_atomic
@@ -121,6 +122,26 @@ def warmup_cosine(epoch: int, warmup: int, total: int, floor: float) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+class ExponentialAverage:
+    """``AveragedModel``'s ``multi_avg_fn`` for a weight EMA: torch's ``get_ema_multi_avg_fn`` as a picklable class.
+
+    Spawning DDP strategies (``ddp_spawn``, ``ddp_notebook``) pickle the Lightning module into their workers, and
+    torch's version is a closure, which does not pickle.
+    """
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+
+    @torch.no_grad()
+    def __call__(self, averaged: list[torch.Tensor], current: list[torch.Tensor], _n_averaged: torch.Tensor) -> None:
+        # AveragedModel passes tensors grouped by device and dtype; the fused lerp takes floating point only.
+        if torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1 - self.decay)
+        else:
+            for ema, value in zip(averaged, current, strict=True):
+                ema.copy_(ema * self.decay + value * (1 - self.decay))
+
+
 class TcLightningModule(pl.LightningModule):
     """L1 loss on standardised ln Tc, AdamW, warm-up + cosine schedule; logs ``val_mae`` in ln K."""
 
@@ -132,7 +153,7 @@ class TcLightningModule(pl.LightningModule):
             raise ValueError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
         # The average lives in the state dict, so checkpoints (and resumed runs) carry it.
         self.ema = (
-            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+            AveragedModel(model, multi_avg_fn=ExponentialAverage(config.ema_decay), use_buffers=True)
             if config.ema_decay > 0
             else None
         )
@@ -157,7 +178,17 @@ class TcLightningModule(pl.LightningModule):
         else:
             pred = self.evaluated_model(g, lat=lat, **model_inputs(self.evaluated_model, state_attr))
         mae = (pred - labels).abs().mean()
-        self.log(f"{stage}_mae", mae, batch_size=labels.numel(), prog_bar=stage == "val", on_epoch=True, on_step=False)
+        # sync_dist: under DDP each process sees a shard, and the best checkpoint and early stopping must follow the
+        # MAE of the whole validation set, the same in every process (no cost in a single process).
+        self.log(
+            f"{stage}_mae",
+            mae,
+            batch_size=labels.numel(),
+            prog_bar=stage == "val",
+            on_epoch=True,
+            on_step=False,
+            sync_dist=True,
+        )
         return mae / self.model.target_std
 
     def training_step(self, batch, batch_idx):
@@ -226,7 +257,10 @@ class FolderCheckpoint(ModelCheckpoint):
 
 
 class EpochLog(pl.Callback):
-    """Append ``{"epoch", "train_mae", "val_mae", "seconds", "device"}`` to ``progress.jsonl`` after every epoch."""
+    """Append ``{"epoch", "train_mae", "val_mae", "seconds", "device"}`` to ``progress.jsonl`` after every epoch.
+
+    Only the global-rank-0 process writes, so a multi-process (DDP) run logs each epoch once.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -236,6 +270,8 @@ class EpochLog(pl.Callback):
         self._start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
         # Lightning runs validation before this hook, so both MAEs are this epoch's.
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         row = {
@@ -330,7 +366,7 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
             f"{out_dir} holds a run of another configuration ({'; '.join(differences)}); "
             "train into another folder or delete this one"
         )
-    if not record.exists():
+    if not record.exists() and rank_zero_only.rank == 0:  # one writer when DDP runs this in every process
         write_json_atomic(record, requested)
 
 
@@ -353,7 +389,8 @@ def fit_tc_model(
         model_kwargs: Arguments of ``model_class``.
         config: Optimisation settings.
         trainer_kwargs: Passed to ``lightning.Trainer`` (``accelerator``, ``devices``, ``strategy``,
-            ``num_nodes``, ...), so the same call trains with DDP on several GPUs.
+            ``num_nodes``, ...), so the same call trains with DDP on several GPUs or nodes (``out_dir`` then on a
+            filesystem all of them share). Each process returns the model; only global rank 0 writes files.
         model_class: :class:`SODNet` or the :class:`MEGNetTc` baseline (anything with ``set_target_scaling``).
         init_from: A trained model of the same architecture to fine-tune: training starts from its weights and
             keeps its target scaling (the network's outputs are calibrated to it) instead of the training set's.
@@ -430,15 +467,19 @@ def fit_tc_model(
     state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     model = module.evaluated_model.cpu().eval()  # saved and returned on the CPU, wherever it trained
+    # The best score and the epoch count come from the last checkpoint, not the trainer: a spawning strategy
+    # (ddp_spawn, ddp_notebook) trains in child processes and hands neither back to this one.
+    latest_state = torch.load(last, map_location="cpu", weights_only=True)
     summary = {
-        "best_val_mae": float(checkpoint.best_model_score),
-        "epochs_run": int(trainer.current_epoch),
+        "best_val_mae": float(latest_state["callbacks"][checkpoint.state_key]["best_model_score"]),
+        "epochs_run": int(latest_state["epoch"]) + 1,
         "config": asdict(config),
         "model_kwargs": model_kwargs or {},
         "train_seconds": training_seconds(out_dir),
     }
-    save_model_atomic(model, final, metadata=summary)
-    write_json_atomic(out_dir / "history.json", summary)
+    if trainer.is_global_zero:  # every DDP process returns the model; one writes it
+        save_model_atomic(model, final, metadata=summary)
+        write_json_atomic(out_dir / "history.json", summary)
     return model, summary
 
 

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,3 +160,47 @@ def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
     (tmp_path / "run.json").unlink()
     with pytest.raises(ValueError, match=r"model\.n_blocks"):
         fit_tc_model(train, val, tmp_path, dict(kwargs, n_blocks=1), config)
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
+def test_two_process_ddp_run_logs_and_writes_once(supercon3d, data_root, tmp_path, strategy):
+    """Lightning's DDP strategies on two CPU processes (gloo): one run folder, every process the same model."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, str(repo / "tests/models/ddp_fit.py"), str(data_root), str(out), strategy],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    # ddp: each process returns from the training call; ddp_spawn: the launching process alone does.
+    assert sorted(r["rank"] for r in results) == ([0, 1] if strategy == "ddp" else [0])
+    rows = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [0, 1, 2]  # one row per epoch, not one per process
+    history = json.loads((out / "history.json").read_text())
+    assert history["epochs_run"] == 3
+    # The validation MAE is the whole validation set's (synced), so the processes agree on the best epoch.
+    assert history["best_val_mae"] == pytest.approx(min(row["val_mae"] for row in rows), rel=1e-6)
+    for result in results:
+        assert result["best_val_mae"] == pytest.approx(history["best_val_mae"], rel=1e-6)
+        assert result["epochs_run"] == 3
+    assert np.allclose(results[0]["val_predictions"], results[-1]["val_predictions"], atol=1e-6)
+    assert sorted(path.name for path in out.iterdir()) == [
+        "best.ckpt",
+        "history.json",
+        "last.ckpt",
+        "model",
+        "progress.jsonl",
+        "run.json",
+    ]
+    # The saved model is the one returned (the script trains on the first 24 of these records).
+    records = [r for r in supercon3d if len(r.structure) <= 10][16:24]
+    saved = SODNet.load(out / "model")
+    val = graph_dataset([r.structure for r in records], np.zeros(8), saved.make_converter())
+    assert np.allclose(predict_dataset(saved, val), results[0]["val_predictions"], atol=1e-6)
