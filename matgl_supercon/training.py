@@ -391,6 +391,8 @@ def fit_tc_model(
         trainer_kwargs: Passed to ``lightning.Trainer`` (``accelerator``, ``devices``, ``strategy``,
             ``num_nodes``, ...), so the same call trains with DDP on several GPUs or nodes (``out_dir`` then on a
             filesystem all of them share). Each process returns the model; only global rank 0 writes files.
+            Under DDP, Lightning's distributed sampler shards and orders the batches (its own seed, not
+            ``config.seed``) and repeats up to ``devices - 1`` validation structures to even out the shards.
         model_class: :class:`SODNet` or the :class:`MEGNetTc` baseline (anything with ``set_target_scaling``).
         init_from: A trained model of the same architecture to fine-tune: training starts from its weights and
             keeps its target scaling (the network's outputs are calibrated to it) instead of the training set's.
