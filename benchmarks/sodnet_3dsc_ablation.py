@@ -1,7 +1,7 @@
-"""Which of the two 2026-11-27 default changes costs SODNet accuracy on 3DSC_MP grouped by mp_id?
+"""Which of the two 2026-11-27 default changes costs SODNet accuracy on 3DSC_MP (mp_id-grouped or random folds)?
 
 Usage:
-    python benchmarks/sodnet_3dsc_ablation.py --data ../shared/data
+    python benchmarks/sodnet_3dsc_ablation.py --data ../shared/data [--task 3dsc_mp_tc_random]
 
 On SuperCon3D, two changes made today's default: elements enter through their projected descriptors only, without
 the free per-element vector added to them before (``learned_element_embedding=False``), and the weights are
@@ -21,7 +21,10 @@ R2 (K), so the folds all four share compare the configurations pairwise:
 - today's default and the previous one again with ``--seed 1`` (``default_seed1``, ``previous_default_seed1``):
   the seed-to-seed spread of one fold, against which the configurations' differences are read.
 
-Writes ``benchmarks/results/ablations/sodnet_3dsc_mp_mpid.{json,md}``.
+``--task 3dsc_mp_tc_random`` reads the same cells of the random-fold task (same commands with that task name),
+where the new default was worse on every fold; cells not run for a task are left out of its table.
+
+Writes ``benchmarks/results/ablations/sodnet_3dsc_mp_{mpid,random}.{json,md}``.
 """
 
 from __future__ import annotations
@@ -36,35 +39,26 @@ from matgl_supercon.benchmarks import load_task, mae, r2
 from matgl_supercon.benchmarks._runner import load_fold
 
 RESULTS = Path(__file__).parent / "results"
-TASK = "3dsc_mp_tc_mpid"
-#: name -> (element input, weight average, cell folder)
-CELLS: dict[str, tuple[str, str, Path]] = {
-    "previous_default": (
-        "descriptors + free embedding",
-        "none",
-        RESULTS / "ablations/previous_default" / TASK / "SODNet",
-    ),
-    "free_embedding_ema": (
-        "descriptors + free embedding",
-        "EMA 0.995",
-        RESULTS / "ablations/free_embedding_ema" / TASK / "SODNet",
-    ),
-    "descriptors_no_ema": ("descriptors only", "none", RESULTS / "ablations/descriptors_no_ema" / TASK / "SODNet"),
-    "default": ("descriptors only", "EMA 0.995", RESULTS / "tasks" / TASK / "SODNet"),
+#: The tasks read: task -> (its folds in words, its report under results/ablations/)
+TASKS = {
+    "3dsc_mp_tc_mpid": ("grouped by mp_id", "sodnet_3dsc_mp_mpid"),
+    "3dsc_mp_tc_random": ("in random folds", "sodnet_3dsc_mp_random"),
+}
+#: name -> (element input, weight average, folder of its cells under results/; "tasks" for today's default)
+CELLS: dict[str, tuple[str, str, str]] = {
+    "previous_default": ("descriptors + free embedding", "none", "ablations/previous_default"),
+    "free_embedding_ema": ("descriptors + free embedding", "EMA 0.995", "ablations/free_embedding_ema"),
+    "descriptors_no_ema": ("descriptors only", "none", "ablations/descriptors_no_ema"),
+    "default": ("descriptors only", "EMA 0.995", "tasks"),
 }
 #: Configurations again with another seed (``--seed 1``), each beside the cell it repeats: how far one
-#: configuration's fold MAE moves by chance. name -> (element input, weight average, cell folder, repeated cell).
-REPEATS: dict[str, tuple[str, str, Path, str]] = {
-    "default_seed1": (
-        "descriptors only, seed 1",
-        "EMA 0.995",
-        RESULTS / "ablations/default_seed1" / TASK / "SODNet",
-        "default",
-    ),
+#: configuration's fold MAE moves by chance. name -> (element input, weight average, cells folder, repeated cell).
+REPEATS: dict[str, tuple[str, str, str, str]] = {
+    "default_seed1": ("descriptors only, seed 1", "EMA 0.995", "ablations/default_seed1", "default"),
     "previous_default_seed1": (
         "descriptors + free embedding, seed 1",
         "none",
-        RESULTS / "ablations/previous_default_seed1" / TASK / "SODNet",
+        "ablations/previous_default_seed1",
         "previous_default",
     ),
 }
@@ -90,17 +84,21 @@ def _mean_over(scores: dict[int, dict[str, float]], folds: list[int], metric: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
+    parser.add_argument("--task", choices=sorted(TASKS), default="3dsc_mp_tc_mpid")
     args = parser.parse_args()
-    task = load_task(TASK, args.data)
+    task = load_task(args.task, args.data)
     configurations = {**CELLS, **{name: repeat[:3] for name, repeat in REPEATS.items()}}
-    scores = {name: fold_scores(task, cell) for name, (_, _, cell) in configurations.items()}
-    shared = sorted(set.intersection(*(set(scores[name]) for name in CELLS)))
-    if not shared:
-        raise SystemExit(f"no fold is finished in every one of {', '.join(str(c[2]) for c in CELLS.values())}")
+    folders = {name: RESULTS / folder / args.task / "SODNet" for name, (_, _, folder) in configurations.items()}
+    scores = {name: fold_scores(task, folders[name]) for name in configurations}
+    compared = [name for name in CELLS if scores[name]]  # the configurations run on this task
+    shared = sorted(set.intersection(*(set(scores[name]) for name in compared))) if compared else []
+    if len(compared) < 2 or not shared:
+        raise SystemExit(f"{args.task}: no fold is finished in two or more of {', '.join(map(str, folders.values()))}")
     rows = {}
-    for name, (elements, average, cell) in configurations.items():
+    for name, (elements, average, _) in configurations.items():
+        cell = folders[name]
         if not scores[name]:
-            continue  # a repeat not run yet
+            continue  # not run for this task (yet)
         rows[name] = {
             "element_input": elements,
             "weight_average": average,
@@ -109,9 +107,11 @@ def main() -> None:
             "mae_shared_folds": _mean_over(scores[name], shared, "mae"),
             "r2_shared_folds": _mean_over(scores[name], shared, "r2"),
         }
-    meta = provenance("python benchmarks/sodnet_3dsc_ablation.py --data ../shared/data", "1 core")
+    command = "python benchmarks/sodnet_3dsc_ablation.py --data ../shared/data"
+    meta = provenance(command if args.task == "3dsc_mp_tc_mpid" else f"{command} --task {args.task}", "1 core")
+    folds_kind, report = TASKS[args.task]
     lines = [
-        *header_lines("SODNet on 3DSC_MP grouped by mp_id: element descriptors x weight average", meta),
+        *header_lines(f"SODNet on 3DSC_MP {folds_kind}: element descriptors x weight average", meta),
         "",
         f"Test MAE in K per fold (R2 in brackets); the mean is over the folds every cell has: {shared}.",
         "The cells' own commands, machines and dates are in their `summary.json`.",
@@ -135,11 +135,12 @@ def main() -> None:
         f"fold {k}, `{name}` vs `{base}`: {abs(scores[name][k]['mae'] - scores[base][k]['mae']):.2f} K"
         for name, (*_, base) in REPEATS.items()
         for k in sorted(scores[name])
+        if k in scores[base]
     ]
     if spreads:
         lines += ["", f"Seed spread (one configuration, seeds 0 and 1): {'; '.join(spreads)}."]
-    payload = {"meta": meta, "shared_folds": shared, "rows": rows}
-    write_report(RESULTS / "ablations" / "sodnet_3dsc_mp_mpid", payload, lines)
+    payload = {"meta": meta, "task": args.task, "shared_folds": shared, "rows": rows}
+    write_report(RESULTS / "ablations" / report, payload, lines)
 
 
 if __name__ == "__main__":
