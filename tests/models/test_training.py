@@ -163,14 +163,17 @@ def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
-def test_two_process_ddp_run_logs_and_writes_once(supercon3d, data_root, tmp_path, strategy):
+def test_two_process_ddp_run_logs_and_writes_once(supercon3d, tmp_path, strategy):
     """Lightning's DDP strategies on two CPU processes (gloo): one run folder, every process the same model."""
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    records = [r for r in supercon3d if len(r.structure) <= 10][:24]
+    records_json = tmp_path / "records.json"
+    records_json.write_text(json.dumps([{"structure": r.structure.as_dict(), "tc": r.tc} for r in records]))
     out = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, str(repo / "tests/models/ddp_fit.py"), str(data_root), str(out), strategy],
+        [sys.executable, str(repo / "tests/models/ddp_fit.py"), str(records_json), str(out), strategy],
         capture_output=True,
         text=True,
         env=env,
@@ -199,8 +202,7 @@ def test_two_process_ddp_run_logs_and_writes_once(supercon3d, data_root, tmp_pat
         "progress.jsonl",
         "run.json",
     ]
-    # The saved model is the one returned (the script trains on the first 24 of these records).
-    records = [r for r in supercon3d if len(r.structure) <= 10][16:24]
+    # The saved model is the one returned.
     saved = SODNet.load(out / "model")
-    val = graph_dataset([r.structure for r in records], np.zeros(8), saved.make_converter())
+    val = graph_dataset([r.structure for r in records[16:]], np.zeros(8), saved.make_converter())
     assert np.allclose(predict_dataset(saved, val), results[0]["val_predictions"], atol=1e-6)
