@@ -208,6 +208,8 @@ def main() -> None:
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
         "- SODNet on 3DSC_MP by mp_id, element descriptors x weight average: "
         "[results/ablations/sodnet_3dsc_mp_mpid.md](results/ablations/sodnet_3dsc_mp_mpid.md)",
+        "- SODNet on 3DSC_MP in random folds, the same cells: "
+        "[results/ablations/sodnet_3dsc_mp_random.md](results/ablations/sodnet_3dsc_mp_random.md)",
         "",
         "## Scripts",
         "",
@@ -220,7 +222,7 @@ def main() -> None:
         "composition statistics.",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_3dsc_ablation.py`: SODNet's element descriptors and weight average, each alone, on 3DSC_MP "
-        "grouped by mp_id.",
+        "grouped by mp_id (`--task 3dsc_mp_tc_random`: random folds).",
         "- `pretrained_features.py`: frozen CHGNet features of each structure's ordered approximant for the forests.",
         "- `learning_curve.py`: SODNet and forests on nested subsets of each fold's training block.",
         "- `label_noise.py`: how far repeated SuperCon measurements of one composition disagree.",
