@@ -159,9 +159,10 @@ class SODNet(StandardisedTarget, MatGLModel):
                 2026-11-27; 10 folds, better on 9), 0.755 against 0.796 on its ordered test structures and 0.771
                 against 0.784 trained on ordered structures only (``benchmarks/results/supercon3d_sodnet``): most
                 elements have few training structures to teach a free vector. With more data it pays: on 3DSC_MP's
-                random folds (4,600 training structures each) it measured 3.86 / 4.21 / 3.83 K on folds 0 / 1 / 3
-                against 4.11 / 4.35 / 4.15 without it (the weight average on in both; a second seed moved a fold
-                by 0.08 K at most; ``benchmarks/results/ablations/sodnet_3dsc_mp_random.md``).
+                random folds (4,600 training structures each) it measured 3.78 K over 5 folds against 3.92 without
+                it, better on 4 (folds 0 / 1 / 3: 3.86 / 4.21 / 3.83 against 4.11 / 4.35 / 4.15; the weight average
+                on in both; a second seed moved a fold by 0.08 K at most;
+                ``benchmarks/results/ablations/sodnet_3dsc_mp_random.md``).
             valence_descriptors: Add valence-electron counts per subshell and unfilled states (Magpie's
                 NsValence ... NUnfilled) to the elemental descriptors, in the embedding and composition context.
             global_context: Feed each site's readout the structure's occupancy-weighted mean and its max of the
