@@ -132,6 +132,17 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**BASE, "valence_descriptors": True, "composition_encoding": "periodic", "readout_dropout": 0.2},
         {"weight_decay": 0.05, "ema_decay": 0.995},
     ),
+    # Gaussian noise on every position in each training batch (TrainConfig.position_noise, in Å; Noisy Nodes,
+    # Godwin et al. 2022), on today's default: the models overfit (train MAE ~0.3 ln K against 0.6-0.75 on
+    # validation), and a Tc that moves with a tenth of an Ångström of displacement is not one to learn.
+    "descriptors_only_ema0.995_noise0.1": (
+        {**BASE, "learned_element_embedding": False},
+        {"ema_decay": 0.995, "position_noise": 0.1},
+    ),
+    "descriptors_only_ema0.995_noise0.2": (
+        {**BASE, "learned_element_embedding": False},
+        {"ema_decay": 0.995, "position_noise": 0.2},
+    ),
 }
 
 #: Variants trained with ``supercon3d_sodnet.py --extra-data``: name -> extra data set.

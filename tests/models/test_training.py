@@ -14,7 +14,15 @@ import pytest
 import torch
 
 from matgl_supercon.models import SODNet
-from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, warmup_cosine
+from matgl_supercon.training import (
+    Subset,
+    TcLightningModule,
+    TrainConfig,
+    fit_tc_model,
+    graph_dataset,
+    predict_dataset,
+    warmup_cosine,
+)
 from tests.models.test_sodnet import TINY
 
 
@@ -85,6 +93,29 @@ def test_weight_average_is_validated_and_returned(supercon3d, tmp_path):
     assert type(SODNet.load(tmp_path / "model")) is SODNet
     with pytest.raises(ValueError, match="ema_decay"):
         fit_tc_model(train, val, tmp_path / "bad", kwargs, TrainConfig(ema_decay=1.0))
+
+
+def test_position_noise_is_seeded_and_survives_a_resume(supercon3d, tmp_path):
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d)
+    clean = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=3, ema_decay=0.0)
+    noisy = replace(clean, position_noise=0.05)
+    predictions = {
+        name: predict_dataset(fit_tc_model(train, val, tmp_path / name, kwargs, config)[0], val)
+        for name, config in [("clean", clean), ("noisy", noisy), ("noisy_again", noisy)]
+    }
+    assert not np.allclose(predictions["noisy"], predictions["clean"], atol=1e-5)
+    np.testing.assert_array_equal(predictions["noisy"], predictions["noisy_again"])
+    # The generator's state travels in the checkpoint, so a resumed run continues the noise sequence.
+    checkpoint = torch.load(tmp_path / "noisy" / "last.ckpt", weights_only=True)
+    module = TcLightningModule(SODNet(**kwargs), noisy)
+    fresh = torch.randn(3, generator=module.noise_generator)
+    module.on_load_checkpoint(checkpoint)
+    resumed = torch.randn(3, generator=module.noise_generator)
+    assert not torch.equal(resumed, fresh)  # 2 epochs of draws moved it on
+    module.on_load_checkpoint(checkpoint)
+    assert torch.equal(torch.randn(3, generator=module.noise_generator), resumed)
+    with pytest.raises(ValueError, match="position_noise"):
+        TcLightningModule(SODNet(**kwargs), replace(clean, position_noise=-0.1))
 
 
 def test_fine_tuning_starts_from_the_given_model(supercon3d, tmp_path):
