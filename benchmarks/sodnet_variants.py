@@ -143,6 +143,12 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**BASE, "learned_element_embedding": False},
         {"ema_decay": 0.995, "position_noise": 0.2},
     ),
+    # The two element-input changes that each gained on the base, together: today's default (descriptors, no free
+    # embedding) with Magpie's valence-electron counts added to the descriptor table.
+    "descriptors_valence_ema0.995": (
+        {**BASE, "learned_element_embedding": False, "valence_descriptors": True},
+        {"ema_decay": 0.995},
+    ),
 }
 
 #: Variants trained with ``supercon3d_sodnet.py --extra-data``: name -> extra data set.

@@ -15,6 +15,45 @@ from matgl_supercon import __version__
 DEFAULT_MODEL = "SODNet-SuperCon3D"
 
 
+def _json_option(text: str, option: str, accepted: Iterable[str] | None = None) -> dict:
+    """The JSON object given to ``option``; with ``accepted``, every key must be one of those names.
+
+    Raises:
+        ValueError: Naming the option and what is wrong (not JSON, not an object, unknown keys).
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{option}: not valid JSON ({exc}): {text}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option}: expected a JSON object such as '{{\"key\": 1}}', got {text}")
+    if accepted is not None:
+        accepted = sorted(accepted)
+        unknown = sorted(set(value) - set(accepted))
+        if unknown:
+            raise ValueError(f"{option}: unknown key(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
+    return value
+
+
+def _train_fields(text: str, **defaults) -> dict:
+    """``TrainConfig`` fields: ``--train``'s JSON on top of ``defaults``."""
+    from dataclasses import fields
+
+    from matgl_supercon.training import TrainConfig
+
+    names = [f.name for f in fields(TrainConfig)]
+    return {**defaults, **_json_option(text, "--train", names)}
+
+
+def _model_arguments(cls) -> list[str]:
+    """Constructor arguments a user may set on ``cls`` (those the trainer fits from the data left out)."""
+    import inspect
+
+    from matgl_supercon.training import FITTED_ARGUMENTS
+
+    return [name for name in inspect.signature(cls.__init__).parameters if name not in ("self", *FITTED_ARGUMENTS)]
+
+
 def _cmd_graph(args: argparse.Namespace) -> int:
     from matgl_supercon.data import read_structure
     from matgl_supercon.graph import OccupancyStructure2Graph
@@ -160,14 +199,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         records = load_supercon3d(args.data)
     else:
         raise SystemExit(f"unknown dataset {args.dataset}")
-    model_kwargs = json.loads(args.model)
+    model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
     start = None
     if args.init_from:
         if model_kwargs:
             raise SystemExit("--init-from fine-tunes that model's architecture; leave out --model")
         start = SODNet.load(args.init_from)
         model_kwargs = {k: v for k, v in start._init_args.items() if k != "kwargs"}
-    config = TrainConfig(**{"max_epochs": args.epochs, "seed": args.seed, **json.loads(args.train)})
+    config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs, seed=args.seed))
     ln_tc = np.log([r.tc for r in records])
     dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
     train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
@@ -211,8 +250,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         args.out,
         folds=args.folds,
         seed=args.seed,
-        model_kwargs=json.loads(args.model_args),
-        train_config={"max_epochs": args.epochs, **json.loads(args.train)},
+        model_kwargs=_json_option(args.model_args, "--model-args"),
+        train_config=_train_fields(args.train, max_epochs=args.epochs),
         runs_dir=args.runs,
     )
     state = "complete" if summary["complete"] else f"folds {summary['folds_done']} of {len(task.folds)} done"
@@ -254,14 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files")
     predict.add_argument("files", nargs="+", help="structure files pymatgen can read (CIF, POSCAR, ...)")
     add_model(predict)
-    predict.add_argument("--batch-size", type=int, default=16)
+    predict.add_argument("--batch-size", type=int, default=16, help="structures per forward pass (default 16)")
     out = predict.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV")
     predict.set_defaults(func=_cmd_predict)
 
     screen = sub.add_parser("screen", help="rank a folder of structure files by predicted Tc (resumable)")
-    screen.add_argument("folder")
+    screen.add_argument("folder", help="folder of structure files (searched recursively)")
     screen.add_argument(
         "--out", required=True, help="results CSV (a rerun with the same model skips files already in it)"
     )
@@ -282,9 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     dope.set_defaults(func=_cmd_dope)
 
     explain = sub.add_parser("explain", help="per-site contributions to the predicted ln Tc (table + PNG)")
-    explain.add_argument("file")
+    explain.add_argument("file", help="structure file pymatgen can read")
     explain.add_argument("--png", default=None, help="chart path (default <file>.explain.png)")
-    explain.add_argument("--json", action="store_true")
+    explain.add_argument("--json", action="store_true", help="print JSON")
     add_model(explain)
     explain.set_defaults(func=_cmd_explain)
 
@@ -295,51 +334,57 @@ def build_parser() -> argparse.ArgumentParser:
         help="shipped generator name or folder of a saved DiffCSPSC in ab initio mode (DiffCSPSC-SuperCon)",
     )
     generate.add_argument("--target-tc", type=float, default=None, help="target Tc in K (omit: unconditional)")
-    generate.add_argument("--n", type=int, default=100)
+    generate.add_argument("--n", type=int, default=100, help="crystals to generate (default 100)")
     generate.add_argument("--out", required=True, help="output folder (rerun with the same arguments to resume)")
     generate.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     generate.add_argument("--novelty-data", default=None, help="data root; novelty vs the DiffCSP-SC train split")
     generate.add_argument("--no-score", action="store_true", help="skip the SODNet Tc of the samples")
     add_model(generate)
     generate.set_defaults(func=_cmd_generate)
 
     train = sub.add_parser("train", help="train SODNet on one fold of the paper protocol")
-    train.add_argument("--dataset", default="supercon3d", choices=["supercon3d"])
+    train.add_argument("--dataset", default="supercon3d", choices=["supercon3d"], help="dataset (default supercon3d)")
     train.add_argument("--table", default=None, help="train on your CSV instead (CIF path/text + Tc columns)")
-    train.add_argument("--tc-column", default="tc")
-    train.add_argument("--structure-column", default="cif")
+    train.add_argument("--tc-column", default="tc", help="--table's Tc column, in K (default tc)")
+    train.add_argument(
+        "--structure-column", default="cif", help="--table's column of CIF paths or CIF text (default cif)"
+    )
     train.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")
-    train.add_argument("--fold", type=int, default=0)
-    train.add_argument("--n-folds", type=int, default=10)
-    train.add_argument("--split-seed", type=int, default=0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--fold", type=int, default=0, help="fold to train: its train and validation blocks (default 0)")
+    train.add_argument("--n-folds", type=int, default=10, help="folds of the 8:1:1 paper protocol (default 10)")
+    train.add_argument("--split-seed", type=int, default=0, help="seed of the fold assignment (default 0)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch order (default 0)")
+    train.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
     train.add_argument("--model", default="{}", help="JSON of SODNet arguments")
-    train.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
+    train.add_argument(
+        "--train", default="{}", help="""JSON of TrainConfig fields, e.g. '{"lr": 0.001, "batch_size": 16}'"""
+    )
     train.add_argument(
         "--init-from",
         default=None,
         help="fine-tune this trained SODNet folder (e.g. a member of the shipped ensemble) instead of a new model",
     )
     train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")
-    train.add_argument("--accelerator", default=None)
-    train.add_argument("--devices", default=None)
-    train.add_argument("--strategy", default=None)
-    train.add_argument("--num-nodes", type=int, default=None)
+    train.add_argument("--accelerator", default=None, help="Lightning accelerator: cpu (default), gpu, auto")
+    train.add_argument("--devices", default=None, help="Lightning devices, e.g. 4 or auto (default 1)")
+    train.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp (default: Lightning's choice)")
+    train.add_argument("--num-nodes", type=int, default=None, help="Lightning nodes for multi-node DDP (default 1)")
     add_threads(train)
     train.set_defaults(func=_cmd_train)
 
     from matgl_supercon.benchmarks._names import MODELS, TASK_NAMES
 
     bench = sub.add_parser("benchmark", help="run one leaderboard cell (model x task) into Matbench results files")
-    bench.add_argument("task", choices=sorted(TASK_NAMES))
-    bench.add_argument("--model", required=True, choices=MODELS)
+    bench.add_argument("task", choices=sorted(TASK_NAMES), help="benchmark task")
+    bench.add_argument("--model", required=True, choices=MODELS, help="leaderboard model")
     bench.add_argument("--folds", nargs="+", type=int, default=None, help="folds to run now (default all)")
     bench.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")
     bench.add_argument("--out", default="benchmarks/results/tasks", help="results root")
     bench.add_argument("--runs", default="runs/benchmarks", help="checkpoints of the GNN models")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument(
+        "--seed", type=int, default=0, help="seed of the models and of the validation hold-out (default 0)"
+    )
     bench.add_argument("--epochs", type=int, default=40, help="GNN epochs")
     bench.add_argument("--model-args", default="{}", help="JSON of SODNet / MEGNet arguments")
     bench.add_argument("--train", default="{}", help="JSON of TrainConfig fields")

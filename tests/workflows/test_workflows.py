@@ -5,6 +5,7 @@ import gzip
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -403,3 +404,20 @@ def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path,
     assert any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), start.parameters(), strict=True))
     with pytest.raises(SystemExit, match="leave out --model"):
         main([*common, "--init-from", str(member), "--model", '{"n_blocks": 1}', "--out", str(tmp_path / "x")])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--train", '{"position_nois": 0.1}', r"--train: unknown key\(s\) position_nois; accepted: .*position_noise"),
+        ("--train", "{lr: 1}", r"--train: not valid JSON"),
+        ("--model", '{"n_block": 1}', r"--model: unknown key\(s\) n_block; accepted: .*n_blocks"),
+        ("--model", "[1]", r"--model: expected a JSON object"),
+    ],
+)
+def test_cli_train_names_a_bad_json_option(tmp_path, capsys, option, value, message):
+    table = tmp_path / "mine.csv"
+    table.write_text("cif,tc\n" + "".join(f"{path},20.0\n" for path in sorted(EXAMPLES.glob("*.cif"))))
+    assert main(["train", "--table", str(table), option, value, "--out", str(tmp_path / "run")]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
