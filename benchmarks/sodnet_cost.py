@@ -6,7 +6,10 @@ Usage:
 Inference is timed on all 1,578 structures (graphs built beforehand; forward passes only), training on
 two epochs of fold 0's training block at batch 32. The shipped ``SODNet-SuperCon3D`` ensemble is timed the
 same way (load time, then every member on every structure). Peak memory is the process's maximum resident set
-size, measured in a fresh subprocess for each phase. Writes ``benchmarks/results/sodnet_cost.json``.
+size, measured in a fresh subprocess for each phase. The ``*_e3nn_codegen`` phases repeat inference and training
+with e3nn's generated code in place of SODNet's split-input linear maps and tensor products (the parent classes'
+``forward``; the same weights and outputs), the code SODNet ran until 2026-11-28. Writes
+``benchmarks/results/sodnet_cost.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,18 @@ from pathlib import Path
 from _report import provenance
 
 OUT = Path(__file__).parent / "results" / "sodnet_cost.json"
-PHASES = ("inference", "training", "shipped_ensemble")
+PHASES = ("inference", "training", "shipped_ensemble", "inference_e3nn_codegen", "training_e3nn_codegen")
+
+
+def use_e3nn_codegen() -> None:
+    """Run SODNet's linear maps and tensor products through e3nn's own generated code (their parents' forward)."""
+    from e3nn import o3
+
+    from matgl_supercon.models._attention import DepthwiseTensorProduct
+    from matgl_supercon.models._equivariant import SplitLinear
+
+    SplitLinear.forward = o3.Linear.forward
+    DepthwiseTensorProduct.forward = o3.TensorProduct.forward
 
 
 def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
@@ -34,6 +48,9 @@ def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
     from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, make_loader
 
     torch.set_num_threads(threads)
+    if name.endswith("_e3nn_codegen"):
+        use_e3nn_codegen()
+        name = name.removesuffix("_e3nn_codegen")
     records = load_supercon3d(data)
     ln_tc = np.log([r.tc for r in records])
     if name == "shipped_ensemble":

@@ -2,17 +2,74 @@
 
 from __future__ import annotations
 
+from math import prod
+
 import torch
 from e3nn import o3
 from torch import nn
 from torch_geometric.utils import scatter, softmax
 
-from matgl_supercon.models._equivariant import EquivariantLayerNorm, GatedFeedForward, head_index, make_gate
+from matgl_supercon.models._equivariant import (
+    EquivariantLayerNorm,
+    GatedFeedForward,
+    SplitLinear,
+    head_index,
+    make_gate,
+)
+
+
+class DepthwiseTensorProduct(o3.TensorProduct):
+    """e3nn's ``uvu`` :class:`~e3nn.o3.TensorProduct` with per-edge weights, computed from split inputs.
+
+    The same instructions, path weights, state dict and output as e3nn's generated code (to float rounding), with
+    each input taken apart by one ``torch.split`` instead of a ``narrow`` per path, whose gradients each fill a
+    zero tensor of the whole input (see :class:`SplitLinear`). Every instruction must be ``uvu`` with the second
+    input's multiplicity 1 (spherical harmonics), as :func:`depthwise_tensor_product` builds them.
+    """
+
+    def __init__(self, irreps_in1: o3.Irreps, irreps_in2: o3.Irreps, irreps_out: o3.Irreps, instructions: list):
+        super().__init__(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=False, internal_weights=False)
+        for ins in self.instructions:
+            if ins.connection_mode != "uvu" or self.irreps_in2[ins.i_in2].mul != 1 or not ins.has_weight:
+                raise ValueError(f"DepthwiseTensorProduct computes weighted uvu paths with mul 1 on input 2, not {ins}")
+        self._sizes1 = [mul_ir.dim for mul_ir in self.irreps_in1]
+        self._sizes2 = [mul_ir.dim for mul_ir in self.irreps_in2]
+        self._weight_sizes = [prod(ins.path_shape) for ins in self.instructions]
+        for ins in self.instructions:
+            ls = (self.irreps_in1[ins.i_in1].ir.l, self.irreps_in2[ins.i_in2].ir.l, self.irreps_out[ins.i_out].ir.l)
+            name = "_split_w3j_{}_{}_{}".format(*ls)
+            if not hasattr(self, name):  # not saved: a constant of e3nn, rebuilt with the module
+                self.register_buffer(name, o3.wigner_3j(*ls), persistent=False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``[n, irreps_in1.dim]`` x ``[n, irreps_in2.dim]`` with ``[n, weight_numel]`` weights."""
+        if weight is None or x.dim() != 2:
+            return super().forward(x, y, weight)  # not a case SODNet uses: e3nn's own code
+        n = x.shape[0]
+        blocks1 = torch.split(x, self._sizes1, dim=-1)
+        blocks2 = torch.split(y.expand(n, -1), self._sizes2, dim=-1)
+        weights = torch.split(weight, self._weight_sizes, dim=-1)
+        outputs: list[torch.Tensor | None] = [None] * len(self.irreps_out)
+        for ins, w in zip(self.instructions, weights, strict=True):
+            mul1, ir1 = self.irreps_in1[ins.i_in1]
+            ir2, ir3 = self.irreps_in2[ins.i_in2].ir, self.irreps_out[ins.i_out].ir
+            w3j = getattr(self, f"_split_w3j_{ir1.l}_{ir2.l}_{ir3.l}")
+            # (x2 . w3j) first: [n, d1, d3], then the channels of x1, each scaled by its weight.
+            coupling = torch.einsum("zj,ijk->zik", blocks2[ins.i_in2], w3j)
+            term = torch.einsum("zui,zik->zuk", blocks1[ins.i_in1].reshape(n, mul1, ir1.dim), coupling)
+            term = (ins.path_weight * w.reshape(n, mul1, 1)) * term
+            outputs[ins.i_out] = term if outputs[ins.i_out] is None else outputs[ins.i_out] + term
+        parts = [
+            x.new_zeros(n, mul_ir.dim) if out is None else out.reshape(n, mul_ir.dim)
+            for out, mul_ir in zip(outputs, self.irreps_out, strict=True)
+            if mul_ir.dim > 0
+        ]
+        return torch.cat(parts, dim=-1)
 
 
 def depthwise_tensor_product(
     irreps_in: o3.Irreps, irreps_sh: o3.Irreps, allowed: o3.Irreps
-) -> tuple[o3.TensorProduct, o3.Irreps]:
+) -> tuple[DepthwiseTensorProduct, o3.Irreps]:
     """Channel-wise ('uvu') product of node features with edge spherical harmonics.
 
     Only outputs whose irrep occurs in ``allowed`` are kept; weights are supplied per edge.
@@ -29,7 +86,7 @@ def depthwise_tensor_product(
                     instructions.append((i1, i2, len(irreps_out), "uvu", True))
                     irreps_out.append((mul, ir_out))
     irreps_out = o3.Irreps(irreps_out)
-    tp = o3.TensorProduct(irreps_in, irreps_sh, irreps_out, instructions, shared_weights=False, internal_weights=False)
+    tp = DepthwiseTensorProduct(irreps_in, irreps_sh, irreps_out, instructions)
     return tp, irreps_out
 
 
@@ -61,14 +118,14 @@ class EquivariantGraphAttention(nn.Module):
             nn.Linear(n_radial, radial_hidden), nn.SiLU(), nn.Linear(radial_hidden, self.tp.weight_numel)
         )
         self.gate = make_gate(self.irreps_node)
-        self.to_value = o3.Linear(irreps_mid, self.gate.irreps_in)
+        self.to_value = SplitLinear(irreps_mid, self.gate.irreps_in)
         scalars = o3.Irreps(f"{n_heads * attention_hidden}x0e")
-        self.message_scalars = o3.Linear(irreps_mid, scalars)
-        self.center_scalars = o3.Linear(self.irreps_node, scalars)
+        self.message_scalars = SplitLinear(irreps_mid, scalars)
+        self.center_scalars = SplitLinear(self.irreps_node, scalars)
         self.attention_vector = nn.Parameter(torch.randn(n_heads, attention_hidden) / attention_hidden**0.5)
         self.dropout = nn.Dropout(attention_dropout)
         self.register_buffer("heads", head_index(self.irreps_node, n_heads), persistent=False)
-        self.out = o3.Linear(self.irreps_node, self.irreps_node)
+        self.out = SplitLinear(self.irreps_node, self.irreps_node)
 
     def forward(
         self,

@@ -1,6 +1,8 @@
-"""Small e3nn building blocks: equivariant layer norm, gated feed-forward, per-head channel map."""
+"""Small e3nn building blocks: equivariant layer norm, gated feed-forward, per-head channel map, a fast linear map."""
 
 from __future__ import annotations
+
+from math import prod
 
 import torch
 from e3nn import o3
@@ -15,6 +17,45 @@ def gate_irreps(irreps_out: o3.Irreps) -> tuple[o3.Irreps, o3.Irreps, o3.Irreps]
     gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0])
     gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
     return scalars, gates, gated
+
+
+class SplitLinear(o3.Linear):
+    """:class:`e3nn.o3.Linear` (same weights, state dict and output) that splits its input once.
+
+    e3nn's generated code takes each input irrep with ``narrow``; the gradient of every ``narrow`` is a zero tensor of
+    the whole input's size with one block filled in, and those are then summed. On edge features
+    (``[n_edges, irreps.dim]``, one block per tensor-product path) that zero-filling took half of SODNet's backward
+    pass. One ``torch.split`` has a single, block-sized backward (a concatenation).
+    """
+
+    def __init__(self, irreps_in: str | o3.Irreps, irreps_out: str | o3.Irreps) -> None:
+        super().__init__(irreps_in, irreps_out)
+        self._block_sizes = [mul_ir.dim for mul_ir in self.irreps_in]
+        self._weight_sizes = [prod(ins.path_shape) for ins in self.instructions]
+
+    def forward(self, features: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None):
+        """Map ``[..., irreps_in.dim]`` to ``[..., irreps_out.dim]``."""
+        if weight is not None or bias is not None or self.bias_numel:
+            return super().forward(features, weight, bias)  # not a case SODNet uses: e3nn's own code
+        shape = features.shape[:-1]
+        x = features.reshape(-1, self.irreps_in.dim)
+        blocks = torch.split(x, self._block_sizes, dim=-1)
+        weights = torch.split(self.weight, self._weight_sizes) if self.instructions else ()
+        outputs: list[torch.Tensor | None] = [None] * len(self.irreps_out)
+        for ins, w in zip(self.instructions, weights, strict=True):
+            mul_in, ir_in = self.irreps_in[ins.i_in]
+            mul_out = self.irreps_out[ins.i_out].mul
+            if mul_in == 0 or mul_out == 0:
+                continue
+            block = blocks[ins.i_in].reshape(-1, mul_in, ir_in.dim)
+            term = ins.path_weight * torch.einsum("uw,zui->zwi", w.view(mul_in, mul_out), block)
+            outputs[ins.i_out] = term if outputs[ins.i_out] is None else outputs[ins.i_out] + term
+        parts = [
+            x.new_zeros(x.shape[0], mul_ir.dim) if out is None else out.reshape(x.shape[0], mul_ir.dim)
+            for out, mul_ir in zip(outputs, self.irreps_out, strict=True)
+            if mul_ir.dim > 0
+        ]
+        return torch.cat(parts, dim=-1).reshape(*shape, self.irreps_out.dim)
 
 
 def make_gate(irreps_out: str | o3.Irreps) -> Gate:
@@ -66,8 +107,8 @@ class GatedFeedForward(nn.Module):
     def __init__(self, irreps: str | o3.Irreps, irreps_hidden: str | o3.Irreps) -> None:
         super().__init__()
         self.gate = make_gate(irreps_hidden)
-        self.linear_in = o3.Linear(irreps, self.gate.irreps_in)
-        self.linear_out = o3.Linear(self.gate.irreps_out, irreps)
+        self.linear_in = SplitLinear(irreps, self.gate.irreps_in)
+        self.linear_out = SplitLinear(self.gate.irreps_out, irreps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``[n, irreps.dim]`` to the same irreps."""
