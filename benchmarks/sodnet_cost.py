@@ -30,13 +30,19 @@ PHASES = ("inference", "training", "shipped_ensemble", "inference_e3nn_codegen",
 
 def use_e3nn_codegen() -> None:
     """Run SODNet's linear maps and tensor products through e3nn's own generated code (their parents' forward)."""
+    import torch
     from e3nn import o3
 
     from matgl_supercon.models._attention import DepthwiseTensorProduct
     from matgl_supercon.models._equivariant import SplitLinear
 
+    def linear_blocks(self, blocks):
+        return o3.Linear.forward(self, blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1))
+
     SplitLinear.forward = o3.Linear.forward
+    SplitLinear.forward_blocks = linear_blocks
     DepthwiseTensorProduct.forward = o3.TensorProduct.forward
+    DepthwiseTensorProduct.forward_blocks = lambda self, x, y, weight: [o3.TensorProduct.forward(self, x, y, weight)]
 
 
 def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:

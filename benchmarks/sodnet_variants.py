@@ -135,6 +135,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # Gaussian noise on every position in each training batch (TrainConfig.position_noise, in Å; Noisy Nodes,
     # Godwin et al. 2022), on today's default: the models overfit (train MAE ~0.3 ln K against 0.6-0.75 on
     # validation), and a Tc that moves with a tenth of an Ångström of displacement is not one to learn.
+    # Measured no better (2026-11-28): 0.1 Å folds 0-1 0.656 / 0.632 against the default's 0.647 / 0.645; 0.2 Å
+    # fold 0 0.670. The training MAE rises (0.43 against 0.40 at epoch 40), the validation MAE does not fall.
     "descriptors_only_ema0.995_noise0.1": (
         {**BASE, "learned_element_embedding": False},
         {"ema_decay": 0.995, "position_noise": 0.1},
@@ -144,7 +146,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {"ema_decay": 0.995, "position_noise": 0.2},
     ),
     # The two element-input changes that each gained on the base, together: today's default (descriptors, no free
-    # embedding) with Magpie's valence-electron counts added to the descriptor table.
+    # embedding) with Magpie's valence-electron counts added to the descriptor table. Measured no better
+    # (2026-11-28): folds 0-2 0.660 / 0.660 / 0.676 against the default's 0.647 / 0.645 / 0.684 (0.665 vs 0.659).
     "descriptors_valence_ema0.995": (
         {**BASE, "learned_element_embedding": False, "valence_descriptors": True},
         {"ema_decay": 0.995},

@@ -115,7 +115,8 @@ class TrainConfig:
     #: Standard deviation (Å) of Gaussian noise added to every Cartesian position in each training batch (a fresh
     #: draw per step; neighbour lists stay those of the clean crystal, validation and prediction see clean
     #: positions). A regulariser in the spirit of Noisy Nodes (Godwin et al., ICLR 2022): a crystal's Tc does not
-    #: hang on a few hundredths of an Ångström. 0 turns it off.
+    #: hang on a few hundredths of an Ångström. 0 turns it off: on SuperCon3D it did not help SODNet (0.1 Å, folds
+    #: 0-1: 0.644 ln K against 0.646; ``benchmarks/results/sodnet_variants/README.md``).
     position_noise: float = 0.0
 
 

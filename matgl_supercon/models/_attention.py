@@ -13,6 +13,7 @@ from matgl_supercon.models._equivariant import (
     EquivariantLayerNorm,
     GatedFeedForward,
     SplitLinear,
+    concatenate_blocks,
     head_index,
     make_gate,
 )
@@ -45,6 +46,10 @@ class DepthwiseTensorProduct(o3.TensorProduct):
         """``[n, irreps_in1.dim]`` x ``[n, irreps_in2.dim]`` with ``[n, weight_numel]`` weights."""
         if weight is None or x.dim() != 2:
             return super().forward(x, y, weight)  # not a case SODNet uses: e3nn's own code
+        return concatenate_blocks(self.forward_blocks(x, y, weight), self.irreps_out, x.shape[0], x)
+
+    def forward_blocks(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> list[torch.Tensor | None]:
+        """The product as one ``[n, mul * ir.dim]`` block per output irrep (``None`` where no path leads)."""
         n = x.shape[0]
         blocks1 = torch.split(x, self._sizes1, dim=-1)
         blocks2 = torch.split(y.expand(n, -1), self._sizes2, dim=-1)
@@ -57,14 +62,9 @@ class DepthwiseTensorProduct(o3.TensorProduct):
             # (x2 . w3j) first: [n, d1, d3], then the channels of x1, each scaled by its weight.
             coupling = torch.einsum("zj,ijk->zik", blocks2[ins.i_in2], w3j)
             term = torch.einsum("zui,zik->zuk", blocks1[ins.i_in1].reshape(n, mul1, ir1.dim), coupling)
-            term = (ins.path_weight * w.reshape(n, mul1, 1)) * term
+            term = ((ins.path_weight * w.reshape(n, mul1, 1)) * term).reshape(n, -1)
             outputs[ins.i_out] = term if outputs[ins.i_out] is None else outputs[ins.i_out] + term
-        parts = [
-            x.new_zeros(n, mul_ir.dim) if out is None else out.reshape(n, mul_ir.dim)
-            for out, mul_ir in zip(outputs, self.irreps_out, strict=True)
-            if mul_ir.dim > 0
-        ]
-        return torch.cat(parts, dim=-1)
+        return outputs
 
 
 def depthwise_tensor_product(
@@ -137,12 +137,13 @@ class EquivariantGraphAttention(nn.Module):
     ) -> torch.Tensor:
         """Attend from each centre (``edge_index[0]``) to its neighbours (``edge_index[1]``)."""
         center, neighbor = edge_index
-        message = self.tp(x[neighbor], edge_sh, self.radial(edge_radial))
-        hidden = self.message_scalars(message) + self.center_scalars(x)[center]
+        # The message stays in blocks (one per tensor-product path) from the product into both linear maps.
+        message = self.tp.forward_blocks(x[neighbor], edge_sh, self.radial(edge_radial))
+        hidden = self.message_scalars.forward_blocks(message) + self.center_scalars(x)[center]
         hidden = nn.functional.leaky_relu(hidden, 0.2).reshape(-1, self.n_heads, self.attention_vector.shape[1])
         logits = (hidden * self.attention_vector).sum(-1) + torch.log(edge_weight.clamp_min(1e-6))[:, None]
         alpha = self.dropout(softmax(logits, center, num_nodes=x.shape[0]))
-        value = self.gate(self.to_value(message)) * alpha[:, self.heads]
+        value = self.gate(self.to_value.forward_blocks(message)) * alpha[:, self.heads]
         return self.out(scatter(value, center, dim=0, dim_size=x.shape[0], reduce="sum"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
 
 import torch
@@ -39,23 +40,40 @@ class SplitLinear(o3.Linear):
             return super().forward(features, weight, bias)  # not a case SODNet uses: e3nn's own code
         shape = features.shape[:-1]
         x = features.reshape(-1, self.irreps_in.dim)
-        blocks = torch.split(x, self._block_sizes, dim=-1)
+        out = self.forward_blocks(torch.split(x, self._block_sizes, dim=-1))
+        return out.reshape(*shape, self.irreps_out.dim)
+
+    def forward_blocks(self, blocks: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        """The map of ``[n, irreps_in.dim]`` features given as their ``[n, mul * ir.dim]`` blocks, one per irrep.
+
+        A producer that builds its output block by block (SODNet's depthwise tensor product) hands them over without
+        concatenating them first; a ``None`` block stands for zeros.
+        """
+        like = next(block for block in blocks if block is not None)
+        n = like.shape[0]
         weights = torch.split(self.weight, self._weight_sizes) if self.instructions else ()
         outputs: list[torch.Tensor | None] = [None] * len(self.irreps_out)
         for ins, w in zip(self.instructions, weights, strict=True):
             mul_in, ir_in = self.irreps_in[ins.i_in]
             mul_out = self.irreps_out[ins.i_out].mul
-            if mul_in == 0 or mul_out == 0:
+            if mul_in == 0 or mul_out == 0 or blocks[ins.i_in] is None:
                 continue
-            block = blocks[ins.i_in].reshape(-1, mul_in, ir_in.dim)
+            block = blocks[ins.i_in].reshape(n, mul_in, ir_in.dim)
             term = ins.path_weight * torch.einsum("uw,zui->zwi", w.view(mul_in, mul_out), block)
             outputs[ins.i_out] = term if outputs[ins.i_out] is None else outputs[ins.i_out] + term
-        parts = [
-            x.new_zeros(x.shape[0], mul_ir.dim) if out is None else out.reshape(x.shape[0], mul_ir.dim)
-            for out, mul_ir in zip(outputs, self.irreps_out, strict=True)
-            if mul_ir.dim > 0
-        ]
-        return torch.cat(parts, dim=-1).reshape(*shape, self.irreps_out.dim)
+        return concatenate_blocks(outputs, self.irreps_out, n, like)
+
+
+def concatenate_blocks(
+    blocks: Sequence[torch.Tensor | None], irreps: o3.Irreps, n: int, like: torch.Tensor
+) -> torch.Tensor:
+    """``[n, irreps.dim]`` from one block per irrep of ``irreps``; ``None`` (no path into it) is zeros."""
+    parts = [
+        like.new_zeros(n, mul_ir.dim) if block is None else block.reshape(n, mul_ir.dim)
+        for block, mul_ir in zip(blocks, irreps, strict=True)
+        if mul_ir.dim > 0
+    ]
+    return torch.cat(parts, dim=-1)
 
 
 def make_gate(irreps_out: str | o3.Irreps) -> Gate:

@@ -52,3 +52,14 @@ def test_split_linear_matches_e3nn(irreps_out):
         strict=True,
     ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_split_linear_takes_blocks_with_gaps():
+    torch.manual_seed(0)
+    irreps_in = o3.Irreps("8x0e+4x1o+2x2e")
+    linear = SplitLinear(irreps_in, "4x0e+2x1o")
+    x = torch.randn(6, irreps_in.dim)
+    x[:, 8:20] = 0.0  # the 4x1o block
+    blocks = list(torch.split(x, [8, 12, 10], dim=-1))
+    torch.testing.assert_close(linear.forward_blocks(blocks), linear(x))
+    torch.testing.assert_close(linear.forward_blocks([blocks[0], None, blocks[2]]), linear(x))
