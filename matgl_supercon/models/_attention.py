@@ -62,7 +62,7 @@ class DepthwiseTensorProduct(o3.TensorProduct):
             # (x2 . w3j) first: [n, d1, d3], then the channels of x1, each scaled by its weight.
             coupling = torch.einsum("zj,ijk->zik", blocks2[ins.i_in2], w3j)
             term = torch.einsum("zui,zik->zuk", blocks1[ins.i_in1].reshape(n, mul1, ir1.dim), coupling)
-            term = ((ins.path_weight * w.reshape(n, mul1, 1)) * term).reshape(n, -1)
+            term = ((ins.path_weight * w.reshape(n, mul1, 1)) * term).reshape(n, mul1 * ir3.dim)
             outputs[ins.i_out] = term if outputs[ins.i_out] is None else outputs[ins.i_out] + term
         return outputs
 

@@ -35,6 +35,9 @@ def test_depthwise_tensor_product_matches_e3nn():
         outputs_and_gradients(tp, (x, sh, w), []), outputs_and_gradients(reference, (x, sh, w), []), strict=True
     ):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    # A graph without edges (a formula's virtual crystal) sends zero messages.
+    empty = tp(x[:0], sh[:0], w[:0])
+    assert empty.shape == (0, irreps_mid.dim)
     with pytest.raises(ValueError, match="uvu"):
         DepthwiseTensorProduct(IRREPS, SH, o3.Irreps("8x0e"), [(0, 0, 0, "uvw", True)])
 
