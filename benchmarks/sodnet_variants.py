@@ -233,6 +233,8 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
     # Batch 8 as a fifth member, and in place of the batch-32 base.
     "shipped four + batch8_lr0.001": (*SHIPPED_FOUR, "batch8_lr0.001"),
     "shipped four with batch8_lr0.001 for the base": ("batch8_lr0.001", *SHIPPED_FOUR[1:]),
+    # Two seeds of one configuration: how much of an ensemble's gain averaging seeds alone gives.
+    "default + default seed 1": ("descriptors_only_ema0.995", "descriptors_only_ema0.995_seed1"),
 }
 #: The configurations of the shipped ``SODNet-SuperCon3D`` ensemble (``make_pretrained.py`` packages their fold
 #: models; ``sodnet_vs_forest.py`` compares their committed predictions with the forest).

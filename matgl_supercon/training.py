@@ -183,12 +183,12 @@ class TcLightningModule(pl.LightningModule):
         g, lat, state_attr, labels = batch
         if lat.dim() == 2:
             lat = lat.unsqueeze(0)
-        if stage == "train" and self.config.position_noise > 0:
-            attach_positions(g, lat)
-            noise = torch.randn(g.pos.shape, generator=self.noise_generator, dtype=g.pos.dtype)
-            g.pos = g.pos + self.config.position_noise * noise.to(g.pos.device)
-            pred = self.model(g, **model_inputs(self.model, state_attr))
-        elif stage == "train":
+        if stage == "train":
+            if self.config.position_noise > 0:
+                attach_positions(g, lat)
+                noise = torch.randn(g.pos.shape, generator=self.noise_generator, dtype=g.pos.dtype)
+                g.pos = g.pos + self.config.position_noise * noise.to(g.pos.device)
+                lat = None  # the noisy positions are set: the model must not recompute them from the lattice
             pred = self(g, lat, state_attr)
         else:
             pred = self.evaluated_model(g, lat=lat, **model_inputs(self.evaluated_model, state_attr))
