@@ -324,7 +324,7 @@ def training_seconds(out_dir: str | Path) -> float:
 
 
 #: Constructor arguments that the trainer sets from the training data: not part of what a run was asked to train.
-FITTED_ARGUMENTS = ("target_mean", "target_std", "state_mean", "state_std", "kwargs")
+FITTED_ARGUMENTS = ("target_mean", "target_std", "state_mean", "state_std", "retrieval_memory_size", "kwargs")
 
 
 def run_configuration(
@@ -451,6 +451,8 @@ def fit_tc_model(
                 model.set_state_scaling(states.mean(axis=0), np.maximum(states.std(axis=0), 1e-6))
             if getattr(model, "composition_encoder", None) is not None:
                 model.set_composition_scaling([train_set[i][0] for i in range(len(train_set))])
+            if getattr(model, "retrieval", None) is not None:
+                model.set_retrieval_memory([train_set[i][0] for i in range(len(train_set))], labels)
         else:
             try:
                 model.load_state_dict(init_from.state_dict())

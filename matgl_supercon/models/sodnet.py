@@ -20,6 +20,7 @@ from torch_geometric.utils import scatter
 from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
+from matgl_supercon.models._retrieval import LabelRetrieval
 from matgl_supercon.models._target import StandardisedTarget
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ class SODNet(StandardisedTarget, MatGLModel):
         composition_head: bool = False,
         composition_encoding: Literal["linear", "periodic"] = "linear",
         state_dim: int = 0,
+        retrieval_neighbors: int = 0,
+        retrieval_memory_size: int = 0,
         state_mean: Sequence[float] | None = None,
         state_std: Sequence[float] | None = None,
         target_mean: float = 0.0,
@@ -186,6 +189,12 @@ class SODNet(StandardisedTarget, MatGLModel):
             state_dim: Width of a per-structure state vector (MatGL's ``state_attr``) given beside the graph, such
                 as a pretrained model's features of the crystal (``benchmarks.chgnet_features``) or a measurement
                 condition; standardised, embedded and fed to every site's readout. 0 (default): no state.
+            retrieval_neighbors: Feed each site's readout a context read from the ln Tc of the ``retrieval_neighbors``
+                training structures nearest in (learned, periodic-embedded) composition statistics
+                (:class:`~matgl_supercon.models._retrieval.LabelRetrieval`, after TabR). 0 (default): off. The
+                trainer stores the training set as the memory (:meth:`set_retrieval_memory`); it is saved with the
+                model.
+            retrieval_memory_size: Rows of the retrieval memory (set by the trainer).
             state_mean: Per-column mean of the training states (set by the trainer; zeros when None).
             state_std: Per-column standard deviation of the training states (set by the trainer; ones when None).
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
@@ -246,7 +255,18 @@ class SODNet(StandardisedTarget, MatGLModel):
             self.state_embedding = nn.Sequential(
                 nn.Linear(self.state_dim, readout_hidden), nn.SiLU(), nn.Linear(readout_hidden, n_scalars)
             )
-        n_context = (3 if global_context else 1) + (1 if composition_context else 0) + (1 if self.state_dim else 0)
+        self.retrieval = None
+        if retrieval_neighbors:
+            self.retrieval = LabelRetrieval(
+                4 * self.embedding.descriptors.shape[1] + 2, readout_hidden, retrieval_neighbors, retrieval_memory_size
+            )
+            self.retrieval_embedding = nn.Sequential(nn.SiLU(), nn.Linear(readout_hidden, n_scalars))
+        n_context = (
+            (3 if global_context else 1)
+            + (1 if composition_context else 0)
+            + (1 if self.state_dim else 0)
+            + (1 if self.retrieval is not None else 0)
+        )
         n_readout = n_scalars * n_context
         self.readout = scalar_mlp(n_readout, readout_hidden, readout_dropout)
         self.init_target_scaling(target_mean, target_std)
@@ -263,6 +283,20 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.state_std.copy_(std)
         self._init_args["state_mean"] = mean.tolist()
         self._init_args["state_std"] = std.tolist()
+
+    def set_retrieval_memory(self, graphs: Sequence[Data], ln_tc: Sequence[float]) -> None:
+        """Store these (training) graphs' composition statistics and ln Tc as the retrieval memory.
+
+        Set the target scaling first: the memory holds labels standardised with it.
+        """
+        if self.retrieval is None:
+            raise ValueError("set_retrieval_memory needs retrieval_neighbors > 0")
+        ln_tc = torch.as_tensor(np.asarray(ln_tc, dtype=np.float32))
+        if ln_tc.shape != (len(graphs),):
+            raise ValueError(f"{len(graphs)} graphs need as many ln Tc values, got shape {tuple(ln_tc.shape)}")
+        labels = (ln_tc - self.target_mean.cpu()) / self.target_std.cpu()
+        self.retrieval.set_memory(self.graph_composition_statistics(graphs), labels)
+        self._init_args["retrieval_memory_size"] = len(graphs)
 
     def set_composition_scaling(self, graphs: Sequence[Data]) -> None:
         """Standardise the periodic composition encoding with these (training) graphs' statistics."""
@@ -337,15 +371,16 @@ class SODNet(StandardisedTarget, MatGLModel):
             mean = scatter(scalars * share[:, None], batch, dim=0, dim_size=n_graphs, reduce="sum")
             peak = scatter(scalars, batch, dim=0, dim_size=n_graphs, reduce="max")
             scalars = torch.cat([scalars, mean[batch], peak[batch]], dim=-1)
-        if self.composition_context or self.composition_head:
-            stats = composition_statistics(g.occupancy, g.vacancy, self.embedding.descriptors, batch, n_graphs)
-            if self.composition_encoder is not None:
-                stats = self.composition_encoder(stats)
+        if self.composition_context or self.composition_head or self.retrieval is not None:
+            raw_stats = composition_statistics(g.occupancy, g.vacancy, self.embedding.descriptors, batch, n_graphs)
+            stats = raw_stats if self.composition_encoder is None else self.composition_encoder(raw_stats)
         if self.composition_context:
             scalars = torch.cat([scalars, self.composition(stats)[batch]], dim=-1)
         if self.state_dim:
             state = self.checked_state(state_attr, n_graphs)
             scalars = torch.cat([scalars, self.state_embedding((state - self.state_mean) / self.state_std)[batch]], -1)
+        if self.retrieval is not None:
+            scalars = torch.cat([scalars, self.retrieval_embedding(self.retrieval(raw_stats))[batch]], dim=-1)
         site_value = self.readout(scalars).squeeze(-1)
         if self.composition_head:
             # A graph without edges has no structure to read, only a composition: the head alone predicts it.

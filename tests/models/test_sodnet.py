@@ -13,6 +13,7 @@ from e3nn import o3
 from e3nn.util.test import assert_equivariant
 from pymatgen.core import Lattice, Structure
 from pymatgen.core.operations import SymmOp
+from torch_geometric.data import Batch
 
 from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import SODNet
@@ -232,3 +233,46 @@ def test_periodic_composition_encoding_is_scaled_invariant_and_saved(low_symmetr
         SODNet(**dict(TINY, composition_encoding="fourier"))
     with pytest.raises(ValueError, match="composition_encoding='periodic'"):
         SODNet(**TINY).set_composition_scaling(graphs)
+
+
+def test_retrieval_reads_neighbours_labels_skips_itself_in_training_and_is_saved(low_symmetry, tmp_path):
+    torch.manual_seed(0)
+    model = SODNet(**dict(TINY, retrieval_neighbors=2)).eval()
+    model.set_target_scaling(1.0, 2.0)
+    others = [
+        Structure(Lattice.cubic(4.2), ["Cu", {"Y": 0.5, "Ba": 0.5}, "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]]),
+        Structure(Lattice.cubic(3.1), ["Mg", "B"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+    ]
+    structures = [low_symmetry, *others]
+    graphs = [model.make_converter().get_graph(s)[0] for s in structures]
+    with pytest.raises(ValueError, match="retrieval memory is empty"):
+        tc(model, low_symmetry)
+    model.set_retrieval_memory(graphs, [0.5, 3.0, 2.0])
+    assert model.retrieval.memory_labels.tolist() == pytest.approx([-0.25, 1.0, 0.5])
+    ref = tc(model, low_symmetry)
+    # At prediction time a structure in the memory is its own nearest neighbour: its label reaches the prediction.
+    model.set_retrieval_memory(graphs, [2.5, 3.0, 2.0])
+    assert tc(model, low_symmetry) != pytest.approx(ref)
+    supercell = low_symmetry.copy()
+    supercell.make_supercell([2, 1, 1])
+    assert tc(model, supercell) == pytest.approx(tc(model, low_symmetry), rel=1e-4)
+    # In training mode a structure is not its own neighbour: its label does not reach its own prediction.
+    pairs = model.graphs(structures)
+    model.train()
+
+    def train_forward() -> float:
+        batch = Batch.from_data_list([pairs[0][0]])
+        return float(model(batch, lat=pairs[0][1]).detach())
+
+    before = train_forward()
+    model.set_retrieval_memory(graphs, [9.0, 3.0, 2.0])
+    assert train_forward() == pytest.approx(before, abs=1e-6)
+    model.eval()
+    model.save(tmp_path / "retrieval")
+    loaded = matgl.load_model(tmp_path / "retrieval").eval()
+    assert loaded.retrieval.memory_statistics.shape == (3, model.retrieval.memory_statistics.shape[1])
+    assert tc(loaded, low_symmetry) == tc(model, low_symmetry)
+    with pytest.raises(ValueError, match="retrieval_neighbors > 0"):
+        SODNet(**TINY).set_retrieval_memory(graphs, [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="3 graphs need as many"):
+        model.set_retrieval_memory(graphs, [0.0, 1.0])

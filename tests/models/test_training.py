@@ -174,6 +174,18 @@ def test_trainer_standardises_the_periodic_composition_encoding(supercon3d, tmp_
     assert torch.allclose(model.composition_encoder.shift, stats.mean(0), atol=1e-6)
 
 
+def test_trainer_stores_the_training_set_as_the_retrieval_memory(supercon3d, tmp_path):
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d, retrieval_neighbors=4)
+    config = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, seed=3)
+    model, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
+    memory = model.retrieval
+    assert memory.memory_statistics.shape[0] == 8
+    assert torch.allclose(memory.memory_labels * model.target_std + model.target_mean, torch.tensor(ln_tc[:8]).float())
+    # The saved best model holds the memory; a second call reuses the finished run.
+    again, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
+    assert torch.equal(again.retrieval.memory_statistics, memory.memory_statistics)
+
+
 def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
     kwargs, ln_tc, train, val = eight_and_four(supercon3d)
     config = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, seed=3)

@@ -1,0 +1,95 @@
+"""A context vector from the labels of the nearest training compositions (retrieval-augmented readout).
+
+After TabR (Gorishniy et al., "TabR: Tabular Deep Learning Meets Nearest Neighbors", ICLR 2024): a query's
+composition statistics are encoded, compared with the encoded statistics of every training structure (the
+memory), and the labels of its ``n_neighbors`` nearest, softmax-weighted by distance and corrected by a learned
+function of the key difference, are added to its encoding. During training each structure is excluded from its
+own neighbours, so the context is a leave-one-out estimate and cannot hand the network its own label.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from matgl_supercon.models._embedding import PeriodicEmbedding
+
+#: Largest standardised difference of every statistic at which a memory entry counts as the query itself.
+SAME_COMPOSITION = 1e-3
+
+
+class LabelRetrieval(nn.Module):
+    """``[batch, n_features]`` composition statistics to ``[batch, width]`` retrieval contexts.
+
+    The memory (``memory_statistics`` ``[M, n_features]`` and ``memory_labels`` ``[M]``, standardised labels) is a
+    pair of buffers set by :meth:`set_memory`, so it is saved and loaded with the model's state dict.
+    """
+
+    def __init__(self, n_features: int, width: int, n_neighbors: int, memory_size: int = 0) -> None:
+        """Build the module.
+
+        Args:
+            n_features: Width of the composition statistics.
+            width: Width of the encoding, keys and context.
+            n_neighbors: Memory entries each query reads (fewer when the memory is smaller).
+            memory_size: Rows of the memory buffers (the training set's size; 0 before :meth:`set_memory`).
+        """
+        super().__init__()
+        if n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be at least 1, got {n_neighbors}")
+        self.n_neighbors = int(n_neighbors)
+        self.periodic = PeriodicEmbedding(n_features)
+        self.encode = nn.Linear(self.periodic.out_dim, width)
+        self.key = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width))
+        self.label = nn.Linear(1, width)
+        self.difference = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width, bias=False))
+        self.register_buffer("memory_statistics", torch.zeros(memory_size, n_features))
+        self.register_buffer("memory_labels", torch.zeros(memory_size))
+
+    def set_memory(self, statistics: torch.Tensor, labels: torch.Tensor) -> None:
+        """Store the training structures' statistics and standardised labels; standardise inputs with them."""
+        statistics = torch.as_tensor(statistics, dtype=torch.float32)
+        labels = torch.as_tensor(labels, dtype=torch.float32)
+        if statistics.dim() != 2 or statistics.shape[1] != self.memory_statistics.shape[1]:
+            raise ValueError(
+                f"memory statistics need shape [n, {self.memory_statistics.shape[1]}], got {tuple(statistics.shape)}"
+            )
+        if labels.shape != (statistics.shape[0],):
+            raise ValueError(f"{statistics.shape[0]} memory rows need as many labels, got {tuple(labels.shape)}")
+        if statistics.shape[0] < 2 or not bool(torch.isfinite(statistics).all() & torch.isfinite(labels).all()):
+            raise ValueError("the retrieval memory needs at least 2 rows of finite statistics and labels")
+        device = self.memory_labels.device
+        self.memory_statistics = statistics.to(device)
+        self.memory_labels = labels.to(device)
+        self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
+
+    def encode_keys(self, statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encodings and keys ``[n, width]`` of ``[n, n_features]`` statistics."""
+        h = self.encode(self.periodic(statistics))
+        return h, self.key(h)
+
+    def forward(self, statistics: torch.Tensor) -> torch.Tensor:
+        """Context of each query: its encoding plus the weighted values of its nearest memory entries.
+
+        In training mode a memory entry whose statistics equal the query's (to ``SAME_COMPOSITION``) is skipped:
+        the query itself, or a training structure of the same composition, so the network learns to use
+        neighbours, not to copy its own label.
+        """
+        n_memory = self.memory_labels.shape[0]
+        if n_memory < 2:
+            raise ValueError("the retrieval memory is empty: train the model (or call set_retrieval_memory) first")
+        h, key = self.encode_keys(statistics)
+        _, memory_key = self.encode_keys(self.memory_statistics)
+        distance = torch.cdist(key, memory_key).square()
+        if self.training:
+            # Compared after standardisation with a tolerance: the spread statistics of a one-element composition
+            # are float noise (sqrt of a difference of near-equal squares), different in a batch of other graphs.
+            scale = self.periodic.scale
+            gap = ((statistics[:, None, :] - self.memory_statistics[None]) / scale).abs().amax(-1)
+            distance = distance.masked_fill(gap < SAME_COMPOSITION, torch.inf)
+        k = min(self.n_neighbors, n_memory - 1)
+        nearest, index = distance.topk(k, dim=1, largest=False)
+        weight = torch.softmax(-nearest, dim=1)
+        weight = torch.nan_to_num(weight)  # a query with every entry masked (all infinite) reads nothing
+        value = self.label(self.memory_labels[index].unsqueeze(-1)) + self.difference(key[:, None] - memory_key[index])
+        return h + (weight.unsqueeze(-1) * value).sum(1)
