@@ -246,6 +246,9 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
     "shipped four with batch8_lr0.001 for the base": ("batch8_lr0.001", *SHIPPED_FOUR[1:]),
     # Two seeds of one configuration: how much of an ensemble's gain averaging seeds alone gives.
     "default + default seed 1": ("descriptors_only_ema0.995", "descriptors_only_ema0.995_seed1"),
+    # The retrieval model's errors correlate less with the others' than any configuration's before it.
+    "default + retrieval32": ("descriptors_only_ema0.995", "descriptors_only_ema0.995_retrieval32"),
+    "shipped four + retrieval32": (*SHIPPED_FOUR, "descriptors_only_ema0.995_retrieval32"),
 }
 #: The configurations of the shipped ``SODNet-SuperCon3D`` ensemble (``make_pretrained.py`` packages their fold
 #: models; ``sodnet_vs_forest.py`` compares their committed predictions with the forest).

@@ -454,10 +454,18 @@ def fit_tc_model(
             if getattr(model, "retrieval", None) is not None:
                 model.set_retrieval_memory([train_set[i][0] for i in range(len(train_set))], labels)
         else:
+            retrieval = getattr(model, "retrieval", None)
             try:
+                if retrieval is not None and getattr(init_from, "retrieval", None) is not None:
+                    # The memory buffers take the starting model's size so that its state loads.
+                    retrieval.set_memory(init_from.retrieval.memory_statistics, init_from.retrieval.memory_labels)
                 model.load_state_dict(init_from.state_dict())
             except RuntimeError as error:
                 raise ValueError(f"init_from does not fit {model_class.__name__}(**{model_kwargs}): {error}") from None
+            if retrieval is not None:
+                # The fine-tuning set becomes the memory; the encoding keeps the scaling the network learnt with.
+                graphs = [train_set[i][0] for i in range(len(train_set))]
+                model.set_retrieval_memory(graphs, labels, rescale=False)
         module = TcLightningModule(model, config)
         checkpoint = FolderCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
         # A second checkpoint rewritten after every epoch, so an interrupted run loses at most one epoch.

@@ -46,8 +46,12 @@ class LabelRetrieval(nn.Module):
         self.register_buffer("memory_statistics", torch.zeros(memory_size, n_features))
         self.register_buffer("memory_labels", torch.zeros(memory_size))
 
-    def set_memory(self, statistics: torch.Tensor, labels: torch.Tensor) -> None:
-        """Store the training structures' statistics and standardised labels; standardise inputs with them."""
+    def set_memory(self, statistics: torch.Tensor, labels: torch.Tensor, rescale: bool = True) -> None:
+        """Store the training structures' statistics and standardised labels as the memory.
+
+        With ``rescale`` (the default) inputs are then standardised with these statistics; fine-tuning keeps the
+        standardisation the network was trained with.
+        """
         statistics = torch.as_tensor(statistics, dtype=torch.float32)
         labels = torch.as_tensor(labels, dtype=torch.float32)
         if statistics.dim() != 2 or statistics.shape[1] != self.memory_statistics.shape[1]:
@@ -61,7 +65,8 @@ class LabelRetrieval(nn.Module):
         device = self.memory_labels.device
         self.memory_statistics = statistics.to(device)
         self.memory_labels = labels.to(device)
-        self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
+        if rescale:
+            self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
 
     def encode_keys(self, statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encodings and keys ``[n, width]`` of ``[n, n_features]`` statistics."""

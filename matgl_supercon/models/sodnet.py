@@ -284,10 +284,11 @@ class SODNet(StandardisedTarget, MatGLModel):
         self._init_args["state_mean"] = mean.tolist()
         self._init_args["state_std"] = std.tolist()
 
-    def set_retrieval_memory(self, graphs: Sequence[Data], ln_tc: Sequence[float]) -> None:
+    def set_retrieval_memory(self, graphs: Sequence[Data], ln_tc: Sequence[float], rescale: bool = True) -> None:
         """Store these (training) graphs' composition statistics and ln Tc as the retrieval memory.
 
-        Set the target scaling first: the memory holds labels standardised with it.
+        Set the target scaling first: the memory holds labels standardised with it. ``rescale=False`` keeps the
+        standardisation of the statistics (fine-tuning a trained model on new structures).
         """
         if self.retrieval is None:
             raise ValueError("set_retrieval_memory needs retrieval_neighbors > 0")
@@ -295,7 +296,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         if ln_tc.shape != (len(graphs),):
             raise ValueError(f"{len(graphs)} graphs need as many ln Tc values, got shape {tuple(ln_tc.shape)}")
         labels = (ln_tc - self.target_mean.cpu()) / self.target_std.cpu()
-        self.retrieval.set_memory(self.graph_composition_statistics(graphs), labels)
+        self.retrieval.set_memory(self.graph_composition_statistics(graphs), labels, rescale)
         self._init_args["retrieval_memory_size"] = len(graphs)
 
     def set_composition_scaling(self, graphs: Sequence[Data]) -> None:

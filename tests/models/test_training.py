@@ -184,6 +184,10 @@ def test_trainer_stores_the_training_set_as_the_retrieval_memory(supercon3d, tmp
     # The saved best model holds the memory; a second call reuses the finished run.
     again, _ = fit_tc_model(train, val, tmp_path, kwargs, config)
     assert torch.equal(again.retrieval.memory_statistics, memory.memory_statistics)
+    # Fine-tuning on 4 other structures: they become the memory, the encoding keeps its scaling.
+    tuned, _ = fit_tc_model(val, train, tmp_path / "tuned", kwargs, config, init_from=model)
+    assert tuned.retrieval.memory_statistics.shape[0] == 4
+    assert torch.equal(tuned.retrieval.periodic.shift, memory.periodic.shift)
 
 
 def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
