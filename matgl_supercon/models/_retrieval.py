@@ -25,7 +25,9 @@ class LabelRetrieval(nn.Module):
     pair of buffers set by :meth:`set_memory`, so it is saved and loaded with the model's state dict.
     """
 
-    def __init__(self, n_features: int, width: int, n_neighbors: int, memory_size: int = 0) -> None:
+    def __init__(
+        self, n_features: int, width: int, n_neighbors: int, memory_size: int = 0, include_query: bool = True
+    ) -> None:
         """Build the module.
 
         Args:
@@ -33,8 +35,11 @@ class LabelRetrieval(nn.Module):
             width: Width of the encoding, keys and context.
             n_neighbors: Memory entries each query reads (fewer when the memory is smaller).
             memory_size: Rows of the memory buffers (the training set's size; 0 before :meth:`set_memory`).
+            include_query: Return the query's own encoding plus what its neighbours say (TabR's form); False
+                returns the neighbours' part alone, for a model that sees the composition through another path.
         """
         super().__init__()
+        self.include_query = include_query
         if n_neighbors < 1:
             raise ValueError(f"n_neighbors must be at least 1, got {n_neighbors}")
         self.n_neighbors = int(n_neighbors)
@@ -74,7 +79,7 @@ class LabelRetrieval(nn.Module):
         return h, self.key(h)
 
     def forward(self, statistics: torch.Tensor) -> torch.Tensor:
-        """Context of each query: its encoding plus the weighted values of its nearest memory entries.
+        """Context of each query: the weighted values of its nearest memory entries (plus its own encoding).
 
         In training mode a memory entry whose statistics equal the query's (to ``SAME_COMPOSITION``) is skipped:
         the query itself, or a training structure of the same composition, so the network learns to use
@@ -97,4 +102,5 @@ class LabelRetrieval(nn.Module):
         weight = torch.softmax(-nearest, dim=1)
         weight = torch.nan_to_num(weight)  # a query with every entry masked (all infinite) reads nothing
         value = self.label(self.memory_labels[index].unsqueeze(-1)) + self.difference(key[:, None] - memory_key[index])
-        return h + (weight.unsqueeze(-1) * value).sum(1)
+        context = (weight.unsqueeze(-1) * value).sum(1)
+        return h + context if self.include_query else context

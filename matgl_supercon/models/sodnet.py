@@ -133,6 +133,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         state_dim: int = 0,
         retrieval_neighbors: int = 0,
         retrieval_memory_size: int = 0,
+        retrieval_query_encoding: bool = True,
         state_mean: Sequence[float] | None = None,
         state_std: Sequence[float] | None = None,
         target_mean: float = 0.0,
@@ -195,6 +196,9 @@ class SODNet(StandardisedTarget, MatGLModel):
                 trainer stores the training set as the memory (:meth:`set_retrieval_memory`); it is saved with the
                 model.
             retrieval_memory_size: Rows of the retrieval memory (set by the trainer).
+            retrieval_query_encoding: Add the structure's own (periodic) encoding of its composition statistics
+                to the retrieved context, as TabR does; False feeds the readout only what the neighbours say
+                (the composition context already encodes the structure's own composition).
             state_mean: Per-column mean of the training states (set by the trainer; zeros when None).
             state_std: Per-column standard deviation of the training states (set by the trainer; ones when None).
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
@@ -258,7 +262,11 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.retrieval = None
         if retrieval_neighbors:
             self.retrieval = LabelRetrieval(
-                4 * self.embedding.descriptors.shape[1] + 2, readout_hidden, retrieval_neighbors, retrieval_memory_size
+                4 * self.embedding.descriptors.shape[1] + 2,
+                readout_hidden,
+                retrieval_neighbors,
+                retrieval_memory_size,
+                retrieval_query_encoding,
             )
             self.retrieval_embedding = nn.Sequential(nn.SiLU(), nn.Linear(readout_hidden, n_scalars))
         n_context = (

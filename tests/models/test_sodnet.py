@@ -235,9 +235,12 @@ def test_periodic_composition_encoding_is_scaled_invariant_and_saved(low_symmetr
         SODNet(**TINY).set_composition_scaling(graphs)
 
 
-def test_retrieval_reads_neighbours_labels_skips_itself_in_training_and_is_saved(low_symmetry, tmp_path):
+@pytest.mark.parametrize("query_encoding", [True, False])
+def test_retrieval_reads_neighbours_labels_skips_itself_in_training_and_is_saved(
+    low_symmetry, tmp_path, query_encoding
+):
     torch.manual_seed(0)
-    model = SODNet(**dict(TINY, retrieval_neighbors=2)).eval()
+    model = SODNet(**dict(TINY, retrieval_neighbors=2, retrieval_query_encoding=query_encoding)).eval()
     model.set_target_scaling(1.0, 2.0)
     others = [
         Structure(Lattice.cubic(4.2), ["Cu", {"Y": 0.5, "Ba": 0.5}, "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]]),
