@@ -5,8 +5,9 @@ Usage:
     python benchmarks/make_pretrained.py --members-from-shipped   # rebuild card and calibration, same members
 
 Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``. With
-``--members-from-shipped`` the member models are taken from the shipped ensemble itself instead of the training runs
-(which are not committed), so the card and the calibration can be rebuilt on any machine.
+``--members-from-shipped`` the member models of every configuration the shipped ensemble holds are taken from it
+instead of the training runs (which are not committed), so the card and the calibration can be rebuilt on any
+machine, and a new configuration (from its runs) added to the shipped ones.
 
 Copies each finished all/all fold model (MatGL format: model.json, model.pt, state.pt) of each configuration of
 ``sodnet_variants.py`` (trained under ``sodnet_variants.runs_dir``) into
@@ -67,15 +68,21 @@ class Configuration:
 
 
 def configurations(variants: list[str], shipped: Path | None = None) -> dict[str, Configuration]:
-    """Each configuration, in the given order; its models come from ``shipped`` when given, else its training runs."""
+    """Each configuration, in the given order.
+
+    Its models come from the ensemble folder ``shipped`` when given and that folder holds members of it, else from
+    its training runs (so a configuration can be added to a shipped ensemble whose other runs are gone).
+    """
     found = {}
     for name in variants:
         results = results_dir(name) / "all"
         if not results.is_dir():
             raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/sodnet_variants.py first")
         prefix = MEMBER_PREFIX.get(name, f"{name}_")
-        models = shipped if shipped is not None else runs_dir(name) / "all"
-        found[name] = Configuration(results, prefix, models, shipped is not None)
+        if shipped is not None and any(shipped.glob(f"{prefix}fold_*/model.json")):
+            found[name] = Configuration(results, prefix, shipped, True)
+        else:
+            found[name] = Configuration(results, prefix, runs_dir(name) / "all", False)
     return found
 
 
@@ -92,7 +99,8 @@ def main() -> None:
     parser.add_argument(
         "--members-from-shipped",
         action="store_true",
-        help="take the member models from the shipped ensemble (rebuilds its card and calibration without the runs)",
+        help="take each configuration's members from the shipped ensemble where it has them, from the training "
+        "runs otherwise (rebuilds the card and calibration, or adds a configuration, without the other runs)",
     )
     args = parser.parse_args()
     shipped = pretrained_dir(args.name)
