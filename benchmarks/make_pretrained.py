@@ -189,6 +189,9 @@ def main() -> None:
         "  the largest errors (see benchmarks/results/supercon3d_sodnet/README.md).",
         "- Non-superconductors are absent from SuperCon3D: every prediction is a positive Tc.",
         "- Each member saw 80% of the data; a structure from SuperCon3D was in the training set of most members.",
+        "- Members with `retrieval_neighbors` keep their training structures' composition statistics and ln Tc",
+        "  (the retrieval memory): on a structure of their training set they read its own label, so their",
+        "  prediction there is close to the recorded Tc and tells nothing about accuracy.",
         "",
         f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"
         f"{' --members-from-shipped' if args.members_from_shipped else ''}` on "
