@@ -51,6 +51,15 @@ SEEDS = 3
 ROWS = ("RF", "MLP", f"MLP, {SEEDS} seeds", "MLP + periodic", f"MLP + periodic, {SEEDS} seeds")
 
 
+def supercon3d_statistics(data: str | None) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple]]:
+    """SuperCon3D's ids, ln Tc, SODNet's composition statistics (float64) and the paper's 10 folds."""
+    records = load_supercon3d(data)
+    ids = [r.id for r in records]
+    y = np.log([r.tc for r in records])
+    dataset = graph_dataset([r.structure for r in records], y, SODNet().make_converter())
+    return ids, y, sodnet_statistics(dataset)[0].astype(np.float64), paper_folds(ids)
+
+
 def network(n_features: int, periodic: bool, shift: torch.Tensor, scale: torch.Tensor) -> nn.Sequential:
     """The MLP of the module docstring; with ``periodic`` the statistics enter through ``PeriodicEmbedding``."""
     if periodic:
@@ -141,12 +150,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    records = load_supercon3d(args.data)
-    ids = [r.id for r in records]
-    y = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], y, SODNet().make_converter())
-    x = sodnet_statistics(dataset)[0].astype(np.float64)
-    folds = paper_folds(ids)
+    _, y, x, folds = supercon3d_statistics(args.data)
     out = Path(args.out)
     per_fold = {}
     for k in args.folds:

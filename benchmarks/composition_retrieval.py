@@ -30,16 +30,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
-from sodnet_vs_forest import sodnet_statistics
+from composition_mlp import supercon3d_statistics
 from supercon3d_baselines import random_forest
 from torch import nn
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
-from matgl_supercon.data import load_supercon3d, paper_folds
-from matgl_supercon.models import SODNet
 from matgl_supercon.models._retrieval import LabelRetrieval
-from matgl_supercon.training import graph_dataset
 
 RESULTS = Path(__file__).parent / "results"
 EPOCHS = 200
@@ -132,12 +129,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    records = load_supercon3d(args.data)
-    ids = [r.id for r in records]
-    y = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], y, SODNet().make_converter())
-    x = sodnet_statistics(dataset)[0].astype(np.float64)
-    folds = paper_folds(ids)
+    ids, y, x, folds = supercon3d_statistics(args.data)
     out = Path(args.out)
     per_fold = {}
     for k in args.folds:
