@@ -179,6 +179,12 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {**BASE, "learned_element_embedding": False, "retrieval_neighbors": 32, "retrieval_query_encoding": False},
         {"ema_decay": 0.995},
     ),
+    # The retrieval model on a 20-epoch schedule: its validation MAE is best at epoch 13-16 of 40 and its training
+    # MAE falls to 0.06, so a shorter schedule (the learning rate decays sooner) may overfit less, at half the cost.
+    "descriptors_only_ema0.995_retrieval32_epochs20": (
+        {**BASE, "learned_element_embedding": False, "retrieval_neighbors": 32},
+        {"ema_decay": 0.995, "max_epochs": 20},
+    ),
 }
 
 #: Variants trained with ``supercon3d_sodnet.py --extra-data``: name -> extra data set.
