@@ -435,14 +435,17 @@ def fit_tc_model(
         history = json.loads((out_dir / "history.json").read_text())
         return model_class.load(final).eval(), {**history, "train_seconds": training_seconds(out_dir)}
 
-    labels = np.array([train_set[i][-1][LABEL] for i in range(len(train_set))])
+    # One pass over the training set: its labels, states and graphs all come from these items.
+    samples = [train_set[i] for i in range(len(train_set))]
+    labels = np.array([sample[-1][LABEL] for sample in samples])
+    graphs = [sample[0] for sample in samples]
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(**(model_kwargs or {}))
         if init_from is None:
             model.set_target_scaling(float(labels.mean()), float(labels.std()))
             if getattr(model, "state_dim", 0):
-                states = np.stack([np.asarray(train_set[i][2], dtype=float) for i in range(len(train_set))])
+                states = np.stack([np.asarray(sample[2], dtype=float) for sample in samples])
                 if states.ndim != 2 or states.shape[1] != model.state_dim:
                     raise ValueError(
                         f"the model reads states of width {model.state_dim}; the training set's have shape "
@@ -450,9 +453,9 @@ def fit_tc_model(
                     )
                 model.set_state_scaling(states.mean(axis=0), np.maximum(states.std(axis=0), 1e-6))
             if getattr(model, "composition_encoder", None) is not None:
-                model.set_composition_scaling([train_set[i][0] for i in range(len(train_set))])
+                model.set_composition_scaling(graphs)
             if getattr(model, "retrieval", None) is not None:
-                model.set_retrieval_memory([train_set[i][0] for i in range(len(train_set))], labels)
+                model.set_retrieval_memory(graphs, labels)
         else:
             retrieval = getattr(model, "retrieval", None)
             try:
@@ -464,7 +467,6 @@ def fit_tc_model(
                 raise ValueError(f"init_from does not fit {model_class.__name__}(**{model_kwargs}): {error}") from None
             if retrieval is not None:
                 # The fine-tuning set becomes the memory; the encoding keeps the scaling the network learnt with.
-                graphs = [train_set[i][0] for i in range(len(train_set))]
                 model.set_retrieval_memory(graphs, labels, rescale=False)
         module = TcLightningModule(model, config)
         checkpoint = FolderCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
