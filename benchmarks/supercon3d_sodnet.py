@@ -20,6 +20,10 @@ each as a one-site virtual crystal (``matgl_supercon.graph.virtual_crystal``), a
 virtual crystal with its label, so the model sees the same compounds in both forms (a bridge between the
 formula rows and the crystals).
 
+``--memory-data`` takes the same sets but does not train on them: a retrieval model
+(``"retrieval_neighbors": 32``) stores them in its memory beside the training set and reads their ln Tc as
+neighbours (``fit_tc_model(memory_set=...)``).
+
 ``--state chgnet`` gives every structure a state vector: the pretrained CHGNet universal potential's features of
 its ordered approximant (``matgl_supercon.benchmarks.chgnet_features``; needs ``pip install chgnet``), computed
 once and cached in ``runs/features/chgnet_supercon3d.npz``. The model arguments must then include ``"state_dim": 66``.
@@ -212,6 +216,12 @@ def main() -> None:
         "--extra-data", choices=EXTRA_TRAINING_SETS, default=None, help="extra training set (see above)"
     )
     parser.add_argument(
+        "--memory-data",
+        choices=EXTRA_TRAINING_SETS,
+        default=None,
+        help="extra records for a retrieval model's memory, not trained on (see above)",
+    )
+    parser.add_argument(
         "--virtual-copies", action="store_true", help="also train on each training structure's virtual crystal"
     )
     parser.add_argument(
@@ -244,7 +254,7 @@ def main() -> None:
         state = cached_chgnet_features(records)
     dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter(), state)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
-    extra = copies = None
+    extra = copies = memory = None
     # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
     extra_converter = template.make_converter(allow_isolated=True)
     if args.virtual_copies and not args.summary_only:
@@ -260,6 +270,15 @@ def main() -> None:
             "formulas in chemical systems new to SuperCon3D",
             flush=True,
         )
+
+    if args.memory_data and not args.summary_only:
+        if template.retrieval is None:
+            raise SystemExit("--memory-data needs a retrieval model: --model '{\"retrieval_neighbors\": 32, ...}'")
+        memory_records = extra_training_records(args.memory_data, records, args.data)
+        memory = graph_dataset(
+            [r.structure for r in memory_records], np.log([r.tc for r in memory_records]), extra_converter
+        )
+        print(f"retrieval memory ({args.memory_data}): {len(memory)} records besides each training set", flush=True)
 
     results = args.results
     timing_path = results / "timing.json"
@@ -292,6 +311,7 @@ def main() -> None:
                     replace(config, seed=config.seed + seed),
                     {"accelerator": args.accelerator},
                     init_from=start,
+                    memory_set=memory,
                 )
                 seconds += history["train_seconds"]  # logged epoch times, across interruptions
                 epochs += len(logged_epochs(run_dir))
@@ -334,6 +354,7 @@ def main() -> None:
         f"--train '{args.train}'",
         *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
         *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
+        *([f"--memory-data {args.memory_data}"] if args.memory_data else []),
         *(["--virtual-copies"] if args.virtual_copies else []),
         *([f"--init-runs {args.init_runs}"] if args.init_runs else []),
         *([f"--state {args.state}"] if args.state else []),

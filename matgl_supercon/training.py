@@ -403,6 +403,7 @@ def fit_tc_model(
     trainer_kwargs: dict | None = None,
     model_class: type[SODNet] | type[MEGNetTc] = SODNet,
     init_from: SODNet | MEGNetTc | None = None,
+    memory_set=None,
 ) -> tuple[SODNet | MEGNetTc, dict]:
     """Train a Tc model (SODNet by default), resuming from ``out_dir/last.ckpt`` after an interruption.
 
@@ -420,6 +421,9 @@ def fit_tc_model(
         model_class: :class:`SODNet` or the :class:`MEGNetTc` baseline (anything with ``set_target_scaling``).
         init_from: A trained model of the same architecture to fine-tune: training starts from its weights and
             keeps its target scaling (the network's outputs are calibrated to it) instead of the training set's.
+        memory_set: Labelled structures (a dataset like ``train_set``) stored in a retrieval model's memory after
+            the training set and not trained on: e.g. formula-only records of chemical systems absent from the
+            test structures, which the model then reads as neighbours. Needs ``retrieval_neighbors > 0``.
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
@@ -439,6 +443,13 @@ def fit_tc_model(
     samples = [train_set[i] for i in range(len(train_set))]
     labels = np.array([sample[-1][LABEL] for sample in samples])
     graphs = [sample[0] for sample in samples]
+    memory_graphs, memory_labels = graphs, labels
+    if memory_set is not None:
+        if not (model_kwargs or {}).get("retrieval_neighbors"):
+            raise ValueError("memory_set needs a retrieval model (model_kwargs retrieval_neighbors > 0)")
+        extra = [memory_set[i] for i in range(len(memory_set))]
+        memory_graphs = graphs + [sample[0] for sample in extra]
+        memory_labels = np.concatenate([labels, [sample[-1][LABEL] for sample in extra]])
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(**(model_kwargs or {}))
@@ -455,7 +466,7 @@ def fit_tc_model(
             if getattr(model, "composition_encoder", None) is not None:
                 model.set_composition_scaling(graphs)
             if getattr(model, "retrieval", None) is not None:
-                model.set_retrieval_memory(graphs, labels)
+                model.set_retrieval_memory(memory_graphs, memory_labels)
         else:
             retrieval = getattr(model, "retrieval", None)
             try:
@@ -467,7 +478,7 @@ def fit_tc_model(
                 raise ValueError(f"init_from does not fit {model_class.__name__}(**{model_kwargs}): {error}") from None
             if retrieval is not None:
                 # The fine-tuning set becomes the memory; the encoding keeps the scaling the network learnt with.
-                model.set_retrieval_memory(graphs, labels, rescale=False)
+                model.set_retrieval_memory(memory_graphs, memory_labels, rescale=False)
         module = TcLightningModule(model, config)
         checkpoint = FolderCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
         # A second checkpoint rewritten after every epoch, so an interrupted run loses at most one epoch.

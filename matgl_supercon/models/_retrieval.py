@@ -50,6 +50,7 @@ class LabelRetrieval(nn.Module):
         self.difference = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width, bias=False))
         self.register_buffer("memory_statistics", torch.zeros(memory_size, n_features))
         self.register_buffer("memory_labels", torch.zeros(memory_size))
+        self._memory_cache: tuple[tuple, torch.Tensor] | None = None
 
     def set_memory(self, statistics: torch.Tensor, labels: torch.Tensor, rescale: bool = True) -> None:
         """Store the training structures' statistics and standardised labels as the memory.
@@ -70,6 +71,7 @@ class LabelRetrieval(nn.Module):
         device = self.memory_labels.device
         self.memory_statistics = statistics.to(device)
         self.memory_labels = labels.to(device)
+        self._memory_cache = None
         if rescale:
             self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
 
@@ -77,6 +79,29 @@ class LabelRetrieval(nn.Module):
         """Encodings and keys ``[n, width]`` of ``[n, n_features]`` statistics."""
         h = self.encode(self.periodic(statistics))
         return h, self.key(h)
+
+    def _apply(self, *args, **kwargs):
+        self._memory_cache = None  # .to(), .double(), ...: new tensors, whose ids a stale tag could match
+        return super()._apply(*args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._memory_cache = None  # load_state_dict(assign=True) swaps tensors without advancing a version
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def memory_keys(self) -> torch.Tensor:
+        """Keys ``[M, width]`` of the memory; cached while nothing they depend on changes and no gradient is taken.
+
+        Encoding a large memory (e.g. thousands of formula-table rows) costs more than a batch of queries, and at
+        inference it is the same every call. The cache is tagged with the version counter of every tensor the keys
+        depend on, which any in-place change (an optimiser step, ``load_state_dict``) advances.
+        """
+        if self.training or torch.is_grad_enabled():
+            return self.encode_keys(self.memory_statistics)[1]
+        tensors = (self.memory_statistics, *self.parameters(), *self.periodic.buffers())
+        tag = tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
+        if self._memory_cache is None or self._memory_cache[0] != tag:
+            self._memory_cache = (tag, self.encode_keys(self.memory_statistics)[1])
+        return self._memory_cache[1]
 
     def forward(self, statistics: torch.Tensor) -> torch.Tensor:
         """Context of each query: the weighted values of its nearest memory entries (plus its own encoding).
@@ -89,7 +114,7 @@ class LabelRetrieval(nn.Module):
         if n_memory < 2:
             raise ValueError("the retrieval memory is empty: train the model (or call set_retrieval_memory) first")
         h, key = self.encode_keys(statistics)
-        _, memory_key = self.encode_keys(self.memory_statistics)
+        memory_key = self.memory_keys()
         distance = torch.cdist(key, memory_key).square()
         if self.training:
             # Compared after standardisation with a tolerance: the spread statistics of a one-element composition

@@ -297,6 +297,8 @@ class SODNet(StandardisedTarget, MatGLModel):
     def set_retrieval_memory(self, graphs: Sequence[Data], ln_tc: Sequence[float], rescale: bool = True) -> None:
         """Store these (training) graphs' composition statistics and ln Tc as the retrieval memory.
 
+        The memory may hold more than the training set: any labelled structures the model should read but not
+        train on, such as formula-only records as one-site virtual crystals (``make_converter(allow_isolated=True)``).
         Set the target scaling first: the memory holds labels standardised with it. ``rescale=False`` keeps the
         standardisation of the statistics (fine-tuning a trained model on new structures).
         """

@@ -275,6 +275,22 @@ def test_retrieval_reads_neighbours_labels_skips_itself_in_training_and_is_saved
     loaded = matgl.load_model(tmp_path / "retrieval").eval()
     assert loaded.retrieval.memory_statistics.shape == (3, model.retrieval.memory_statistics.shape[1])
     assert tc(loaded, low_symmetry) == tc(model, low_symmetry)
+    # At inference the memory's keys are cached; an in-place weight change (an optimiser step, load_state_dict)
+    # must not leave them stale: the cached prediction equals one computed with gradients on (no cache). The
+    # query is left out of the memory, so its neighbours' keys matter.
+    loaded.set_retrieval_memory(graphs[1:], [3.0, 2.0])
+    before = tc(loaded, low_symmetry)
+    with torch.no_grad():
+        loaded.retrieval.key[1].weight.mul_(1.5)
+    cached = tc(loaded, low_symmetry)
+    with torch.enable_grad():
+        uncached = float(loaded(Batch.from_data_list([pairs[0][0]]), lat=pairs[0][1]).detach())
+    assert np.log(cached) != pytest.approx(np.log(before), abs=1e-3)
+    assert np.log(cached) == pytest.approx(uncached, abs=1e-6)
+    model.set_retrieval_memory(graphs[1:], [3.0, 2.0])  # the same memory size, so the state loads
+    assert tc(model, low_symmetry) == pytest.approx(before, rel=1e-6)
+    model.load_state_dict(loaded.state_dict())
+    assert tc(model, low_symmetry) == pytest.approx(cached, rel=1e-6)
     with pytest.raises(ValueError, match="retrieval_neighbors > 0"):
         SODNet(**TINY).set_retrieval_memory(graphs, [0.0, 1.0, 2.0])
     with pytest.raises(ValueError, match="3 graphs need as many"):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
     Subset,
@@ -188,6 +189,26 @@ def test_trainer_stores_the_training_set_as_the_retrieval_memory(supercon3d, tmp
     tuned, _ = fit_tc_model(val, train, tmp_path / "tuned", kwargs, config, init_from=model)
     assert tuned.retrieval.memory_statistics.shape[0] == 4
     assert torch.equal(tuned.retrieval.periodic.shift, memory.periodic.shift)
+
+
+def test_trainer_adds_a_memory_set_to_the_retrieval_memory_without_training_on_it(supercon3d, tmp_path):
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d, retrieval_neighbors=4)
+    config = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, seed=3)
+    # Formula-only records as one-site virtual crystals, as the benchmark's --memory-data reads them.
+    formulas = [r.structure.composition for r in supercon3d if len(r.structure) <= 10][:12][8:]
+    extra_ln_tc = np.array([1.0, 2.0, 3.0, 4.0])
+    converter = SODNet(**kwargs).make_converter(allow_isolated=True)
+    memory_set = graph_dataset([virtual_crystal(c) for c in formulas], extra_ln_tc, converter)
+    model, history = fit_tc_model(train, val, tmp_path, kwargs, config, memory_set=memory_set)
+    memory = model.retrieval
+    assert memory.memory_statistics.shape[0] == 12
+    labels = memory.memory_labels * model.target_std + model.target_mean
+    assert torch.allclose(labels, torch.tensor(np.concatenate([ln_tc[:8], extra_ln_tc])).float(), atol=1e-5)
+    # The target scaling and the batches are the training set's alone.
+    assert model.target_mean.item() == pytest.approx(float(ln_tc[:8].mean()), rel=1e-5)
+    assert history["epochs_run"] == 1
+    with pytest.raises(ValueError, match="memory_set needs a retrieval model"):
+        fit_tc_model(train, val, tmp_path / "plain", dict(kwargs, retrieval_neighbors=0), config, memory_set=memory_set)
 
 
 def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
