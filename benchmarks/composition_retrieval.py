@@ -16,6 +16,11 @@ is reported to close the gap to gradient-boosted trees on tabular data. Rows:
   up to ``EPOCHS`` epochs, stopped ``PATIENCE`` epochs after the best validation MAE, whose weights are kept.
 - ``retrieval, 3 seeds``: the mean prediction of three such networks (seeds 0-2).
 
+``--memory-data formulas_new_systems`` adds one row, ``retrieval + formula memory``: one network (seed 0) whose
+memory also holds the SuperCon formula table's superconductors in chemical systems absent from SuperCon3D
+(``matgl_supercon.data.extra_training_records``; 7,138 one-site virtual crystals), read as neighbours but not
+trained on, as ``supercon3d_sodnet.py --memory-data`` does for SODNet. Its folds go to ``--out/memory_fold_K.json``.
+
 Each fold's rows are written to ``--out/fold_K.json`` as they finish, so a rerun resumes; results go to
 ``benchmarks/results/composition_retrieval.{json,md}``.
 """
@@ -31,12 +36,16 @@ import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
+from sodnet_vs_forest import sodnet_statistics
 from supercon3d_baselines import random_forest
 from torch import nn
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
+from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d
+from matgl_supercon.models import SODNet
 from matgl_supercon.models._retrieval import LabelRetrieval
+from matgl_supercon.training import graph_dataset
 
 RESULTS = Path(__file__).parent / "results"
 EPOCHS = 200
@@ -46,6 +55,7 @@ WIDTH = 128
 NEIGHBORS = 32
 SEEDS = 3
 ROWS = ("RF", "retrieval", f"retrieval, {SEEDS} seeds")
+MEMORY_ROW = "retrieval + formula memory"
 
 
 class RetrievalRegressor(nn.Module):
@@ -64,16 +74,33 @@ class RetrievalRegressor(nn.Module):
         return self.head(h + self.block(h)).squeeze(-1)
 
 
-def fit_predict(x: np.ndarray, y: np.ndarray, split: tuple, seed: int) -> np.ndarray:
-    """Train one network on the split's training block (validation picks the epoch); predict its test block."""
+def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics and ln Tc of an extra set's records (:func:`extra_training_records` against SuperCon3D)."""
+    records = extra_training_records(name, load_supercon3d(data), data)
+    ln_tc = np.log([r.tc for r in records])
+    converter = SODNet().make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
+    dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
+    return sodnet_statistics(dataset)[0].astype(np.float64), ln_tc
+
+
+def fit_predict(
+    x: np.ndarray, y: np.ndarray, split: tuple, seed: int, memory: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Train one network on the split's training block (validation picks the epoch); predict its test block.
+
+    ``memory`` (statistics, ln Tc) of extra records joins the training block in the retrieval memory only.
+    """
     train, val, test = split
     torch.manual_seed(seed)  # the initial weights; batches come from the local generator below
     generator = torch.Generator().manual_seed(seed)
-    features = torch.tensor(x, dtype=torch.float32)
     y_mean, y_std = float(y[train].mean()), float(y[train].std())
+    x_memory, y_memory = x[train], y[train]
+    if memory is not None:
+        x_memory, y_memory = np.vstack([x_memory, memory[0]]), np.concatenate([y_memory, memory[1]])
+    features = torch.tensor(x, dtype=torch.float32)
     target = torch.tensor((y - y_mean) / y_std, dtype=torch.float32)
     model = RetrievalRegressor(x.shape[1])
-    model.retrieval.set_memory(features[train], target[train])
+    model.retrieval.set_memory(torch.tensor(x_memory, dtype=torch.float32), (y_memory - y_mean) / y_std)
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-5)
     train_rows = torch.as_tensor(train)
     best, best_state, since_best = float("inf"), None, 0
@@ -127,9 +154,11 @@ def main() -> None:
     parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
     parser.add_argument("--out", default="runs/composition_retrieval")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ids, y, x, folds = supercon3d_statistics(args.data)
+    memory = memory_statistics(args.memory_data, args.data) if args.memory_data else None
     out = Path(args.out)
     per_fold = {}
     for k in args.folds:
@@ -137,10 +166,20 @@ def main() -> None:
         if not path.exists():
             write_json_atomic(path, {"ids": [ids[i] for i in folds[k][2]], **fold_rows(x, y, folds[k], k)})
         per_fold[k] = json.loads(path.read_text())
-        print(f"fold {k}", {n: round(per_fold[k][n]["mae"], 3) for n in ROWS}, flush=True)
+        memory_path = out / f"memory_fold_{k}.json"
+        if memory is not None and not memory_path.exists():
+            started = time.perf_counter()
+            p = fit_predict(x, y, folds[k], 100 * k, memory)  # seed 0's network, the ``retrieval`` row's seed
+            row = {"mae": mae(y[folds[k][2]], p), "r2": r2(y[folds[k][2]], p), "y_pred": p.tolist()}
+            write_json_atomic(memory_path, {**row, "seconds": time.perf_counter() - started})
+        if memory_path.exists():
+            per_fold[k][MEMORY_ROW] = json.loads(memory_path.read_text())
+        print(f"fold {k}", {n: round(r["mae"], 3) for n, r in per_fold[k].items() if n != "ids"}, flush=True)
     metrics = ("mae", "r2", "seconds")
-    summary = {name: fold_summary([{m: per_fold[k][name][m] for m in metrics} for k in per_fold]) for name in ROWS}
+    rows = [*ROWS, *([MEMORY_ROW] if all(MEMORY_ROW in per_fold[k] for k in per_fold) else [])]
+    summary = {name: fold_summary([{m: per_fold[k][name][m] for m in metrics} for k in per_fold]) for name in rows}
     folds_opt = f" --folds {' '.join(map(str, args.folds))}" if args.folds != list(range(10)) else ""
+    folds_opt += f" --memory-data {args.memory_data}" if args.memory_data else ""
     meta = provenance(f"python benchmarks/composition_retrieval.py --data ../shared/data{folds_opt}", args.threads)
     lines = [
         *header_lines("Composition statistics: random forest against a retrieval-augmented network (TabR)", meta),

@@ -189,7 +189,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-    from matgl_supercon.data import load_supercon3d, load_table, paper_folds
+    from matgl_supercon.data import extra_training_records, load_supercon3d, load_table, paper_folds
     from matgl_supercon.models import SODNet
     from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
 
@@ -208,7 +208,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_kwargs = {k: v for k, v in start._init_args.items() if k != "kwargs"}
     config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs, seed=args.seed))
     ln_tc = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
+    template = SODNet(**model_kwargs)
+    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter())
+    memory = None
+    if args.memory_data:
+        if template.retrieval is None:
+            raise SystemExit("--memory-data needs a retrieval model: --model '{\"retrieval_neighbors\": 32}'")
+        extra = extra_training_records(args.memory_data, records, args.data)
+        converter = template.make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
+        memory = graph_dataset([r.structure for r in extra], np.log([r.tc for r in extra]), converter)
     train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
     trainer_kwargs = {
         k: v
@@ -228,6 +236,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config,
         trainer_kwargs,
         init_from=start,
+        memory_set=memory,
     )
     if rank_zero_only.rank != 0:  # a DDP run executes this command in every process; one reports
         return 0
@@ -364,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from",
         default=None,
         help="fine-tune this trained SODNet folder (e.g. a member of the shipped ensemble) instead of a new model",
+    )
+    train.add_argument(
+        "--memory-data",
+        default=None,
+        help="extra records a retrieval model (--model '{\"retrieval_neighbors\": 32}') reads as neighbours but "
+        "does not train on, from chemical systems absent from the training data: formulas_new_systems (the "
+        "SuperCon formula table), 3dsc_new_systems or 3dsc_and_formulas_new_systems",
     )
     train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")
     train.add_argument("--accelerator", default=None, help="Lightning accelerator: cpu (default), gpu, auto")

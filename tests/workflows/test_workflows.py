@@ -20,7 +20,7 @@ from ase import Atoms
 from pymatgen.core import Lattice, Structure
 
 from matgl_supercon.cli import main
-from matgl_supercon.data import read_structure
+from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
 from matgl_supercon.models import SODNet
 from matgl_supercon.pretrained import available_models, load_model
 from matgl_supercon.workflows import (
@@ -31,6 +31,7 @@ from matgl_supercon.workflows import (
     screen_folder,
     substitute,
 )
+from tests.models.test_sodnet import TINY
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "structures"
 
@@ -410,6 +411,29 @@ def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path,
     assert any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), start.parameters(), strict=True))
     with pytest.raises(SystemExit, match="leave out --model"):
         main([*common, "--init-from", str(member), "--model", '{"n_blocks": 1}', "--out", str(tmp_path / "x")])
+
+
+def test_cli_train_puts_the_formula_table_in_a_retrieval_memory(data_root, tmp_path, capsys):
+    table = tmp_path / "mine.csv"
+    table.write_text("cif,tc\n" + "".join(f"{path},{tc}\n" for path in sorted(EXAMPLES.glob("*.cif")) for tc in (5, 9)))
+    tiny = {k: v for k, v in TINY.items() if k != "element_types"}  # formulas hold any element
+    common = ["train", "--table", str(table), "--n-folds", "4", "--epochs", "1", "--train", '{"batch_size": 4}']
+    common += ["--data", str(data_root), "--memory-data", "formulas_new_systems"]
+    model_option = ["--model", json.dumps({**tiny, "retrieval_neighbors": 4})]
+    assert main([*common, *model_option, "--out", str(tmp_path / "run")]) == 0
+    assert "test MAE" in capsys.readouterr().out
+    model = SODNet.load(tmp_path / "run" / "model")
+    records = load_table(table)
+    formulas = extra_training_records("formulas_new_systems", records, data_root)
+    n_train = len(paper_folds([r.id for r in records], n_folds=4)[0][0])
+    assert model.retrieval.memory_labels.shape[0] == n_train + len(formulas) > n_train + 1000
+    labels = model.retrieval.memory_labels[n_train:] * model.target_std + model.target_mean
+    assert torch.allclose(labels, torch.tensor(np.log([r.tc for r in formulas])).float(), atol=1e-4)
+    with pytest.raises(SystemExit, match="--memory-data needs a retrieval model"):
+        main([*common, "--model", json.dumps(tiny), "--out", str(tmp_path / "plain")])
+    bad = [*common[:-1], "formulas", *model_option, "--out", str(tmp_path / "bad")]
+    assert main(bad) == 2
+    assert "unknown extra training set 'formulas'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
