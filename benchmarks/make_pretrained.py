@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
-from sodnet_variants import ENSEMBLES, SHIPPED_ENSEMBLE, results_dir, runs_dir
+from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_dir, runs_dir
 
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import mae, r2
@@ -135,6 +135,7 @@ def main() -> None:
     calibration = calibrate(out, args.data, held_out)
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
+    memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems"]
     maes = np.array([r[2] for r in rows])
     lines = [
         f"# {args.name}",
@@ -192,6 +193,15 @@ def main() -> None:
         "- Members with `retrieval_neighbors` keep their training structures' composition statistics and ln Tc",
         "  (the retrieval memory): on a structure of their training set they read its own label, so their",
         "  prediction there is close to the recorded Tc and tells nothing about accuracy.",
+        *(
+            [
+                f"- Members of {', '.join(f'`{n}`' for n in memory_names)} also hold in their memory the",
+                "  superconductors of the SuperCon formula table (Stanev et al. 2018) in chemical systems absent from",
+                "  SuperCon3D, as one-site virtual crystals: for such a compound they read its recorded Tc too.",
+            ]
+            if memory_names
+            else []
+        ),
         "",
         f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"
         f"{' --members-from-shipped' if args.members_from_shipped else ''}` on "

@@ -209,8 +209,10 @@ EXTRA_DATA = {
     "descriptors_only_ema0.995_plus_3dsc_and_formulas": "3dsc_and_formulas_new_systems",
 }
 
+#: The retrieval model with the SuperCon formula table in its memory.
+FORMULA_MEMORY = "descriptors_only_ema0.995_retrieval32_epochs20_formula_memory"
 #: Retrieval variants with extra records in their memory (``supercon3d_sodnet.py --memory-data``): name -> data set.
-MEMORY_DATA = {"descriptors_only_ema0.995_retrieval32_epochs20_formula_memory": "formulas_new_systems"}
+MEMORY_DATA = {FORMULA_MEMORY: "formulas_new_systems"}
 
 #: Variants trained with ``supercon3d_sodnet.py --virtual-copies``.
 VIRTUAL_COPIES = ("plus_formulas_and_virtual_copies", "composition_head_plus_formulas_and_virtual_copies")
@@ -281,6 +283,15 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
     # 0.632, beside the shipped four 0.623 (from 0.636). The five are the shipped ensemble since 2026-11-28.
     "default + retrieval32": ("descriptors_only_ema0.995", "descriptors_only_ema0.995_retrieval32"),
     "shipped four + retrieval32": (*SHIPPED_FOUR, "descriptors_only_ema0.995_retrieval32"),
+    # The retrieval model with the formula table in its memory, beside the default, in place of the retrieval
+    # member of the shipped five, and as a sixth member.
+    "default + formula_memory": ("descriptors_only_ema0.995", FORMULA_MEMORY),
+    "shipped four + formula_memory": (*SHIPPED_FOUR, FORMULA_MEMORY),
+    "shipped four + retrieval32 + formula_memory": (
+        *SHIPPED_FOUR,
+        "descriptors_only_ema0.995_retrieval32",
+        FORMULA_MEMORY,
+    ),
 }
 #: The configurations of the shipped ``SODNet-SuperCon3D`` ensemble (``make_pretrained.py`` packages their fold
 #: models; ``sodnet_vs_forest.py`` compares their committed predictions with the forest).
