@@ -80,7 +80,7 @@ class LabelRetrieval(nn.Module):
         h = self.encode(self.periodic(statistics))
         return h, self.key(h)
 
-    def _apply(self, *args, **kwargs):
+    def _apply(self, *args, **kwargs) -> LabelRetrieval:
         self._memory_cache = None  # .to(), .double(), ...: new tensors, whose ids a stale tag could match
         return super()._apply(*args, **kwargs)
 
