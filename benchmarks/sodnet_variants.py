@@ -191,7 +191,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     # The retrieval model (20 epochs) with the formula-only SuperCon table in its memory: 7,138 formulas of chemical
     # systems absent from SuperCon3D, as one-site virtual crystals, read as neighbours but not trained on (training
     # on them made SODNet worse, see the plus_formulas rows, while a forest gains 0.618 -> 0.549 from them). On the
-    # composition statistics alone the retrieval network gained from the same memory on fold 0: 0.659 -> 0.625.
+    # composition statistics alone the retrieval network gained from the same memory on folds 0-1: 0.622 -> 0.581.
     # Measured (2026-11-28, 10 folds): 0.635 ± 0.067 (R2 0.666) against 0.661 for the default and 0.668 (folds 0-5)
     # for the same model without the formulas; better than the default on 8 folds (fold 8: 0.586 against 0.579,
     # fold 9: 0.806 against 0.727).
@@ -203,7 +203,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         {"ema_decay": 0.995, "max_epochs": 20},
     ),
     # The formula-memory model with another seed: how much a second seed of the strongest member adds to the
-    # shipped pair (two seeds of the default averaged: 0.652 against 0.661 for one).
+    # shipped pair (two seeds of the default averaged: 0.652 against 0.661 for one). Measured (2026-11-28), folds
+    # 0-3: 0.577 / 0.589 / 0.604 / 0.655 (seed 0: 0.639 / 0.617 / 0.652 / 0.627); the default with both seeds 0.578
+    # against 0.596 for the shipped pair on the same folds. Folds 4-9 left.
     "descriptors_only_ema0.995_retrieval32_epochs20_formula_memory_seed1": (
         {**BASE, "learned_element_embedding": False, "retrieval_neighbors": 32},
         {"ema_decay": 0.995, "max_epochs": 20, "seed": 1},
