@@ -46,7 +46,7 @@ from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d
 from matgl_supercon.models import SODNet
 from matgl_supercon.models._retrieval import LabelRetrieval
-from matgl_supercon.training import graph_dataset
+from matgl_supercon.training import records_dataset
 
 RESULTS = Path(__file__).parent / "results"
 EPOCHS = 200
@@ -78,10 +78,9 @@ class RetrievalRegressor(nn.Module):
 def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Statistics and ln Tc of an extra set's records (:func:`extra_training_records` against SuperCon3D)."""
     records = extra_training_records(name, load_supercon3d(data), data)
-    ln_tc = np.log([r.tc for r in records])
     converter = SODNet().make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
-    dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
-    return sodnet_statistics(dataset)[0].astype(np.float64), ln_tc
+    statistics = sodnet_statistics(records_dataset(records, converter))[0].astype(np.float64)
+    return statistics, np.log([r.tc for r in records])
 
 
 def fit_predict(

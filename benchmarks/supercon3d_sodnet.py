@@ -55,6 +55,7 @@ from matgl_supercon.training import (
     graph_dataset,
     logged_epochs,
     predict_dataset,
+    records_dataset,
     write_json_atomic,
 )
 
@@ -261,9 +262,7 @@ def main() -> None:
         copies = graph_dataset([virtual_crystal(r.structure.composition) for r in records], ln_tc, extra_converter)
     if args.extra_data and not args.summary_only:
         extra_records = extra_training_records(args.extra_data, records, args.data)
-        extra = graph_dataset(
-            [r.structure for r in extra_records], np.log([r.tc for r in extra_records]), extra_converter
-        )
+        extra = records_dataset(extra_records, extra_converter)
         n_virtual = sum(bool(r.metadata.get("virtual_crystal")) for r in extra_records)
         print(
             f"extra training data ({args.extra_data}): {len(extra) - n_virtual} 3DSC_MP structures and {n_virtual} "
@@ -274,10 +273,7 @@ def main() -> None:
     if args.memory_data and not args.summary_only:
         if template.retrieval is None:
             raise SystemExit("--memory-data needs a retrieval model: --model '{\"retrieval_neighbors\": 32, ...}'")
-        memory_records = extra_training_records(args.memory_data, records, args.data)
-        memory = graph_dataset(
-            [r.structure for r in memory_records], np.log([r.tc for r in memory_records]), extra_converter
-        )
+        memory = records_dataset(extra_training_records(args.memory_data, records, args.data), extra_converter)
         print(f"retrieval memory ({args.memory_data}): {len(memory)} records besides each training set", flush=True)
 
     results = args.results

@@ -191,7 +191,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from matgl_supercon.data import extra_training_records, load_supercon3d, load_table, paper_folds
     from matgl_supercon.models import SODNet
-    from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
+    from matgl_supercon.training import (
+        Subset,
+        TrainConfig,
+        fit_tc_model,
+        graph_dataset,
+        predict_dataset,
+        records_dataset,
+    )
 
     if args.table:
         records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
@@ -216,7 +223,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise SystemExit("--memory-data needs a retrieval model: --model '{\"retrieval_neighbors\": 32}'")
         extra = extra_training_records(args.memory_data, records, args.data)
         converter = template.make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
-        memory = graph_dataset([r.structure for r in extra], np.log([r.tc for r in extra]), converter)
+        memory = records_dataset(extra, converter)
     train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
     trainer_kwargs = {
         k: v

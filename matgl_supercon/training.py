@@ -394,6 +394,11 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
         write_json_atomic(record, requested)
 
 
+def records_dataset(records: Sequence, converter: OccupancyStructure2Graph) -> MGLDataset:
+    """:func:`graph_dataset` of records with ``structure`` and ``tc``, ln Tc labelled."""
+    return graph_dataset([r.structure for r in records], np.log([r.tc for r in records]), converter)
+
+
 def fit_tc_model(
     train_set,
     val_set,
@@ -445,14 +450,14 @@ def fit_tc_model(
     graphs = [sample[0] for sample in samples]
     memory_graphs, memory_labels = graphs, labels
     if memory_set is not None:
-        if not (model_kwargs or {}).get("retrieval_neighbors"):
-            raise ValueError("memory_set needs a retrieval model (model_kwargs retrieval_neighbors > 0)")
         extra = [memory_set[i] for i in range(len(memory_set))]
         memory_graphs = graphs + [sample[0] for sample in extra]
         memory_labels = np.concatenate([labels, [sample[-1][LABEL] for sample in extra]])
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(**(model_kwargs or {}))
+        if memory_set is not None and getattr(model, "retrieval", None) is None:
+            raise ValueError("memory_set needs a retrieval model (model_kwargs retrieval_neighbors > 0)")
         if init_from is None:
             model.set_target_scaling(float(labels.mean()), float(labels.std()))
             if getattr(model, "state_dim", 0):
@@ -556,6 +561,7 @@ __all__ = [
     "make_loader",
     "model_inputs",
     "predict_dataset",
+    "records_dataset",
     "save_model_atomic",
     "warmup_cosine",
     "write_json_atomic",
