@@ -22,7 +22,11 @@ formula rows and the crystals).
 
 ``--memory-data`` takes the same sets but does not train on them: a retrieval model
 (``"retrieval_neighbors": 32``) stores them in its memory beside the training set and reads their ln Tc as
-neighbours (``fit_tc_model(memory_set=...)``).
+neighbours (``fit_tc_model(memory_set=...)``). With ``--memory-scope fold`` the memory set is filtered per fold
+instead: every record whose chemical system occurs in none of the fold's validation and test structures, so the
+formula rows of systems that only the fold's training block holds are read too (about 10,400 formulas per fold
+instead of 7,138). No validation or test label can leak; training queries skip memory rows of their own
+composition as they skip their own structure.
 
 ``--state chgnet`` gives every structure a state vector: the pretrained CHGNet universal potential's features of
 its ordered approximant (``matgl_supercon.benchmarks.chgnet_features``; needs ``pip install chgnet``), computed
@@ -43,7 +47,13 @@ from _report import provenance
 
 from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.benchmarks import CHGNET_FEATURES, chgnet_features, fold_summary, grouped_mae, mae, parity_plot, r2
-from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
+from matgl_supercon.data import (
+    EXTRA_TRAINING_SETS,
+    chemical_system,
+    extra_training_records,
+    load_supercon3d,
+    paper_folds,
+)
 from matgl_supercon.graph import DISORDER_TYPES, virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
@@ -197,6 +207,12 @@ def cached_chgnet_features(records, path: Path = CHGNET_CACHE) -> np.ndarray:
     return features
 
 
+def fold_memory(memory, systems: list[frozenset[str]], records: list, val: np.ndarray, test: np.ndarray) -> Subset:
+    """The memory records whose chemical system occurs in none of a fold's validation and test records."""
+    held_out = {chemical_system(records[i].structure) for i in (*val, *test)}
+    return Subset(memory, [i for i, system in enumerate(systems) if system not in held_out])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
@@ -221,6 +237,12 @@ def main() -> None:
         choices=EXTRA_TRAINING_SETS,
         default=None,
         help="extra records for a retrieval model's memory, not trained on (see above)",
+    )
+    parser.add_argument(
+        "--memory-scope",
+        choices=("benchmark", "fold"),
+        default="benchmark",
+        help="filter --memory-data against all of SuperCon3D (benchmark) or each fold's val+test blocks (fold)",
     )
     parser.add_argument(
         "--virtual-copies", action="store_true", help="also train on each training structure's virtual crystal"
@@ -273,8 +295,12 @@ def main() -> None:
     if args.memory_data and not args.summary_only:
         if template.retrieval is None:
             raise SystemExit("--memory-data needs a retrieval model: --model '{\"retrieval_neighbors\": 32, ...}'")
-        memory = records_dataset(extra_training_records(args.memory_data, records, args.data), extra_converter)
-        print(f"retrieval memory ({args.memory_data}): {len(memory)} records besides each training set", flush=True)
+        # Fold scope: every candidate converted once, each fold then takes those outside its val+test systems.
+        reference = records if args.memory_scope == "benchmark" else []
+        memory_records = extra_training_records(args.memory_data, reference, args.data)
+        memory = records_dataset(memory_records, extra_converter)
+        memory_systems = [chemical_system(r.structure) for r in memory_records]
+        print(f"retrieval memory ({args.memory_data}, {args.memory_scope} scope): {len(memory)} candidates", flush=True)
 
     results = args.results
     timing_path = results / "timing.json"
@@ -288,6 +314,10 @@ def main() -> None:
                 continue
             train, val, test = (members[idx] for idx in folds[k])
             preds, best_val, seconds, epochs, trained_now = [], [], 0.0, 0, False
+            memory_set = memory
+            if memory is not None and args.memory_scope == "fold":
+                memory_set = fold_memory(memory, memory_systems, records, val, test)
+                print(f"{regime} fold {k}: {len(memory_set)} memory records outside its val+test systems", flush=True)
             for seed in range(args.seeds):
                 # Seed 0 keeps the single model's folder, so an ensemble reuses it.
                 run_dir = Path(args.runs) / regime / (f"fold_{k}" if seed == 0 else f"fold_{k}_seed{seed}")
@@ -307,7 +337,7 @@ def main() -> None:
                     replace(config, seed=config.seed + seed),
                     {"accelerator": args.accelerator},
                     init_from=start,
-                    memory_set=memory,
+                    memory_set=memory_set,
                 )
                 seconds += history["train_seconds"]  # logged epoch times, across interruptions
                 epochs += len(logged_epochs(run_dir))
@@ -351,6 +381,7 @@ def main() -> None:
         *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
         *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
         *([f"--memory-data {args.memory_data}"] if args.memory_data else []),
+        *([f"--memory-scope {args.memory_scope}"] if args.memory_scope != "benchmark" else []),
         *(["--virtual-copies"] if args.virtual_copies else []),
         *([f"--init-runs {args.init_runs}"] if args.init_runs else []),
         *([f"--state {args.state}"] if args.state else []),

@@ -55,6 +55,9 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     tuned = variants.variant_command("formulas_pretrained_finetuned", [0], args)
     assert tuned[tuned.index("--init-runs") + 1] == "runs/sodnet_variants/blocks2_composition_plus_formulas_new_systems"
     assert "--extra-data" not in tuned  # fine-tuned on SuperCon3D alone
+    per_fold = variants.variant_command(f"{variants.FORMULA_MEMORY}_per_fold", [0], args)
+    assert per_fold[per_fold.index("--memory-scope") + 1] == "fold" and "--memory-data" in per_fold
+    assert "--memory-scope" not in variants.variant_command(variants.FORMULA_MEMORY, [0], args)
     stateful = variants.variant_command("chgnet_state", [0], args)
     assert stateful[stateful.index("--state") + 1] == "chgnet"
     assert json.loads(stateful[stateful.index("--model") + 1])["state_dim"] == 66
@@ -213,3 +216,16 @@ def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path
         assert not marked(cell)  # no folds yet
         (cell / "fold_0.json").write_text(json.dumps({"parameters": parameters}))
         assert marked(cell) is expected, (model, parameters)
+
+
+def test_fold_memory_leaves_out_the_chemical_systems_of_validation_and_test(benchmark_script, mgb2, mg_al_b2):
+    script = benchmark_script("supercon3d_sodnet")
+    nb = mgb2.copy()
+    nb.replace_species({"Mg": "Nb"})
+    records = [SimpleNamespace(structure=s) for s in (mgb2, mg_al_b2, nb)]
+    candidates = [virtual_crystal(c) for c in ("MgB2", "Mg0.8Al0.2B2", "NbB2", "CaB2", "MgAlB4")]
+    systems = [script.chemical_system(s) for s in candidates]
+    memory = script.fold_memory(list(range(5)), systems, records, np.array([0]), np.array([1]))
+    # Mg-B (validation) and Mg-Al-B (test) are out, whatever the stoichiometry; Nb-B of the training block stays.
+    assert list(memory) == [2, 3]
+    assert list(script.fold_memory(list(range(5)), systems, records, np.array([2]), np.array([1]))) == [0, 3]
