@@ -428,7 +428,9 @@ def fit_tc_model(
             keeps its target scaling (the network's outputs are calibrated to it) instead of the training set's.
         memory_set: Labelled structures (a dataset like ``train_set``) stored in a retrieval model's memory after
             the training set and not trained on: e.g. formula-only records of chemical systems absent from the
-            test structures, which the model then reads as neighbours. Needs ``retrieval_neighbors > 0``.
+            test structures, which the model then reads as neighbours. Needs ``retrieval_neighbors > 0``. A training
+            structure does not read the memory-set rows of its own chemical system, as a test structure (whose
+            systems the memory set leaves out) cannot: otherwise it learns to copy its doping series' labels.
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
@@ -448,11 +450,12 @@ def fit_tc_model(
     samples = [train_set[i] for i in range(len(train_set))]
     labels = np.array([sample[-1][LABEL] for sample in samples])
     graphs = [sample[0] for sample in samples]
-    memory_graphs, memory_labels = graphs, labels
+    memory_graphs, memory_labels, read_only = graphs, labels, None
     if memory_set is not None:
         extra = [memory_set[i] for i in range(len(memory_set))]
         memory_graphs = graphs + [sample[0] for sample in extra]
         memory_labels = np.concatenate([labels, [sample[-1][LABEL] for sample in extra]])
+        read_only = [False] * len(graphs) + [True] * len(extra)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(**(model_kwargs or {}))
@@ -471,7 +474,7 @@ def fit_tc_model(
             if getattr(model, "composition_encoder", None) is not None:
                 model.set_composition_scaling(graphs)
             if getattr(model, "retrieval", None) is not None:
-                model.set_retrieval_memory(memory_graphs, memory_labels)
+                model.set_retrieval_memory(memory_graphs, memory_labels, cross_system_only=read_only)
         else:
             retrieval = getattr(model, "retrieval", None)
             try:
@@ -483,7 +486,7 @@ def fit_tc_model(
                 raise ValueError(f"init_from does not fit {model_class.__name__}(**{model_kwargs}): {error}") from None
             if retrieval is not None:
                 # The fine-tuning set becomes the memory; the encoding keeps the scaling the network learnt with.
-                model.set_retrieval_memory(memory_graphs, memory_labels, rescale=False)
+                model.set_retrieval_memory(memory_graphs, memory_labels, rescale=False, cross_system_only=read_only)
         module = TcLightningModule(model, config)
         checkpoint = FolderCheckpoint(dirpath=out_dir, filename="best", monitor="val_mae", mode="min", save_top_k=1)
         # A second checkpoint rewritten after every epoch, so an interrupted run loses at most one epoch.

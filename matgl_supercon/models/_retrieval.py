@@ -4,7 +4,10 @@ After TabR (Gorishniy et al., "TabR: Tabular Deep Learning Meets Nearest Neighbo
 composition statistics are encoded, compared with the encoded statistics of every training structure (the
 memory), and the labels of its ``n_neighbors`` nearest, softmax-weighted by distance and corrected by a learned
 function of the key difference, are added to its encoding. During training each structure is excluded from its
-own neighbours, so the context is a leave-one-out estimate and cannot hand the network its own label.
+own neighbours, so the context is a leave-one-out estimate and cannot hand the network its own label. Memory rows
+that are read but never trained on (e.g. formula-table records) can also be hidden from training queries of their
+own chemical system: a benchmark keeps the test structures' systems out of such a memory, and a training query
+that found its own doping series there would learn to copy labels that no test query has.
 """
 
 from __future__ import annotations
@@ -16,6 +19,19 @@ from matgl_supercon.models._embedding import PeriodicEmbedding
 
 #: Largest standardised difference of every statistic at which a memory entry counts as the query itself.
 SAME_COMPOSITION = 1e-3
+#: Elements packed into one int64 word of a chemical-system key (bits 0..61, so the sum stays positive).
+_SYSTEM_BITS = 62
+
+
+def system_keys(present: torch.Tensor) -> torch.Tensor:
+    """``[n, n_elements]`` element presence to ``[n, ceil(n_elements / 62)]`` int64 keys, equal iff the sets are."""
+    n, n_elements = present.shape
+    words = -(-n_elements // _SYSTEM_BITS)
+    bits = torch.zeros(n, words * _SYSTEM_BITS, dtype=torch.long, device=present.device)
+    bits[:, :n_elements] = present.long()
+    powers = 2 ** torch.arange(_SYSTEM_BITS, dtype=torch.long, device=present.device)
+    return (bits.view(n, words, _SYSTEM_BITS) * powers).sum(-1)
+
 
 
 class LabelRetrieval(nn.Module):
@@ -50,13 +66,28 @@ class LabelRetrieval(nn.Module):
         self.difference = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width, bias=False))
         self.register_buffer("memory_statistics", torch.zeros(memory_size, n_features))
         self.register_buffer("memory_labels", torch.zeros(memory_size))
+        # Training-only: not saved, so a loaded model (which only predicts, or gets a new memory) never has them.
+        self.register_buffer("memory_systems", torch.zeros(0, 0, dtype=torch.long), persistent=False)
+        self.register_buffer("memory_cross_system_only", torch.zeros(0, dtype=torch.bool), persistent=False)
         self._memory_cache: tuple[tuple, torch.Tensor] | None = None
 
-    def set_memory(self, statistics: torch.Tensor, labels: torch.Tensor, rescale: bool = True) -> None:
+    def set_memory(
+        self,
+        statistics: torch.Tensor,
+        labels: torch.Tensor,
+        rescale: bool = True,
+        systems: torch.Tensor | None = None,
+        cross_system_only: torch.Tensor | None = None,
+    ) -> None:
         """Store the training structures' statistics and standardised labels as the memory.
 
-        With ``rescale`` (the default) inputs are then standardised with these statistics; fine-tuning keeps the
-        standardisation the network was trained with.
+        Args:
+            statistics: ``[M, n_features]`` composition statistics.
+            labels: ``[M]`` standardised labels.
+            rescale: Standardise inputs with these statistics from now on (the default); fine-tuning keeps the
+                standardisation the network was trained with.
+            systems: ``[M, words]`` chemical-system keys (:func:`system_keys`); needed with ``cross_system_only``.
+            cross_system_only: ``[M]`` bool: rows that a training query of the same chemical system skips.
         """
         statistics = torch.as_tensor(statistics, dtype=torch.float32)
         labels = torch.as_tensor(labels, dtype=torch.float32)
@@ -68,9 +99,16 @@ class LabelRetrieval(nn.Module):
             raise ValueError(f"{statistics.shape[0]} memory rows need as many labels, got {tuple(labels.shape)}")
         if statistics.shape[0] < 2 or not bool(torch.isfinite(statistics).all() & torch.isfinite(labels).all()):
             raise ValueError("the retrieval memory needs at least 2 rows of finite statistics and labels")
+        if cross_system_only is None:
+            systems = torch.zeros(0, 0, dtype=torch.long)
+            cross_system_only = torch.zeros(0, dtype=torch.bool)
+        elif systems is None or systems.shape[0] != labels.shape[0] or cross_system_only.shape != labels.shape:
+            raise ValueError(f"cross_system_only needs {labels.shape[0]} flags and as many chemical-system keys")
         device = self.memory_labels.device
         self.memory_statistics = statistics.to(device)
         self.memory_labels = labels.to(device)
+        self.memory_systems = torch.as_tensor(systems, dtype=torch.long).to(device)
+        self.memory_cross_system_only = torch.as_tensor(cross_system_only, dtype=torch.bool).to(device)
         self._memory_cache = None
         if rescale:
             self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
@@ -103,12 +141,13 @@ class LabelRetrieval(nn.Module):
             self._memory_cache = (tag, self.encode_keys(self.memory_statistics)[1])
         return self._memory_cache[1]
 
-    def forward(self, statistics: torch.Tensor) -> torch.Tensor:
+    def forward(self, statistics: torch.Tensor, systems: torch.Tensor | None = None) -> torch.Tensor:
         """Context of each query: the weighted values of its nearest memory entries (plus its own encoding).
 
         In training mode a memory entry whose statistics equal the query's (to ``SAME_COMPOSITION``) is skipped:
         the query itself, or a training structure of the same composition, so the network learns to use
-        neighbours, not to copy its own label.
+        neighbours, not to copy its own label. So is a ``cross_system_only`` entry of the query's chemical system
+        (``systems``: the queries' :func:`system_keys`, needed in training when the memory has such entries).
         """
         n_memory = self.memory_labels.shape[0]
         if n_memory < 2:
@@ -122,6 +161,11 @@ class LabelRetrieval(nn.Module):
             scale = self.periodic.scale
             gap = ((statistics[:, None, :] - self.memory_statistics[None]) / scale).abs().amax(-1)
             distance = distance.masked_fill(gap < SAME_COMPOSITION, torch.inf)
+            if self.memory_cross_system_only.any():
+                if systems is None:
+                    raise ValueError("this memory hides rows from queries of their chemical system: pass systems")
+                same = (systems[:, None, :] == self.memory_systems[None]).all(-1)
+                distance = distance.masked_fill(same & self.memory_cross_system_only[None], torch.inf)
         k = min(self.n_neighbors, n_memory - 1)
         nearest, index = distance.topk(k, dim=1, largest=False)
         weight = torch.softmax(-nearest, dim=1)

@@ -20,7 +20,7 @@ from torch_geometric.utils import scatter
 from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
-from matgl_supercon.models._retrieval import LabelRetrieval
+from matgl_supercon.models._retrieval import LabelRetrieval, system_keys
 from matgl_supercon.models._target import StandardisedTarget
 
 if TYPE_CHECKING:
@@ -78,6 +78,12 @@ def composition_statistics(
     mixing = 1.0 - (occupancy**2).sum(-1) / total**2
     site_means = scatter(torch.stack([mixing, vacancy], -1), batch, dim=0, dim_size=n_graphs, reduce="mean")
     return torch.cat([mean, std, low, high, site_means], dim=-1)
+
+
+def chemical_system_keys(occupancy: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
+    """``[n_graphs, words]`` keys of each graph's set of elements (partly occupied sites included)."""
+    amount = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
+    return system_keys(amount > 0)
 
 
 def scalar_mlp(n_in: int, hidden: int, dropout: float = 0.0) -> nn.Sequential:
@@ -294,13 +300,21 @@ class SODNet(StandardisedTarget, MatGLModel):
         self._init_args["state_mean"] = mean.tolist()
         self._init_args["state_std"] = std.tolist()
 
-    def set_retrieval_memory(self, graphs: Sequence[Data], ln_tc: Sequence[float], rescale: bool = True) -> None:
+    def set_retrieval_memory(
+        self,
+        graphs: Sequence[Data],
+        ln_tc: Sequence[float],
+        rescale: bool = True,
+        cross_system_only: Sequence[bool] | None = None,
+    ) -> None:
         """Store these (training) graphs' composition statistics and ln Tc as the retrieval memory.
 
         The memory may hold more than the training set: any labelled structures the model should read but not
         train on, such as formula-only records as one-site virtual crystals (``make_converter(allow_isolated=True)``).
         Set the target scaling first: the memory holds labels standardised with it. ``rescale=False`` keeps the
-        standardisation of the statistics (fine-tuning a trained model on new structures).
+        standardisation of the statistics (fine-tuning a trained model on new structures). ``cross_system_only``
+        flags the graphs that a training structure of the same chemical system (set of elements) does not read:
+        those read-only rows, when test structures' systems were kept out of them.
         """
         if self.retrieval is None:
             raise ValueError("set_retrieval_memory needs retrieval_neighbors > 0")
@@ -308,7 +322,12 @@ class SODNet(StandardisedTarget, MatGLModel):
         if ln_tc.shape != (len(graphs),):
             raise ValueError(f"{len(graphs)} graphs need as many ln Tc values, got shape {tuple(ln_tc.shape)}")
         labels = (ln_tc - self.target_mean.cpu()) / self.target_std.cpu()
-        self.retrieval.set_memory(self.graph_composition_statistics(graphs), labels, rescale)
+        systems = flags = None
+        if cross_system_only is not None:
+            flags = torch.as_tensor(np.asarray(cross_system_only, dtype=bool))
+            batch = Batch.from_data_list(list(graphs))
+            systems = chemical_system_keys(batch.occupancy, batch.batch, batch.num_graphs)
+        self.retrieval.set_memory(self.graph_composition_statistics(graphs), labels, rescale, systems, flags)
         self._init_args["retrieval_memory_size"] = len(graphs)
 
     def set_composition_scaling(self, graphs: Sequence[Data]) -> None:
@@ -393,7 +412,9 @@ class SODNet(StandardisedTarget, MatGLModel):
             state = self.checked_state(state_attr, n_graphs)
             scalars = torch.cat([scalars, self.state_embedding((state - self.state_mean) / self.state_std)[batch]], -1)
         if self.retrieval is not None:
-            scalars = torch.cat([scalars, self.retrieval_embedding(self.retrieval(raw_stats))[batch]], dim=-1)
+            systems = chemical_system_keys(g.occupancy, batch, n_graphs) if self.training else None
+            context = self.retrieval(raw_stats, systems)
+            scalars = torch.cat([scalars, self.retrieval_embedding(context)[batch]], dim=-1)
         site_value = self.readout(scalars).squeeze(-1)
         if self.composition_head:
             # A graph without edges has no structure to read, only a composition: the head alone predicts it.

@@ -295,3 +295,39 @@ def test_retrieval_reads_neighbours_labels_skips_itself_in_training_and_is_saved
         SODNet(**TINY).set_retrieval_memory(graphs, [0.0, 1.0, 2.0])
     with pytest.raises(ValueError, match="3 graphs need as many"):
         model.set_retrieval_memory(graphs, [0.0, 1.0])
+
+
+def test_read_only_memory_rows_are_hidden_from_training_queries_of_their_chemical_system(low_symmetry):
+    torch.manual_seed(0)
+    model = SODNet(**dict(TINY, retrieval_neighbors=2))
+    model.set_target_scaling(1.0, 2.0)
+    # Another stoichiometry of the query's elements (Mg-Al-B-N-O), and a structure of another system.
+    sibling = Structure(
+        low_symmetry.lattice, ["Mg", {"Al": 0.2, "Mg": 0.8}, "B", {"N": 0.5}, "O"], low_symmetry.frac_coords
+    )
+    other = Structure(Lattice.cubic(3.1), ["Mg", "B"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    graphs = [model.make_converter().get_graph(s)[0] for s in (low_symmetry, sibling, other)]
+    query = Batch.from_data_list([graphs[0]])
+    lattice = model.graphs([low_symmetry])[0][1]
+
+    def reads(labels: list[float], flags: list[bool] | None, row: int, training: bool = True) -> bool:
+        """Whether changing the label of memory row ``row`` changes the query's prediction."""
+        model.train(training)
+        outputs = []
+        for change in (0.0, 4.0):
+            changed = [v + change if i == row else v for i, v in enumerate(labels)]
+            model.set_retrieval_memory(graphs, changed, cross_system_only=flags)
+            outputs.append(float(model(query, lat=lattice).detach()))
+        return abs(outputs[1] - outputs[0]) > 1e-6
+
+    labels = [9.0, 3.0, 2.0]
+    # The query itself (row 0) is skipped in training; the sibling and the other system are read.
+    assert not reads(labels, None, 0) and reads(labels, None, 1) and reads(labels, None, 2)
+    flags = [False, True, True]  # rows 1 and 2 read-only, as a formula table in the memory
+    assert not reads(labels, flags, 1)  # same chemical system: hidden in training
+    assert reads(labels, flags, 2)  # another system: read
+    assert reads(labels, flags, 1, training=False)  # at prediction every row is read
+    # The flags are training state: not saved with the model.
+    assert not any("system" in key for key in model.state_dict())
+    with pytest.raises(ValueError, match="cross_system_only needs 3 flags"):
+        model.set_retrieval_memory(graphs, labels, cross_system_only=[True, False])

@@ -204,6 +204,8 @@ def test_trainer_adds_a_memory_set_to_the_retrieval_memory_without_training_on_i
     assert memory.memory_statistics.shape[0] == 12
     labels = memory.memory_labels * model.target_std + model.target_mean
     assert torch.allclose(labels, torch.tensor(np.concatenate([ln_tc[:8], extra_ln_tc])).float(), atol=1e-5)
+    # The memory-set rows are hidden from training structures of their own chemical system; the training rows not.
+    assert memory.memory_cross_system_only.tolist() == [False] * 8 + [True] * 4
     # The target scaling and the batches are the training set's alone.
     assert model.target_mean.item() == pytest.approx(float(ln_tc[:8].mean()), rel=1e-5)
     assert history["epochs_run"] == 1
