@@ -33,7 +33,6 @@ def system_keys(present: torch.Tensor) -> torch.Tensor:
     return (bits.view(n, words, _SYSTEM_BITS) * powers).sum(-1)
 
 
-
 class LabelRetrieval(nn.Module):
     """``[batch, n_features]`` composition statistics to ``[batch, width]`` retrieval contexts.
 
