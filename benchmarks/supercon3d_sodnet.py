@@ -52,6 +52,7 @@ from matgl_supercon.data import (
     chemical_system,
     extra_training_records,
     load_supercon3d,
+    outside_chemical_systems,
     paper_folds,
 )
 from matgl_supercon.graph import DISORDER_TYPES, virtual_crystal
@@ -207,12 +208,6 @@ def cached_chgnet_features(records, path: Path = CHGNET_CACHE) -> np.ndarray:
     return features
 
 
-def fold_memory(memory, systems: list[frozenset[str]], records: list, val: np.ndarray, test: np.ndarray) -> Subset:
-    """The memory records whose chemical system occurs in none of a fold's validation and test records."""
-    held_out = {chemical_system(records[i].structure) for i in (*val, *test)}
-    return Subset(memory, [i for i, system in enumerate(systems) if system not in held_out])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
@@ -316,7 +311,8 @@ def main() -> None:
             preds, best_val, seconds, epochs, trained_now = [], [], 0.0, 0, False
             memory_set = memory
             if memory is not None and args.memory_scope == "fold":
-                memory_set = fold_memory(memory, memory_systems, records, val, test)
+                held_out = [records[i] for i in (*val, *test)]
+                memory_set = Subset(memory, outside_chemical_systems(memory_systems, held_out))
                 print(f"{regime} fold {k}: {len(memory_set)} memory records outside its val+test systems", flush=True)
             for seed in range(args.seeds):
                 # Seed 0 keeps the single model's folder, so an ensemble reuses it.

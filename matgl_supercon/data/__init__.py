@@ -27,6 +27,7 @@ from matgl_supercon.data._splits import (
     group_folds,
     in_new_chemical_systems,
     matbench_folds,
+    outside_chemical_systems,
     paper_folds,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "load_supercon_formulas",
     "load_table",
     "matbench_folds",
+    "outside_chemical_systems",
     "paper_folds",
     "read_structure",
     "resolve_data_dir",

@@ -103,8 +103,18 @@ def in_new_chemical_systems(
     Returns:
         The candidates outside every reference chemical system, in their order.
     """
+    keep = outside_chemical_systems([chemical_system(r.structure) for r in records], reference)
+    return [records[i] for i in keep]
+
+
+def outside_chemical_systems(systems: Sequence[frozenset[str]], reference: Sequence[SuperconRecord]) -> list[int]:
+    """Indices of the chemical systems (e.g. of candidate extra records) that no reference record has.
+
+    With a fold's validation and test records as the reference, this picks the extra records a fold may train on
+    or read: per fold, more than :func:`in_new_chemical_systems` against the whole benchmark leaves.
+    """
     seen = {chemical_system(r.structure) for r in reference}
-    return [r for r in records if chemical_system(r.structure) not in seen]
+    return [i for i, system in enumerate(systems) if system not in seen]
 
 
 #: Extra training sets for SuperCon3D folds, by name (see :func:`extra_training_records`).

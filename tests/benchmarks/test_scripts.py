@@ -217,15 +217,3 @@ def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path
         (cell / "fold_0.json").write_text(json.dumps({"parameters": parameters}))
         assert marked(cell) is expected, (model, parameters)
 
-
-def test_fold_memory_leaves_out_the_chemical_systems_of_validation_and_test(benchmark_script, mgb2, mg_al_b2):
-    script = benchmark_script("supercon3d_sodnet")
-    nb = mgb2.copy()
-    nb.replace_species({"Mg": "Nb"})
-    records = [SimpleNamespace(structure=s) for s in (mgb2, mg_al_b2, nb)]
-    candidates = [virtual_crystal(c) for c in ("MgB2", "Mg0.8Al0.2B2", "NbB2", "CaB2", "MgAlB4")]
-    systems = [script.chemical_system(s) for s in candidates]
-    memory = script.fold_memory(list(range(5)), systems, records, np.array([0]), np.array([1]))
-    # Mg-B (validation) and Mg-Al-B (test) are out, whatever the stoichiometry; Nb-B of the training block stays.
-    assert list(memory) == [2, 3]
-    assert list(script.fold_memory(list(range(5)), systems, records, np.array([2]), np.array([1]))) == [0, 3]

@@ -12,6 +12,7 @@ from matgl_supercon.data import (
     group_folds,
     in_new_chemical_systems,
     matbench_folds,
+    outside_chemical_systems,
     paper_folds,
 )
 
@@ -66,5 +67,10 @@ def test_extra_records_keep_only_new_chemical_systems():
     # A doping variant of a reference compound shares its chemical system and is dropped; others are kept in order.
     assert [r.id for r in in_new_chemical_systems(extra, reference)] == ["y", "z"]
     assert in_new_chemical_systems(extra, extra) == []
+    # Per fold: indices of candidate systems outside the fold's held-out (val + test) records, whatever the
+    # stoichiometry; a system only the training block has stays.
+    systems = [chemical_system(s) for s in (nb3sn, doped, mgb2, with_al, mgb2)]
+    assert outside_chemical_systems(systems, [SuperconRecord("v", with_al, 1.0)]) == [0, 1, 2, 4]
+    assert outside_chemical_systems(systems, [reference[0], SuperconRecord("t", mgb2, 1.0)]) == [3]
     with pytest.raises(ValueError, match="unknown extra training set"):
         extra_training_records("3dsc_all", reference)
