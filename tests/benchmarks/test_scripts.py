@@ -216,4 +216,3 @@ def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path
         assert not marked(cell)  # no folds yet
         (cell / "fold_0.json").write_text(json.dumps({"parameters": parameters}))
         assert marked(cell) is expected, (model, parameters)
-
