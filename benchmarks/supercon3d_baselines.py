@@ -13,6 +13,9 @@ fold's training set, on the regimes ``all`` and ``all->O``, and writes
 ``supercon3d_baselines_3dsc_new_systems.{json,md}``: the like-for-like comparison for a model trained with them.
 ``--extra-data formulas_new_systems`` (or ``3dsc_and_formulas_new_systems``) adds formula-only SuperCon rows as
 one-site virtual crystals; their geometry descriptors mean nothing, so only the composition models (-c) run.
+``--extra-scope fold`` filters the extra records per fold instead of against all of SuperCon3D: every record whose
+chemical system occurs in none of the fold's validation and test structures (``outside_chemical_systems``), as
+``supercon3d_sodnet.py --memory-scope fold`` does; it writes ``..._<extra-data>_per_fold.{json,md}``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from matgl_supercon.benchmarks import (
     r2,
     tuned_svr,
 )
-from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d, paper_folds
+from matgl_supercon.data import (
+    EXTRA_TRAINING_SETS,
+    chemical_system,
+    extra_training_records,
+    load_supercon3d,
+    outside_chemical_systems,
+    paper_folds,
+)
 from matgl_supercon.graph import classify_disorder
 
 OUT = Path(__file__).parent / "results"
@@ -92,6 +102,7 @@ def main() -> None:
     parser.add_argument("--folds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--models", nargs="+", choices=("RF", "SVR"), default=["RF", "SVR"])
     parser.add_argument("--extra-data", choices=EXTRA_TRAINING_SETS, default=None)
+    parser.add_argument("--extra-scope", choices=("benchmark", "fold"), default="benchmark")
     args = parser.parse_args()
     records = load_supercon3d(args.data)
     structures = [r.structure for r in records]
@@ -104,13 +115,14 @@ def main() -> None:
     extra_x, extra_y = {feat: x[:0] for feat, x in features.items()}, np.zeros(0)
     feature_kinds = ("c", "geo")
     if args.extra_data:
-        extra = extra_training_records(args.extra_data, records, args.data)
+        extra = extra_training_records(args.extra_data, records if args.extra_scope == "benchmark" else [], args.data)
         if any(r.metadata.get("virtual_crystal") for r in extra):
             feature_kinds = ("c",)  # a virtual crystal's cell and neighbours are not a crystal's
             extra_x = {"c": magpie_features([r.structure for r in extra])}
         else:
             extra_x = feature_sets([r.structure for r in extra])
         extra_y = np.log([r.tc for r in extra])
+        extra_systems = [chemical_system(r.structure) for r in extra]
     feature_seconds = time.perf_counter() - start
     members = {
         "all": np.arange(len(records)),
@@ -125,7 +137,11 @@ def main() -> None:
                 started = time.perf_counter()
 
                 def predict(train, val, test, k, x=x, feat=feat, model_name=model_name):
-                    x_train, y_train = np.vstack([x[train], extra_x[feat]]), np.concatenate([y[train], extra_y])
+                    rows = slice(None)
+                    if args.extra_scope == "fold":
+                        rows = outside_chemical_systems(extra_systems, [records[i] for i in (*val, *test)])
+                    x_train = np.vstack([x[train], extra_x[feat][rows]])
+                    y_train = np.concatenate([y[train], extra_y[rows]])
                     return fit_predict(model_name, x_train, y_train, x[val], y[val], x[test], seed=k)
 
                 scores = regime_scores(regime, members, ids, y, kind, family, predict, args.folds)
@@ -141,6 +157,7 @@ def main() -> None:
         [
             f" --models {' '.join(args.models)}" if args.models != ["RF", "SVR"] else "",
             f" --extra-data {args.extra_data}" if args.extra_data else "",
+            f" --extra-scope {args.extra_scope}" if args.extra_scope != "benchmark" else "",
         ]
     )
     meta = {
@@ -148,10 +165,13 @@ def main() -> None:
         "feature_seconds": feature_seconds,
         "folds": args.folds,
         "extra_training_structures": len(extra_y),
+        "extra_scope": args.extra_scope,
     }
     title = "Classical baselines on SuperCon3D (paper protocol)"
     if args.extra_data:
-        title += f", trained with {len(extra_y)} extra records, chemical systems new to SuperCon3D ({args.extra_data})"
+        where = "chemical systems new to SuperCon3D" if args.extra_scope == "benchmark" else "per fold: systems"
+        where += "" if args.extra_scope == "benchmark" else " outside its val+test blocks, of these candidates"
+        title += f", trained with {len(extra_y)} extra records, {where} ({args.extra_data})"
     lines = [
         *header_lines(title, meta),
         f"Folds: {len(args.folds)} of 10. Feature time: {feature_seconds:.0f} s.",
@@ -168,6 +188,7 @@ def main() -> None:
             f"{fam.get('heavy-Fermion', {}).get('mae', float('nan')):.3f} | {r['cpu_seconds']:.0f} |"
         )
     stem = "supercon3d_baselines" + (f"_{args.extra_data}" if args.extra_data else "")
+    stem += "_per_fold" if args.extra_data and args.extra_scope == "fold" else ""
     write_report(OUT / stem, {"meta": meta, "results": results}, lines)
 
 
