@@ -316,6 +316,14 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
     "default + formula_memory": ("descriptors_only_ema0.995", FORMULA_MEMORY),
     "shipped four + formula_memory": (*SHIPPED_FOUR, FORMULA_MEMORY),
     "default + formula_memory, two seeds": ("descriptors_only_ema0.995", FORMULA_MEMORY, f"{FORMULA_MEMORY}_seed1"),
+    # Each fold's own formula memory (the rows of every system outside its val+test blocks), instead of or beside
+    # the benchmark-wide one.
+    "default + formula_memory_per_fold": ("descriptors_only_ema0.995", f"{FORMULA_MEMORY}_per_fold"),
+    "default + formula_memory + formula_memory_per_fold": (
+        "descriptors_only_ema0.995",
+        FORMULA_MEMORY,
+        f"{FORMULA_MEMORY}_per_fold",
+    ),
     "shipped four + retrieval32 + formula_memory": (
         *SHIPPED_FOUR,
         "descriptors_only_ema0.995_retrieval32",

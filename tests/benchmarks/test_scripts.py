@@ -216,3 +216,19 @@ def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path
         assert not marked(cell)  # no folds yet
         (cell / "fold_0.json").write_text(json.dumps({"parameters": parameters}))
         assert marked(cell) is expected, (model, parameters)
+
+
+def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchmark_script, tmp_path, monkeypatch):
+    script = benchmark_script("composition_retrieval")
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    row = {"mae": 0.5, "r2": 0.7, "seconds": 1.0, "y_pred": [1.0]}
+    folds = {"0": {"ids": ["a"], "RF": row, script.MEMORY_ROW: row}, "1": {"ids": ["b"], "RF": row}}
+    (tmp_path / "composition_retrieval.json").write_text(json.dumps({"folds": folds}))
+    out = tmp_path / "runs"
+    (out / "fold_1.json").parent.mkdir()
+    (out / "fold_1.json").write_text(json.dumps({"ids": ["b"], "RF": {**row, "mae": 0.4}}))  # newer, kept
+    script.restore_committed_folds(out)
+    assert json.loads((out / "fold_0.json").read_text()) == {"ids": ["a"], "RF": row}
+    assert json.loads((out / "memory_fold_0.json").read_text()) == row
+    assert json.loads((out / "fold_1.json").read_text())["RF"]["mae"] == 0.4
+    assert not (out / "memory_fold_1.json").exists()
