@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--extra-data", choices=EXTRA_TRAINING_SETS, default=None)
     parser.add_argument("--extra-scope", choices=("benchmark", "fold"), default="benchmark")
     args = parser.parse_args()
+    if args.extra_scope == "fold" and not args.extra_data:
+        parser.error("--extra-scope fold filters --extra-data: name the extra data set")
     records = load_supercon3d(args.data)
     structures = [r.structure for r in records]
     y = np.log([r.tc for r in records])
@@ -169,8 +171,9 @@ def main() -> None:
     }
     title = "Classical baselines on SuperCon3D (paper protocol)"
     if args.extra_data:
-        where = "chemical systems new to SuperCon3D" if args.extra_scope == "benchmark" else "per fold: systems"
-        where += "" if args.extra_scope == "benchmark" else " outside its val+test blocks, of these candidates"
+        where = "chemical systems new to SuperCon3D"
+        if args.extra_scope == "fold":
+            where = "per fold: systems outside its val+test blocks, of these candidates"
         title += f", trained with {len(extra_y)} extra records, {where} ({args.extra_data})"
     lines = [
         *header_lines(title, meta),

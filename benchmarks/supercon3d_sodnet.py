@@ -25,8 +25,8 @@ formula rows and the crystals).
 neighbours (``fit_tc_model(memory_set=...)``). With ``--memory-scope fold`` the memory set is filtered per fold
 instead: every record whose chemical system occurs in none of the fold's validation and test structures, so the
 formula rows of systems that only the fold's training block holds are read too (about 10,400 formulas per fold
-instead of 7,138). No validation or test label can leak; training queries skip memory rows of their own
-composition as they skip their own structure.
+instead of 7,138). No validation or test label can leak, and a training structure does not read the memory rows
+of its own chemical system, as no test structure can (``fit_tc_model``'s ``memory_set``).
 
 ``--state chgnet`` gives every structure a state vector: the pretrained CHGNet universal potential's features of
 its ordered approximant (``matgl_supercon.benchmarks.chgnet_features``; needs ``pip install chgnet``), computed
