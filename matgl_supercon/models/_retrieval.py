@@ -68,6 +68,8 @@ class LabelRetrieval(nn.Module):
         # Training-only: not saved, so a loaded model (which only predicts, or gets a new memory) never has them.
         self.register_buffer("memory_systems", torch.zeros(0, 0, dtype=torch.long), persistent=False)
         self.register_buffer("memory_cross_system_only", torch.zeros(0, dtype=torch.bool), persistent=False)
+        #: Whether any memory row is hidden from training queries of its system (set once, not per training step).
+        self.hides_same_system = False
         self._memory_cache: tuple[tuple, torch.Tensor] | None = None
 
     def set_memory(
@@ -108,6 +110,7 @@ class LabelRetrieval(nn.Module):
         self.memory_labels = labels.to(device)
         self.memory_systems = torch.as_tensor(systems, dtype=torch.long).to(device)
         self.memory_cross_system_only = torch.as_tensor(cross_system_only, dtype=torch.bool).to(device)
+        self.hides_same_system = bool(self.memory_cross_system_only.any())
         self._memory_cache = None
         if rescale:
             self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
@@ -160,7 +163,7 @@ class LabelRetrieval(nn.Module):
             scale = self.periodic.scale
             gap = ((statistics[:, None, :] - self.memory_statistics[None]) / scale).abs().amax(-1)
             distance = distance.masked_fill(gap < SAME_COMPOSITION, torch.inf)
-            if self.memory_cross_system_only.any():
+            if self.hides_same_system:
                 if systems is None:
                     raise ValueError("this memory hides rows from queries of their chemical system: pass systems")
                 same = (systems[:, None, :] == self.memory_systems[None]).all(-1)

@@ -412,7 +412,9 @@ class SODNet(StandardisedTarget, MatGLModel):
             state = self.checked_state(state_attr, n_graphs)
             scalars = torch.cat([scalars, self.state_embedding((state - self.state_mean) / self.state_std)[batch]], -1)
         if self.retrieval is not None:
-            systems = chemical_system_keys(g.occupancy, batch, n_graphs) if self.training else None
+            # Only a memory with rows hidden from their own system needs the queries' system keys.
+            hides = self.training and self.retrieval.hides_same_system
+            systems = chemical_system_keys(g.occupancy, batch, n_graphs) if hides else None
             context = self.retrieval(raw_stats, systems)
             scalars = torch.cat([scalars, self.retrieval_embedding(context)[batch]], dim=-1)
         site_value = self.readout(scalars).squeeze(-1)
