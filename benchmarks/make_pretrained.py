@@ -36,12 +36,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.stats import spearmanr
 from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_dir, runs_dir
 
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import load_supercon3d
+from matgl_supercon.models import read_state, share_retrieval_memory
+from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import load_model, pretrained_dir
 from matgl_supercon.training import write_json_atomic
 
@@ -126,12 +129,16 @@ def main() -> None:
     rows, held_out = [], {}
     for name, config in configs.items():
         for fold in folds:
-            shutil.copytree(config.model(fold), out / f"{config.prefix}{fold}")
+            copy_member(config.model(fold), out / f"{config.prefix}{fold}")
             result = json.loads((config.results / f"{fold}.json").read_text())
             t, p = result["y_true"], result["y_pred"]
             rows.append((f"{config.prefix}{fold}", name, mae(t, p), r2(t, p), result["epochs_run"]))
             for i, truth, pred in zip(result["ids"], t, p, strict=True):
                 held_out.setdefault(i, (truth, []))[1].append(pred)
+    # Members given the same memory set end their retrieval memories with the same rows (the formula table):
+    # stored once for all of them instead of once per member.
+    with_memory = [out / f"{c.prefix}{fold}" for name, c in configs.items() if name in MEMORY_DATA for fold in folds]
+    shared_rows = share_retrieval_memory(with_memory, out / "shared_memory.pt") if len(with_memory) > 1 else 0
     calibration = calibrate(out, args.data, held_out)
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
@@ -202,6 +209,14 @@ def main() -> None:
             if memory_names
             else []
         ),
+        *(
+            [
+                f"- The last {shared_rows:,} memory rows, common to those members, are stored once in",
+                "  `shared_memory.pt`: a member folder loads (`matgl.load_model`) only beside that file.",
+            ]
+            if shared_rows
+            else []
+        ),
         "",
         f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"
         f"{' --members-from-shipped' if args.members_from_shipped else ''}` on "
@@ -210,6 +225,17 @@ def main() -> None:
     (out / "README.md").write_text("\n".join(lines) + "\n")
     replace_folder(out, shipped)
     print("\n".join(lines))
+
+
+def copy_member(source: Path, target: Path) -> None:
+    """Copy a model folder; a shipped member whose memory rows are in a shared file gets them back in its state.
+
+    The shared rows are worked out again for the new set of members (``share_retrieval_memory``).
+    """
+    shutil.copytree(source, target)
+    if (target / SHARED_MEMORY_JSON).exists():
+        torch.save(read_state(source), target / "state.pt")
+        (target / SHARED_MEMORY_JSON).unlink()
 
 
 def architecture(member: Path) -> dict:

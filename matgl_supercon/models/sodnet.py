@@ -7,6 +7,7 @@ scratch on e3nn and MatGL's PyG graphs. The model outputs ln(Tc / K).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
 from matgl_supercon.models._retrieval import LabelRetrieval, system_keys
+from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON, read_state
 from matgl_supercon.models._target import StandardisedTarget
 
 if TYPE_CHECKING:
@@ -286,6 +288,22 @@ class SODNet(StandardisedTarget, MatGLModel):
         n_readout = n_scalars * n_context
         self.readout = scalar_mlp(n_readout, readout_hidden, readout_dropout)
         self.init_target_scaling(target_mean, target_std)
+
+    @classmethod
+    def load(cls, path: str | Path | dict, **kwargs) -> SODNet:
+        """Load a saved model (``matgl.load_model`` calls this), also one whose memory rows are shared.
+
+        A member of a shipped ensemble may keep the retrieval-memory rows it has in common with other members in
+        a file beside it (:func:`matgl_supercon.models.share_retrieval_memory`); its folder names that file, and
+        the rows are put back here. Any other folder, name or Hugging Face id goes through MatGL's loader.
+        """
+        folder = Path(path["state.pt"]).parent if isinstance(path, dict) else Path(path)
+        if not (folder / SHARED_MEMORY_JSON).exists():
+            return super().load(path, **kwargs)
+        init_args = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        model = cls(**{k: v for k, v in init_args.items() if not k.startswith("@")})
+        model.load_state_dict(read_state(folder))  # strict: a memory that does not fit its model fails here
+        return model
 
     def set_state_scaling(self, mean: Sequence[float], std: Sequence[float]) -> None:
         """Set the standardisation of the state vector (done by the trainer from the training split)."""

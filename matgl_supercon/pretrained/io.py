@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import matgl
-import torch
 
+from matgl_supercon.models._shared_memory import read_state
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.models.sodnet import SODNet
 
@@ -67,7 +67,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
             if not isinstance(model, SODNet):
                 raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
             modules[key] = model
-        state = torch.load(member / "state.pt", map_location="cpu", weights_only=True)
+        state = read_state(member)  # weights_only=True; memory rows shared by members put back
         try:
             modules[key].load_state_dict(state)  # here, not only in TcEnsemble, so that the error names the folder
         except RuntimeError as exc:

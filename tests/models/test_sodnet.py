@@ -16,8 +16,9 @@ from pymatgen.core.operations import SymmOp
 from torch_geometric.data import Batch
 
 from matgl_supercon.graph import virtual_crystal
-from matgl_supercon.models import SODNet
+from matgl_supercon.models import SODNet, read_state, share_retrieval_memory
 from matgl_supercon.models._embedding import valence_electrons
+from matgl_supercon.pretrained import load_model
 from matgl_supercon.training import TrainConfig, graph_dataset, make_loader
 
 ELEMENTS = ("B", "N", "O", "Na", "Mg", "Al", "Cl", "Cu", "Y", "Ba")
@@ -295,6 +296,64 @@ def test_retrieval_reads_neighbours_labels_skips_itself_in_training_and_is_saved
         SODNet(**TINY).set_retrieval_memory(graphs, [0.0, 1.0, 2.0])
     with pytest.raises(ValueError, match="3 graphs need as many"):
         model.set_retrieval_memory(graphs, [0.0, 1.0])
+
+
+def test_members_store_their_common_memory_rows_once_and_load_as_before(low_symmetry, tmp_path):
+    shared = [
+        Structure(Lattice.cubic(4.2), ["Cu", {"Y": 0.5, "Ba": 0.5}, "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]]),
+        Structure(Lattice.cubic(3.1), ["Mg", "B"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+        Structure(Lattice.cubic(3.5), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+    ]
+    own = [low_symmetry, Structure(Lattice.cubic(3.0), ["Al", "N"], [[0, 0, 0], [0.5, 0.5, 0.5]])]
+    ensemble = tmp_path / "ensemble"
+    before = {}
+    for seed, (name, own_rows) in enumerate([("a", own[:1]), ("b", own), ("c", own[1:])]):
+        torch.manual_seed(seed)
+        model = SODNet(**dict(TINY, retrieval_neighbors=2)).eval()
+        model.set_target_scaling(1.0 + seed, 2.0)
+        graphs = [model.make_converter().get_graph(s)[0] for s in [*own_rows, *shared]]
+        model.set_retrieval_memory(graphs, np.linspace(0.5, 3.0, len(graphs)) + seed)
+        model.save(ensemble / name)
+        before[name] = tc(model, low_symmetry)
+    whole = load_model(ensemble).predict_ln_tc([low_symmetry])
+    fingerprint = load_model(ensemble).fingerprint()
+    members = [ensemble / n for n in "abc"]
+    size = sum(f.stat().st_size for f in ensemble.rglob("state.pt"))
+    assert share_retrieval_memory(members, ensemble / "shared_memory.pt") == len(shared)
+    assert sum(f.stat().st_size for f in ensemble.rglob("state.pt")) < size
+    # Each member folder is still a model folder: MatGL's loader puts its rows back; so does the ensemble loader.
+    for name in "abc":
+        loaded = matgl.load_model(ensemble / name)
+        assert isinstance(loaded, SODNet) and tc(loaded, low_symmetry) == before[name]
+    ensemble_model = load_model(ensemble)
+    mean, sd = ensemble_model.predict_ln_tc([low_symmetry])
+    assert torch.equal(mean, whole[0]) and torch.equal(sd, whole[1])
+    assert ensemble_model.fingerprint() == fingerprint
+    # Sharing again (members already reference a file) reads them through it and changes nothing.
+    assert share_retrieval_memory(members, ensemble / "shared_memory.pt") == len(shared)
+    assert tc(matgl.load_model(ensemble / "b"), low_symmetry) == before["b"]
+    # A shared file that holds other rows, or none, is an error naming the member.
+    torch.save({"retrieval.memory_statistics": torch.zeros(3, 62)}, tmp_path / "other.pt")
+    (ensemble / "shared_memory.pt").replace(tmp_path / "kept.pt")
+    with pytest.raises(FileNotFoundError, match=r"ensemble/a: 3 rows of its retrieval memory are in .*missing"):
+        read_state(ensemble / "a")
+    (tmp_path / "other.pt").replace(ensemble / "shared_memory.pt")
+    with pytest.raises(ValueError, match="does not hold the 3 memory rows this model was saved with"):
+        read_state(ensemble / "a")
+    # Models without a common tail share nothing; a model without a memory, or a single model, is refused.
+    (tmp_path / "kept.pt").replace(ensemble / "shared_memory.pt")
+    plain = SODNet(**TINY)
+    plain.save(tmp_path / "plain")
+    with pytest.raises(ValueError, match="plain: has no retrieval memory"):
+        share_retrieval_memory([ensemble / "a", tmp_path / "plain"], tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="at least two models"):
+        share_retrieval_memory([ensemble / "a"], tmp_path / "x.pt")
+    torch.manual_seed(5)
+    lone = SODNet(**dict(TINY, retrieval_neighbors=2))
+    lone.set_retrieval_memory([lone.make_converter().get_graph(s)[0] for s in own], [1.0, 2.0])
+    lone.save(tmp_path / "lone")
+    assert share_retrieval_memory([ensemble / "a", tmp_path / "lone"], tmp_path / "x.pt") == 0
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "lone" / "shared_memory.json").exists()
 
 
 def test_read_only_memory_rows_are_hidden_from_training_queries_of_their_chemical_system(low_symmetry):
