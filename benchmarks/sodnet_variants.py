@@ -339,8 +339,10 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
 }
 #: The configurations of the shipped ``SODNet-SuperCon3D`` ensemble (``make_pretrained.py`` packages their fold
 #: models; ``sodnet_vs_forest.py`` compares their committed predictions with the forest). Until 2026-11-28
-#: afternoon "shipped four + retrieval32" (50 members, 0.623); since then the default and the formula-memory model.
-SHIPPED_ENSEMBLE = "default + formula_memory"
+#: afternoon "shipped four + retrieval32" (50 members, 0.623); then the default and the formula-memory model (20
+#: members, 0.604); since 2026-12-04 also that model's second seed (30 members, 0.592), once the formula rows its
+#: members share were stored once (``share_retrieval_memory``).
+SHIPPED_ENSEMBLE = "default + formula_memory, two seeds"
 
 
 def results_dir(name: str) -> Path:

@@ -58,11 +58,12 @@ def read_state(folder: str | Path) -> dict[str, torch.Tensor]:
             f"{folder}: {reference['rows']} rows of its retrieval memory are in {shared_path}, which is missing "
             "(a member of an ensemble needs the ensemble folder's shared files: copy the whole folder)"
         )
-    rows = torch.load(shared_path, map_location="cpu", weights_only=True)[reference["key"]]
-    if rows.shape[0] != reference["rows"] or _rows_digest(rows) != reference["sha256"]:
+    rows = torch.load(shared_path, map_location="cpu", weights_only=True).get(reference["key"])
+    if rows is None or rows.shape[0] != reference["rows"] or _rows_digest(rows) != reference["sha256"]:
+        found = "no such rows" if rows is None else f"{rows.shape[0]} rows with another SHA-256"
         raise ValueError(
             f"{folder}: {shared_path} does not hold the {reference['rows']} memory rows this model was saved with "
-            f"(it holds {rows.shape[0]} rows with another SHA-256); rebuild the ensemble folder"
+            f"(it holds {found}); rebuild the ensemble folder"
         )
     state[reference["key"]] = torch.cat([state[reference["key"]], rows])
     return state

@@ -340,6 +340,9 @@ def test_members_store_their_common_memory_rows_once_and_load_as_before(low_symm
     (tmp_path / "other.pt").replace(ensemble / "shared_memory.pt")
     with pytest.raises(ValueError, match="does not hold the 3 memory rows this model was saved with"):
         read_state(ensemble / "a")
+    torch.save({}, ensemble / "shared_memory.pt")
+    with pytest.raises(ValueError, match=r"holds no such rows"):
+        read_state(ensemble / "a")
     # Models without a common tail share nothing; a model without a memory, or a single model, is refused.
     (tmp_path / "kept.pt").replace(ensemble / "shared_memory.pt")
     plain = SODNet(**TINY)
