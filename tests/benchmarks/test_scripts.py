@@ -108,6 +108,27 @@ def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_scr
     assert script.statistics_of_amounts(amounts, rows[:, -2:]) == pytest.approx(rows, abs=1e-5)
 
 
+def test_cross_validated_blend_picks_each_folds_weight_on_the_other_folds(benchmark_script):
+    script = benchmark_script("sodnet_vs_forest")
+    np = script.np
+    ids = [f"s{i}" for i in range(12)]
+    y = np.arange(12, dtype=float)
+    folds = [(None, None, np.arange(k, k + 4)) for k in (0, 4, 8)]
+    # "SODNet" is exact on folds 0-1 and 3 too high on fold 2; the forest is 1 too high on folds 0-1 and 0.5 on
+    # fold 2. A blend with weight w on SODNet errs by 1 - w on folds 0-1 and by 0.5 + 2.5w on fold 2.
+    sodnet = {ids[i]: y[i] + (3.0 if i >= 8 else 0.0) for i in range(12)}
+    forest = {ids[i]: y[i] + (0.5 if i >= 8 else 1.0) for i in range(12)}
+    result = script.shared_errors(sodnet, forest, ids, y, folds)
+    assert result["blends"]["0.0"]["mae_mean"] == pytest.approx(2.5 / 3)
+    assert result["blends"]["1.0"]["mae_mean"] == pytest.approx(1.0)
+    assert result["blends"]["0.5"]["mae_mean"] == pytest.approx(2.75 / 3)
+    assert result["error_correlation"] == pytest.approx(-1.0)
+    # Folds 0 and 1 choose on a fold where SODNet is exact and fold 2 (total 1.5 + 1.5w): w = 0; fold 2 chooses on
+    # folds 0-1 (total 2 - 2w): w = 1, and pays SODNet's error there.
+    assert result["cross_validated_blend"]["weights"] == [0.0, 0.0, 1.0]
+    assert result["cross_validated_blend"]["mae_mean"] == pytest.approx((1.0 + 1.0 + 3.0) / 3)
+
+
 def test_distilled_mlp_is_reproducible_with_a_seed(benchmark_script, monkeypatch):
     script = benchmark_script("sodnet_vs_forest")
     monkeypatch.setattr(script, "VIRTUAL_COMPOSITIONS", 40)
