@@ -329,6 +329,10 @@ def test_members_store_their_common_memory_rows_once_and_load_as_before(low_symm
     mean, sd = ensemble_model.predict_ln_tc([low_symmetry])
     assert torch.equal(mean, whole[0]) and torch.equal(sd, whole[1])
     assert ensemble_model.fingerprint() == fingerprint
+    # Loading a member and saving it elsewhere gives a self-contained copy.
+    matgl.load_model(ensemble / "a").save(tmp_path / "copy")
+    assert not (tmp_path / "copy" / "shared_memory.json").exists()
+    assert tc(matgl.load_model(tmp_path / "copy"), low_symmetry) == before["a"]
     # Sharing again (members already reference a file) reads them through it and changes nothing.
     assert share_retrieval_memory(members, ensemble / "shared_memory.pt") == len(shared)
     assert tc(matgl.load_model(ensemble / "b"), low_symmetry) == before["b"]
