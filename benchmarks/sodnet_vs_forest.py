@@ -20,7 +20,8 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
    upper bound; the cross-validated row picks each fold's weight on the other nine folds' test blocks, which is
    an honest score. Two forests: RF-c, and RF-c also trained on the SuperCon formula table's rows of every
    chemical system outside the fold's validation and test blocks (as ``supercon3d_baselines.py --extra-data
-   formulas_new_systems --extra-scope fold``).
+   formulas_new_systems --extra-scope fold``); and, when its committed predictions cover all folds, the
+   composition retrieval network with the formula memory of ``composition_retrieval.py``.
 3. **Does the structure add what the composition misses?** SODNet (default configuration) trained on the
    forest's residual: targets are ln Tc minus the forest's out-of-bag prediction on the training block, test
    predictions are the forest's plus SODNet's. Each fold trains for 15-30 CPU minutes on one thread (checkpoints
@@ -62,6 +63,9 @@ RESULTS = Path(__file__).parent / "results"
 #: The shipped ensemble's configurations, whose committed all/all fold predictions are compared with the forest.
 SHIPPED_CONFIGURATIONS = ENSEMBLES[SHIPPED_ENSEMBLE]
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: The row of ``composition_retrieval.py`` (its ``MEMORY_ROW``; that script imports this one) blended in part 2 when
+#: its committed predictions cover every fold.
+COMPOSITION_RETRIEVAL_ROW = "retrieval + formula memory"
 #: The grid from which the cross-validated blend picks each fold's weight.
 FINE_WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
 #: Forest-labelled virtual compositions added to the MLP's training block in the distillation row.
@@ -167,6 +171,18 @@ def formula_forest_predictions(records: list, magpie: np.ndarray, y: np.ndarray,
     return predictions
 
 
+def composition_retrieval_predictions() -> dict[str, float]:
+    """Committed test predictions (by id) of ``composition_retrieval.py``'s network with the formula memory."""
+    path = RESULTS / "composition_retrieval.json"
+    folds = json.loads(path.read_text())["folds"] if path.exists() else {}
+    return {
+        i: p
+        for fold in folds.values()
+        if COMPOSITION_RETRIEVAL_ROW in fold
+        for i, p in zip(fold["ids"], fold[COMPOSITION_RETRIEVAL_ROW]["y_pred"], strict=True)
+    }
+
+
 def shared_errors(sodnet: dict[str, float], forest: dict[str, float], ids: list[str], y: np.ndarray, folds) -> dict:
     """Error correlation of two predictors, the MAE of their blends per weight, and a cross-validated blend.
 
@@ -256,6 +272,11 @@ def main() -> None:
         "RF-c": forest_test,
         "RF-c + formula rows": formula_forest_predictions(records, features["Magpie"], y, folds, args.data),
     }
+    retrieval = composition_retrieval_predictions()
+    if set(retrieval) >= set(ids):
+        partners[f"retrieval network + formula memory ({COMPOSITION_RETRIEVAL_ROW!r} of composition_retrieval.md)"] = (
+            retrieval
+        )
     shared = {name: shared_errors(ensemble, forest, ids, y, folds) for name, forest in partners.items()}
 
     # 3. SODNet on the forest's residual; the folds not rerun keep their rows of the previous report.
@@ -302,11 +323,11 @@ def main() -> None:
         "",
         "## 2. Shared errors",
         "",
-        f"Test errors of the shipped SODNet ensemble (`{SHIPPED_ENSEMBLE}`) against each forest, and the MAE of "
-        "`w * SODNet + (1 - w) * forest`: the grid rows are scored on test (their best is an upper bound); the "
-        "cross-validated row picks each fold's weight on the other nine folds.",
+        f"Test errors of the shipped SODNet ensemble (`{SHIPPED_ENSEMBLE}`) against each composition model, and the "
+        "MAE of `w * SODNet + (1 - w) * partner`: the grid columns are scored on test (their best is an upper "
+        "bound); the cross-validated columns pick each fold's weight on the other nine folds.",
         "",
-        f"| forest | forest MAE | error correlation | {' | '.join(f'w = {w}' for w in BLEND_WEIGHTS)} | "
+        f"| partner | partner MAE | error correlation | {' | '.join(f'w = {w}' for w in BLEND_WEIGHTS)} | "
         "cross-validated w | cross-validated MAE | R2 |",
         "|---|---|---|" + "---|" * len(BLEND_WEIGHTS) + "---|---|---|",
         *(

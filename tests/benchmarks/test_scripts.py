@@ -129,6 +129,17 @@ def test_cross_validated_blend_picks_each_folds_weight_on_the_other_folds(benchm
     assert result["cross_validated_blend"]["mae_mean"] == pytest.approx((1.0 + 1.0 + 3.0) / 3)
 
 
+def test_forest_comparison_reads_committed_composition_retrieval_predictions(benchmark_script, tmp_path, monkeypatch):
+    script = benchmark_script("sodnet_vs_forest")
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    assert script.composition_retrieval_predictions() == {}  # no report: no partner
+    row = script.COMPOSITION_RETRIEVAL_ROW
+    assert row == benchmark_script("composition_retrieval").MEMORY_ROW  # the name that script writes
+    folds = {"0": {"ids": ["a", "b"], row: {"y_pred": [1.0, 2.0]}}, "1": {"ids": ["c"], "RF": {"y_pred": [3.0]}}}
+    (tmp_path / "composition_retrieval.json").write_text(script.json.dumps({"folds": folds}))
+    assert script.composition_retrieval_predictions() == {"a": 1.0, "b": 2.0}  # fold 1 lacks the row
+
+
 def test_distilled_mlp_is_reproducible_with_a_seed(benchmark_script, monkeypatch):
     script = benchmark_script("sodnet_vs_forest")
     monkeypatch.setattr(script, "VIRTUAL_COMPOSITIONS", 40)
