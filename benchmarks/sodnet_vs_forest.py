@@ -18,8 +18,8 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
    their weighted mean, using the committed fold predictions of the shipped ensemble's configurations
    (``sodnet_variants.SHIPPED_ENSEMBLE``). The weight grid is scored on the test folds, so its best row is an
    upper bound; the cross-validated row picks each fold's weight on the other nine folds' test blocks, which is
-   an honest score. Two forests: RF-c, and RF-c also trained on the SuperCon formula table's rows of every
-   chemical system outside the fold's validation and test blocks (as ``supercon3d_baselines.py --extra-data
+   an honest score. Partners: RF-c; RF-c also trained on the SuperCon formula table's rows of every chemical
+   system outside the fold's validation and test blocks (as ``supercon3d_baselines.py --extra-data
    formulas_new_systems --extra-scope fold``); and, when its committed predictions cover all folds, the
    composition retrieval network with the formula memory of ``composition_retrieval.py``.
 3. **Does the structure add what the composition misses?** SODNet (default configuration) trained on the
@@ -183,7 +183,7 @@ def composition_retrieval_predictions() -> dict[str, float]:
     }
 
 
-def shared_errors(sodnet: dict[str, float], forest: dict[str, float], ids: list[str], y: np.ndarray, folds) -> dict:
+def shared_errors(sodnet: dict[str, float], partner: dict[str, float], ids: list[str], y: np.ndarray, folds) -> dict:
     """Error correlation of two predictors, the MAE of their blends per weight, and a cross-validated blend.
 
     The cross-validated blend takes, for each fold, the ``FINE_WEIGHTS`` weight with the lowest mean test MAE over
@@ -191,10 +191,10 @@ def shared_errors(sodnet: dict[str, float], forest: dict[str, float], ids: list[
     """
     tests = [test for _, _, test in folds]
     err_sodnet = np.array([sodnet[ids[i]] - y[i] for test in tests for i in test])
-    err_forest = np.array([forest[ids[i]] - y[i] for test in tests for i in test])
+    err_partner = np.array([partner[ids[i]] - y[i] for test in tests for i in test])
 
     def scores(w: float) -> list[dict]:
-        blend = [np.array([w * sodnet[ids[i]] + (1 - w) * forest[ids[i]] for i in test]) for test in tests]
+        blend = [np.array([w * sodnet[ids[i]] + (1 - w) * partner[ids[i]] for i in test]) for test in tests]
         return [{"mae": mae(y[test], p), "r2": r2(y[test], p)} for test, p in zip(tests, blend, strict=True)]
 
     fine = {w: scores(w) for w in FINE_WEIGHTS}
@@ -204,7 +204,7 @@ def shared_errors(sodnet: dict[str, float], forest: dict[str, float], ids: list[
         chosen.append(w)
         cross_validated.append(fine[w][k])
     return {
-        "error_correlation": float(np.corrcoef(err_sodnet, err_forest)[0, 1]),
+        "error_correlation": float(np.corrcoef(err_sodnet, err_partner)[0, 1]),
         "blends": {str(w): fold_summary(scores(w)) for w in BLEND_WEIGHTS},
         "cross_validated_blend": {"weights": chosen, **fold_summary(cross_validated)},
     }
@@ -277,7 +277,7 @@ def main() -> None:
         partners[f"retrieval network + formula memory ({COMPOSITION_RETRIEVAL_ROW!r} of composition_retrieval.md)"] = (
             retrieval
         )
-    shared = {name: shared_errors(ensemble, forest, ids, y, folds) for name, forest in partners.items()}
+    shared = {name: shared_errors(ensemble, partner, ids, y, folds) for name, partner in partners.items()}
 
     # 3. SODNet on the forest's residual; the folds not rerun keep their rows of the previous report.
     previous = RESULTS / "sodnet_vs_forest.json"
