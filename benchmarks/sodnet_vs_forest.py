@@ -45,16 +45,10 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sodnet_variants import BASE, ENSEMBLES, SHIPPED_ENSEMBLE, TRAIN, fold_predictions
-from supercon3d_baselines import random_forest
+from supercon3d_baselines import extra_training_arrays, random_forest
 
 from matgl_supercon.benchmarks import fold_summary, mae, magpie_features, r2
-from matgl_supercon.data import (
-    chemical_system,
-    extra_training_records,
-    load_supercon3d,
-    outside_chemical_systems,
-    paper_folds,
-)
+from matgl_supercon.data import load_supercon3d, outside_chemical_systems, paper_folds
 from matgl_supercon.models import SODNet
 from matgl_supercon.models.sodnet import composition_statistics
 from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
@@ -159,14 +153,12 @@ def ensemble_predictions(ids: list[str]) -> dict[str, float]:
 
 def formula_forest_predictions(records: list, magpie: np.ndarray, y: np.ndarray, folds: list, data: str | None):
     """Test predictions (by id) of RF-c trained on each fold's training block plus its formula-table rows."""
-    extra = extra_training_records("formulas_new_systems", [], data)
-    extra_x = magpie_features([r.structure for r in extra])
-    extra_y = np.log([r.tc for r in extra])
-    extra_systems = [chemical_system(r.structure) for r in extra]
+    extra_x, extra_y, extra_systems = extra_training_arrays("formulas_new_systems", [], data)
     predictions = {}
     for k, (train, val, test) in enumerate(folds):
         rows = outside_chemical_systems(extra_systems, [records[i] for i in (*val, *test)])
-        rf = random_forest(k).fit(np.vstack([magpie[train], extra_x[rows]]), np.concatenate([y[train], extra_y[rows]]))
+        x_train = np.vstack([magpie[train], extra_x["c"][rows]])
+        rf = random_forest(k).fit(x_train, np.concatenate([y[train], extra_y[rows]]))
         predictions.update({records[i].id: float(p) for i, p in zip(test, rf.predict(magpie[test]), strict=True)})
     return predictions
 

@@ -57,6 +57,24 @@ def feature_sets(structures) -> dict[str, np.ndarray]:
     return {"c": composition, "geo": np.hstack([composition, geometry_features(structures)])}
 
 
+def extra_training_arrays(
+    name: str, records: list, data: str | None
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Feature rows (by feature kind), ln Tc and chemical systems of an extra training set.
+
+    ``records`` are the SuperCon3D records whose chemical systems the set leaves out (``[]``: keep every record and
+    filter per fold with ``outside_chemical_systems``). Formula-only rows are one-site virtual crystals, whose cell
+    and neighbours are not a crystal's: they get composition features ("c") only.
+    """
+    extra = extra_training_records(name, records, data)
+    structures = [r.structure for r in extra]
+    if any(r.metadata.get("virtual_crystal") for r in extra):
+        features = {"c": magpie_features(structures)}
+    else:
+        features = feature_sets(structures)
+    return features, np.log([r.tc for r in extra]), [chemical_system(s) for s in structures]
+
+
 def random_forest(seed: int, oob_score: bool = False) -> RandomForestRegressor:
     """The forest of RF-c and RF-geo: 500 fully grown trees, a third of the features tried per split."""
     return RandomForestRegressor(
@@ -117,14 +135,9 @@ def main() -> None:
     extra_x, extra_y = {feat: x[:0] for feat, x in features.items()}, np.zeros(0)
     feature_kinds = ("c", "geo")
     if args.extra_data:
-        extra = extra_training_records(args.extra_data, records if args.extra_scope == "benchmark" else [], args.data)
-        if any(r.metadata.get("virtual_crystal") for r in extra):
-            feature_kinds = ("c",)  # a virtual crystal's cell and neighbours are not a crystal's
-            extra_x = {"c": magpie_features([r.structure for r in extra])}
-        else:
-            extra_x = feature_sets([r.structure for r in extra])
-        extra_y = np.log([r.tc for r in extra])
-        extra_systems = [chemical_system(r.structure) for r in extra]
+        candidates = records if args.extra_scope == "benchmark" else []
+        extra_x, extra_y, extra_systems = extra_training_arrays(args.extra_data, candidates, args.data)
+        feature_kinds = tuple(extra_x)  # ("c",) for formula-only rows
     feature_seconds = time.perf_counter() - start
     members = {
         "all": np.arange(len(records)),

@@ -90,6 +90,20 @@ def test_chgnet_features_are_cached_per_id_and_dense_rows_filled(benchmark_scrip
         assert cached["ids"].tolist() == ["a", "b"]
 
 
+def test_extra_training_arrays_give_formula_rows_composition_features_only(
+    benchmark_script, mgb2, mg_al_b2, monkeypatch
+):
+    script = benchmark_script("supercon3d_baselines")
+    crystals = [SimpleNamespace(structure=s, tc=t, metadata={}) for s, t in ((mgb2, 39.0), (mg_al_b2, 30.0))]
+    formulas = [SimpleNamespace(structure=virtual_crystal("Nb3Sn"), tc=18.0, metadata={"virtual_crystal": True})]
+    for records, kinds in ((crystals, ["c", "geo"]), (formulas, ["c"])):
+        monkeypatch.setattr(script, "extra_training_records", lambda name, exclude, data, r=records: r)
+        features, ln_tc, systems = script.extra_training_arrays("any", [], None)
+        assert list(features) == kinds and all(len(x) == len(records) for x in features.values())
+        assert ln_tc.tolist() == pytest.approx(np.log([r.tc for r in records]).tolist())
+        assert systems == [script.chemical_system(r.structure) for r in records]
+
+
 def test_forest_comparison_reads_sodnet_statistics_from_the_graphs(benchmark_script, mg_al_b2):
     script = benchmark_script("sodnet_vs_forest")
     model = script.SODNet(valence_descriptors=True)
