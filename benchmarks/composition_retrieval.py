@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/composition_retrieval.py --data ../shared/data [--folds 0 1 2] [--threads 1] \\
-        [--memory-data formulas_new_systems]
+        [--memory-data formulas_new_systems] [--train-data formulas_new_systems]
 
 Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K), on the composition statistics SODNet's readout
 sees (``sodnet_vs_forest.sodnet_statistics``, valence descriptors included), like ``composition_mlp.py``, whose
@@ -11,16 +11,20 @@ MLPs trail the forest (0.708, or 0.641 for three periodic-embedding MLPs average
 is reported to close the gap to gradient-boosted trees on tabular data. Rows:
 
 - ``RF``: ``supercon3d_baselines.random_forest`` on the statistics.
-- ``retrieval``: SODNet's :class:`~matgl_supercon.models._retrieval.LabelRetrieval` (32 neighbours, width 128,
-  the training block as memory, each row left out of its own neighbours while training) and a residual
-  feed-forward block to ln Tc; L1 loss on standardised ln Tc, AdamW (lr 3e-4, weight decay 1e-5), batch 64,
-  up to ``EPOCHS`` epochs, stopped ``PATIENCE`` epochs after the best validation MAE, whose weights are kept.
+- ``retrieval``: :class:`matgl_supercon.models.CompositionTc` trained by
+  :func:`matgl_supercon.training.fit_composition_tc`: SODNet's
+  :class:`~matgl_supercon.models._retrieval.LabelRetrieval` (32 neighbours, width 128, the training block as
+  memory, each row left out of its own neighbours while training) and a residual feed-forward block to ln Tc; L1
+  loss on standardised ln Tc, AdamW (lr 3e-4, weight decay 1e-5), batch 64, up to 200 epochs, stopped 20 epochs
+  after the best validation MAE, whose weights are kept (``CompositionTrainConfig``).
 - ``retrieval, 3 seeds``: the mean prediction of three such networks (seeds 0-2).
 
 ``--memory-data formulas_new_systems`` adds one row, ``retrieval + formula memory``: one network (seed 0) whose
 memory also holds the SuperCon formula table's superconductors in chemical systems absent from SuperCon3D
 (``matgl_supercon.data.extra_training_records``; 7,138 one-site virtual crystals), read as neighbours but not
 trained on, as ``supercon3d_sodnet.py --memory-data`` does for SODNet. Its folds go to ``--out/memory_fold_K.json``.
+``--train-data formulas_new_systems`` adds ``retrieval trained with formulas``: the same records join the training
+rows as well as the memory (the target scaling stays the SuperCon3D block's; ``--out/trained_fold_K.json``).
 
 Each fold's rows are written to ``--out/fold_K.json`` as they finish, so a rerun resumes; results go to
 ``benchmarks/results/composition_retrieval.{json,md}``, which hold every fold's rows too: a run on a machine without
@@ -40,40 +44,20 @@ from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
 from sodnet_vs_forest import sodnet_statistics
 from supercon3d_baselines import random_forest
-from torch import nn
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d
 from matgl_supercon.models import SODNet
-from matgl_supercon.models._retrieval import LabelRetrieval
-from matgl_supercon.training import records_dataset
+from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc, records_dataset
 
 RESULTS = Path(__file__).parent / "results"
-EPOCHS = 200
-PATIENCE = 20
-BATCH = 64
-WIDTH = 128
-NEIGHBORS = 32
 SEEDS = 3
 ROWS = ("RF", "retrieval", f"retrieval, {SEEDS} seeds")
 MEMORY_ROW = "retrieval + formula memory"
-
-
-class RetrievalRegressor(nn.Module):
-    """Retrieval context, one residual feed-forward block, a linear output (TabR's predictor)."""
-
-    def __init__(self, n_features: int) -> None:
-        super().__init__()
-        self.retrieval = LabelRetrieval(n_features, WIDTH, NEIGHBORS)
-        self.block = nn.Sequential(
-            nn.LayerNorm(WIDTH), nn.Linear(WIDTH, 2 * WIDTH), nn.ReLU(), nn.Dropout(0.1), nn.Linear(2 * WIDTH, WIDTH)
-        )
-        self.head = nn.Sequential(nn.LayerNorm(WIDTH), nn.ReLU(), nn.Linear(WIDTH, 1))
-
-    def forward(self, statistics: torch.Tensor) -> torch.Tensor:
-        h = self.retrieval(statistics)
-        return self.head(h + self.block(h)).squeeze(-1)
+TRAINED_ROW = "retrieval trained with formulas"
+#: Row of each extra-record option, and the prefix of its fold files under ``--out``.
+EXTRA_ROWS = {"memory": (MEMORY_ROW, "memory"), "train": (TRAINED_ROW, "trained")}
 
 
 def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -85,48 +69,23 @@ def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarr
 
 
 def fit_predict(
-    x: np.ndarray, y: np.ndarray, split: tuple, seed: int, memory: tuple[np.ndarray, np.ndarray] | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    split: tuple,
+    seed: int,
+    memory: tuple[np.ndarray, np.ndarray] | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Train one network on the split's training block (validation picks the epoch); predict its test block.
 
-    ``memory`` (statistics, ln Tc) of extra records joins the training block in the retrieval memory only.
+    ``memory`` (statistics, ln Tc) of extra records joins the training block in the retrieval memory only;
+    ``extra`` records join it in the memory and as training rows (the target scaling stays the block's).
     """
     train, val, test = split
-    torch.manual_seed(seed)  # the initial weights; batches come from the local generator below
-    generator = torch.Generator().manual_seed(seed)
-    y_mean, y_std = float(y[train].mean()), float(y[train].std())
-    x_memory, y_memory = x[train], y[train]
-    if memory is not None:
-        x_memory, y_memory = np.vstack([x_memory, memory[0]]), np.concatenate([y_memory, memory[1]])
-    features = torch.tensor(x, dtype=torch.float32)
-    target = torch.tensor((y - y_mean) / y_std, dtype=torch.float32)
-    model = RetrievalRegressor(x.shape[1])
-    model.retrieval.set_memory(torch.tensor(x_memory, dtype=torch.float32), (y_memory - y_mean) / y_std)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=1e-5)
-    train_rows = torch.as_tensor(train)
-    best, best_state, since_best = float("inf"), None, 0
-    for _ in range(EPOCHS):
-        model.train()
-        order = train_rows[torch.randperm(len(train_rows), generator=generator)]
-        for start in range(0, len(order), BATCH):
-            rows = order[start : start + BATCH]
-            loss = (model(features[rows]) - target[rows]).abs().mean()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        model.eval()
-        with torch.no_grad():
-            val_mae = float((model(features[val]) - target[val]).abs().mean())
-        if val_mae < best:
-            best, best_state, since_best = val_mae, {k: v.clone() for k, v in model.state_dict().items()}, 0
-        else:
-            since_best += 1
-            if since_best > PATIENCE:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
+    config = CompositionTrainConfig(seed=seed)
+    model, _ = fit_composition_tc((x[train], y[train]), (x[val], y[val]), config=config, extra=extra, memory=memory)
     with torch.no_grad():
-        return model(features[test]).numpy() * y_std + y_mean
+        return model.predict_statistics(x[test]).numpy().astype(np.float64)
 
 
 def fold_rows(x: np.ndarray, y: np.ndarray, split: tuple, k: int) -> dict[str, dict]:
@@ -156,11 +115,12 @@ def restore_committed_folds(out: Path) -> None:
         return
     for k, rows in json.loads(committed.read_text())["folds"].items():
         rows = dict(rows)
-        memory_row = rows.pop(MEMORY_ROW, None)
+        extra_rows = {prefix: rows.pop(name, None) for name, prefix in EXTRA_ROWS.values()}
         if not (out / f"fold_{k}.json").exists():
             write_json_atomic(out / f"fold_{k}.json", rows)
-        if memory_row is not None and not (out / f"memory_fold_{k}.json").exists():
-            write_json_atomic(out / f"memory_fold_{k}.json", memory_row)
+        for prefix, row in extra_rows.items():
+            if row is not None and not (out / f"{prefix}_fold_{k}.json").exists():
+                write_json_atomic(out / f"{prefix}_fold_{k}.json", row)
 
 
 def main() -> None:
@@ -170,37 +130,42 @@ def main() -> None:
     parser.add_argument("--out", default="runs/composition_retrieval")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
+    parser.add_argument("--train-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ids, y, x, folds = supercon3d_statistics(args.data)
-    memory = memory_statistics(args.memory_data, args.data) if args.memory_data else None
+    extra_sets = {"memory": args.memory_data, "train": args.train_data}
+    extra = {role: memory_statistics(name, args.data) for role, name in extra_sets.items() if name}
     out = Path(args.out)
     restore_committed_folds(out)
     for k in args.folds:
         path = out / f"fold_{k}.json"
         if not path.exists():
             write_json_atomic(path, {"ids": [ids[i] for i in folds[k][2]], **fold_rows(x, y, folds[k], k)})
-        memory_path = out / f"memory_fold_{k}.json"
-        if memory is not None and not memory_path.exists():
-            started = time.perf_counter()
-            p = fit_predict(x, y, folds[k], 100 * k, memory)  # seed 0's network, the ``retrieval`` row's seed
-            row = {"mae": mae(y[folds[k][2]], p), "r2": r2(y[folds[k][2]], p), "y_pred": p.tolist()}
-            write_json_atomic(memory_path, {**row, "seconds": time.perf_counter() - started})
+        for role, rows in extra.items():
+            path = out / f"{EXTRA_ROWS[role][1]}_fold_{k}.json"
+            if not path.exists():
+                started = time.perf_counter()
+                p = fit_predict(x, y, folds[k], 100 * k, **{"memory" if role == "memory" else "extra": rows})
+                row = {"mae": mae(y[folds[k][2]], p), "r2": r2(y[folds[k][2]], p), "y_pred": p.tolist()}
+                write_json_atomic(path, {**row, "seconds": time.perf_counter() - started})
     # Every finished fold is tabulated (a run of a few folds adds to the table, it does not replace it).
     per_fold = {}
     for k in range(len(folds)):
         if (out / f"fold_{k}.json").exists():
             per_fold[k] = json.loads((out / f"fold_{k}.json").read_text())
-        if k in per_fold and (out / f"memory_fold_{k}.json").exists():
-            per_fold[k][MEMORY_ROW] = json.loads((out / f"memory_fold_{k}.json").read_text())
+        for name, prefix in EXTRA_ROWS.values():
+            if k in per_fold and (out / f"{prefix}_fold_{k}.json").exists():
+                per_fold[k][name] = json.loads((out / f"{prefix}_fold_{k}.json").read_text())
     metrics = ("mae", "r2", "seconds")
     summary, same_folds = {}, {}
-    for name in (*ROWS, MEMORY_ROW):
+    for name in (*ROWS, MEMORY_ROW, TRAINED_ROW):
         ran = [k for k in per_fold if name in per_fold[k]]
         if ran:
             summary[name] = {"folds": ran, **fold_summary([{m: per_fold[k][name][m] for m in metrics} for k in ran])}
             same_folds[name] = {n: float(np.mean([per_fold[k][n]["mae"] for k in ran])) for n in ("RF", "retrieval")}
     options = f" --memory-data {args.memory_data}" if args.memory_data else ""
+    options += f" --train-data {args.train_data}" if args.train_data else ""
     meta = provenance(f"python benchmarks/composition_retrieval.py --data ../shared/data{options}", args.threads)
     lines = [
         *header_lines("Composition statistics: random forest against a retrieval-augmented network (TabR)", meta),

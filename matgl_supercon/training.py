@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_json_atomic
+from matgl_supercon.models.composition import CompositionTc
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet, attach_positions
 
@@ -540,6 +541,91 @@ def fit_tc_model(
     return model, summary
 
 
+@dataclass
+class CompositionTrainConfig:
+    """Optimisation settings of :func:`fit_composition_tc` (those of ``benchmarks/composition_retrieval.py``)."""
+
+    max_epochs: int = 200
+    #: Epochs without a better validation MAE before training stops (the best epoch's weights are kept).
+    patience: int = 20
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-5
+    seed: int = 0
+
+
+def fit_composition_tc(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    model_kwargs: dict | None = None,
+    config: CompositionTrainConfig | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+    memory: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[CompositionTc, dict]:
+    """Train a :class:`CompositionTc` on composition statistics; validation MAE picks the epoch.
+
+    Statistics are ``CompositionTc(**model_kwargs).graph_composition_statistics(graphs)`` of the structures'
+    graphs: computed once, they make an epoch a few hundred small matrix products (seconds on a CPU).
+
+    Args:
+        train: ``([n, n_statistics] statistics, [n] ln Tc)`` of the training structures; they set the target
+            scaling and form the retrieval memory.
+        val: The same for the validation structures.
+        model_kwargs: Arguments of :class:`CompositionTc`.
+        config: Optimisation settings.
+        extra: Further training rows (e.g. formula-table records as virtual crystals) that join the training rows
+            and the memory but not the target scaling.
+        memory: Rows that join the memory only: read as neighbours, never trained on.
+
+    Returns:
+        The model with the best validation epoch's weights (eval mode) and a summary
+        (``best_val_mae`` in ln K, ``epochs``, ``seconds``).
+    """
+    config = config or CompositionTrainConfig()
+    started = time.perf_counter()
+    x, y = (np.asarray(a, dtype=np.float64) for a in train)
+    mean, std = float(y.mean()), float(y.std())
+    if not std > 0:
+        raise ValueError("the training ln Tc values are all equal: nothing to standardise or learn")
+    if extra is not None:
+        x, y = np.vstack([x, extra[0]]), np.concatenate([y, extra[1]])
+    x_memory, y_memory = x, y
+    if memory is not None:
+        x_memory, y_memory = np.vstack([x, memory[0]]), np.concatenate([y, memory[1]])
+    torch.manual_seed(config.seed)  # the initial weights; batches come from the local generator below
+    generator = torch.Generator().manual_seed(config.seed)
+    model = CompositionTc(**(model_kwargs or {}), target_mean=mean, target_std=std)
+    model.set_retrieval_memory(x_memory, y_memory)
+    features = torch.tensor(x, dtype=torch.float32)
+    target = torch.tensor((y - mean) / std, dtype=torch.float32)
+    val_features = torch.tensor(np.asarray(val[0]), dtype=torch.float32)
+    val_target = torch.tensor((np.asarray(val[1]) - mean) / std, dtype=torch.float32)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    best, best_state, since_best, epoch = math.inf, None, 0, 0
+    for epoch in range(1, config.max_epochs + 1):  # noqa: B007 (the last epoch run is reported)
+        model.train()
+        order = torch.randperm(len(features), generator=generator)
+        for start in range(0, len(order), config.batch_size):
+            rows = order[start : start + config.batch_size]
+            loss = (model.standardised(features[rows]) - target[rows]).abs().mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        with torch.no_grad():
+            val_mae = float((model.standardised(val_features) - val_target).abs().mean())
+        if val_mae < best:
+            best, best_state, since_best = val_mae, {k: v.clone() for k, v in model.state_dict().items()}, 0
+        else:
+            since_best += 1
+            if since_best > config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    summary = {"best_val_mae": best * std, "epochs": epoch, "seconds": time.perf_counter() - started}
+    return model, summary
+
+
 @torch.no_grad()
 def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> np.ndarray:
     """Predictions of the model's target (ln Tc for SODNet) for a graph dataset, in order."""
@@ -555,10 +641,12 @@ def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> 
 
 __all__ = [
     "LABEL",
+    "CompositionTrainConfig",
     "ConcatDataset",
     "Subset",
     "TcLightningModule",
     "TrainConfig",
+    "fit_composition_tc",
     "fit_tc_model",
     "graph_dataset",
     "make_loader",

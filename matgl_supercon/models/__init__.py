@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from matgl_supercon.models._shared_memory import read_state, share_retrieval_memory
+from matgl_supercon.models.composition import CompositionTc
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet, attach_positions
 
-__all__ = ["MEGNetTc", "SODNet", "TcEnsemble", "attach_positions", "read_state", "share_retrieval_memory"]
+__all__ = [
+    "CompositionTc",
+    "MEGNetTc",
+    "SODNet",
+    "TcEnsemble",
+    "attach_positions",
+    "read_state",
+    "share_retrieval_memory",
+]

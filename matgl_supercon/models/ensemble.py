@@ -13,23 +13,26 @@ from matgl_supercon._fingerprint import add_model
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-    from matgl_supercon.models.sodnet import SODNet
+    from matgl_supercon.models._tc_model import OccupancyTcModel
 
 
 class TcEnsemble:
-    """Mean and standard deviation of ln Tc over several SODNet models (e.g. the cross-validation fold models).
+    """Weighted mean and spread of ln Tc over several Tc models (e.g. the cross-validation fold models).
 
-    Members that share most of their training data agree more than their errors warrant, so the raw spread
-    is too narrow; ``sd_scale`` (measured on held-out predictions, see ``calibration.json`` of a shipped
-    model) multiplies it so that mean ± sd covers about 68% of held-out errors.
+    Members may be :class:`~matgl_supercon.models.SODNet` or :class:`~matgl_supercon.models.CompositionTc` models
+    (anything that predicts ln Tc from the same occupancy graphs). Members that share most of their training data
+    agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale`` (measured on held-out
+    predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd covers about 68% of
+    held-out errors.
     """
 
     def __init__(
         self,
-        models: Sequence[SODNet],
+        models: Sequence[OccupancyTcModel],
         name: str = "ensemble",
         sd_scale: float = 1.0,
         weights: Sequence[dict[str, torch.Tensor]] | None = None,
+        member_weights: Sequence[float] | None = None,
     ) -> None:
         """Build the ensemble.
 
@@ -40,11 +43,21 @@ class TcEnsemble:
             weights: Each member's state dict, loaded into its model before the member predicts. Building an
                 e3nn module costs about a second (code generation), loading weights microseconds, so members of
                 one architecture (e.g. the folds of one configuration) can share one module this way.
+            member_weights: Each member's (relative, positive) weight in the mean and spread; equal when None. A
+                shipped ensemble of two model kinds weights each kind by what held-out predictions favour.
         """
         if not models:
             raise ValueError("an ensemble needs at least one model")
         if not sd_scale > 0:
             raise ValueError(f"sd_scale must be positive, got {sd_scale}")
+        self.member_weights = None
+        if member_weights is not None:
+            w = torch.as_tensor([float(v) for v in member_weights], dtype=torch.float64)
+            if w.shape != (len(models),) or not bool(torch.isfinite(w).all() & (w > 0).all()):
+                raise ValueError(
+                    f"member_weights: need {len(models)} positive finite values, got {list(member_weights)}"
+                )
+            self.member_weights = w / w.sum()
         if weights is not None:
             if len(weights) != len(models):
                 raise ValueError(f"{len(weights)} sets of weights for {len(models)} models")
@@ -62,7 +75,7 @@ class TcEnsemble:
     def __len__(self) -> int:
         return len(self._members)
 
-    def members(self) -> Iterator[SODNet]:
+    def members(self) -> Iterator[OccupancyTcModel]:
         """Each member's model in turn (a shared module holds a member's weights only until the next is yielded)."""
         for module, weights in self._members:
             if weights is not None:
@@ -76,6 +89,8 @@ class TcEnsemble:
         the predictions of two models in one results file.
         """
         digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
+        if self.member_weights is not None:  # equal weights keep the fingerprint an unweighted ensemble had
+            digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
         for module, weights in self._members:
             add_model(digest, module._init_args, module.state_dict() if weights is None else weights)
         return digest.hexdigest()
@@ -102,10 +117,21 @@ class TcEnsemble:
 
     @torch.no_grad()
     def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member."""
+        """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member.
+
+        With ``member_weights`` both are weighted; the spread is the unbiased weighted standard deviation (for
+        reliability weights), which equal weights turn into the plain sample standard deviation.
+        """
         stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.members()])
-        sd = stacked.std(0, unbiased=True) if len(self) > 1 else torch.zeros(stacked.shape[1])
-        return stacked.mean(0), sd * self.sd_scale
+        if self.member_weights is None:
+            sd = stacked.std(0, unbiased=True) if len(self) > 1 else torch.zeros(stacked.shape[1])
+            return stacked.mean(0), sd * self.sd_scale
+        w = self.member_weights.to(stacked.dtype)[:, None]
+        mean = (w * stacked).sum(0)
+        if len(self) == 1:
+            return mean, torch.zeros_like(mean)
+        variance = (w * (stacked - mean) ** 2).sum(0) / (1 - (w**2).sum())
+        return mean, variance.sqrt() * self.sd_scale
 
     def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``."""
@@ -113,12 +139,14 @@ class TcEnsemble:
 
     @torch.no_grad()
     def site_contributions(self, structure: Structure) -> torch.Tensor:
-        """Each site's share of the predicted ln Tc, averaged over members (sums to the mean ln Tc)."""
+        """Each site's share of the predicted ln Tc, averaged over members like the mean (sums to the mean ln Tc)."""
         shares = []
         for model in self.members():
             model.predict_ln_tc([structure])
             shares.append(model.feature_dict["site_contributions"])
-        return torch.stack(shares).mean(0)
+        if self.member_weights is None:
+            return torch.stack(shares).mean(0)
+        return (self.member_weights.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
 
     def predict_structure(self, structure: Structure) -> torch.Tensor:
         """Tc in K (geometric mean over members)."""

@@ -7,7 +7,6 @@ scratch on e3nn and MatGL's PyG graphs. The model outputs ln(Tc / K).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -18,12 +17,11 @@ from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
-from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
+from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
 from matgl_supercon.models._retrieval import LabelRetrieval, system_keys
-from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON, read_state
-from matgl_supercon.models._target import StandardisedTarget
+from matgl_supercon.models._tc_model import OccupancyTcModel, composition_statistics, occupancy_shares
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -39,47 +37,6 @@ def attach_positions(g: Data, lat: torch.Tensor) -> None:
         batch = torch.zeros(g.num_nodes, dtype=torch.long, device=g.frac_coords.device)
     g.pos = torch.einsum("ni,nij->nj", g.frac_coords, lat[batch])
     g.pbc_offshift = torch.einsum("ei,eij->ej", g.pbc_offset, lat[batch[g.edge_index[0]]])
-
-
-#: Atom fraction from which an element counts fully in the min/max composition statistics.
-PRESENCE_FRACTION = 0.02
-
-
-def composition_statistics(
-    occupancy: torch.Tensor, vacancy: torch.Tensor, descriptors: torch.Tensor, batch: torch.Tensor, n_graphs: int
-) -> torch.Tensor:
-    """Magpie-style composition statistics of each graph from its site occupancies.
-
-    Args:
-        occupancy: ``[n_sites, n_elements]`` site occupancies.
-        vacancy: ``[n_sites]`` vacancy fractions.
-        descriptors: ``[n_elements, n_desc]`` elemental descriptor table.
-        batch: ``[n_sites]`` graph index of each site.
-        n_graphs: Number of graphs.
-
-    Returns:
-        ``[n_graphs, 4 * n_desc + 2]``: composition-weighted mean and standard deviation of the descriptors,
-        their (faded-in) min and max over the elements present, the mean site mixing and the mean vacancy
-        fraction.
-        Supercells give the same values, since only fractions enter.
-    """
-    amount = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
-    fraction = amount / amount.sum(-1, keepdim=True).clamp_min(1e-12)
-    mean = fraction @ descriptors
-    std = (fraction @ descriptors**2 - mean**2).clamp_min(0.0).add(1e-8).sqrt()
-    # Min and max over the elements present, with each element faded in: its descriptor moves from the
-    # composition mean (inside the range of the others) to its own value as its atom fraction grows to
-    # PRESENCE_FRACTION. Magpie's hard min/max would jump when a trace dopant appears; this stays continuous,
-    # so {A: x, B: 1 - x} tends to pure A as x -> 1.
-    weight = (fraction / PRESENCE_FRACTION).clamp(max=1.0)[:, :, None]
-    table = mean[:, None, :] + weight * (descriptors[None] - mean[:, None, :])
-    present = (fraction > 0)[:, :, None]
-    low = torch.where(present, table, torch.full_like(table, torch.inf)).amin(1)
-    high = torch.where(present, table, torch.full_like(table, -torch.inf)).amax(1)
-    total = occupancy.sum(-1).clamp_min(1e-6)
-    mixing = 1.0 - (occupancy**2).sum(-1) / total**2
-    site_means = scatter(torch.stack([mixing, vacancy], -1), batch, dim=0, dim_size=n_graphs, reduce="mean")
-    return torch.cat([mean, std, low, high, site_means], dim=-1)
 
 
 def chemical_system_keys(occupancy: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
@@ -102,7 +59,7 @@ def scalar_mlp(n_in: int, hidden: int, dropout: float = 0.0) -> nn.Sequential:
     )
 
 
-class SODNet(StandardisedTarget, MatGLModel):
+class SODNet(OccupancyTcModel, MatGLModel):
     """Equivariant graph-attention Tc regressor on occupancy-aware graphs.
 
     Node input: occupancy-weighted element embeddings (a learned projection of elemental descriptors, plus a
@@ -289,22 +246,6 @@ class SODNet(StandardisedTarget, MatGLModel):
         self.readout = scalar_mlp(n_readout, readout_hidden, readout_dropout)
         self.init_target_scaling(target_mean, target_std)
 
-    @classmethod
-    def load(cls, path: str | Path | dict, **kwargs) -> SODNet:
-        """Load a saved model (``matgl.load_model`` calls this), also one whose memory rows are shared.
-
-        A member of a shipped ensemble may keep the retrieval-memory rows it has in common with other members in
-        a file beside it (:func:`matgl_supercon.models.share_retrieval_memory`); its folder names that file, and
-        the rows are put back here. Any other folder, name or Hugging Face id goes through MatGL's loader.
-        """
-        folder = Path(path["state.pt"]).parent if isinstance(path, dict) else Path(path)
-        if not (folder / SHARED_MEMORY_JSON).exists():
-            return super().load(path, **kwargs)
-        init_args = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-        model = cls(**{k: v for k, v in init_args.items() if not k.startswith("@")})
-        model.load_state_dict(read_state(folder))  # strict: a memory that does not fit its model fails here
-        return model
-
     def set_state_scaling(self, mean: Sequence[float], std: Sequence[float]) -> None:
         """Set the standardisation of the state vector (done by the trainer from the training split)."""
         mean = torch.as_tensor(mean, dtype=self.state_mean.dtype)
@@ -355,24 +296,9 @@ class SODNet(StandardisedTarget, MatGLModel):
         stats = self.graph_composition_statistics(graphs)
         self.composition_encoder.set_scaling(stats.mean(0), stats.std(0).clamp_min(1e-6))
 
-    def graph_composition_statistics(self, graphs: Sequence[Data]) -> torch.Tensor:
-        """``[len(graphs), n_statistics]``: each graph's :func:`composition_statistics` (this model's descriptors)."""
-        if not graphs:
-            raise ValueError("no graphs to take composition statistics of")
-        batch = Batch.from_data_list(list(graphs))
-        descriptors = self.embedding.descriptors
-        return composition_statistics(batch.occupancy, batch.vacancy, descriptors, batch.batch, batch.num_graphs)
-
-    def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
-        """The graph converter whose graphs this model expects.
-
-        Args:
-            allow_isolated: Accept sites without neighbours, as a formula's
-                :func:`~matgl_supercon.graph.virtual_crystal` has; real crystals keep the check.
-        """
-        return OccupancyStructure2Graph(
-            self.element_types, cutoff=self.cutoff, max_neighbors=self.max_neighbors, allow_isolated=allow_isolated
-        )
+    def descriptor_table(self) -> torch.Tensor:
+        """The elemental descriptors of the node embedding (valence counts included with ``valence_descriptors``)."""
+        return self.embedding.descriptors
 
     def node_features(self, g: Data) -> torch.Tensor:
         """Equivariant node features ``[n, irreps_node.dim]`` after the transformer blocks."""
@@ -413,9 +339,7 @@ class SODNet(StandardisedTarget, MatGLModel):
         if batch is None:
             batch = torch.zeros(g.num_nodes, dtype=torch.long, device=x.device)
         n_graphs = int(batch.max()) + 1 if batch.numel() else 0
-        occupancy = g.occupancy.sum(-1)
-        norm = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
-        share = occupancy / norm[batch]
+        share = occupancy_shares(g.occupancy, batch, n_graphs)
         scalars = x[:, : self.n_scalars]
         if self.global_context:
             mean = scatter(scalars * share[:, None], batch, dim=0, dim_size=n_graphs, reduce="sum")
@@ -486,11 +410,6 @@ class SODNet(StandardisedTarget, MatGLModel):
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)
-
-    def graphs(self, structures: Sequence[Structure]) -> list[tuple[Data, torch.Tensor]]:
-        """``(graph, lattice)`` of each structure, converted with :meth:`make_converter`."""
-        converter = self.make_converter()
-        return [converter.get_graph(s)[:2] for s in structures]
 
     def predict_ln_tc(
         self,

@@ -8,10 +8,12 @@ from pathlib import Path
 import matgl
 
 from matgl_supercon.models._shared_memory import read_state
+from matgl_supercon.models._tc_model import OccupancyTcModel
 from matgl_supercon.models.ensemble import TcEnsemble
-from matgl_supercon.models.sodnet import SODNet
 
 _HERE = Path(__file__).parent
+#: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``).
+ENSEMBLE_JSON = "ensemble.json"
 
 
 def pretrained_dir(name: str) -> Path:
@@ -28,18 +30,19 @@ def available_models() -> list[str]:
 
 
 def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
-    """Load a shipped ensemble by name, or any saved SODNet folder(s) by path, offline.
+    """Load a shipped ensemble by name, or any saved Tc model folder(s) by path, offline.
 
     Args:
-        name_or_path: A name from :func:`available_models`; a folder saved by ``SODNet.save``; or a
-            folder whose subfolders are such model folders (an ensemble).
+        name_or_path: A name from :func:`available_models`; a folder saved by ``SODNet.save`` (or
+            ``CompositionTc.save``); or a folder whose subfolders are such model folders (an ensemble).
 
     Returns:
         A :class:`TcEnsemble` (of one model for a single folder), with the spread scale of the folder's
-        ``calibration.json`` when it has one.
+        ``calibration.json`` and the member weights of its ``ensemble.json`` when it has them.
 
     Raises:
-        ValueError: For a name that is neither shipped nor a folder, listing the shipped names.
+        ValueError: For a name that is neither shipped nor a folder, listing the shipped names; for an
+            ``ensemble.json`` that does not weight exactly the folder's members.
     """
     path = Path(name_or_path)
     if not path.exists():
@@ -56,7 +59,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         raise ValueError(f"{path}: no model.json in it or in its subfolders")
     # One module per architecture (model.json without the target scaling, which is a buffer in the weights):
     # the folds of one configuration share it, which makes loading a 40-member ensemble about 10x faster.
-    modules: dict[str, SODNet] = {}
+    modules: dict[str, OccupancyTcModel] = {}
     models, weights = [], []
     for member in members:
         spec = json.loads((member / "model.json").read_text())
@@ -64,8 +67,8 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         key = json.dumps([spec["@module"], spec["@class"], kwargs], sort_keys=True, default=str)
         if key not in modules:
             model = matgl.load_model(member)  # weights_only=True inside MatGL
-            if not isinstance(model, SODNet):
-                raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet")
+            if not isinstance(model, OccupancyTcModel):
+                raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet or CompositionTc")
             modules[key] = model
         state = read_state(member)  # weights_only=True; memory rows shared by members put back
         try:
@@ -76,4 +79,15 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         weights.append(state)
     calibration = path / "calibration.json"
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
-    return TcEnsemble(models, name=path.name, sd_scale=sd_scale, weights=weights)
+    member_weights = None
+    if len(members) > 1 and (path / ENSEMBLE_JSON).exists():
+        given = json.loads((path / ENSEMBLE_JSON).read_text())["member_weights"]
+        names = [m.name for m in members]
+        if sorted(given) != sorted(names):
+            unweighted, unknown = sorted(set(names) - set(given)), sorted(set(given) - set(names))
+            raise ValueError(
+                f"{path / ENSEMBLE_JSON}: member_weights must name every member folder once "
+                f"(members without a weight: {unweighted}; weights of no member: {unknown})"
+            )
+        member_weights = [given[n] for n in names]
+    return TcEnsemble(models, name=path.name, sd_scale=sd_scale, weights=weights, member_weights=member_weights)

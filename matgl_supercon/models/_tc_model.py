@@ -1,0 +1,121 @@
+"""What the Tc models on occupancy graphs share: their converter, composition statistics and shared-memory loading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch_geometric.data import Batch
+from torch_geometric.utils import scatter
+
+from matgl_supercon.graph import OccupancyStructure2Graph
+from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON, read_state
+from matgl_supercon.models._target import StandardisedTarget
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+    from torch_geometric.data import Data
+
+#: Atom fraction from which an element counts fully in the min/max composition statistics.
+PRESENCE_FRACTION = 0.02
+
+
+def composition_statistics(
+    occupancy: torch.Tensor, vacancy: torch.Tensor, descriptors: torch.Tensor, batch: torch.Tensor, n_graphs: int
+) -> torch.Tensor:
+    """Magpie-style composition statistics of each graph from its site occupancies.
+
+    Args:
+        occupancy: ``[n_sites, n_elements]`` site occupancies.
+        vacancy: ``[n_sites]`` vacancy fractions.
+        descriptors: ``[n_elements, n_desc]`` elemental descriptor table.
+        batch: ``[n_sites]`` graph index of each site.
+        n_graphs: Number of graphs.
+
+    Returns:
+        ``[n_graphs, 4 * n_desc + 2]``: composition-weighted mean and standard deviation of the descriptors,
+        their (faded-in) min and max over the elements present, the mean site mixing and the mean vacancy
+        fraction.
+        Supercells give the same values, since only fractions enter.
+    """
+    amount = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
+    fraction = amount / amount.sum(-1, keepdim=True).clamp_min(1e-12)
+    mean = fraction @ descriptors
+    std = (fraction @ descriptors**2 - mean**2).clamp_min(0.0).add(1e-8).sqrt()
+    # Min and max over the elements present, with each element faded in: its descriptor moves from the
+    # composition mean (inside the range of the others) to its own value as its atom fraction grows to
+    # PRESENCE_FRACTION. Magpie's hard min/max would jump when a trace dopant appears; this stays continuous,
+    # so {A: x, B: 1 - x} tends to pure A as x -> 1.
+    weight = (fraction / PRESENCE_FRACTION).clamp(max=1.0)[:, :, None]
+    table = mean[:, None, :] + weight * (descriptors[None] - mean[:, None, :])
+    present = (fraction > 0)[:, :, None]
+    low = torch.where(present, table, torch.full_like(table, torch.inf)).amin(1)
+    high = torch.where(present, table, torch.full_like(table, -torch.inf)).amax(1)
+    total = occupancy.sum(-1).clamp_min(1e-6)
+    mixing = 1.0 - (occupancy**2).sum(-1) / total**2
+    site_means = scatter(torch.stack([mixing, vacancy], -1), batch, dim=0, dim_size=n_graphs, reduce="mean")
+    return torch.cat([mean, std, low, high, site_means], dim=-1)
+
+
+class OccupancyTcModel(StandardisedTarget):
+    """Mixin for a ``MatGLModel`` that predicts ln Tc from :class:`OccupancyStructure2Graph` graphs.
+
+    The model sets ``element_types``, ``cutoff``, ``max_neighbors`` (its converter) and :meth:`descriptor_table`.
+    """
+
+    element_types: tuple[str, ...]
+    cutoff: float
+    max_neighbors: int | None
+
+    @classmethod
+    def load(cls, path: str | Path | dict, **kwargs):
+        """Load a saved model (``matgl.load_model`` calls this), also one whose memory rows are shared.
+
+        A member of a shipped ensemble may keep the retrieval-memory rows it has in common with other members in
+        a file beside it (:func:`matgl_supercon.models.share_retrieval_memory`); its folder names that file, and
+        the rows are put back here. Any other folder, name or Hugging Face id goes through MatGL's loader.
+        """
+        folder = Path(path["state.pt"]).parent if isinstance(path, dict) else Path(path)
+        if not (folder / SHARED_MEMORY_JSON).exists():
+            return super().load(path, **kwargs)
+        init_args = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        model = cls(**{k: v for k, v in init_args.items() if not k.startswith("@")})
+        model.load_state_dict(read_state(folder))  # strict: a memory that does not fit its model fails here
+        return model
+
+    def descriptor_table(self) -> torch.Tensor:
+        """``[n_elements, n_desc]`` elemental descriptors whose composition statistics the model reads."""
+        raise NotImplementedError
+
+    def graph_composition_statistics(self, graphs: Sequence[Data]) -> torch.Tensor:
+        """``[len(graphs), n_statistics]``: each graph's :func:`composition_statistics` (this model's descriptors)."""
+        if not graphs:
+            raise ValueError("no graphs to take composition statistics of")
+        batch = Batch.from_data_list(list(graphs))
+        return composition_statistics(
+            batch.occupancy, batch.vacancy, self.descriptor_table(), batch.batch, batch.num_graphs
+        )
+
+    def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
+        """The graph converter whose graphs this model expects.
+
+        Args:
+            allow_isolated: Accept sites without neighbours, as a formula's
+                :func:`~matgl_supercon.graph.virtual_crystal` has; real crystals keep the check.
+        """
+        return OccupancyStructure2Graph(
+            self.element_types, cutoff=self.cutoff, max_neighbors=self.max_neighbors, allow_isolated=allow_isolated
+        )
+
+    def graphs(self, structures: Sequence[Structure]) -> list[tuple[Data, torch.Tensor]]:
+        """``(graph, lattice)`` of each structure, converted with :meth:`make_converter`."""
+        converter = self.make_converter()
+        return [converter.get_graph(s)[:2] for s in structures]
+
+
+def occupancy_shares(occupancy: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
+    """``[n_sites]`` each site's share of its graph's total occupancy (alternative positions of one atom count once)."""
+    total = occupancy.sum(-1)
+    return total / scatter(total, batch, dim=0, dim_size=n_graphs, reduce="sum")[batch]

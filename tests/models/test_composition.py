@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+
+import matgl
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from matgl_supercon.models import CompositionTc, SODNet, TcEnsemble
+from matgl_supercon.pretrained import load_model
+from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc
+
+ELEMENTS = ("B", "N", "O", "Na", "Mg", "Al", "Cl", "Cu", "Y", "Ba")
+TINY = {"element_types": ELEMENTS, "cutoff": 4.0, "max_neighbors": 8, "width": 16, "retrieval_neighbors": 3}
+
+
+def cubic(species, a: float = 3.5) -> Structure:
+    """A two-site cubic cell (CsCl positions) with the given species or occupancy dicts."""
+    return Structure(Lattice.cubic(a), species, [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@pytest.fixture
+def structures() -> list[Structure]:
+    """Eight small ordered and disordered crystals with made-up, composition-dependent ln Tc labels."""
+    return [
+        cubic(["Mg", "B"], 3.1),
+        cubic(["Na", "Cl"]),
+        cubic(["Al", "N"], 3.0),
+        cubic(["Cu", "O"], 3.2),
+        cubic([{"Mg": 0.8, "Al": 0.2}, "B"], 3.1),
+        cubic([{"Y": 0.5, "Ba": 0.5}, "Cu"], 3.6),
+        cubic(["Ba", {"O": 0.9}], 3.4),
+        cubic([{"Mg": 0.5, "Al": 0.5}, "B"], 3.1),
+    ]
+
+
+@pytest.fixture
+def trained(structures) -> tuple[CompositionTc, np.ndarray]:
+    model = CompositionTc(**TINY)
+    x = model.graph_composition_statistics([g for g, _ in model.graphs(structures)]).numpy()
+    y = np.linspace(0.5, 3.5, len(x))
+    config = CompositionTrainConfig(max_epochs=30, patience=30, batch_size=4, lr=3e-3)
+    trained, _ = fit_composition_tc((x[:6], y[:6]), (x[6:], y[6:]), TINY, config)
+    return trained, x
+
+
+def test_graph_prediction_is_the_statistics_prediction_and_ignores_cell_and_site_order(trained, structures):
+    model, x = trained
+    from_graphs = model.predict_ln_tc(structures)
+    assert torch.allclose(from_graphs, model.predict_statistics(x), atol=1e-6)
+    s = structures[5]
+    supercell = s.copy()
+    supercell.make_supercell([2, 1, 1])
+    reordered = Structure(s.lattice, [s[1].species, s[0].species], [s[1].frac_coords, s[0].frac_coords])
+    ln_tc = model.predict_ln_tc([s, supercell, reordered])
+    assert torch.allclose(ln_tc, ln_tc[0].expand(3), rtol=1e-5)
+    assert float(model.predict_structure(s)) == pytest.approx(float(ln_tc[0].exp()), rel=1e-6)
+    # Each site's contribution is its occupancy share of the prediction.
+    model.predict_ln_tc([s])
+    assert torch.allclose(model.feature_dict["site_contributions"].sum(), ln_tc[0], atol=1e-6)
+
+
+def test_mixed_site_tends_to_the_ordered_prediction(trained):
+    model, _ = trained
+    ordered = float(model.predict_ln_tc([cubic(["Mg", "B"], 3.1)])[0])
+    gaps = [
+        abs(float(model.predict_ln_tc([cubic([{"Mg": x, "Al": 1 - x}, "B"], 3.1)])[0]) - ordered)
+        for x in (0.9, 0.99, 0.999999)
+    ]
+    assert gaps[-1] < 1e-3 and gaps[-1] <= gaps[0]
+
+
+def test_training_is_seeded_lowers_the_loss_and_keeps_the_best_epoch(structures):
+    model = CompositionTc(**TINY)
+    x = model.graph_composition_statistics([g for g, _ in model.graphs(structures)]).numpy()
+    y = np.linspace(0.5, 3.5, len(x))
+    untrained_fit = CompositionTrainConfig(max_epochs=1, patience=0, batch_size=4, lr=1e-12)
+    config = CompositionTrainConfig(max_epochs=40, patience=40, batch_size=4, lr=3e-3)
+    start, _ = fit_composition_tc((x, y), (x, y), TINY, untrained_fit)
+    first, summary = fit_composition_tc((x, y), (x, y), TINY, config)
+    again, _ = fit_composition_tc((x, y), (x, y), TINY, config)
+    assert summary["epochs"] == 40 and summary["best_val_mae"] >= 0
+    before = float(np.abs(start.predict_statistics(x).detach().numpy() - y).mean())
+    after = float(np.abs(first.predict_statistics(x).detach().numpy() - y).mean())
+    assert after < 0.7 * before
+    assert after == pytest.approx(summary["best_val_mae"], rel=1e-4)
+    assert torch.equal(first.predict_statistics(x), again.predict_statistics(x))
+    # Extra training rows and read-only rows both join the memory; only the former train.
+    extra, memory = (x[:2] + 0.01, y[:2]), (x[2:5] + 0.02, y[2:5])
+    both, _ = fit_composition_tc((x, y), (x, y), TINY, untrained_fit, extra=extra, memory=memory)
+    assert both.retrieval.memory_labels.shape == (len(x) + 5,)
+    assert both._init_args["retrieval_memory_size"] == len(x) + 5
+    assert float(both.target_mean) == pytest.approx(float(y.mean()))  # the scaling is the training rows' own
+    with pytest.raises(ValueError, match="all equal"):
+        fit_composition_tc((x, np.ones(len(x))), (x, y), TINY, untrained_fit)
+
+
+def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structures, tmp_path):
+    model, _ = trained
+    model.save(tmp_path / "composition")
+    loaded = matgl.load_model(tmp_path / "composition")
+    assert isinstance(loaded, CompositionTc)
+    assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
+    with pytest.raises(ValueError, match="3 memory rows need as many ln Tc values"):
+        loaded.set_retrieval_memory(torch.zeros(3, loaded.retrieval.memory_statistics.shape[1]), [1.0])
+    # A folder of a SODNet and a CompositionTc with weights in ensemble.json is one weighted ensemble.
+    torch.manual_seed(0)
+    sodnet = SODNet(
+        element_types=ELEMENTS,
+        cutoff=4.0,
+        max_neighbors=8,
+        irreps_node="8x0e+4x1o",
+        irreps_ffn="8x0e+4x1o",
+        n_heads=2,
+        n_radial=4,
+        radial_hidden=4,
+        attention_hidden=4,
+        readout_hidden=8,
+    )
+    folder = tmp_path / "ensemble"
+    sodnet.save(folder / "sodnet")
+    model.save(folder / "composition")
+    each = torch.stack([sodnet.predict_ln_tc(structures), model.predict_ln_tc(structures)])
+    plain = load_model(folder)
+    mean, sd = plain.predict_ln_tc(structures)
+    assert torch.allclose(mean, each.mean(0), atol=1e-6) and torch.allclose(sd, each.std(0), atol=1e-6)
+    (folder / "ensemble.json").write_text(json.dumps({"member_weights": {"sodnet": 3.0, "composition": 1.0}}))
+    weighted = load_model(folder)
+    mean, sd = weighted.predict_ln_tc(structures)
+    assert torch.allclose(mean, 0.75 * each[0] + 0.25 * each[1], atol=1e-6)
+    # Two members: the unbiased weighted spread is |difference| * sqrt(w1 w2 / (1 - w1^2 - w2^2)) = |d| / sqrt(2).
+    assert torch.allclose(sd, (each[0] - each[1]).abs() / 2**0.5, atol=1e-5)
+    assert weighted.fingerprint() != plain.fingerprint()
+    shares = weighted.site_contributions(structures[4])
+    assert float(shares.sum()) == pytest.approx(float(weighted.predict_ln_tc([structures[4]])[0][0]), abs=1e-5)
+    (folder / "ensemble.json").write_text(json.dumps({"member_weights": {"sodnet": 3.0, "other": 1.0}}))
+    with pytest.raises(ValueError, match=r"without a weight: \['composition'\]; weights of no member: \['other'\]"):
+        load_model(folder)
+    with pytest.raises(ValueError, match="member_weights: need 2 positive finite values"):
+        TcEnsemble([sodnet, model], member_weights=[1.0, 0.0])
