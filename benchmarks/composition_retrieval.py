@@ -25,6 +25,9 @@ memory also holds the SuperCon formula table's superconductors in chemical syste
 trained on, as ``supercon3d_sodnet.py --memory-data`` does for SODNet. Its folds go to ``--out/memory_fold_K.json``.
 ``--train-data formulas_new_systems`` adds ``retrieval trained with formulas``: the same records join the training
 rows as well as the memory (the target scaling stays the SuperCon3D block's; ``--out/trained_fold_K.json``).
+With ``--save-members`` those networks are also saved (``member_runs_dir``) with their test predictions
+(``member_results_dir``), for ``make_pretrained.py`` to ship as members; a fold whose row is already finished is
+trained again and must predict what the row holds (training is deterministic).
 
 Each fold's rows are written to ``--out/fold_K.json`` as they finish, so a rerun resumes; results go to
 ``benchmarks/results/composition_retrieval.{json,md}``, which hold every fold's rows too: a run on a machine without
@@ -48,8 +51,8 @@ from supercon3d_baselines import random_forest
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d
-from matgl_supercon.models import SODNet
-from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc, records_dataset
+from matgl_supercon.models import CompositionTc, SODNet
+from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc, records_dataset, save_model_atomic
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = 3
@@ -58,6 +61,19 @@ MEMORY_ROW = "retrieval + formula memory"
 TRAINED_ROW = "retrieval trained with formulas"
 #: Row of each extra-record option, and the prefix of its fold files under ``--out``.
 EXTRA_ROWS = {"memory": (MEMORY_ROW, "memory"), "train": (TRAINED_ROW, "trained")}
+#: Names of the saved fold networks of each extra-record option (``--save-members``), as ``make_pretrained.py``
+#: knows them: members of the shipped ensemble beside the SODNet configurations of ``sodnet_variants.py``.
+MEMBER_VARIANTS = {"memory": "composition_tc_formula_memory", "train": "composition_tc_formula_trained"}
+
+
+def member_results_dir(name: str) -> Path:
+    """Where a member variant's per-fold test results live (``all/fold_K.json``, as ``sodnet_variants.py`` has)."""
+    return RESULTS / "composition_members" / name
+
+
+def member_runs_dir(name: str) -> Path:
+    """Where a member variant's fold networks are saved (``all/fold_K/model``; not committed)."""
+    return Path("runs/composition_members") / name
 
 
 def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -68,24 +84,33 @@ def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarr
     return statistics, np.log([r.tc for r in records])
 
 
-def fit_predict(
+def fit_model(
     x: np.ndarray,
     y: np.ndarray,
     split: tuple,
     seed: int,
     memory: tuple[np.ndarray, np.ndarray] | None = None,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Train one network on the split's training block (validation picks the epoch); predict its test block.
+) -> tuple[CompositionTc, dict]:
+    """Train one network on the split's training block (validation picks the epoch).
 
     ``memory`` (statistics, ln Tc) of extra records joins the training block in the retrieval memory only;
     ``extra`` records join it in the memory and as training rows (the target scaling stays the block's).
     """
-    train, val, test = split
+    train, val, _ = split
     config = CompositionTrainConfig(seed=seed)
-    model, _ = fit_composition_tc((x[train], y[train]), (x[val], y[val]), config=config, extra=extra, memory=memory)
+    return fit_composition_tc((x[train], y[train]), (x[val], y[val]), config=config, extra=extra, memory=memory)
+
+
+def predict(model: CompositionTc, statistics: np.ndarray) -> np.ndarray:
+    """ln Tc (float64) of rows of statistics."""
     with torch.no_grad():
-        return model.predict_statistics(x[test]).numpy().astype(np.float64)
+        return model.predict_statistics(statistics).numpy().astype(np.float64)
+
+
+def fit_predict(x: np.ndarray, y: np.ndarray, split: tuple, seed: int, **extra_rows) -> np.ndarray:
+    """:func:`fit_model`'s network's predictions for the split's test block."""
+    return predict(fit_model(x, y, split, seed, **extra_rows)[0], x[split[2]])
 
 
 def fold_rows(x: np.ndarray, y: np.ndarray, split: tuple, k: int) -> dict[str, dict]:
@@ -131,6 +156,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
     parser.add_argument("--train-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
+    parser.add_argument(
+        "--save-members",
+        action="store_true",
+        help="also save the --memory-data / --train-data fold networks as members for make_pretrained.py",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ids, y, x, folds = supercon3d_statistics(args.data)
@@ -142,13 +172,29 @@ def main() -> None:
         path = out / f"fold_{k}.json"
         if not path.exists():
             write_json_atomic(path, {"ids": [ids[i] for i in folds[k][2]], **fold_rows(x, y, folds[k], k)})
+        test = folds[k][2]
         for role, rows in extra.items():
             path = out / f"{EXTRA_ROWS[role][1]}_fold_{k}.json"
-            if not path.exists():
-                started = time.perf_counter()
-                p = fit_predict(x, y, folds[k], 100 * k, **{"memory" if role == "memory" else "extra": rows})
-                row = {"mae": mae(y[folds[k][2]], p), "r2": r2(y[folds[k][2]], p), "y_pred": p.tolist()}
+            member = member_runs_dir(MEMBER_VARIANTS[role]) / "all" / f"fold_{k}" / "model"
+            if path.exists() and (not args.save_members or (member / "model.json").exists()):
+                continue
+            started = time.perf_counter()
+            # Seed 0's network (the ``retrieval`` row's seed).
+            model, fitted = fit_model(x, y, folds[k], 100 * k, **{"memory" if role == "memory" else "extra": rows})
+            p = predict(model, x[test])
+            if path.exists():  # a finished (e.g. committed) row: the saved member must be the network it scored
+                difference = float(np.abs(np.array(json.loads(path.read_text())["y_pred"]) - p).max())
+                if difference > 1e-6:
+                    raise SystemExit(f"{path}: retrained fold {k} predicts up to {difference:.2g} ln K differently")
+            else:
+                row = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist()}
                 write_json_atomic(path, {**row, "seconds": time.perf_counter() - started})
+            if args.save_members:
+                member.parent.mkdir(parents=True, exist_ok=True)
+                save_model_atomic(model, member)
+                result = {"ids": [ids[i] for i in test], "y_true": y[test].tolist(), "y_pred": p.tolist()}
+                result.update(mae=mae(y[test], p), r2=r2(y[test], p), epochs_run=fitted["epochs"])
+                write_json_atomic(member_results_dir(MEMBER_VARIANTS[role]) / "all" / f"fold_{k}.json", result)
     # Every finished fold is tabulated (a run of a few folds adds to the table, it does not replace it).
     per_fold = {}
     for k in range(len(folds)):

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from composition_retrieval import MEMBER_VARIANTS, member_results_dir, member_runs_dir
 from scipy.stats import spearmanr
 from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_dir, runs_dir
 
@@ -46,6 +47,7 @@ from matgl_supercon.data import load_supercon3d
 from matgl_supercon.models import read_state, share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import load_model, pretrained_dir
+from matgl_supercon.pretrained.io import ENSEMBLE_JSON
 from matgl_supercon.training import write_json_atomic
 
 HERE = Path(__file__).parent
@@ -54,6 +56,23 @@ HERE = Path(__file__).parent
 #: Member folder prefixes that differ from ``<variant>_``: the shipped ensemble's first configuration was the
 #: package default when it was built and its members are ``fold_<k>``.
 MEMBER_PREFIX = {"blocks2_composition": ""}
+#: Composition members (``CompositionTc`` fold networks saved by ``composition_retrieval.py --save-members``) shipped
+#: beside the SODNet configurations: their errors differ from SODNet's, and the two kinds blended predict better.
+SHIPPED_COMPOSITION_MEMBERS = ("composition_tc_formula_memory",)
+#: Weights of the composition members' mean tried against the SODNet members' mean.
+BLEND_WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
+
+
+def is_composition(name: str) -> bool:
+    """Whether a configuration name is one of ``composition_retrieval.py``'s member variants."""
+    return name in MEMBER_VARIANTS.values()
+
+
+def member_dirs(name: str) -> tuple[Path, Path]:
+    """Where a configuration's per-fold test results and its trained fold models live."""
+    if is_composition(name):
+        return member_results_dir(name), member_runs_dir(name)
+    return results_dir(name), runs_dir(name)
 
 
 @dataclass(frozen=True)
@@ -78,15 +97,54 @@ def configurations(variants: list[str], shipped: Path | None = None) -> dict[str
     """
     found = {}
     for name in variants:
-        results = results_dir(name) / "all"
+        results, runs = (folder / "all" for folder in member_dirs(name))
         if not results.is_dir():
-            raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/sodnet_variants.py first")
+            script = "composition_retrieval.py --save-members" if is_composition(name) else "sodnet_variants.py"
+            raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/{script} first")
         prefix = MEMBER_PREFIX.get(name, f"{name}_")
         if shipped is not None and any(shipped.glob(f"{prefix}fold_*/model.json")):
             found[name] = Configuration(results, prefix, shipped, True)
         else:
-            found[name] = Configuration(results, prefix, runs_dir(name) / "all", False)
+            found[name] = Configuration(results, prefix, runs, False)
     return found
+
+
+def blend(
+    held_out: dict[str, tuple[float, int, dict[str, float]]], composition: list[str]
+) -> tuple[float, dict[str, float], list[float]]:
+    """The weight of the composition members' mean against the SODNet members' mean, and held-out predictions.
+
+    Args:
+        held_out: Structure id -> (its ln Tc, the fold that tested it, each configuration's prediction).
+        composition: The configurations that are composition members.
+
+    Returns:
+        The weight with the lowest held-out MAE over all folds (what the ensemble ships); each structure's
+        cross-validated prediction, blended with the weight picked on the other folds' structures, so that the
+        reported held-out score does not use its own fold to pick the weight; and the weight picked per fold.
+        Without both kinds of members: weight 0 or 1, and the plain mean of the configurations.
+    """
+    ids = list(held_out)
+    truth = np.array([held_out[i][0] for i in ids])
+    fold = np.array([held_out[i][1] for i in ids])
+    parts = [
+        np.array(
+            [np.mean([p for n, p in held_out[i][2].items() if is_comp == (n in composition)] or [np.nan]) for i in ids]
+        )
+        for is_comp in (False, True)
+    ]
+    if np.isnan(parts[0]).all() or np.isnan(parts[1]).all():
+        weight = 0.0 if np.isnan(parts[1]).all() else 1.0
+        mean = {i: float(np.mean(list(held_out[i][2].values()))) for i in ids}
+        return weight, mean, [weight] * len(set(fold.tolist()))
+    error = {w: np.abs((1 - w) * parts[0] + w * parts[1] - truth) for w in BLEND_WEIGHTS}
+    weight = min(BLEND_WEIGHTS, key=lambda w: error[w].mean())
+    prediction, chosen = np.zeros(len(ids)), []
+    for k in sorted(set(fold.tolist())):
+        w = min(BLEND_WEIGHTS, key=lambda v: error[v][fold != k].mean())
+        chosen.append(w)
+        prediction[fold == k] = ((1 - w) * parts[0] + w * parts[1])[fold == k]
+    return weight, dict(zip(ids, prediction.tolist(), strict=True)), chosen
 
 
 def main() -> None:
@@ -94,8 +152,9 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         nargs="*",
-        default=list(ENSEMBLES[SHIPPED_ENSEMBLE]),
-        help="sodnet_variants.py configurations (default: those of SHIPPED_ENSEMBLE)",
+        default=[*ENSEMBLES[SHIPPED_ENSEMBLE], *SHIPPED_COMPOSITION_MEMBERS],
+        help="sodnet_variants.py configurations and composition_retrieval.py member variants (default: those of "
+        "SHIPPED_ENSEMBLE and SHIPPED_COMPOSITION_MEMBERS)",
     )
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)
@@ -134,15 +193,34 @@ def main() -> None:
             t, p = result["y_true"], result["y_pred"]
             rows.append((f"{config.prefix}{fold}", name, mae(t, p), r2(t, p), result["epochs_run"]))
             for i, truth, pred in zip(result["ids"], t, p, strict=True):
-                held_out.setdefault(i, (truth, []))[1].append(pred)
+                held_out.setdefault(i, (truth, int(fold.split("_")[1]), {}))[2][name] = pred
+    composition = [name for name in configs if is_composition(name)]
+    sodnet_names = [name for name in configs if not is_composition(name)]
+    weight, blended, fold_weights = blend(held_out, composition)
+    if composition and sodnet_names:
+        member_weights = {
+            f"{c.prefix}{fold}": (
+                weight / len(composition) if is_composition(name) else (1 - weight) / len(sodnet_names)
+            )
+            for name, c in configs.items()
+            for fold in folds
+        }
+        write_json_atomic(out / ENSEMBLE_JSON, {"member_weights": member_weights})
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
-    # stored once for all of them instead of once per member.
-    with_memory = [out / f"{c.prefix}{fold}" for name, c in configs.items() if name in MEMORY_DATA for fold in folds]
-    shared_rows = share_retrieval_memory(with_memory, out / "shared_memory.pt") if len(with_memory) > 1 else 0
-    calibration = calibrate(out, args.data, held_out)
+    # stored once for all of them instead of once per member (per model kind: their statistics differ in width).
+    shared_rows = 0
+    for names, file in ((sodnet_names, "shared_memory.pt"), (composition, "shared_memory_composition.pt")):
+        with_memory = [
+            out / f"{configs[n].prefix}{fold}" for n in names if n in MEMORY_DATA or is_composition(n) for fold in folds
+        ]
+        if len(with_memory) > 1:
+            shared_rows = max(shared_rows, share_retrieval_memory(with_memory, out / file))
+    calibration = calibrate(out, args.data, {i: (held_out[i][0], blended[i]) for i in held_out})
+    calibration["composition_weight"] = weight
+    calibration["composition_weight_per_fold"] = fold_weights
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
-    memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems"]
+    memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems" or is_composition(name)]
     maes = np.array([r[2] for r in rows])
     lines = [
         f"# {args.name}",
@@ -150,6 +228,20 @@ def main() -> None:
         "SODNet (matgl-supercon's equivariant graph-attention transformer) predicting ln(Tc / K) from ordered",
         "and disordered crystal structures. An ensemble of the cross-validation fold models: the prediction",
         "is the mean ln Tc over members and the reported uncertainty is their standard deviation.",
+        *(
+            [
+                "",
+                f"Beside the SODNet members, {', '.join(f'`{n}`' for n in composition)} members are `CompositionTc`",
+                "networks, which read the composition alone (its statistics and the ln Tc of the nearest known",
+                "compositions). Their errors differ from SODNet's, so the prediction is a weighted mean: the",
+                f"composition members together weigh {weight:.2f}, the SODNet members {1 - weight:.2f}",
+                f"(`{ENSEMBLE_JSON}`; the weight with the lowest held-out MAE over all folds; picked on the other nine",
+                f"folds, each fold's weight was {min(fold_weights):.2f}-{max(fold_weights):.2f}). The spread is the",
+                "weighted standard deviation over all members.",
+            ]
+            if composition and sodnet_names
+            else []
+        ),
         "",
         "## Data and split",
         "SuperCon3D (Chen et al., NeurIPS 2024): 1,578 ICSD structures (1,016 ordered, 562 disordered) with",
@@ -162,9 +254,11 @@ def main() -> None:
         "|---|---|---|---|---|",
         *[f"| {name} | {c} | {m:.3f} | {r:.3f} | {e} |" for name, c, m, r, e in rows],
         "",
-        f"Mean test MAE over members: {maes.mean():.3f} ln K. Held-out MAE of the mean of each fold's "
-        f"{len(configs)} member(s) (one per configuration), over all {calibration['n']} structures: "
-        f"{calibration['held_out_mae']:.3f} ln K. Total size {size_mb:.1f} MB.",
+        f"Mean test MAE over members: {maes.mean():.3f} ln K. Held-out MAE of the "
+        f"{'blended ' if composition and sodnet_names else ''}mean of each fold's {len(configs)} member(s) (one per "
+        f"configuration{', weighted with the weight picked on the other folds' if composition and sodnet_names else ''}"
+        f"), over all {calibration['n']} structures: {calibration['held_out_mae']:.3f} ln K. "
+        f"Total size {size_mb:.1f} MB.",
         "",
         "## Uncertainty",
         "",
@@ -212,7 +306,8 @@ def main() -> None:
         *(
             [
                 f"- The last {shared_rows:,} memory rows, common to those members, are stored once in",
-                "  `shared_memory.pt`: a member folder loads (`matgl.load_model`) only beside that file.",
+                "  `shared_memory.pt` (`shared_memory_composition.pt` for the composition members, whose statistics",
+                "  are wider): a member folder loads (`matgl.load_model`) only beside that file.",
             ]
             if shared_rows
             else []
@@ -244,18 +339,18 @@ def architecture(member: Path) -> dict:
     return {k: v for k, v in kwargs.items() if k != "element_types"}
 
 
-def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, list[float]]]) -> dict:
+def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, float]]) -> dict:
     """Spread scale and coverage of the ensemble against held-out errors (see the module docstring).
 
     Args:
         folder: The packaged ensemble.
         data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
-        held_out: Structure id -> (its ln Tc, the predictions of the members that tested on it).
+        held_out: Structure id -> (its ln Tc, its held-out prediction by the members that tested on it).
     """
     records = {r.id: r for r in load_supercon3d(data)}
     ids = list(held_out)
     truth = np.array([held_out[i][0] for i in ids])
-    prediction = np.array([np.mean(held_out[i][1]) for i in ids])
+    prediction = np.array([held_out[i][1] for i in ids])
     ensemble = load_model(folder)
     ensemble.sd_scale = 1.0
     _, spread = ensemble.predict_ln_tc([records[i].structure for i in ids])
@@ -280,8 +375,8 @@ def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, l
             }
             for f in sorted(set(families.tolist()))
         },
-        "method": "held-out error of the mean of the members that tested on each structure vs the raw spread of all "
-        "members",
+        "method": "held-out error of the (blended) mean of the members that tested on each structure vs the raw "
+        "spread of all members",
     }
 
 

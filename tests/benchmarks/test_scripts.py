@@ -268,7 +268,10 @@ def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchma
     script = benchmark_script("composition_retrieval")
     monkeypatch.setattr(script, "RESULTS", tmp_path)
     row = {"mae": 0.5, "r2": 0.7, "seconds": 1.0, "y_pred": [1.0]}
-    folds = {"0": {"ids": ["a"], "RF": row, script.MEMORY_ROW: row}, "1": {"ids": ["b"], "RF": row}}
+    folds = {
+        "0": {"ids": ["a"], "RF": row, script.MEMORY_ROW: row},
+        "1": {"ids": ["b"], "RF": row, script.TRAINED_ROW: row},
+    }
     (tmp_path / "composition_retrieval.json").write_text(json.dumps({"folds": folds}))
     out = tmp_path / "runs"
     (out / "fold_1.json").parent.mkdir()
@@ -278,3 +281,31 @@ def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchma
     assert json.loads((out / "memory_fold_0.json").read_text()) == row
     assert json.loads((out / "fold_1.json").read_text())["RF"]["mae"] == 0.4
     assert not (out / "memory_fold_1.json").exists()
+    assert json.loads((out / "trained_fold_1.json").read_text()) == row and not (out / "trained_fold_0.json").exists()
+
+
+def test_shipped_ensemble_weights_its_composition_members_by_held_out_error(benchmark_script):
+    script = benchmark_script("make_pretrained")
+    composition = next(iter(script.MEMBER_VARIANTS.values()))
+    assert script.is_composition(composition) and not script.is_composition("descriptors_only_ema0.995")
+    # Three folds of four structures, ln Tc 0; SODNet configurations "a" and "b" err by +1 and -1 on folds 0-1
+    # (their mean is exact) and both by +4 on fold 2; the composition member errs by +1 everywhere. A composition
+    # weight w errs by w on folds 0-1 and by 4 - 3w on fold 2.
+    held_out = {}
+    for i in range(12):
+        k = i // 4
+        a, b = (1.0, -1.0) if k < 2 else (4.0, 4.0)
+        held_out[f"s{i}"] = (0.0, k, {"a": a, "b": b, composition: 1.0})
+    weight, prediction, chosen = script.blend(held_out, [composition])
+    assert weight == 1.0  # over all folds: 4 (2w + 4 - 3w) = 16 - 4w
+    # Folds 0 and 1 pick on one exact fold and fold 2 (16 - 8w): w = 1; fold 2 picks on folds 0-1 (8w): w = 0,
+    # and pays SODNet's error there.
+    assert chosen == [1.0, 1.0, 0.0]
+    assert prediction["s0"] == pytest.approx(1.0) and prediction["s11"] == pytest.approx(4.0)
+    # Without composition members the prediction is the plain mean of the configurations.
+    sodnet_only = {i: (t, k, {"a": p["a"], "b": p["b"]}) for i, (t, k, p) in held_out.items()}
+    assert script.blend(sodnet_only, []) == (
+        0.0,
+        {i: (p["a"] + p["b"]) / 2 for i, (_, _, p) in sodnet_only.items()},
+        [0.0] * 3,
+    )
