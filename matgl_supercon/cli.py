@@ -35,13 +35,13 @@ def _json_option(text: str, option: str, accepted: Iterable[str] | None = None) 
     return value
 
 
-def _train_fields(text: str, **defaults) -> dict:
-    """``TrainConfig`` fields: ``--train``'s JSON on top of ``defaults``."""
+def _train_fields(text: str, config_class: type | None = None, **defaults) -> dict:
+    """Fields of ``config_class`` (default ``TrainConfig``): ``--train``'s JSON on top of ``defaults``."""
     from dataclasses import fields
 
     from matgl_supercon.training import TrainConfig
 
-    names = [f.name for f in fields(TrainConfig)]
+    names = [f.name for f in fields(config_class or TrainConfig)]
     return {**defaults, **_json_option(text, "--train", names)}
 
 
@@ -206,6 +206,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         records = load_supercon3d(args.data)
     else:
         raise SystemExit(f"unknown dataset {args.dataset}")
+    if args.composition:
+        return _train_composition(args, records)
     model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
     start = None
     if args.init_from:
@@ -213,7 +215,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise SystemExit("--init-from fine-tunes that model's architecture; leave out --model")
         start = SODNet.load(args.init_from)
         model_kwargs = {k: v for k, v in start._init_args.items() if k != "kwargs"}
-    config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs, seed=args.seed))
+    config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs or 40, seed=args.seed))
     ln_tc = np.log([r.tc for r in records])
     template = SODNet(**model_kwargs)
     dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter())
@@ -252,6 +254,48 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(
         f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K; "
         f"model saved to {Path(args.out) / 'model'}"
+    )
+    return 0
+
+
+def _train_composition(args: argparse.Namespace, records: list) -> int:
+    """``train --composition``: a CompositionTc on one fold, in minutes; the model goes to ``--out/model``."""
+    import numpy as np
+
+    from matgl_supercon.data import extra_training_records, paper_folds
+    from matgl_supercon.models import CompositionTc
+    from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc, save_model_atomic
+
+    if args.init_from:
+        raise SystemExit("--init-from fine-tunes a SODNet; leave out --composition")
+    folder = Path(args.out) / "model"
+    if (folder / "model.json").exists():
+        raise SystemExit(f"{folder} holds a finished run; give another --out to train again")
+    model_kwargs = _json_option(args.model, "--model", _model_arguments(CompositionTc))
+    fields = _train_fields(args.train, CompositionTrainConfig, seed=args.seed)
+    config = CompositionTrainConfig(**({"max_epochs": args.epochs} if args.epochs else {}), **fields)
+    template = CompositionTc(**model_kwargs)
+    converter = template.make_converter(allow_isolated=True)  # the model reads occupancies, not neighbours
+
+    def statistics(rows: list) -> np.ndarray:
+        graphs = [converter.get_graph(r.structure)[0] for r in rows]
+        return template.graph_composition_statistics(graphs).numpy().astype(np.float64)
+
+    x, ln_tc = statistics(records), np.log([r.tc for r in records])
+    memory = None
+    if args.memory_data:
+        extra = extra_training_records(args.memory_data, records, args.data)
+        memory = (statistics(extra), np.log([r.tc for r in extra]))
+    train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
+    model, summary = fit_composition_tc(
+        (x[train], ln_tc[train]), (x[val], ln_tc[val]), model_kwargs, config, memory=memory
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    save_model_atomic(model, folder)
+    test_mae = float(np.abs(model.predict_statistics(x[test]).detach().numpy() - ln_tc[test]).mean())
+    print(
+        f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K "
+        f"({summary['epochs']} epochs, {summary['seconds']:.0f} s); model saved to {folder}"
     )
     return 0
 
@@ -359,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model(generate)
     generate.set_defaults(func=_cmd_generate)
 
-    train = sub.add_parser("train", help="train SODNet on one fold of the paper protocol")
+    train = sub.add_parser("train", help="train SODNet (or a CompositionTc) on one fold of the paper protocol")
     train.add_argument("--dataset", default="supercon3d", choices=["supercon3d"], help="dataset (default supercon3d)")
     train.add_argument("--table", default=None, help="train on your CSV instead (CIF path/text + Tc columns)")
     train.add_argument("--tc-column", default="tc", help="--table's Tc column, in K (default tc)")
@@ -371,8 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-folds", type=int, default=10, help="folds of the 8:1:1 paper protocol (default 10)")
     train.add_argument("--split-seed", type=int, default=0, help="seed of the fold assignment (default 0)")
     train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch order (default 0)")
-    train.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
-    train.add_argument("--model", default="{}", help="JSON of SODNet arguments")
+    train.add_argument(
+        "--epochs", type=int, default=None, help="training epochs (default 40; with --composition at most 200)"
+    )
+    train.add_argument("--model", default="{}", help="JSON of SODNet (or CompositionTc) arguments")
+    train.add_argument(
+        "--composition",
+        action="store_true",
+        help="train a CompositionTc (composition statistics + retrieval; minutes on a CPU) instead of a SODNet",
+    )
     train.add_argument(
         "--train", default="{}", help="""JSON of TrainConfig fields, e.g. '{"lr": 0.001, "batch_size": 16}'"""
     )

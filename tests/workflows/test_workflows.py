@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import matgl
 import numpy as np
 import pytest
 import torch
@@ -21,7 +22,7 @@ from pymatgen.core import Lattice, Structure
 
 from matgl_supercon.cli import main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
-from matgl_supercon.models import SODNet
+from matgl_supercon.models import CompositionTc, SODNet
 from matgl_supercon.pretrained import available_models, load_model
 from matgl_supercon.workflows import (
     explain_structure,
@@ -435,6 +436,29 @@ def test_cli_train_puts_the_formula_table_in_a_retrieval_memory(data_root, tmp_p
     bad = [*common[:-1], "formulas", *model_option, "--out", str(tmp_path / "bad")]
     assert main(bad) == 2
     assert "unknown extra training set 'formulas'" in capsys.readouterr().err
+
+
+def test_cli_train_composition_model_with_the_formula_memory(data_root, tmp_path, capsys):
+    table = tmp_path / "mine.csv"
+    table.write_text("cif,tc\n" + "".join(f"{path},{tc}\n" for path in sorted(EXAMPLES.glob("*.cif")) for tc in (5, 9)))
+    common = ["train", "--composition", "--table", str(table), "--n-folds", "4", "--epochs", "3"]
+    common += ["--data", str(data_root), "--memory-data", "formulas_new_systems", "--model", '{"width": 16}']
+    assert main([*common, "--out", str(tmp_path / "run")]) == 0
+    assert "(3 epochs" in capsys.readouterr().out
+    model = matgl.load_model(tmp_path / "run" / "model")
+    assert isinstance(model, CompositionTc) and model.retrieval.encode.out_features == 16
+    records = load_table(table)
+    n_train = len(paper_folds([r.id for r in records], n_folds=4)[0][0])
+    formulas = extra_training_records("formulas_new_systems", records, data_root)
+    assert model.retrieval.memory_labels.shape[0] == n_train + len(formulas)
+    assert float(model.predict_structure(records[0].structure)) > 0
+    # A finished run is not overwritten; SODNet-only options are refused.
+    with pytest.raises(SystemExit, match="holds a finished run"):
+        main([*common, "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit, match="leave out --composition"):
+        main([*common, "--init-from", str(tmp_path / "run" / "model"), "--out", str(tmp_path / "x")])
+    assert main([*common[:-2], "--model", '{"n_blocks": 1}', "--out", str(tmp_path / "y")]) == 2
+    assert "--model: unknown key(s) n_blocks" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
