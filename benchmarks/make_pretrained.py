@@ -235,9 +235,9 @@ def main() -> None:
                 "networks, which read the composition alone (its statistics and the ln Tc of the nearest known",
                 "compositions). Their errors differ from SODNet's, so the prediction is a weighted mean: the",
                 f"composition members together weigh {weight:.2f}, the SODNet members {1 - weight:.2f}",
-                f"(`{ENSEMBLE_JSON}`; the weight with the lowest held-out MAE over all folds; picked on the other nine",
-                f"folds, each fold's weight was {min(fold_weights):.2f}-{max(fold_weights):.2f}). The spread is the",
-                "weighted standard deviation over all members.",
+                f"(`{ENSEMBLE_JSON}`; the weight with the lowest held-out MAE over all folds; picked on the other",
+                f"{len(folds) - 1} folds, each fold's weight was {min(fold_weights):.2f}-{max(fold_weights):.2f}).",
+                "The spread is the weighted standard deviation over all members.",
             ]
             if composition and sodnet_names
             else []
