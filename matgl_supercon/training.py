@@ -565,7 +565,9 @@ def fit_composition_tc(
     """Train a :class:`CompositionTc` on composition statistics; validation MAE picks the epoch.
 
     Statistics are ``CompositionTc(**model_kwargs).graph_composition_statistics(graphs)`` of the structures'
-    graphs: computed once, they make an epoch a few hundred small matrix products (seconds on a CPU).
+    graphs, computed once, so training never converts a structure again. Every step encodes the whole memory, so
+    an epoch costs more as the memory grows: about 25 s on one CPU core for 1,263 training rows and an 8,401-row
+    memory (SuperCon3D with the formula table), 15 minutes for a whole fold.
 
     Args:
         train: ``([n, n_statistics] statistics, [n] ln Tc)`` of the training structures; they set the target

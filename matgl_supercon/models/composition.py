@@ -1,7 +1,7 @@
 """CompositionTc: ln Tc from a crystal's composition alone, read through the labels of its nearest compositions.
 
 A structure-blind partner for SODNet. Its input is the Magpie-style composition statistics SODNet's readout
-sees (:func:`~matgl_supercon.models.sodnet.composition_statistics` of the site occupancies, valence descriptors
+sees (:func:`~matgl_supercon.models._tc_model.composition_statistics` of the site occupancies, valence descriptors
 included); a retrieval block (TabR: Gorishniy et al., ICLR 2024) adds what the nearest training compositions'
 ln Tc say, and one residual feed-forward block maps that to ln Tc. On SuperCon3D all/all its errors correlate
 with SODNet's at 0.85 and averaging the two predicts better than either

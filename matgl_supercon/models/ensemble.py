@@ -89,7 +89,7 @@ class TcEnsemble:
         the predictions of two models in one results file.
         """
         digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
-        if self.member_weights is not None:  # equal weights keep the fingerprint an unweighted ensemble had
+        if self.member_weights is not None:  # so an ensemble without member weights keeps its old fingerprint
             digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
         for module, weights in self._members:
             add_model(digest, module._init_args, module.state_dict() if weights is None else weights)
