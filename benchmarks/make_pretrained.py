@@ -18,6 +18,12 @@ tested on the remaining 10%; the ensemble's spread is the uncertainty. Configura
 errors correlate less than those of one configuration trained twice
 (``benchmarks/results/sodnet_variants/README.md``).
 
+``SHIPPED_COMPOSITION_MEMBERS`` adds the ``CompositionTc`` fold networks that ``composition_retrieval.py
+--save-members`` saved (their per-fold results under ``results/composition_members``). Their mean and the SODNet
+members' mean are blended with the weight that gives the lowest held-out MAE (``blend``), written to
+``ensemble.json`` as per-member weights; the held-out score on the card blends each fold with the weight picked
+on the other folds.
+
 Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
 in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
 held-out prediction, and the card reports its MAE. The ensemble's raw spread on the same structure is compared
