@@ -143,10 +143,32 @@ class LabelRetrieval(nn.Module):
             self._memory_cache = (tag, self.encode_keys(self.memory_statistics)[1])
         return self._memory_cache[1]
 
+    def same_composition(self, statistics: torch.Tensor) -> torch.Tensor:
+        """``[n, M]`` bool: memory entries with every standardised statistic within ``SAME_COMPOSITION`` of a query.
+
+        Compared after standardisation with a tolerance: the spread statistics of a one-element composition are
+        float noise (sqrt of a difference of near-equal squares), different in a batch of other graphs. Comparing
+        every pair feature by feature would build an ``[n, M, n_features]`` tensor, most of a training step's cost
+        on a memory of thousands of rows; a float64 distance first keeps the pairs that can match (every
+        difference below the tolerance bounds the squared distance by ``n_features`` tolerances squared; the
+        margin covers rounding), and only those are compared feature by feature, so the answer is the same.
+        """
+        scale = self.periodic.scale
+        shift64, scale64 = self.periodic.shift.double(), scale.double()
+        query = (statistics.detach().double() - shift64) / scale64
+        memory = (self.memory_statistics.double() - shift64) / scale64
+        squared = query.square().sum(-1)[:, None] + memory.square().sum(-1)[None]
+        bound = 4 * statistics.shape[1] * SAME_COMPOSITION**2 + 1e-9 * squared
+        rows, entries = (torch.cdist(query, memory).square() < bound).nonzero(as_tuple=True)
+        gap = ((statistics[rows] - self.memory_statistics[entries]) / scale).abs().amax(-1)
+        same = torch.zeros(len(statistics), len(self.memory_statistics), dtype=torch.bool, device=statistics.device)
+        same[rows[gap < SAME_COMPOSITION], entries[gap < SAME_COMPOSITION]] = True
+        return same
+
     def forward(self, statistics: torch.Tensor, systems: torch.Tensor | None = None) -> torch.Tensor:
         """Context of each query: the weighted values of its nearest memory entries (plus its own encoding).
 
-        In training mode a memory entry whose statistics equal the query's (to ``SAME_COMPOSITION``) is skipped:
+        In training mode a memory entry of the query's composition (:meth:`same_composition`) is skipped:
         the query itself, or a training structure of the same composition, so the network learns to use
         neighbours, not to copy its own label. So is a ``cross_system_only`` entry of the query's chemical system
         (``systems``: the queries' :func:`system_keys`, needed in training when the memory has such entries).
@@ -158,11 +180,7 @@ class LabelRetrieval(nn.Module):
         memory_key = self.memory_keys()
         distance = torch.cdist(key, memory_key).square()
         if self.training:
-            # Compared after standardisation with a tolerance: the spread statistics of a one-element composition
-            # are float noise (sqrt of a difference of near-equal squares), different in a batch of other graphs.
-            scale = self.periodic.scale
-            gap = ((statistics[:, None, :] - self.memory_statistics[None]) / scale).abs().amax(-1)
-            distance = distance.masked_fill(gap < SAME_COMPOSITION, torch.inf)
+            distance = distance.masked_fill(self.same_composition(statistics), torch.inf)
             if self.hides_same_system:
                 if systems is None:
                     raise ValueError("this memory hides rows from queries of their chemical system: pass systems")

@@ -140,3 +140,23 @@ def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structu
         load_model(folder)
     with pytest.raises(ValueError, match="member_weights: need 2 positive finite values"):
         TcEnsemble([sodnet, model], member_weights=[1.0, 0.0])
+
+
+def test_same_composition_mask_equals_the_pairwise_comparison() -> None:
+    """The training mask (a float64 distance, then a feature-by-feature check) is the brute-force one exactly."""
+    from matgl_supercon.models._retrieval import SAME_COMPOSITION, LabelRetrieval
+
+    generator = torch.Generator().manual_seed(0)
+    memory = torch.randn(300, 12, generator=generator) * torch.logspace(-3, 3, 12)  # features of very unequal scale
+    memory[:, 5] = 7.0  # a constant feature (its scale is clamped to 1e-6)
+    queries = memory[torch.randint(0, 300, (40,), generator=generator)].clone()
+    scale = memory.std(0).clamp_min(1e-6)
+    queries[:10] += 0.5 * SAME_COMPOSITION * scale  # inside the tolerance on every feature
+    queries[10:20, 3] += 2.0 * SAME_COMPOSITION * scale[3]  # outside it on one feature
+    queries[20:25] = torch.randn(5, 12, generator=generator) * 1e3  # far from everything
+    retrieval = LabelRetrieval(12, 8, 4)
+    retrieval.set_memory(memory, torch.randn(300, generator=generator))
+    brute = ((queries[:, None] - memory[None]) / retrieval.periodic.scale).abs().amax(-1) < SAME_COMPOSITION
+    mask = retrieval.same_composition(queries)
+    assert torch.equal(mask, brute)
+    assert mask[:10].any(1).all() and not mask[10:25].any()
