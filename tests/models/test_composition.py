@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import matgl
 import numpy as np
@@ -95,6 +96,21 @@ def test_training_is_seeded_lowers_the_loss_and_keeps_the_best_epoch(structures)
     assert float(both.target_mean) == pytest.approx(float(y.mean()))  # the scaling is the training rows' own
     with pytest.raises(ValueError, match="all equal"):
         fit_composition_tc((x, np.ones(len(x))), (x, y), TINY, untrained_fit)
+
+
+def test_extra_rows_weigh_in_the_loss_what_extra_weight_says(structures):
+    model = CompositionTc(**TINY)
+    x = model.graph_composition_statistics([g for g, _ in model.graphs(structures)]).numpy()
+    y = np.linspace(0.5, 3.5, len(x))
+    extra = (x[:4] + 0.05, y[:4] + 3.0)  # nearly the same compositions, far higher labels
+    config = CompositionTrainConfig(max_epochs=40, patience=40, batch_size=4, lr=3e-3)
+    miss = {}
+    for weight in (1.0, 0.05):
+        fitted, _ = fit_composition_tc((x, y), (x, y), TINY, replace(config, extra_weight=weight), extra=extra)
+        miss[weight] = float(np.abs(fitted.predict_statistics(extra[0]).detach().numpy() - extra[1]).mean())
+    assert miss[1.0] < 0.8 * miss[0.05]
+    with pytest.raises(ValueError, match="extra_weight must be a positive number, got 0.0"):
+        fit_composition_tc((x, y), (x, y), TINY, replace(config, extra_weight=0.0), extra=extra)
 
 
 def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structures, tmp_path):
