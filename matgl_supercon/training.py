@@ -618,7 +618,7 @@ def fit_composition_tc(
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
             error = (model.standardised(features[rows]) - target[rows]).abs()
-            if config.extra_weight == 1.0:
+            if config.extra_weight == 1.0:  # the plain mean: runs without weights reproduce bit for bit
                 loss = error.mean()
             else:
                 loss = (row_weight[rows] * error).sum() / row_weight[rows].sum()
