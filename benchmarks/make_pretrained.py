@@ -48,7 +48,7 @@ from scipy.stats import spearmanr
 from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_dir, runs_dir
 
 from matgl_supercon._io import replace_folder
-from matgl_supercon.benchmarks import mae, r2
+from matgl_supercon.benchmarks import grouped_mae, mae, r2
 from matgl_supercon.data import load_supercon3d
 from matgl_supercon.models import read_state, share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
@@ -367,15 +367,12 @@ def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, f
     sd = spread * scale
 
     def by_group(labels: np.ndarray) -> dict[str, dict]:
-        return {
-            g: {
-                "n": int((labels == g).sum()),
-                "mae": float(error[labels == g].mean()),
-                "median_sd": float(np.median(sd[labels == g])),
-                "coverage_1sd": float(np.mean(error[labels == g] <= sd[labels == g])),
-            }
-            for g in sorted(set(labels.tolist()))
-        }
+        """``grouped_mae`` per group, with the group's median scaled sd and ±1 sd coverage."""
+        groups = grouped_mae(truth, prediction, labels)
+        for g, row in groups.items():
+            row["median_sd"] = float(np.median(sd[labels == g]))
+            row["coverage_1sd"] = float(np.mean(error[labels == g] <= sd[labels == g]))
+        return groups
 
     order = {"order": "ordered", "disorder": "disordered"}
     return {
