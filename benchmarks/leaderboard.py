@@ -201,6 +201,10 @@ def main() -> None:
         "shared errors, residual training): [results/sodnet_vs_forest.md](results/sodnet_vs_forest.md)",
         "- Composition statistics: forest against MLPs with and without periodic embeddings: "
         "[results/composition_mlp.md](results/composition_mlp.md)",
+        "- Composition statistics: forest against a retrieval-augmented network (TabR, SODNet's retrieval module): "
+        "[results/composition_retrieval.md](results/composition_retrieval.md)",
+        "- Extra trees on composition statistics with the SuperCon formula table (the `CompositionForestTc` members): "
+        "[results/composition_forest.md](results/composition_forest.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- Learning curves (MAE against training-set size, with a fitted asymptote): "
         "[results/learning_curve.md](results/learning_curve.md)",
@@ -220,6 +224,10 @@ def main() -> None:
         "an MLP distilled from the forest, shared errors, residual training).",
         "- `composition_mlp.py`: the forest against MLPs (plain, periodic-embedded, seed ensembles) on SODNet's "
         "composition statistics.",
+        "- `composition_retrieval.py`: the forest against SODNet's retrieval module (TabR) with a small predictor on "
+        "the same statistics.",
+        "- `composition_forest.py`: extra trees on the same statistics, trained beside each fold's formula-table "
+        "rows; saves the shipped `CompositionForestTc` members.",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_3dsc_ablation.py`: SODNet's element descriptors and weight average, each alone, on 3DSC_MP "
         "grouped by mp_id (`--task 3dsc_mp_tc_random`: random folds).",

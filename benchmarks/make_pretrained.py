@@ -19,10 +19,10 @@ errors correlate less than those of one configuration trained twice
 (``benchmarks/results/sodnet_variants/README.md``).
 
 ``SHIPPED_COMPOSITION_MEMBERS`` adds the ``CompositionTc`` fold networks that ``composition_retrieval.py
---save-members`` saved (their per-fold results under ``results/composition_members``). Their mean and the SODNet
-members' mean are blended with the weight that gives the lowest held-out MAE (``blend``), written to
-``ensemble.json`` as per-member weights; the held-out score on the card blends each fold with the weight picked
-on the other folds.
+--save-members`` saved and the ``CompositionForestTc`` fold forests that ``composition_forest.py --save-members``
+saved (their per-fold results under ``results/composition_members``). The means of the three kinds of members are
+blended with the weights that give the lowest held-out MAE (``blend``), written to ``ensemble.json`` as per-member
+weights; the held-out score on the card blends each fold with the weights picked on the other folds.
 
 Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
 in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
@@ -35,14 +35,17 @@ them; on new structures it is larger, and the scaled interval errs on the wide s
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
 from composition_retrieval import MEMBER_VARIANTS, member_results_dir, member_runs_dir
 from scipy.stats import spearmanr
 from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_dir, runs_dir
@@ -62,16 +65,40 @@ HERE = Path(__file__).parent
 #: Member folder prefixes that differ from ``<variant>_``: the shipped ensemble's first configuration was the
 #: package default when it was built and its members are ``fold_<k>``.
 MEMBER_PREFIX = {"blocks2_composition": ""}
-#: Composition members (``CompositionTc`` fold networks saved by ``composition_retrieval.py --save-members``) shipped
-#: beside the SODNet configurations: their errors differ from SODNet's, and the two kinds blended predict better.
-SHIPPED_COMPOSITION_MEMBERS = ("composition_tc_formula_memory",)
-#: Weights of the composition members' mean tried against the SODNet members' mean.
-BLEND_WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
+#: Composition members shipped beside the SODNet configurations: ``CompositionTc`` fold networks that
+#: ``composition_retrieval.py --save-members`` saved and ``CompositionForestTc`` fold forests that
+#: ``composition_forest.py --save-members`` saved (their per-fold results under ``results/composition_members``). Their
+#: errors differ from SODNet's, and the kinds blended predict better than any one.
+SHIPPED_COMPOSITION_MEMBERS = ("composition_tc_formula_memory", FOREST_VARIANT)
+#: Member kinds, in the order of their weights in ``calibration.json``.
+KINDS = ("SODNet", "CompositionTc", "CompositionForestTc")
+#: What the model card says of each kind of composition member.
+COMPOSITION_KINDS = {
+    "CompositionTc": "`CompositionTc` networks (its statistics and the ln Tc of the nearest known compositions)",
+    "CompositionForestTc": "`CompositionForestTc` extra trees on the same statistics, grown on SuperCon3D and the "
+    "formula-only SuperCon table (Stanev et al. 2018)",
+}
+#: Step of the grid of kind weights (non-negative, summing to 1) tried on held-out predictions.
+WEIGHT_STEP = 0.05
+
+
+def kind(name: str) -> str:
+    """The model kind of a configuration: one of ``KINDS``."""
+    if name == FOREST_VARIANT:
+        return "CompositionForestTc"
+    return "CompositionTc" if name in MEMBER_VARIANTS.values() else "SODNet"
 
 
 def is_composition(name: str) -> bool:
-    """Whether a configuration name is one of ``composition_retrieval.py``'s member variants."""
-    return name in MEMBER_VARIANTS.values()
+    """Whether a configuration is a composition member (``composition_retrieval.py``, ``composition_forest.py``)."""
+    return kind(name) != "SODNet"
+
+
+def weight_grid(n_kinds: int) -> np.ndarray:
+    """``[n_points, n_kinds]``: every weight vector on the ``WEIGHT_STEP`` grid of the simplex."""
+    steps = round(1 / WEIGHT_STEP)
+    heads = [c for c in itertools.product(range(steps + 1), repeat=n_kinds - 1) if sum(c) <= steps]
+    return np.array([[*c, steps - sum(c)] for c in heads], dtype=float) / steps
 
 
 def member_dirs(name: str) -> tuple[Path, Path]:
@@ -105,7 +132,9 @@ def configurations(variants: list[str], shipped: Path | None = None) -> dict[str
     for name in variants:
         results, runs = (folder / "all" for folder in member_dirs(name))
         if not results.is_dir():
-            script = "composition_retrieval.py --save-members" if is_composition(name) else "sodnet_variants.py"
+            script = {"SODNet": "sodnet_variants.py", "CompositionTc": "composition_retrieval.py --save-members"}.get(
+                kind(name), "composition_forest.py --save-members"
+            )
             raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/{script} first")
         prefix = MEMBER_PREFIX.get(name, f"{name}_")
         if shipped is not None and any(shipped.glob(f"{prefix}fold_*/model.json")):
@@ -116,41 +145,50 @@ def configurations(variants: list[str], shipped: Path | None = None) -> dict[str
 
 
 def blend(
-    held_out: dict[str, tuple[float, int, dict[str, float]]], composition: list[str]
-) -> tuple[float, dict[str, float], list[float]]:
-    """The weight of the composition members' mean against the SODNet members' mean, and held-out predictions.
+    held_out: dict[str, tuple[float, int, dict[str, float]]],
+) -> tuple[dict[str, float], dict[str, float], list[dict[str, float]]]:
+    """Weights of each model kind's mean (SODNet, CompositionTc, CompositionForestTc members), and held-out predictions.
 
     Args:
         held_out: Structure id -> (its ln Tc, the fold that tested it, each configuration's prediction).
-        composition: The configurations that are composition members.
 
     Returns:
-        The weight with the lowest held-out MAE over all folds (what the ensemble ships); each structure's
-        cross-validated prediction, blended with the weight picked on the other folds' structures, so that the
-        reported held-out score does not use its own fold to pick the weight; and the weight picked per fold.
-        Without both kinds of members: weight 0 or 1, and the plain mean of the configurations.
+        Each kind's weight, the point of the ``WEIGHT_STEP`` grid with the lowest held-out MAE over all folds (what
+        the ensemble ships); each structure's cross-validated prediction, blended with the weights picked on the
+        other folds' structures, so that the reported held-out score does not use its own fold to pick them; and
+        the weights picked per fold. With one kind: weight 1, and the plain mean of its configurations.
     """
     ids = list(held_out)
     truth = np.array([held_out[i][0] for i in ids])
     fold = np.array([held_out[i][1] for i in ids])
-    parts = [
-        np.array(
-            [np.mean([p for n, p in held_out[i][2].items() if is_comp == (n in composition)] or [np.nan]) for i in ids]
-        )
-        for is_comp in (False, True)
-    ]
-    if np.isnan(parts[0]).all() or np.isnan(parts[1]).all():
-        weight = 0.0 if np.isnan(parts[1]).all() else 1.0
-        mean = {i: float(np.mean(list(held_out[i][2].values()))) for i in ids}
-        return weight, mean, [weight] * len(set(fold.tolist()))
-    error = {w: np.abs((1 - w) * parts[0] + w * parts[1] - truth) for w in BLEND_WEIGHTS}
-    weight = min(BLEND_WEIGHTS, key=lambda w: error[w].mean())
+    present = [k for k in KINDS if any(kind(n) == k for i in ids for n in held_out[i][2])]
+    parts = np.array([[np.mean([p for n, p in held_out[i][2].items() if kind(n) == k]) for i in ids] for k in present])
+    grid = weight_grid(len(present))
+    error = np.abs(grid @ parts - truth)  # [grid point, structure]
+    best = grid[int(np.argmin(error.mean(1)))]
     prediction, chosen = np.zeros(len(ids)), []
     for k in sorted(set(fold.tolist())):
-        w = min(BLEND_WEIGHTS, key=lambda v: error[v][fold != k].mean())
-        chosen.append(w)
-        prediction[fold == k] = ((1 - w) * parts[0] + w * parts[1])[fold == k]
-    return weight, dict(zip(ids, prediction.tolist(), strict=True)), chosen
+        w = grid[int(np.argmin(error[:, fold != k].mean(1)))]
+        chosen.append(dict(zip(present, w.tolist(), strict=True)))
+        prediction[fold == k] = (w @ parts)[fold == k]
+    return dict(zip(present, best.tolist(), strict=True)), dict(zip(ids, prediction.tolist(), strict=True)), chosen
+
+
+def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, float]]) -> str:
+    """The model card's account of the composition members and of the weights of each kind."""
+    picked = ", ".join(
+        f"{k} {min(f[k] for f in fold_weights):.2f}-{max(f[k] for f in fold_weights):.2f}" for k in weights
+    )
+    return (
+        "Beside the SODNet members, the ensemble holds composition members, which read the composition alone: "
+        + "; ".join(COMPOSITION_KINDS[k] for k in weights if k in COMPOSITION_KINDS)
+        + ". Their errors differ from SODNet's, so the prediction is a weighted mean in which each kind of member "
+        + "together weighs "
+        + ", ".join(f"{k} {w:.2f}" for k, w in weights.items())
+        + f" (`{ENSEMBLE_JSON}`; the weights with the lowest held-out MAE over all folds; picked on the other "
+        + f"{len(fold_weights) - 1} folds, each fold's weights were {picked}). The spread is the weighted standard "
+        + "deviation over all members."
+    )
 
 
 def main() -> None:
@@ -200,14 +238,13 @@ def main() -> None:
             rows.append((f"{config.prefix}{fold}", name, mae(t, p), r2(t, p), result["epochs_run"]))
             for i, truth, pred in zip(result["ids"], t, p, strict=True):
                 held_out.setdefault(i, (truth, int(fold.split("_")[1]), {}))[2][name] = pred
-    composition = [name for name in configs if is_composition(name)]
-    sodnet_names = [name for name in configs if not is_composition(name)]
-    weight, blended, fold_weights = blend(held_out, composition)
-    if composition and sodnet_names:
+    sodnet_names = [name for name in configs if kind(name) == "SODNet"]
+    networks = [name for name in configs if kind(name) == "CompositionTc"]  # forests have no retrieval memory
+    weights, blended, fold_weights = blend(held_out)
+    if len(weights) > 1:
+        per_kind = {k: sum(kind(n) == k for n in configs) for k in weights}
         member_weights = {
-            f"{c.prefix}{fold}": (
-                weight / len(composition) if is_composition(name) else (1 - weight) / len(sodnet_names)
-            )
+            f"{c.prefix}{fold}": weights[kind(name)] / per_kind[kind(name)]
             for name, c in configs.items()
             for fold in folds
         }
@@ -215,18 +252,23 @@ def main() -> None:
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
     # stored once for all of them instead of once per member (per model kind: their statistics differ in width).
     shared_rows = 0
-    for names, file in ((sodnet_names, "shared_memory.pt"), (composition, "shared_memory_composition.pt")):
+    for names, file in ((sodnet_names, "shared_memory.pt"), (networks, "shared_memory_composition.pt")):
         with_memory = [
-            out / f"{configs[n].prefix}{fold}" for n in names if n in MEMORY_DATA or is_composition(n) for fold in folds
+            out / f"{configs[n].prefix}{fold}" for n in names if n in MEMORY_DATA or n in networks for fold in folds
         ]
         if len(with_memory) > 1:
             shared_rows = max(shared_rows, share_retrieval_memory(with_memory, out / file))
     calibration = calibrate(out, args.data, {i: (held_out[i][0], blended[i]) for i in held_out})
-    calibration["composition_weight"] = weight
-    calibration["composition_weight_per_fold"] = fold_weights
+    fold_of = np.array([held_out[i][1] for i in held_out])
+    truth, pred = (np.array([v[0] for v in held_out.values()]), np.array([blended[i] for i in held_out]))
+    calibration["held_out_r2_fold_mean"] = float(
+        np.mean([r2(truth[fold_of == k], pred[fold_of == k]) for k in sorted(set(fold_of.tolist()))])
+    )
+    calibration["kind_weights"] = weights
+    calibration["kind_weights_per_fold"] = fold_weights
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
-    memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems" or is_composition(name)]
+    memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems" or name in networks]
     maes = np.array([r[2] for r in rows])
     lines = [
         f"# {args.name}",
@@ -234,20 +276,7 @@ def main() -> None:
         "SODNet (matgl-supercon's equivariant graph-attention transformer) predicting ln(Tc / K) from ordered",
         "and disordered crystal structures. An ensemble of the cross-validation fold models: the prediction",
         "is the mean ln Tc over members and the reported uncertainty is their standard deviation.",
-        *(
-            [
-                "",
-                f"Beside the SODNet members, {', '.join(f'`{n}`' for n in composition)} members are `CompositionTc`",
-                "networks, which read the composition alone (its statistics and the ln Tc of the nearest known",
-                "compositions). Their errors differ from SODNet's, so the prediction is a weighted mean: the",
-                f"composition members together weigh {weight:.2f}, the SODNet members {1 - weight:.2f}",
-                f"(`{ENSEMBLE_JSON}`; the weight with the lowest held-out MAE over all folds; picked on the other",
-                f"{len(folds) - 1} folds, each fold's weight was {min(fold_weights):.2f}-{max(fold_weights):.2f}).",
-                "The spread is the weighted standard deviation over all members.",
-            ]
-            if composition and sodnet_names
-            else []
-        ),
+        *(["", *textwrap.wrap(blend_paragraph(weights, fold_weights), 110)] if len(weights) > 1 else []),
         "",
         "## Data and split",
         "SuperCon3D (Chen et al., NeurIPS 2024): 1,578 ICSD structures (1,016 ordered, 562 disordered) with",
@@ -258,12 +287,13 @@ def main() -> None:
         "",
         "| member | configuration | test MAE | test R2 | epochs |",
         "|---|---|---|---|---|",
-        *[f"| {name} | {c} | {m:.3f} | {r:.3f} | {e} |" for name, c, m, r, e in rows],
+        *[f"| {name} | {c} | {m:.3f} | {r:.3f} | {'—' if e is None else e} |" for name, c, m, r, e in rows],
         "",
         f"Mean test MAE over members: {maes.mean():.3f} ln K. Held-out MAE of the "
-        f"{'blended ' if composition and sodnet_names else ''}mean of each fold's {len(configs)} member(s) (one per "
-        f"configuration{', weighted with the weight picked on the other folds' if composition and sodnet_names else ''}"
-        f"), over all {calibration['n']} structures: {calibration['held_out_mae']:.3f} ln K. "
+        f"{'blended ' if len(weights) > 1 else ''}mean of each fold's {len(configs)} member(s) (one per "
+        f"configuration{', weighted with the weights picked on the other folds' if len(weights) > 1 else ''}"
+        f"), over all {calibration['n']} structures: {calibration['held_out_mae']:.3f} ln K "
+        f"(R2 {calibration['held_out_r2_fold_mean']:.3f}, the mean over folds). "
         f"Total size {size_mb:.1f} MB.",
         "",
         "## Uncertainty",
@@ -301,6 +331,22 @@ def main() -> None:
         "- Members with `retrieval_neighbors` keep their training structures' composition statistics and ln Tc",
         "  (the retrieval memory): on a structure of their training set they read its own label, so their",
         "  prediction there is close to the recorded Tc and tells nothing about accuracy.",
+        *(
+            [
+                "- Composition members (`CompositionTc`, `CompositionForestTc`) do not see the structure: polymorphs",
+                "  of one composition get one value from them, and only the SODNet members tell them apart.",
+            ]
+            if len(weights) > 1
+            else []
+        ),
+        *(
+            [
+                "- `CompositionForestTc` members' leaves hold a few training rows each (SuperCon3D structures and",
+                "  formula rows): on a composition they trained on they return close to its recorded Tc.",
+            ]
+            if "CompositionForestTc" in weights
+            else []
+        ),
         *(
             [
                 f"- Members of {', '.join(f'`{n}`' for n in memory_names)} also hold in their memory the",
@@ -341,9 +387,15 @@ def copy_member(source: Path, target: Path) -> None:
 
 
 def architecture(member: Path) -> dict:
-    """A member's SODNet arguments as saved in its model.json, without the element list."""
+    """A member's constructor arguments as saved in its model.json, without the element list.
+
+    A forest's node count per tree becomes its tree and node totals.
+    """
     kwargs = json.loads((member / "model.json").read_text())["kwargs"]
-    return {k: v for k, v in kwargs.items() if k != "element_types"}
+    out = {k: v for k, v in kwargs.items() if k not in ("element_types", "tree_sizes")}
+    if "tree_sizes" in kwargs:
+        out.update(trees=len(kwargs["tree_sizes"]), nodes=sum(kwargs["tree_sizes"]))
+    return out
 
 
 def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, float]]) -> dict:

@@ -206,7 +206,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         records = load_supercon3d(args.data)
     else:
         raise SystemExit(f"unknown dataset {args.dataset}")
-    if args.composition:
+    if args.composition or args.forest:
         return _train_composition(args, records)
     model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
     start = None
@@ -259,44 +259,72 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_composition(args: argparse.Namespace, records: list) -> int:
-    """``train --composition``: a CompositionTc on one fold, in minutes; the model goes to ``--out/model``."""
+    """``train --composition`` (a CompositionTc) or ``--forest`` (a CompositionForestTc) on one fold, in minutes.
+
+    The model goes to ``--out/model``.
+    """
     import numpy as np
 
     from matgl_supercon.data import extra_training_records, paper_folds
-    from matgl_supercon.models import CompositionTc
-    from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc, save_model_atomic
+    from matgl_supercon.models import CompositionForestTc, CompositionTc
+    from matgl_supercon.training import (
+        CompositionForestConfig,
+        CompositionTrainConfig,
+        fit_composition_forest,
+        fit_composition_tc,
+        save_model_atomic,
+    )
 
+    option = "--forest" if args.forest else "--composition"
+    if args.composition and args.forest:
+        raise SystemExit("--composition and --forest train different models; give one")
     if args.init_from:
-        raise SystemExit("--init-from fine-tunes a SODNet; leave out --composition")
+        raise SystemExit(f"--init-from fine-tunes a SODNet; leave out {option}")
+    if args.forest and args.epochs:
+        raise SystemExit("--epochs: trees are grown, not trained for epochs; leave it out with --forest")
+    if args.forest and args.memory_data:
+        raise SystemExit("--memory-data is read by retrieval networks; trees train on --extra-data")
+    if args.extra_data and not args.forest:
+        raise SystemExit("--extra-data adds training rows to --forest; networks read extra records as --memory-data")
     folder = Path(args.out) / "model"
     if (folder / "model.json").exists():
         raise SystemExit(f"{folder} holds a finished run; give another --out to train again")
-    model_kwargs = _json_option(args.model, "--model", _model_arguments(CompositionTc))
-    fields = _train_fields(args.train, CompositionTrainConfig, seed=args.seed)
-    config = CompositionTrainConfig(**({"max_epochs": args.epochs} if args.epochs else {}), **fields)
-    template = CompositionTc(**model_kwargs)
+    model_class = CompositionForestTc if args.forest else CompositionTc
+    model_kwargs = _json_option(args.model, "--model", _model_arguments(model_class))
+    template = model_class(**model_kwargs)
     converter = template.make_converter(allow_isolated=True)  # the model reads occupancies, not neighbours
 
     def statistics(rows: list) -> np.ndarray:
         graphs = [converter.get_graph(r.structure)[0] for r in rows]
         return template.graph_composition_statistics(graphs).numpy().astype(np.float64)
 
+    def extra_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
+        extra = extra_training_records(name, records, args.data)
+        return statistics(extra), np.log([r.tc for r in extra])
+
     x, ln_tc = statistics(records), np.log([r.tc for r in records])
-    memory = None
-    if args.memory_data:
-        extra = extra_training_records(args.memory_data, records, args.data)
-        memory = (statistics(extra), np.log([r.tc for r in extra]))
     train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
-    model, summary = fit_composition_tc(
-        (x[train], ln_tc[train]), (x[val], ln_tc[val]), model_kwargs, config, memory=memory
-    )
+    if args.forest:
+        fields = _train_fields(args.train, CompositionForestConfig, seed=args.seed)
+        extra = extra_rows(args.extra_data) if args.extra_data else None
+        model, summary = fit_composition_forest(
+            (x[train], ln_tc[train]), model_kwargs, CompositionForestConfig(**fields), extra=extra
+        )
+        val_mae = float(np.abs(model.predict_statistics(x[val]).numpy() - ln_tc[val]).mean())
+        done = f"{summary['training_rows']:,} training rows, {summary['nodes']:,} nodes, {summary['seconds']:.0f} s"
+    else:
+        fields = _train_fields(args.train, CompositionTrainConfig, seed=args.seed)
+        config = CompositionTrainConfig(**({"max_epochs": args.epochs} if args.epochs else {}), **fields)
+        memory = extra_rows(args.memory_data) if args.memory_data else None
+        model, summary = fit_composition_tc(
+            (x[train], ln_tc[train]), (x[val], ln_tc[val]), model_kwargs, config, memory=memory
+        )
+        val_mae = summary["best_val_mae"]
+        done = f"{summary['epochs']} epochs, {summary['seconds']:.0f} s"
     folder.parent.mkdir(parents=True, exist_ok=True)
     save_model_atomic(model, folder)
     test_mae = float(np.abs(model.predict_statistics(x[test]).detach().numpy() - ln_tc[test]).mean())
-    print(
-        f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K "
-        f"({summary['epochs']} epochs, {summary['seconds']:.0f} s); model saved to {folder}"
-    )
+    print(f"fold {args.fold}: val MAE {val_mae:.3f}, test MAE {test_mae:.3f} ln K ({done}); model saved to {folder}")
     return 0
 
 
@@ -425,7 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a CompositionTc (composition statistics + retrieval; minutes on a CPU) instead of a SODNet",
     )
     train.add_argument(
-        "--train", default="{}", help="""JSON of TrainConfig fields, e.g. '{"lr": 0.001, "batch_size": 16}'"""
+        "--forest",
+        action="store_true",
+        help="train a CompositionForestTc (extra trees on composition statistics; seconds) instead of a SODNet",
+    )
+    train.add_argument(
+        "--train",
+        default="{}",
+        help="""JSON of TrainConfig fields, e.g. '{"lr": 0.001, "batch_size": 16}' (CompositionTrainConfig with """
+        """--composition, CompositionForestConfig with --forest, e.g. '{"n_estimators": 100}')""",
     )
     train.add_argument(
         "--init-from",
@@ -438,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra records a retrieval model (--model '{\"retrieval_neighbors\": 32}') reads as neighbours but "
         "does not train on, from chemical systems absent from the training data: formulas_new_systems (the "
         "SuperCon formula table), 3dsc_new_systems or 3dsc_and_formulas_new_systems",
+    )
+    train.add_argument(
+        "--extra-data",
+        default=None,
+        help="extra records --forest trains on, from chemical systems absent from the training data (as "
+        "--memory-data names them)",
     )
     train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")
     train.add_argument("--accelerator", default=None, help="Lightning accelerator: cpu (default), gpu, auto")

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import lightning as pl
 import numpy as np
@@ -26,6 +26,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_json_atomic
 from matgl_supercon.models.composition import CompositionTc
+from matgl_supercon.models.forest import CompositionForestTc
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet, attach_positions
 
@@ -325,7 +326,16 @@ def training_seconds(out_dir: str | Path) -> float:
 
 
 #: Constructor arguments that the trainer sets from the training data: not part of what a run was asked to train.
-FITTED_ARGUMENTS = ("target_mean", "target_std", "state_mean", "state_std", "retrieval_memory_size", "kwargs")
+FITTED_ARGUMENTS = (
+    "target_mean",
+    "target_std",
+    "state_mean",
+    "state_std",
+    "retrieval_memory_size",
+    "tree_sizes",
+    "max_depth",
+    "kwargs",
+)
 
 
 def run_configuration(
@@ -640,6 +650,73 @@ def fit_composition_tc(
     return model, summary
 
 
+@dataclass
+class CompositionForestConfig:
+    """Settings of :func:`fit_composition_forest` (scikit-learn's meanings).
+
+    The defaults are the shipped members' (``benchmarks/composition_forest.py``): extra trees whose leaves hold at
+    least two rows, about 300,000 nodes (3 MB) per forest of 30 trees on SuperCon3D plus the formula table.
+    """
+
+    kind: Literal["extra_trees", "random_forest"] = "extra_trees"
+    n_estimators: int = 30
+    min_samples_leaf: int = 2
+    #: Fraction of the statistics tried at each split.
+    max_features: float = 0.5
+    seed: int = 0
+    #: Processes that grow trees (the fitted trees do not depend on it).
+    n_jobs: int = 1
+
+
+def fit_composition_forest(
+    train: tuple[np.ndarray, np.ndarray],
+    model_kwargs: dict | None = None,
+    config: CompositionForestConfig | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[CompositionForestTc, dict]:
+    """Fit a tree ensemble on composition statistics and copy it into a :class:`CompositionForestTc`.
+
+    Statistics are ``CompositionForestTc(**model_kwargs).graph_composition_statistics(graphs)`` of the
+    structures' graphs. Trees need no validation split: they are grown fully (down to ``min_samples_leaf``).
+
+    Args:
+        train: ``([n, n_statistics] statistics, [n] ln Tc)`` of the training structures.
+        model_kwargs: Arguments of :class:`CompositionForestTc` (element list, descriptors, converter settings).
+        config: Forest settings.
+        extra: Further training rows (e.g. formula-table records as virtual crystals), weighted like the others:
+            unlike the networks, trees gain from them (``benchmarks/results/composition_forest.md``).
+
+    Returns:
+        The model (eval mode) and a summary (``nodes``, ``training_rows``, ``seconds``).
+    """
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+    config = config or CompositionForestConfig()
+    started = time.perf_counter()
+    parts = {"train": train, **({"extra": extra} if extra is not None else {})}
+    arrays = {
+        name: (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)) for name, (x, y) in parts.items()
+    }
+    for name, (x, y) in arrays.items():
+        if x.ndim != 2 or y.shape != (len(x),):
+            raise ValueError(f"{name}: need [n, n_statistics] statistics and [n] ln Tc, got {x.shape} and {y.shape}")
+        bad = np.flatnonzero(~(np.isfinite(x).all(1) & np.isfinite(y)))
+        if len(bad):
+            raise ValueError(f"{name}: rows {bad[:10].tolist()} hold non-finite statistics or ln Tc")
+    x = np.vstack([x for x, _ in arrays.values()])
+    y = np.concatenate([y for _, y in arrays.values()])
+    forest = {"extra_trees": ExtraTreesRegressor, "random_forest": RandomForestRegressor}[config.kind](
+        n_estimators=config.n_estimators,
+        min_samples_leaf=config.min_samples_leaf,
+        max_features=config.max_features,
+        random_state=config.seed,
+        n_jobs=config.n_jobs,
+    ).fit(x, y)
+    model = CompositionForestTc.from_estimator(forest, **(model_kwargs or {}))
+    summary = {"nodes": len(model.feature), "training_rows": len(y), "seconds": time.perf_counter() - started}
+    return model, summary
+
+
 @torch.no_grad()
 def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> np.ndarray:
     """Predictions of the model's target (ln Tc for SODNet) for a graph dataset, in order."""
@@ -655,11 +732,13 @@ def predict_dataset(model: SODNet | MEGNetTc, dataset, batch_size: int = 64) -> 
 
 __all__ = [
     "LABEL",
+    "CompositionForestConfig",
     "CompositionTrainConfig",
     "ConcatDataset",
     "Subset",
     "TcLightningModule",
     "TrainConfig",
+    "fit_composition_forest",
     "fit_composition_tc",
     "fit_tc_model",
     "graph_dataset",

@@ -115,6 +115,63 @@ class OccupancyTcModel(StandardisedTarget):
         return [converter.get_graph(s)[:2] for s in structures]
 
 
+class CompositionStatisticsTcModel(OccupancyTcModel):
+    """Mixin for a Tc model that reads only the :func:`composition_statistics` of its graphs.
+
+    The model holds a ``descriptors`` buffer and implements :meth:`predict_statistics`; the rest (graphs in,
+    ln Tc out, each site's share of it) is here.
+    """
+
+    descriptors: torch.Tensor
+
+    def descriptor_table(self) -> torch.Tensor:
+        """The elemental descriptors whose composition statistics the model reads."""
+        return self.descriptors
+
+    def predict_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
+        """ln(Tc / K) ``[n]`` of ``[n, n_statistics]`` composition statistics (:meth:`graph_composition_statistics`)."""
+        raise NotImplementedError
+
+    def forward(self, g: Data, state_attr: torch.Tensor | None = None, lat: torch.Tensor | None = None, **kwargs):
+        """Predict ln(Tc / K) for every graph of a (batched) MatGL graph; ``state_attr`` and ``lat`` are unused.
+
+        ``self.feature_dict["site_contributions"]`` holds each site's occupancy share of the prediction.
+        """
+        batch = getattr(g, "batch", None)
+        if batch is None:
+            batch = torch.zeros(g.num_nodes, dtype=torch.long, device=g.occupancy.device)
+        n_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        ln_tc = self.predict_statistics(
+            composition_statistics(g.occupancy, g.vacancy, self.descriptors, batch, n_graphs)
+        )
+        self.feature_dict = {"site_contributions": ln_tc[batch] * occupancy_shares(g.occupancy, batch, n_graphs)}
+        return ln_tc
+
+    @torch.no_grad()
+    def predict_graphs(
+        self, graphs: Sequence[tuple[Data, torch.Tensor]], batch_size: int = 16, **kwargs
+    ) -> torch.Tensor:
+        """ln(Tc / K) of already converted ``(graph, lattice)`` pairs, in batches (eval mode, no gradients)."""
+        was_training = self.training
+        self.eval()
+        try:
+            out = [
+                self(Batch.from_data_list([g for g, _ in graphs[start : start + batch_size]]))
+                for start in range(0, len(graphs), batch_size)
+            ]
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
+        """ln(Tc / K) of many structures."""
+        return self.predict_graphs(self.graphs(structures), batch_size)
+
+    def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
+        """Tc in K of one (ordered or disordered) structure."""
+        return self.predict_ln_tc([structure]).exp()[0]
+
+
 def occupancy_shares(occupancy: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
     """``[n_sites]`` each site's share of its graph's total occupancy (alternative positions of one atom count once)."""
     total = occupancy.sum(-1)

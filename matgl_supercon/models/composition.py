@@ -17,19 +17,17 @@ import numpy as np
 import torch
 from matgl.models import MatGLModel
 from torch import nn
-from torch_geometric.data import Batch
 
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._embedding import element_descriptors
 from matgl_supercon.models._retrieval import LabelRetrieval
-from matgl_supercon.models._tc_model import OccupancyTcModel, composition_statistics, occupancy_shares
+from matgl_supercon.models._tc_model import CompositionStatisticsTcModel
 
 if TYPE_CHECKING:
-    from pymatgen.core import Structure
-    from torch_geometric.data import Data
+    pass
 
 
-class CompositionTc(OccupancyTcModel, MatGLModel):
+class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
     """Retrieval-augmented network on composition statistics (TabR's predictor), as a MatGL model.
 
     It reads the same graphs as SODNet (only their site occupancies and vacancies), so that both can share one
@@ -87,10 +85,6 @@ class CompositionTc(OccupancyTcModel, MatGLModel):
         self.head = nn.Sequential(nn.LayerNorm(width), nn.ReLU(), nn.Linear(width, 1))
         self.init_target_scaling(target_mean, target_std)
 
-    def descriptor_table(self) -> torch.Tensor:
-        """The elemental descriptors whose composition statistics the model reads."""
-        return self.descriptors
-
     def set_retrieval_memory(self, statistics: torch.Tensor, ln_tc: Sequence[float]) -> None:
         """Store composition statistics (:meth:`graph_composition_statistics`) and their ln Tc as the memory.
 
@@ -112,42 +106,3 @@ class CompositionTc(OccupancyTcModel, MatGLModel):
     def predict_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
         """ln(Tc / K) ``[n]`` of ``[n, n_statistics]`` composition statistics (:meth:`graph_composition_statistics`)."""
         return self.standardised(torch.as_tensor(statistics, dtype=torch.float32)) * self.target_std + self.target_mean
-
-    def forward(self, g: Data, state_attr: torch.Tensor | None = None, lat: torch.Tensor | None = None, **kwargs):
-        """Predict ln(Tc / K) for every graph of a (batched) MatGL graph; ``state_attr`` and ``lat`` are unused.
-
-        ``self.feature_dict["site_contributions"]`` holds each site's occupancy share of the prediction.
-        """
-        batch = getattr(g, "batch", None)
-        if batch is None:
-            batch = torch.zeros(g.num_nodes, dtype=torch.long, device=g.occupancy.device)
-        n_graphs = int(batch.max()) + 1 if batch.numel() else 0
-        ln_tc = self.predict_statistics(
-            composition_statistics(g.occupancy, g.vacancy, self.descriptors, batch, n_graphs)
-        )
-        self.feature_dict = {"site_contributions": ln_tc[batch] * occupancy_shares(g.occupancy, batch, n_graphs)}
-        return ln_tc
-
-    @torch.no_grad()
-    def predict_graphs(
-        self, graphs: Sequence[tuple[Data, torch.Tensor]], batch_size: int = 16, **kwargs
-    ) -> torch.Tensor:
-        """ln(Tc / K) of already converted ``(graph, lattice)`` pairs, in batches (eval mode, no gradients)."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = [
-                self(Batch.from_data_list([g for g, _ in graphs[start : start + batch_size]]))
-                for start in range(0, len(graphs), batch_size)
-            ]
-        finally:
-            self.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0)
-
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
-        """ln(Tc / K) of many structures."""
-        return self.predict_graphs(self.graphs(structures), batch_size)
-
-    def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
-        """Tc in K of one (ordered or disordered) structure."""
-        return self.predict_ln_tc([structure]).exp()[0]

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 class TcEnsemble:
     """Weighted mean and spread of ln Tc over several Tc models (e.g. the cross-validation fold models).
 
-    Members may be :class:`~matgl_supercon.models.SODNet` or :class:`~matgl_supercon.models.CompositionTc` models
-    (anything that predicts ln Tc from the same occupancy graphs). Members that share most of their training data
+    Members may be :class:`~matgl_supercon.models.SODNet`, :class:`~matgl_supercon.models.CompositionTc` or
+    :class:`~matgl_supercon.models.CompositionForestTc` models (anything that predicts ln Tc from the same occupancy
+    graphs). Members that share most of their training data
     agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale`` (measured on held-out
     predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd covers about 68% of
     held-out errors.

@@ -34,7 +34,8 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
 
     Args:
         name_or_path: A name from :func:`available_models`; a folder saved by ``SODNet.save`` (or
-            ``CompositionTc.save``); or a folder whose subfolders are such model folders (an ensemble).
+            ``CompositionTc.save``, ``CompositionForestTc.save``); or a folder whose subfolders are such model folders
+            (an ensemble).
 
     Returns:
         A :class:`TcEnsemble` (of one model for a single folder), with the spread scale of the folder's
@@ -68,7 +69,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
         if key not in modules:
             model = matgl.load_model(member)  # weights_only=True inside MatGL
             if not isinstance(model, OccupancyTcModel):
-                raise ValueError(f"{member}: holds a {type(model).__name__}, not a SODNet or CompositionTc")
+                raise ValueError(f"{member}: holds a {type(model).__name__}, not a Tc model of this package")
             modules[key] = model
         state = read_state(member)  # weights_only=True; memory rows shared by members put back
         try:

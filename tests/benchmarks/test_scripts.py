@@ -284,10 +284,14 @@ def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchma
     assert json.loads((out / "trained_fold_1.json").read_text()) == row and not (out / "trained_fold_0.json").exists()
 
 
-def test_shipped_ensemble_weights_its_composition_members_by_held_out_error(benchmark_script):
+def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchmark_script):
     script = benchmark_script("make_pretrained")
     composition = next(iter(script.MEMBER_VARIANTS.values()))
-    assert script.is_composition(composition) and not script.is_composition("descriptors_only_ema0.995")
+    forest = script.FOREST_VARIANT
+    assert [script.kind(n) for n in ("descriptors_only_ema0.995", composition, forest)] == list(script.KINDS)
+    assert script.is_composition(forest) and not script.is_composition("descriptors_only_ema0.995")
+    grid = script.weight_grid(3)
+    assert len(grid) == 231 and np.allclose(grid.sum(1), 1.0) and (grid >= 0).all()
     # Three folds of four structures, ln Tc 0; SODNet configurations "a" and "b" err by +1 and -1 on folds 0-1
     # (their mean is exact) and both by +4 on fold 2; the composition member errs by +1 everywhere. A composition
     # weight w errs by w on folds 0-1 and by 4 - 3w on fold 2.
@@ -296,16 +300,24 @@ def test_shipped_ensemble_weights_its_composition_members_by_held_out_error(benc
         k = i // 4
         a, b = (1.0, -1.0) if k < 2 else (4.0, 4.0)
         held_out[f"s{i}"] = (0.0, k, {"a": a, "b": b, composition: 1.0})
-    weight, prediction, chosen = script.blend(held_out, [composition])
-    assert weight == 1.0  # over all folds: 4 (2w + 4 - 3w) = 16 - 4w
+    weights, prediction, chosen = script.blend(held_out)
+    assert weights == {"SODNet": 0.0, "CompositionTc": 1.0}  # over all folds: 4 (2w + 4 - 3w) = 16 - 4w
     # Folds 0 and 1 pick on one exact fold and fold 2 (16 - 8w): w = 1; fold 2 picks on folds 0-1 (8w): w = 0,
     # and pays SODNet's error there.
-    assert chosen == [1.0, 1.0, 0.0]
+    assert [c["CompositionTc"] for c in chosen] == [1.0, 1.0, 0.0]
     assert prediction["s0"] == pytest.approx(1.0) and prediction["s11"] == pytest.approx(4.0)
+    # A forest member that errs by -1 on folds 0-1 and by 0 on fold 2: half forest and half composition member is
+    # exact on folds 0-1, and the forest alone on fold 2.
+    with_forest = {i: (t, k, {**p, forest: -1.0 if k < 2 else 0.0}) for i, (t, k, p) in held_out.items()}
+    weights, prediction, chosen = script.blend(with_forest)
+    assert list(weights) == list(script.KINDS) and weights["SODNet"] == 0.0
+    assert weights["CompositionForestTc"] == pytest.approx(0.5) and weights["CompositionTc"] == pytest.approx(0.5)
+    # Fold 2 picks on folds 0-1, where every equal share of the two composition kinds is exact.
+    assert chosen[2]["CompositionTc"] == pytest.approx(chosen[2]["CompositionForestTc"])
     # Without composition members the prediction is the plain mean of the configurations.
     sodnet_only = {i: (t, k, {"a": p["a"], "b": p["b"]}) for i, (t, k, p) in held_out.items()}
-    assert script.blend(sodnet_only, []) == (
-        0.0,
+    assert script.blend(sodnet_only) == (
+        {"SODNet": 1.0},
         {i: (p["a"] + p["b"]) / 2 for i, (_, _, p) in sodnet_only.items()},
-        [0.0] * 3,
+        [{"SODNet": 1.0}] * 3,
     )

@@ -1,0 +1,139 @@
+"""Trees on composition statistics with the SuperCon formula table: the ``CompositionForestTc`` members.
+
+Usage:
+    python benchmarks/composition_forest.py --data ../shared/data [--folds 0 1 2] [--threads 2] [--save-members]
+
+Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K), on the composition statistics SODNet's readout
+and ``CompositionTc`` read (valence descriptors included). Each fold's trees train on its training block plus the
+formula-only SuperCon superconductors (one-site virtual crystals, Stanev et al. 2018) of every chemical system
+outside the fold's validation and test blocks (``outside_chemical_systems``; about 10,400 rows), as
+``supercon3d_baselines.py --extra-data formulas_new_systems --extra-scope fold`` does for RF-c. Rows:
+
+- ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 30 trees,
+  leaves of at least 2 rows, half the statistics tried per split): the forests the shipped ensemble holds, about
+  3 MB each as tensors. With ``--save-members`` they are saved (``composition_retrieval.member_runs_dir``) with
+  their test predictions (``member_results_dir``) for ``make_pretrained.py``.
+- ``LARGE_ROW``: 500 fully grown extra trees (about 10 M nodes, 100 MB per fold): what more trees would give.
+- ``NO_FORMULAS_ROW``: the members' forest on the training block alone: what the formula table adds.
+
+Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report is
+``benchmarks/results/composition_forest.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from _report import header_lines, provenance, write_report
+from composition_mlp import supercon3d_statistics
+from composition_retrieval import member_results_dir, member_runs_dir
+from sodnet_vs_forest import sodnet_statistics
+
+from matgl_supercon.benchmarks import fold_summary, mae, r2
+from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
+from matgl_supercon.models import CompositionForestTc
+from matgl_supercon.training import (
+    CompositionForestConfig,
+    fit_composition_forest,
+    records_dataset,
+    save_model_atomic,
+    write_json_atomic,
+)
+
+RESULTS = Path(__file__).parent / "results"
+MEMBER_ROW = "extra trees, 30, leaves >= 2 (members)"
+LARGE_ROW = "extra trees, 500, leaves >= 1"
+NO_FORMULAS_ROW = "members' forest without the formula rows"
+#: The saved fold forests' name, as ``make_pretrained.py`` knows them.
+MEMBER_VARIANT = "composition_forest_formulas"
+#: Bytes per tree node as the model stores it (int16 feature, int32 right child, float32 threshold or value).
+NODE_BYTES = 10
+
+
+def formula_rows(data: str | None) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
+    """Statistics, ln Tc and chemical systems of every formula-table superconductor (filtered per fold later)."""
+    records = extra_training_records("formulas_new_systems", [], data)
+    converter = CompositionForestTc().make_converter(allow_isolated=True)  # one-site virtual crystals
+    statistics = sodnet_statistics(records_dataset(records, converter))[0].astype(np.float64)
+    return statistics, np.log([r.tc for r in records]), [chemical_system(r.structure) for r in records]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
+    parser.add_argument("--out", default="runs/composition_forest")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save-members", action="store_true", help="save the members' forests for make_pretrained.py")
+    args = parser.parse_args()
+    records = load_supercon3d(args.data)
+    ids, y, x, folds = supercon3d_statistics(args.data)
+    formula_x, formula_y, formula_systems = formula_rows(args.data)
+    out = Path(args.out)
+    configs = {
+        MEMBER_ROW: (CompositionForestConfig(n_jobs=args.threads), True),
+        LARGE_ROW: (CompositionForestConfig(n_estimators=500, min_samples_leaf=1, n_jobs=args.threads), True),
+        NO_FORMULAS_ROW: (CompositionForestConfig(n_jobs=args.threads), False),
+    }
+    for k in args.folds:
+        train, val, test = folds[k]
+        path = out / f"fold_{k}.json"
+        member = member_runs_dir(MEMBER_VARIANT) / "all" / f"fold_{k}" / "model"
+        if path.exists() and (not args.save_members or (member / "model.json").exists()):
+            continue
+        rows = outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)])
+        result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
+        for name, (config, with_formulas) in configs.items():
+            started = time.perf_counter()
+            extra = (formula_x[rows], formula_y[rows]) if with_formulas else None
+            model, fitted = fit_composition_forest((x[train], y[train]), config=replace(config, seed=k), extra=extra)
+            p = model.predict_statistics(x[test]).numpy().astype(np.float64)
+            result[name] = {
+                "mae": mae(y[test], p),
+                "r2": r2(y[test], p),
+                "y_pred": p.tolist(),
+                "nodes": fitted["nodes"],
+                "megabytes": fitted["nodes"] * NODE_BYTES / 1e6,
+                "seconds": time.perf_counter() - started,
+            }
+            print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K, {fitted['nodes']:,} nodes", flush=True)
+            if name == MEMBER_ROW and args.save_members:
+                member.parent.mkdir(parents=True, exist_ok=True)
+                save_model_atomic(model, member)
+                saved = {"ids": result["ids"], "y_true": y[test].tolist(), "y_pred": p.tolist()}
+                saved.update(mae=result[name]["mae"], r2=result[name]["r2"], epochs_run=None)  # trees have no epochs
+                write_json_atomic(member_results_dir(MEMBER_VARIANT) / "all" / f"fold_{k}.json", saved)
+        write_json_atomic(path, result)
+    per_fold = {
+        k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()
+    }
+    metrics = ("mae", "r2", "seconds", "megabytes")
+    summary = {
+        name: {"folds": list(per_fold), **fold_summary([{m: f[name][m] for m in metrics} for f in per_fold.values()])}
+        for name in configs
+    }
+    options = " --save-members" if args.save_members else ""
+    meta = provenance(f"python benchmarks/composition_forest.py --data ../shared/data{options}", args.threads)
+    lines = [
+        *header_lines("Extra trees on composition statistics with the SuperCon formula table (all/all)", meta),
+        f"{x.shape[1]} statistics per structure; {len(per_fold)} folds; formula rows per fold "
+        f"{min(f['formula_rows'] for f in per_fold.values()):,}-{max(f['formula_rows'] for f in per_fold.values()):,}.",
+        "",
+        "| learner | MAE ln K | R2 | MB per fold (tensors) | s per fold |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {n} | {s['mae_mean']:.3f} ± {s['mae_sd']:.3f} | {s['r2_mean']:.3f} | {s['megabytes_mean']:.1f} | "
+            f"{s['seconds_mean']:.1f} |"
+            for n, s in summary.items()
+        ),
+    ]
+    write_report(RESULTS / "composition_forest", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
+
+
+if __name__ == "__main__":
+    main()

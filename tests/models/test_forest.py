@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import matgl
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Structure
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+from matgl_supercon.models import CompositionForestTc, CompositionTc, TcEnsemble
+from matgl_supercon.models.forest import float32_at_most
+from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
+
+from .conftest import ELEMENTS, cubic
+
+GRAPH = {"element_types": ELEMENTS, "cutoff": 4.0, "max_neighbors": 8}
+
+
+def statistics_and_labels(structures) -> tuple[np.ndarray, np.ndarray]:
+    """The fixture's composition statistics, with 40 rows more between them, and made-up ln Tc labels."""
+    x = CompositionForestTc(**GRAPH).graph_composition_statistics(
+        [g for g, _ in CompositionForestTc(**GRAPH).graphs(structures)]
+    )
+    generator = torch.Generator().manual_seed(0)
+    i, j = torch.randint(0, len(x), (2, 40), generator=generator)
+    lam = torch.rand(40, 1, generator=generator)
+    rows = torch.cat([x, lam * x[i] + (1 - lam) * x[j]]).numpy().astype(np.float64)
+    return rows, np.sin(rows[:, :5].sum(1)) + rows[:, -2]
+
+
+def test_float32_at_most_makes_float32_features_split_as_float64_thresholds() -> None:
+    generator = np.random.default_rng(0)
+    thresholds = generator.normal(size=200) * 10.0 ** generator.integers(-3, 4, 200)
+    t32 = float32_at_most(thresholds)
+    assert t32.dtype == np.float32 and (t32 <= thresholds).all()
+    # The float32 values next to each threshold are on the same side under both comparisons.
+    below = t32
+    above = np.nextafter(t32, np.float32(np.inf))
+    for x in (below, above, np.nextafter(below, np.float32(-np.inf))):
+        assert np.array_equal(x.astype(np.float64) <= thresholds, x <= t32)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        ExtraTreesRegressor(12, max_features=0.5, random_state=0),
+        RandomForestRegressor(12, max_features=0.33, min_samples_leaf=2, random_state=1),
+    ],
+)
+def test_copied_forest_predicts_what_scikit_learn_predicts(structures, estimator) -> None:
+    x, y = statistics_and_labels(structures)
+    estimator.fit(x, y)
+    model = CompositionForestTc.from_estimator(estimator, **GRAPH)
+    assert model.n_trees == 12
+    assert len(model.feature) == sum(e.tree_.node_count for e in estimator.estimators_)
+    queries = np.vstack([x, x[:10] * 1.01 + 0.003])
+    np.testing.assert_allclose(model.predict_statistics(queries).numpy(), estimator.predict(queries), atol=1e-5)
+    # Each tree reads the leaf its scikit-learn twin reads.
+    trees = model.tree_predictions(torch.as_tensor(queries)).numpy()
+    leaves = np.stack([e.predict(queries) for e in estimator.estimators_], 1)
+    np.testing.assert_allclose(trees, leaves, atol=1e-6)
+
+
+def test_copying_refuses_what_it_cannot_copy(structures) -> None:
+    x, y = statistics_and_labels(structures)
+    with pytest.raises(ValueError, match="ExtraTreesRegressor has no fitted trees"):
+        CompositionForestTc.from_estimator(ExtraTreesRegressor(3), **GRAPH)
+    with pytest.raises(ValueError, match="fitted on 5 features; this model's composition statistics have 102"):
+        CompositionForestTc.from_estimator(ExtraTreesRegressor(3).fit(x[:, :5], y), **GRAPH)
+    best_first = RandomForestRegressor(3, max_leaf_nodes=8, random_state=0).fit(x, y)
+    with pytest.raises(ValueError, match="tree 0 is not in depth-first order"):
+        CompositionForestTc.from_estimator(best_first, **GRAPH)
+    model = CompositionForestTc.from_estimator(ExtraTreesRegressor(3, random_state=0).fit(x, y), **GRAPH)
+    bad = x[:4].copy()
+    bad[2, 7] = np.nan
+    with pytest.raises(ValueError, match=r"composition statistics of rows \[2\] are not finite"):
+        model.predict_statistics(bad)
+    with pytest.raises(ValueError, match=r"train: rows \[1\] hold non-finite statistics or ln Tc"):
+        fit_composition_forest((x[:3], np.array([1.0, np.inf, 2.0])), GRAPH)
+    with pytest.raises(ValueError, match="extra: need"):
+        fit_composition_forest((x, y), GRAPH, extra=(x[:3], y[:2]))
+
+
+def test_trained_forest_is_seeded_blind_to_the_cell_and_follows_occupancies(structures) -> None:
+    x, y = statistics_and_labels(structures)
+    config = CompositionForestConfig(n_estimators=8, min_samples_leaf=1)
+    model, summary = fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra=(x[30:], y[30:]))
+    again, _ = fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra=(x[30:], y[30:]))
+    assert summary["training_rows"] == len(x) and summary["nodes"] == len(model.feature)
+    assert torch.equal(model.predict_statistics(x), again.predict_statistics(x))
+    # Fully grown trees reproduce their training rows (distinct statistics), and graphs give the statistics' answer.
+    np.testing.assert_allclose(model.predict_statistics(x).numpy(), y, atol=1e-5)
+    assert torch.allclose(model.predict_ln_tc(structures), model.predict_statistics(x[: len(structures)]), atol=1e-6)
+    s = structures[5]
+    supercell = s.copy()
+    supercell.make_supercell([2, 1, 1])
+    reordered = Structure(s.lattice, [s[1].species, s[0].species], [s[1].frac_coords, s[0].frac_coords])
+    ln_tc = model.predict_ln_tc([s, supercell, reordered])
+    assert torch.equal(ln_tc, ln_tc[0].expand(3))
+    model.predict_ln_tc([s])
+    assert torch.allclose(model.feature_dict["site_contributions"].sum(), ln_tc[0], atol=1e-6)
+    ordered = model.predict_ln_tc([cubic(["Mg", "B"], 3.1)])[0]
+    assert model.predict_ln_tc([cubic([{"Mg": 0.999999, "Al": 1e-6}, "B"], 3.1)])[0] == pytest.approx(float(ordered))
+
+
+def test_save_load_round_trip_and_ensembles_with_a_composition_network(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    model, _ = fit_composition_forest((x, y), GRAPH, CompositionForestConfig(n_estimators=5))
+    model.save(tmp_path / "forest")
+    loaded = matgl.load_model(tmp_path / "forest")
+    assert isinstance(loaded, CompositionForestTc)
+    assert loaded.max_depth == model.max_depth and loaded._init_args["tree_sizes"] == model._init_args["tree_sizes"]
+    assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
+    network = CompositionTc(**GRAPH, width=16, retrieval_neighbors=3)
+    network.set_retrieval_memory(x, y)
+    ensemble = TcEnsemble([loaded, network], member_weights=[3.0, 1.0])
+    mean, _ = ensemble.predict_ln_tc(structures)
+    each = torch.stack([loaded.predict_ln_tc(structures), network.predict_ln_tc(structures)])
+    assert torch.allclose(mean, 0.75 * each[0] + 0.25 * each[1], atol=1e-6)
