@@ -273,9 +273,10 @@ def main() -> None:
     lines = [
         f"# {args.name}",
         "",
-        "SODNet (matgl-supercon's equivariant graph-attention transformer) predicting ln(Tc / K) from ordered",
-        "and disordered crystal structures. An ensemble of the cross-validation fold models: the prediction",
-        "is the mean ln Tc over members and the reported uncertainty is their standard deviation.",
+        "Tc of ordered and disordered crystal structures, as ln(Tc / K), from an ensemble of the cross-validation",
+        "fold models of SODNet (matgl-supercon's equivariant graph-attention transformer) and of the composition",
+        "models beside it: the prediction is the (weighted) mean ln Tc over members and the reported uncertainty",
+        "is their (weighted) standard deviation.",
         *(["", *textwrap.wrap(blend_paragraph(weights, fold_weights), 110)] if len(weights) > 1 else []),
         "",
         "## Data and split",

@@ -692,6 +692,9 @@ def fit_composition_forest(
     from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
     config = config or CompositionForestConfig()
+    forests = {"extra_trees": ExtraTreesRegressor, "random_forest": RandomForestRegressor}
+    if config.kind not in forests:
+        raise ValueError(f"kind must be one of {sorted(forests)}, got {config.kind!r}")
     started = time.perf_counter()
     parts = {"train": train, **({"extra": extra} if extra is not None else {})}
     arrays = {
@@ -705,7 +708,7 @@ def fit_composition_forest(
             raise ValueError(f"{name}: rows {bad[:10].tolist()} hold non-finite statistics or ln Tc")
     x = np.vstack([x for x, _ in arrays.values()])
     y = np.concatenate([y for _, y in arrays.values()])
-    forest = {"extra_trees": ExtraTreesRegressor, "random_forest": RandomForestRegressor}[config.kind](
+    forest = forests[config.kind](
         n_estimators=config.n_estimators,
         min_samples_leaf=config.min_samples_leaf,
         max_features=config.max_features,

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 PRESENCE_FRACTION = 0.02
 
 
+def composition_statistics_width(n_descriptors: int) -> int:
+    """Columns of :func:`composition_statistics` for a table of ``n_descriptors`` elemental descriptors."""
+    return 4 * n_descriptors + 2
+
+
 def composition_statistics(
     occupancy: torch.Tensor, vacancy: torch.Tensor, descriptors: torch.Tensor, batch: torch.Tensor, n_graphs: int
 ) -> torch.Tensor:

@@ -21,7 +21,7 @@ from torch import nn
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._embedding import element_descriptors
 from matgl_supercon.models._retrieval import LabelRetrieval
-from matgl_supercon.models._tc_model import CompositionStatisticsTcModel
+from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, composition_statistics_width
 
 if TYPE_CHECKING:
     pass
@@ -73,7 +73,7 @@ class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.register_buffer("descriptors", element_descriptors(self.element_types, valence_descriptors))
-        n_statistics = 4 * self.descriptors.shape[1] + 2  # composition_statistics' width
+        n_statistics = composition_statistics_width(self.descriptors.shape[1])
         self.retrieval = LabelRetrieval(n_statistics, width, retrieval_neighbors, retrieval_memory_size)
         self.block = nn.Sequential(
             nn.LayerNorm(width),

@@ -18,7 +18,7 @@ from matgl.models import MatGLModel
 
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._embedding import element_descriptors
-from matgl_supercon.models._tc_model import CompositionStatisticsTcModel
+from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, composition_statistics_width
 
 #: ``feature`` of a leaf node (scikit-learn's ``TREE_UNDEFINED`` is -2; any negative value marks a leaf here).
 LEAF = -1
@@ -109,7 +109,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         if trees[0].n_outputs != 1:
             raise ValueError(f"only single-output forests can be copied, got {trees[0].n_outputs} outputs")
         model = cls(**model_kwargs, tree_sizes=[t.node_count for t in trees], max_depth=max(t.max_depth for t in trees))
-        n_features = len(model.descriptors[0]) * 4 + 2
+        n_features = composition_statistics_width(model.descriptors.shape[1])
         if estimator.n_features_in_ != n_features:
             raise ValueError(
                 f"the forest was fitted on {estimator.n_features_in_} features; this model's composition "

@@ -21,7 +21,12 @@ from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
 from matgl_supercon.models._retrieval import LabelRetrieval, system_keys
-from matgl_supercon.models._tc_model import OccupancyTcModel, composition_statistics, occupancy_shares
+from matgl_supercon.models._tc_model import (
+    OccupancyTcModel,
+    composition_statistics,
+    composition_statistics_width,
+    occupancy_shares,
+)
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -201,7 +206,7 @@ class SODNet(OccupancyTcModel, MatGLModel):
         )
         self.global_context = global_context
         self.composition_context = composition_context
-        n_stats = 4 * self.embedding.descriptors.shape[1] + 2  # composition_statistics' width
+        n_stats = composition_statistics_width(self.embedding.descriptors.shape[1])
         if composition_encoding not in ("linear", "periodic"):
             raise ValueError(f"composition_encoding must be 'linear' or 'periodic', got {composition_encoding!r}")
         self.composition_encoder = None
@@ -229,7 +234,7 @@ class SODNet(OccupancyTcModel, MatGLModel):
         self.retrieval = None
         if retrieval_neighbors:
             self.retrieval = LabelRetrieval(
-                4 * self.embedding.descriptors.shape[1] + 2,
+                composition_statistics_width(self.embedding.descriptors.shape[1]),
                 readout_hidden,
                 retrieval_neighbors,
                 retrieval_memory_size,

@@ -36,7 +36,10 @@ def explain_structure(
     """Per-site contributions to the predicted ln Tc, optionally drawn as a bar chart.
 
     SODNet's ln Tc is the occupancy-weighted mean of per-site values, so each site's weighted value
-    is an exact additive share; the shares are averaged over ensemble members.
+    is an exact additive share; the shares are averaged over ensemble members (weighted like the prediction).
+    Composition members (``CompositionTc``, ``CompositionForestTc``) see no structure and give each site its
+    occupancy share of their prediction, so differences between sites beyond their occupancy come from the
+    SODNet members alone.
 
     Args:
         structure: Input structure (pymatgen ``Structure`` or ASE ``Atoms``).

@@ -77,6 +77,8 @@ def test_copying_refuses_what_it_cannot_copy(structures) -> None:
         model.predict_statistics(bad)
     with pytest.raises(ValueError, match=r"train: rows \[1\] hold non-finite statistics or ln Tc"):
         fit_composition_forest((x[:3], np.array([1.0, np.inf, 2.0])), GRAPH)
+    with pytest.raises(ValueError, match=r"kind must be one of \['extra_trees', 'random_forest'\], got 'boosting'"):
+        fit_composition_forest((x, y), GRAPH, CompositionForestConfig(kind="boosting"))
     with pytest.raises(ValueError, match="extra: need"):
         fit_composition_forest((x, y), GRAPH, extra=(x[:3], y[:2]))
 
