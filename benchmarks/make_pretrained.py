@@ -26,10 +26,13 @@ weights; the held-out score on the card blends each fold with the weights picked
 
 Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
 in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
-held-out prediction, and the card reports its MAE. The ensemble's raw spread on the same structure is compared
-with that held-out error; ``sd_scale`` is the 68.3% quantile of |error| / spread, so that mean ± sd_scale ×
-spread covers 68% of held-out errors. Members saw most structures in training, so the raw spread is small on
-them; on new structures it is larger, and the scaled interval errs on the wide side.
+held-out prediction, and the card reports its MAE. The weighted spread of those same members (none trained on the
+structure, as none trained on a new one) is compared with that held-out error; ``sd_scale`` is the 68.3% quantile
+of |error| / spread, so that mean ± sd_scale × spread covers 68% of held-out errors. On a new structure the spread
+over all members also holds each configuration's fold-to-fold variation, so the scaled interval errs on the wide
+side. (Until 2026-12-05 the whole ensemble's spread on each SuperCon3D structure was used: most members trained on
+it, and with forest members that spread mostly measures the one untrained member's error, which inflated the
+reported coverage and spread-error correlation.)
 """
 
 from __future__ import annotations
@@ -174,6 +177,21 @@ def blend(
     return dict(zip(present, best.tolist(), strict=True)), dict(zip(ids, prediction.tolist(), strict=True)), chosen
 
 
+def held_out_spread(predictions: dict[str, float], member_weight: dict[str, float]) -> float:
+    """Weighted spread of one structure's held-out predictions (one per configuration), as ``TcEnsemble`` weighs.
+
+    None of these members trained on the structure, as none of the ensemble's members trained on a new one. The
+    whole ensemble's spread on a SuperCon3D structure would mostly measure how far its one untrained member sits
+    from the others, which trained on it (a forest returns close to the recorded Tc), not the spread a new
+    structure gets.
+    """
+    w = np.array([member_weight[n] for n in predictions])
+    w = w / w.sum()
+    p = np.array(list(predictions.values()))
+    mean = float(w @ p)
+    return float(np.sqrt((w * (p - mean) ** 2).sum() / (1 - (w**2).sum())))
+
+
 def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, float]]) -> str:
     """The model card's account of the composition members and of the weights of each kind."""
     picked = ", ".join(
@@ -241,13 +259,10 @@ def main() -> None:
     sodnet_names = [name for name in configs if kind(name) == "SODNet"]
     networks = [name for name in configs if kind(name) == "CompositionTc"]  # forests have no retrieval memory
     weights, blended, fold_weights = blend(held_out)
+    # What each fold member of a configuration weighs: its kind's weight, shared by the kind's configurations.
+    config_weight = {n: weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
     if len(weights) > 1:
-        per_kind = {k: sum(kind(n) == k for n in configs) for k in weights}
-        member_weights = {
-            f"{c.prefix}{fold}": weights[kind(name)] / per_kind[kind(name)]
-            for name, c in configs.items()
-            for fold in folds
-        }
+        member_weights = {f"{c.prefix}{fold}": config_weight[name] for name, c in configs.items() for fold in folds}
         write_json_atomic(out / ENSEMBLE_JSON, {"member_weights": member_weights})
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
     # stored once for all of them instead of once per member (per model kind: their statistics differ in width).
@@ -258,7 +273,13 @@ def main() -> None:
         ]
         if len(with_memory) > 1:
             shared_rows = max(shared_rows, share_retrieval_memory(with_memory, out / file))
-    calibration = calibrate(out, args.data, {i: (held_out[i][0], blended[i]) for i in held_out})
+    if len(configs) < 2:
+        raise SystemExit("the spread is calibrated on the held-out members' disagreement: give two configurations")
+    calibration = calibrate(
+        out,
+        args.data,
+        {i: (t, blended[i], held_out_spread(p, config_weight)) for i, (t, _, p) in held_out.items()},
+    )
     fold_of = np.array([held_out[i][1] for i in held_out])
     truth, pred = (np.array([v[0] for v in held_out.values()]), np.array([blended[i] for i in held_out]))
     calibration["held_out_r2_fold_mean"] = float(
@@ -305,8 +326,10 @@ def main() -> None:
         "train on it).",
         f"After scaling, ±1 sd covers {calibration['coverage_1sd']:.0%} and ±2 sd {calibration['coverage_2sd']:.0%} "
         f"of held-out errors; Spearman correlation of spread with |error|: {calibration['spearman']:.2f}.",
-        "Members saw most SuperCon3D structures, so the spread on them is small and the factor large; on new",
-        "structures the spread grows, and the scaled interval errs on the wide side.",
+        "The factor is fitted on the spread of the members that did not train on each structure (one per",
+        "configuration, weighted as in the ensemble), the kind of spread the members show on a new structure;",
+        "on a new structure the spread over all members also holds the fold-to-fold variation of each",
+        "configuration, so the scaled interval errs on the wide side.",
         "",
         "| family, or ordered / disordered (ordered: the paper's all->O regime) | n | held-out MAE ln K | "
         "median scaled sd | coverage ±1 sd |",
@@ -399,22 +422,19 @@ def architecture(member: Path) -> dict:
     return out
 
 
-def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, float]]) -> dict:
+def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, float, float]]) -> dict:
     """Spread scale and coverage of the ensemble against held-out errors (see the module docstring).
 
     Args:
-        folder: The packaged ensemble.
+        folder: The packaged ensemble (loaded once, as a check that it loads).
         data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
-        held_out: Structure id -> (its ln Tc, its held-out prediction by the members that tested on it).
+        held_out: Structure id -> (its ln Tc, its held-out prediction and the weighted spread of the members that
+            tested on it, see :func:`held_out_spread`).
     """
     records = {r.id: r for r in load_supercon3d(data)}
     ids = list(held_out)
-    truth = np.array([held_out[i][0] for i in ids])
-    prediction = np.array([held_out[i][1] for i in ids])
-    ensemble = load_model(folder)
-    ensemble.sd_scale = 1.0
-    _, spread = ensemble.predict_ln_tc([records[i].structure for i in ids])
-    spread = spread.numpy()
+    truth, prediction, spread = (np.array([held_out[i][j] for i in ids]) for j in range(3))
+    load_model(folder)
     error = np.abs(truth - prediction)
     scale = float(np.quantile(error / np.maximum(spread, 1e-6), 0.6827))
     sd = spread * scale
@@ -438,8 +458,8 @@ def calibrate(folder: Path, data: str | None, held_out: dict[str, tuple[float, f
         "by_family": by_group(np.array([records[i].metadata["family"] for i in ids])),
         # The ordered structures' row is the paper's all->O regime (models trained on all, tested on ordered).
         "by_order": by_group(np.array([order[records[i].metadata["order"]] for i in ids])),
-        "method": "held-out error of the (blended) mean of the members that tested on each structure vs the raw "
-        "spread of all members",
+        "method": "held-out error of the (blended) mean of the members that tested on each structure vs the "
+        "weighted spread of those members (one per configuration)",
     }
 
 

@@ -314,6 +314,12 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
     assert weights["CompositionForestTc"] == pytest.approx(0.5) and weights["CompositionTc"] == pytest.approx(0.5)
     # Fold 2 picks on folds 0-1, where every equal share of the two composition kinds is exact.
     assert chosen[2]["CompositionTc"] == pytest.approx(chosen[2]["CompositionForestTc"])
+    # The held-out spread weighs members as TcEnsemble does (unbiased for reliability weights): two members give
+    # |d| / sqrt(2) whatever their weights; 1, -1, 0 weighted 2:1:1 have mean 0.25, weighted variance 0.6875 and
+    # 1 - sum(w^2) = 0.625.
+    assert script.held_out_spread({"a": 1.0, "b": -1.0}, {"a": 0.3, "b": 0.1}) == pytest.approx(2 / 2**0.5)
+    three = script.held_out_spread({"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1})
+    assert three == pytest.approx((0.6875 / 0.625) ** 0.5)
     # Without composition members the prediction is the plain mean of the configurations.
     sodnet_only = {i: (t, k, {"a": p["a"], "b": p["b"]}) for i, (t, k, p) in held_out.items()}
     assert script.blend(sodnet_only) == (
