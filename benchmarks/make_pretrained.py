@@ -29,10 +29,10 @@ in the test block of one fold; the mean prediction of that fold's members (one p
 held-out prediction, and the card reports its MAE. The weighted spread of those same members (none trained on the
 structure, as none trained on a new one) is compared with that held-out error; ``sd_scale`` is the 68.3% quantile
 of |error| / spread, so that mean ± sd_scale × spread covers 68% of held-out errors. On a new structure the spread
-over all members also holds each configuration's fold-to-fold variation, so the scaled interval errs on the wide
-side. (Until 2026-12-05 the whole ensemble's spread on each SuperCon3D structure was used: most members trained on
-it, and with forest members that spread mostly measures the one untrained member's error, which inflated the
-reported coverage and spread-error correlation.)
+over all members also holds each configuration's fold-to-fold variation, which widens the interval. (Until
+2026-12-05 the whole ensemble's spread on each SuperCon3D structure was used: most members trained on it, and with
+forest members that spread mostly measures the one untrained member's error, which inflated the reported coverage
+and spread-error correlation.)
 """
 
 from __future__ import annotations
@@ -229,6 +229,8 @@ def main() -> None:
     args = parser.parse_args()
     shipped = pretrained_dir(args.name)
     configs = configurations(args.variants, shipped if args.members_from_shipped else None)
+    if len(configs) < 2:
+        raise SystemExit("the spread is calibrated on the held-out members' disagreement: give two configurations")
     # Only folds that every configuration finished, so each held-out structure has one member per configuration.
     folds = sorted(
         set.intersection(
@@ -273,8 +275,6 @@ def main() -> None:
         ]
         if len(with_memory) > 1:
             shared_rows = max(shared_rows, share_retrieval_memory(with_memory, out / file))
-    if len(configs) < 2:
-        raise SystemExit("the spread is calibrated on the held-out members' disagreement: give two configurations")
     calibration = calibrate(
         out,
         args.data,
@@ -327,9 +327,9 @@ def main() -> None:
         f"After scaling, ±1 sd covers {calibration['coverage_1sd']:.0%} and ±2 sd {calibration['coverage_2sd']:.0%} "
         f"of held-out errors; Spearman correlation of spread with |error|: {calibration['spearman']:.2f}.",
         "The factor is fitted on the spread of the members that did not train on each structure (one per",
-        "configuration, weighted as in the ensemble), the kind of spread the members show on a new structure;",
-        "on a new structure the spread over all members also holds the fold-to-fold variation of each",
-        "configuration, so the scaled interval errs on the wide side.",
+        "configuration, weighted as in the ensemble), the kind of spread the members show on a new structure.",
+        "On a new structure the spread over all members also holds each configuration's fold-to-fold variation,",
+        "which widens the interval; its coverage on compositions new to every member has not been measured.",
         "",
         "| family, or ordered / disordered (ordered: the paper's all->O regime) | n | held-out MAE ln K | "
         "median scaled sd | coverage ±1 sd |",
