@@ -31,16 +31,13 @@ from pathlib import Path
 import numpy as np
 from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
-from composition_retrieval import member_results_dir, member_runs_dir
-from sodnet_vs_forest import sodnet_statistics
+from composition_retrieval import member_results_dir, member_runs_dir, records_statistics
 
 from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
-from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import (
     CompositionForestConfig,
     fit_composition_forest,
-    records_dataset,
     save_model_atomic,
     write_json_atomic,
 )
@@ -58,9 +55,7 @@ NODE_BYTES = 10
 def formula_rows(data: str | None) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
     """Statistics, ln Tc and chemical systems of every formula-table superconductor (filtered per fold later)."""
     records = extra_training_records("formulas_new_systems", [], data)
-    converter = CompositionForestTc().make_converter(allow_isolated=True)  # one-site virtual crystals
-    statistics = sodnet_statistics(records_dataset(records, converter))[0].astype(np.float64)
-    return statistics, np.log([r.tc for r in records]), [chemical_system(r.structure) for r in records]
+    return *records_statistics(records), [chemical_system(r.structure) for r in records]
 
 
 def main() -> None:

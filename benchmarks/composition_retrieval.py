@@ -89,12 +89,16 @@ def member_runs_dir(name: str) -> Path:
     return Path("runs/composition_members") / name
 
 
-def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Statistics and ln Tc of an extra set's records (:func:`extra_training_records` against SuperCon3D)."""
-    records = extra_training_records(name, load_supercon3d(data), data)
-    converter = SODNet().make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
+def records_statistics(records: list) -> tuple[np.ndarray, np.ndarray]:
+    """Composition statistics (float64) and ln Tc of extra records (formula rows are one-site virtual crystals)."""
+    converter = SODNet().make_converter(allow_isolated=True)
     statistics = sodnet_statistics(records_dataset(records, converter))[0].astype(np.float64)
     return statistics, np.log([r.tc for r in records])
+
+
+def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics and ln Tc of an extra set's records (:func:`extra_training_records` against SuperCon3D)."""
+    return records_statistics(extra_training_records(name, load_supercon3d(data), data))
 
 
 def fit_model(
