@@ -60,7 +60,7 @@ def ran_with_previous_defaults(cell: Path) -> bool:
 
 def task_sections() -> list[str]:
     """One table per Matbench-style task, from the cells' ``summary.json`` files."""
-    from matgl_supercon.benchmarks import MODELS, TASKS
+    from matgl_supercon.benchmarks import MODELS, TASKS, runs_on
 
     lines: list[str] = []
     for task in TASKS:
@@ -89,7 +89,7 @@ def task_sections() -> list[str]:
                 f"{s['cpu_minutes']:.1f} | {files} | {s['disordered_input']} |"
             )
         done = {s["model"] for s in summaries}
-        for model in (m for m in MODELS if m not in done):
+        for model in (m for m in MODELS if m not in done and runs_on(m, task)):
             lines.append(f"| {model} | not run yet | | | | `mgl-supercon benchmark {task} --model {model}` | |")
         for model, value in QUOTED_TASKS.get(task, []):
             lines.append(f"| {model} | {value:.3f} | | | | quoted | |")

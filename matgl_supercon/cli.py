@@ -13,6 +13,8 @@ from pathlib import Path
 from matgl_supercon import __version__
 
 DEFAULT_MODEL = "SODNet-SuperCon3D"
+#: Epochs of a GNN leaderboard cell (``benchmark --epochs``).
+DEFAULT_BENCHMARK_EPOCHS = 40
 
 
 def _json_option(text: str, option: str, accepted: Iterable[str] | None = None) -> dict:
@@ -292,11 +294,9 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     model_class = CompositionForestTc if args.forest else CompositionTc
     model_kwargs = _json_option(args.model, "--model", _model_arguments(model_class))
     template = model_class(**model_kwargs)
-    converter = template.make_converter(allow_isolated=True)  # the model reads occupancies, not neighbours
 
     def statistics(rows: list) -> np.ndarray:
-        graphs = [converter.get_graph(r.structure)[0] for r in rows]
-        return template.graph_composition_statistics(graphs).numpy().astype(np.float64)
+        return template.structure_composition_statistics([r.structure for r in rows]).numpy().astype(np.float64)
 
     def extra_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
         extra = extra_training_records(name, records, args.data)
@@ -329,8 +329,15 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from matgl_supercon.benchmarks import load_task, run_cell
+    from matgl_supercon.benchmarks import FOREST_MODELS, load_task, run_cell
+    from matgl_supercon.training import CompositionForestConfig
 
+    if args.model in FOREST_MODELS:
+        if args.epochs is not None:
+            raise SystemExit("--epochs: trees are grown, not trained for epochs; leave it out for a forest")
+        train_config = _train_fields(args.train, CompositionForestConfig)
+    else:
+        train_config = _train_fields(args.train, max_epochs=args.epochs or DEFAULT_BENCHMARK_EPOCHS)
     task = load_task(args.task, args.data)
     summary = run_cell(
         task,
@@ -339,8 +346,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         folds=args.folds,
         seed=args.seed,
         model_kwargs=_json_option(args.model_args, "--model-args"),
-        train_config=_train_fields(args.train, max_epochs=args.epochs),
+        train_config=train_config,
         runs_dir=args.runs,
+        data_dir=args.data,
     )
     state = "complete" if summary["complete"] else f"folds {summary['folds_done']} of {len(task.folds)} done"
     spread = f" ± {summary['mae_sd']:.3f}" if len(summary["folds_done"]) > 1 else ""  # one fold has no spread
@@ -501,9 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--seed", type=int, default=0, help="seed of the models and of the validation hold-out (default 0)"
     )
-    bench.add_argument("--epochs", type=int, default=40, help="GNN epochs")
-    bench.add_argument("--model-args", default="{}", help="JSON of SODNet / MEGNet arguments")
-    bench.add_argument("--train", default="{}", help="JSON of TrainConfig fields")
+    bench.add_argument("--epochs", type=int, default=None, help=f"GNN epochs (default {DEFAULT_BENCHMARK_EPOCHS})")
+    bench.add_argument("--model-args", default="{}", help="JSON of SODNet / MEGNet / CompositionForestTc arguments")
+    bench.add_argument(
+        "--train", default="{}", help="JSON of TrainConfig fields (CompositionForestConfig fields for a forest)"
+    )
     add_threads(bench)
     bench.set_defaults(func=_cmd_benchmark)
     return parser

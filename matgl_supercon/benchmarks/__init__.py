@@ -23,9 +23,9 @@ if TYPE_CHECKING:
         write_matbench_results,
     )
     from matgl_supercon.benchmarks._metrics import fold_summary, grouped_mae, mae, r2
-    from matgl_supercon.benchmarks._names import GNN_MODELS, MODELS, TASK_NAMES
+    from matgl_supercon.benchmarks._names import FOREST_MODELS, GNN_MODELS, MODELS, TASK_NAMES
     from matgl_supercon.benchmarks._plots import group_bar, parity_plot
-    from matgl_supercon.benchmarks._runner import MODEL_INPUTS, run_cell, summarise_cell, tuned_svr
+    from matgl_supercon.benchmarks._runner import MODEL_INPUTS, run_cell, runs_on, summarise_cell, tuned_svr
     from matgl_supercon.benchmarks._tasks import TASKS, TcTask, inner_validation_split, load_task, regression_scores
 
 _EXPORTS = {
@@ -45,7 +45,9 @@ _EXPORTS = {
     "MODEL_INPUTS": "_runner",
     "MODELS": "_names",
     "GNN_MODELS": "_names",
+    "FOREST_MODELS": "_names",
     "run_cell": "_runner",
+    "runs_on": "_runner",
     "summarise_cell": "_runner",
     "tuned_svr": "_runner",
     "TASKS": "_tasks",
@@ -57,6 +59,7 @@ _EXPORTS = {
 }
 __all__ = [
     "CHGNET_FEATURES",
+    "FOREST_MODELS",
     "GNN_MODELS",
     "MODELS",
     "MODEL_INPUTS",
@@ -78,6 +81,7 @@ __all__ = [
     "registered_with_matbench",
     "regression_scores",
     "run_cell",
+    "runs_on",
     "summarise_cell",
     "tuned_svr",
     "write_matbench_results",

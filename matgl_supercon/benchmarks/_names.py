@@ -14,9 +14,21 @@ TaskName = Literal[
     "jarvis_tc_leaderboard",
     "jarvis_tc_5fold",
 ]
-ModelName = Literal["median", "RF-c", "SVR-c", "RF-geo", "SVR-geo", "MEGNet", "SODNet"]
+ModelName = Literal[
+    "median",
+    "RF-c",
+    "SVR-c",
+    "RF-geo",
+    "SVR-geo",
+    "CompositionForestTc",
+    "CompositionForestTc+formulas",
+    "MEGNet",
+    "SODNet",
+]
 
 TASK_NAMES: tuple[str, ...] = get_args(TaskName)
 MODELS: tuple[str, ...] = get_args(ModelName)
 # The models trained by gradient descent (checkpoints under --runs, a TrainConfig, a recorded weight average).
 GNN_MODELS: tuple[str, ...] = ("SODNet", "MEGNet")
+# The CompositionForestTc cells: trees on the composition statistics, ``+formulas`` also on the formula table.
+FOREST_MODELS: tuple[str, ...] = ("CompositionForestTc", "CompositionForestTc+formulas")

@@ -28,9 +28,9 @@ from matgl_supercon._io import record_or_check_settings, write_json_atomic
 from matgl_supercon.benchmarks._features import geometry_features, magpie_features
 from matgl_supercon.benchmarks._matbench import write_matbench_results
 from matgl_supercon.benchmarks._metrics import fold_summary, mae, r2
-from matgl_supercon.benchmarks._names import GNN_MODELS, MODELS, ModelName
+from matgl_supercon.benchmarks._names import FOREST_MODELS, GNN_MODELS, MODELS, ModelName
 from matgl_supercon.benchmarks._plots import group_bar, parity_plot
-from matgl_supercon.benchmarks._tasks import TcTask, breakdown, inner_validation_split
+from matgl_supercon.benchmarks._tasks import TASKS, TcTask, breakdown, inner_validation_split
 
 #: How each model sees a disordered structure.
 MODEL_INPUTS: dict[str, str] = {
@@ -40,6 +40,10 @@ MODEL_INPUTS: dict[str, str] = {
     "RF-geo": "RF-c features plus occupancy-weighted density, neighbour distances, coordination, cell shape, "
     "fractions of vacant and mixed sites",
     "SVR-geo": "RF-geo features, standardised; C and gamma picked on the validation block",
+    "CompositionForestTc": "extra trees on the composition statistics of the site occupancies (mean, spread and "
+    "extremes of elemental descriptors, vacancy fraction), the shipped forests' settings",
+    "CompositionForestTc+formulas": "as CompositionForestTc, also grown on the SuperCon formula table's "
+    "superconductors (virtual crystals) in chemical systems absent from the fold's test block",
     "MEGNet": "MatGL MEGNet on our graphs: each site is its majority species (occupancies, vacancies and "
     "alternative positions invisible), the 16 nearest neighbours within 6 Å (SODNet's graph)",
     "SODNet": "occupancy vectors per site, occupancy-weighted edges, PD groups (the full occupancy-aware graph)",
@@ -49,10 +53,12 @@ MODEL_INPUTS: dict[str, str] = {
 class _Inputs:
     """Features and graph datasets of a task, computed once per run."""
 
-    def __init__(self, task: TcTask) -> None:
+    def __init__(self, task: TcTask, data_dir: str | Path | None = None) -> None:
         self.task = task
+        self.data_dir = data_dir
         self._features: dict[str, np.ndarray] = {}
         self._graphs: dict[str, object] = {}
+        self._statistics: dict[str, tuple[np.ndarray, ...]] = {}
 
     def features(self, kind: Literal["c", "geo"]) -> np.ndarray:
         if "c" not in self._features:
@@ -60,6 +66,25 @@ class _Inputs:
         if kind == "geo" and "geo" not in self._features:
             self._features["geo"] = np.hstack([self._features["c"], geometry_features(self.task.structures)])
         return self._features[kind]
+
+    def composition_statistics(self, model) -> np.ndarray:
+        """``[n, n_statistics]`` composition statistics (float64) of the task's structures, as ``model`` reads them."""
+        key = json.dumps(["task", model.descriptors.tolist()])
+        if key not in self._statistics:
+            self._statistics[key] = (statistics_array(model, self.task.structures),)
+        return self._statistics[key][0]
+
+    def formula_rows(self, model) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
+        """Statistics, ln Tc and chemical systems of the formula table's superconductors (filtered per fold)."""
+        from matgl_supercon.data import chemical_system, extra_training_records
+
+        key = json.dumps(["formulas", model.descriptors.tolist()])
+        if key not in self._statistics:
+            records = extra_training_records("formulas_new_systems", [], self.data_dir)  # no reference: all rows
+            x = statistics_array(model, [r.structure for r in records])
+            systems = [chemical_system(r.structure) for r in records]
+            self._statistics[key] = (x, np.log([r.tc for r in records]), systems)
+        return self._statistics[key]
 
     def graphs(self, model_name: str, converter):
         from matgl_supercon.training import graph_dataset
@@ -79,6 +104,62 @@ def tuned_svr(x_train, y_train, x_val, y_val):
             if score < best_mae:
                 best, best_mae, best_params = model, score, {"C": c, "gamma": gamma}
     return best, best_params
+
+
+def runs_on(model_name: str, task_name: str) -> bool:
+    """Whether a leaderboard model applies to a task: ``+formulas`` cells only to the SuperCon3D tasks.
+
+    The formula table's experimental Tc > 0 is their target (as ln Tc); 3DSC_MP's target keeps its Tc = 0
+    non-superconductors and JARVIS's Tc is computed.
+    """
+    spec = TASKS.get(task_name)
+    return not model_name.endswith("+formulas") or (spec is not None and spec.dataset == "supercon3d")
+
+
+def statistics_array(model, structures) -> np.ndarray:
+    """Composition statistics of ``structures`` as ``model`` reads them, float64 for scikit-learn."""
+    return model.structure_composition_statistics(structures).numpy().astype(np.float64)
+
+
+def fit_forest(
+    task: TcTask, fold: int, model_name: str, inputs: _Inputs, seed: int, model_kwargs: dict, train_config: dict
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A :class:`~matgl_supercon.models.CompositionForestTc` grown on the fold's training and validation part.
+
+    ``CompositionForestTc+formulas`` also grows it on the formula table's superconductors outside the chemical
+    systems of the fold's test block (a doping series or a second measurement of a test compound would leak its
+    label). Only for the SuperCon3D tasks: the table holds experimental Tc > 0, their target as ln Tc.
+
+    Returns:
+        ``(mean, sd over trees, parameters)`` for the fold's test structures.
+    """
+    from matgl_supercon.data import chemical_system
+    from matgl_supercon.models import CompositionForestTc
+    from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
+
+    with_formulas = model_name.endswith("+formulas")
+    if not runs_on(model_name, task.dataset_name):
+        spec = TASKS.get(task.dataset_name)
+        source = "not a known task" if spec is None else f"on {spec.dataset} ({task.metadata['target']})"
+        raise ValueError(
+            f"{model_name} adds the SuperCon formula table's ln Tc to SuperCon3D tasks; {task.dataset_name} is "
+            f"{source}: use CompositionForestTc"
+        )
+    template = CompositionForestTc(**model_kwargs)
+    x, y = inputs.composition_statistics(template), task.targets
+    test = task.train_val_test_positions(fold)[2]
+    everything = task.train_and_val_positions(fold)
+    extra, params = None, {}
+    if with_formulas:
+        formula_x, formula_y, systems = inputs.formula_rows(template)
+        seen = {chemical_system(task.structures[i]) for i in test}
+        rows = [i for i, system in enumerate(systems) if system not in seen]
+        extra, params = (formula_x[rows], formula_y[rows]), {"formula_rows": len(rows)}
+    config = CompositionForestConfig(**{"seed": seed + fold, **train_config})
+    model, fitted = fit_composition_forest((x[everything], y[everything]), model_kwargs, config, extra=extra)
+    per_tree = model.tree_predictions(torch.as_tensor(x[test])).double().numpy()
+    params.update(config.__dict__, nodes=fitted["nodes"], training_rows=fitted["training_rows"])
+    return per_tree.mean(1), per_tree.std(1), params
 
 
 def fit_predict(
@@ -116,6 +197,8 @@ def fit_predict(
         x = inputs.features(model_name.split("-")[1])
         model, params = tuned_svr(x[train], y[train], x[val], y[val])
         return model.predict(x[test]), None, params
+    if model_name in FOREST_MODELS:
+        return fit_forest(task, fold, model_name, inputs, seed, model_kwargs or {}, train_config or {})
     if model_name in GNN_MODELS:
         from matgl_supercon.models import MEGNetTc, SODNet
         from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, predict_dataset, run_configuration
@@ -151,6 +234,7 @@ def run_cell(
     train_config: dict | None = None,
     runs_dir: str | Path = "runs/benchmarks",
     command: str | None = None,
+    data_dir: str | Path | None = None,
 ) -> dict:
     """Run the missing folds of one cell and, once all folds exist, write its results files.
 
@@ -163,10 +247,13 @@ def run_cell(
             settings raises ``ValueError`` naming them (also when no fold is left to run: the cell holds other
             results than the ones asked for).
         seed: Seed of models and hold-outs.
-        model_kwargs: Arguments of the GNN (SODNet / MEGNet).
-        train_config: :class:`~matgl_supercon.training.TrainConfig` fields for the GNNs.
+        model_kwargs: Arguments of the model (SODNet, MEGNet, CompositionForestTc).
+        train_config: :class:`~matgl_supercon.training.TrainConfig` fields for the GNNs,
+            :class:`~matgl_supercon.training.CompositionForestConfig` fields for the forests.
         runs_dir: Where GNN checkpoints go (resumable mid-fold).
         command: The command line to record (default: this process's argv).
+        data_dir: Data root of the formula table (``CompositionForestTc+formulas``); default
+            ``$MATGL_SUPERCON_DATA``.
 
     Returns:
         The cell summary (``complete`` False while folds are missing).
@@ -176,7 +263,7 @@ def run_cell(
     cell = Path(out_dir) / task.dataset_name / model_name
     cell.mkdir(parents=True, exist_ok=True)
     run_dir = Path(runs_dir) / task.dataset_name / model_name
-    inputs = _Inputs(task)
+    inputs = _Inputs(task, data_dir)
     todo = [k for k in (task.folds if folds is None else folds) if not (cell / f"fold_{k}.json").exists()]
     record = cell / "settings.json"
     if todo or record.exists():  # a cell's folds come from one configuration, or its mean compares nothing

@@ -103,6 +103,15 @@ class OccupancyTcModel(StandardisedTarget):
             batch.occupancy, batch.vacancy, self.descriptor_table(), batch.batch, batch.num_graphs
         )
 
+    def structure_composition_statistics(self, structures: Sequence[Structure]) -> torch.Tensor:
+        """``[len(structures), n_statistics]``: the composition statistics of each structure's graph.
+
+        Sites without neighbours are accepted (a formula's one-site virtual crystal): the statistics read the
+        occupancies, not the edges.
+        """
+        converter = self.make_converter(allow_isolated=True)
+        return self.graph_composition_statistics([converter.get_graph(s)[0] for s in structures])
+
     def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
         """The graph converter whose graphs this model expects.
 

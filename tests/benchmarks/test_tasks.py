@@ -16,6 +16,7 @@ from matgl_supercon.benchmarks import (
     read_matbench_results,
     regression_scores,
     run_cell,
+    runs_on,
     write_matbench_results,
 )
 from matgl_supercon.data import paper_folds
@@ -117,6 +118,50 @@ def test_run_cell_is_resumable(toy_task, tmp_path):
         run_cell(toy_task, "RF-c", tmp_path, seed=1, command="other seed")
     assert not (cell / "fold_2.json").exists()
     assert run_cell(toy_task, "RF-c", tmp_path, command="same")["complete"]
+
+
+def test_forest_cell_predicts_the_mean_of_its_composition(toy_task, tmp_path):
+    # The statistics see V or Nb, not the lattice: every tree splits the two apart, so a test structure gets the
+    # mean target of the training structures of its element, and the trees agree (sd 0).
+    summary = run_cell(toy_task, "CompositionForestTc", tmp_path, train_config={"n_estimators": 4}, command="test")
+    assert summary["complete"]
+    y = toy_task.targets
+    for k in toy_task.folds:
+        fold = json.loads((tmp_path / "toy_tc" / "CompositionForestTc" / f"fold_{k}.json").read_text())
+        train, _, test = toy_task.train_val_test_positions(k)
+        element = np.array([s.species[0].symbol for s in toy_task.structures])
+        expected = [y[train][element[train] == element[i]].mean() for i in test]
+        np.testing.assert_allclose(fold["predictions"], expected, rtol=1e-6)
+        np.testing.assert_allclose(fold["std"], 0.0, atol=1e-6)
+        assert fold["parameters"]["n_estimators"] == 4 and fold["parameters"]["seed"] == k
+    with pytest.raises(ValueError, match="toy_tc is not a known task: use CompositionForestTc"):
+        run_cell(toy_task, "CompositionForestTc+formulas", tmp_path, command="test")
+    assert not runs_on("CompositionForestTc+formulas", "3dsc_mp_tc_formula")
+    assert runs_on("CompositionForestTc+formulas", "supercon3d_tc_O") and runs_on("RF-c", "3dsc_mp_tc_formula")
+
+
+@pytest.mark.slow
+def test_forest_cell_with_formulas_leaves_out_the_test_chemical_systems(data_root, tmp_path):
+    # A toy SuperCon3D-like task (same name, so the formula table's ln Tc is its target): its test systems are
+    # {V} and {Nb}; the formula rows of exactly those systems (elemental V and Nb) must stay out of the trees.
+    from matgl_supercon.data import chemical_system, extra_training_records
+
+    toy = make_toy_task()
+    task = TcTask("supercon3d_tc", toy.ids, toy.structures, np.log(1 + toy.targets), toy.splits, "ln_tc", "ln K")
+    run_cell(
+        task,
+        "CompositionForestTc+formulas",
+        tmp_path,
+        folds=[0],
+        train_config={"n_estimators": 2},
+        command="test",
+        data_dir=data_root,
+    )
+    fold = json.loads((tmp_path / "supercon3d_tc" / "CompositionForestTc+formulas" / "fold_0.json").read_text())
+    systems = [chemical_system(r.structure) for r in extra_training_records("formulas_new_systems", [], data_root)]
+    elemental = sum(s in (frozenset({"V"}), frozenset({"Nb"})) for s in systems)
+    assert elemental > 0 and fold["parameters"]["formula_rows"] == len(systems) - elemental
+    assert fold["parameters"]["training_rows"] == fold["parameters"]["formula_rows"] + 8
 
 
 def test_partial_cell_compares_on_its_own_folds(toy_task, tmp_path):

@@ -117,6 +117,23 @@ def test_cli_benchmark_writes_a_matbench_cell(data_root, tmp_path, capsys):
     )
 
 
+def test_cli_benchmark_forest_cell(data_root, tmp_path, capsys):
+    out = tmp_path / "results"
+    common = ["benchmark", "jarvis_tc_leaderboard", "--data", str(data_root), "--out", str(out)]
+    argv = [*common, "--model", "CompositionForestTc", "--train", '{"n_estimators": 3}']
+    assert main(argv) == 0
+    cell = out / "jarvis_tc_leaderboard" / "CompositionForestTc"
+    # The forest's own settings are recorded, not the GNNs' epochs.
+    assert json.loads((cell / "settings.json").read_text())["train_config"] == {"n_estimators": 3}
+    assert json.loads((cell / "fold_0.json").read_text())["parameters"]["n_estimators"] == 3
+    with pytest.raises(SystemExit, match="--epochs: trees are grown"):
+        main([*argv, "--epochs", "5"])
+    capsys.readouterr()
+    assert main([*common, "--model", "CompositionForestTc+formulas"]) == 2
+    assert "jarvis_tc_leaderboard is on jarvis (tc): use CompositionForestTc" in capsys.readouterr().err
+    assert not (out / "jarvis_tc_leaderboard" / "CompositionForestTc+formulas" / "fold_0.json").exists()
+
+
 def _write_folder(folder: Path, n: int, corrupt_every: int | None = None) -> set[str]:
     folder.mkdir(parents=True, exist_ok=True)
     corrupt = set()
