@@ -284,6 +284,21 @@ def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchma
     assert json.loads((out / "trained_fold_1.json").read_text()) == row and not (out / "trained_fold_0.json").exists()
 
 
+def test_model_card_tc_bands(benchmark_script):
+    script = benchmark_script("make_pretrained")
+    ln_tc = np.log([0.05, 0.999, 1.0, 9.9, 10.0, 29.0, 30.0, 250.0])
+    assert script.tc_bands(ln_tc).tolist() == [
+        "Tc < 1 K",
+        "Tc < 1 K",
+        "1-10 K",
+        "1-10 K",
+        "10-30 K",
+        "10-30 K",
+        "Tc >= 30 K",
+        "Tc >= 30 K",
+    ]
+
+
 def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchmark_script):
     script = benchmark_script("make_pretrained")
     composition = next(iter(script.MEMBER_VARIANTS.values()))
