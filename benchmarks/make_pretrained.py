@@ -61,10 +61,12 @@ from matgl_supercon.data import load_supercon3d
 from matgl_supercon.models import read_state, share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import load_model, pretrained_dir
-from matgl_supercon.pretrained.io import ENSEMBLE_JSON
+from matgl_supercon.pretrained.io import COMPOSITION_MEMBERS, ENSEMBLE_JSON
 from matgl_supercon.training import write_json_atomic
 
 HERE = Path(__file__).parent
+#: ``sodnet_cost.py``'s timings, quoted on the model card.
+COST = HERE / "results" / "sodnet_cost.json"
 
 
 #: Member folder prefixes that differ from ``<variant>_``: the shipped ensemble's first configuration was the
@@ -196,6 +198,70 @@ def held_out_spread(predictions: dict[str, float], member_weight: dict[str, floa
     return float(np.sqrt((w * (p - mean) ** 2).sum() / (1 - (w**2).sum())))
 
 
+def fit_sd_scale(error: np.ndarray, spread: np.ndarray) -> float:
+    """The factor that makes mean ± factor × spread cover 68.3% of the held-out errors."""
+    return float(np.quantile(error / np.maximum(spread, 1e-6), 0.6827))
+
+
+def composition_subset(
+    configs: dict[str, Configuration], folds: list[str], held_out: dict[str, tuple[float, int, dict[str, float]]]
+) -> dict:
+    """Weights, spread scale and held-out score of the composition members alone (``load_model(members=...)``).
+
+    Blended and calibrated as the whole ensemble is (:func:`blend`, :func:`held_out_spread`), on the same
+    held-out predictions without the SODNet members'.
+    """
+    own = {i: (t, k, {n: p[n] for n in configs}) for i, (t, k, p) in held_out.items()}
+    weights, blended, fold_weights = blend(own)
+    config_weight = {n: weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
+    ids = list(own)
+    truth, prediction = np.array([own[i][0] for i in ids]), np.array([blended[i] for i in ids])
+    spread = np.array([held_out_spread(own[i][2], config_weight) for i in ids])
+    error, fold = np.abs(truth - prediction), np.array([own[i][1] for i in ids])
+    scale = fit_sd_scale(error, spread)
+    per_fold = [
+        {"mae": mae(truth[fold == k], prediction[fold == k]), "r2": r2(truth[fold == k], prediction[fold == k])}
+        for k in sorted(set(fold.tolist()))
+    ]
+    return {
+        "member_weights": {f"{c.prefix}{f}": config_weight[n] for n, c in configs.items() for f in folds},
+        "sd_scale": scale,
+        "n_members": len(configs) * len(folds),
+        "kind_weights": weights,
+        "kind_weights_per_fold": fold_weights,
+        "held_out_mae": float(error.mean()),
+        "held_out_folds": {"all": fold_summary(per_fold)},
+        "coverage_1sd": float(np.mean(error <= scale * spread)),
+        "coverage_2sd": float(np.mean(error <= 2 * scale * spread)),
+    }
+
+
+def subset_lines(subsets: dict[str, dict], calibration: dict) -> list[str]:
+    """The model card's section on the composition members alone (empty when the ensemble has no such subset)."""
+    if COMPOSITION_MEMBERS not in subsets:
+        return []
+    s = subsets[COMPOSITION_MEMBERS]
+    weights = ", ".join(f"{k} {w:.2f}" for k, w in s["kind_weights"].items())
+    speed = "faster than the whole ensemble"
+    cost = json.loads(COST.read_text()) if COST.exists() else {}
+    if {"shipped_ensemble", "shipped_composition_members"} <= set(cost):
+        fast, whole = (cost[k]["structures_per_s"] for k in ("shipped_composition_members", "shipped_ensemble"))
+        speed = (
+            f"{fast:.0f} structures/s against the whole ensemble's {whole:.1f} on 2 CPU cores "
+            f"(`benchmarks/results/sodnet_cost.json`, {cost['meta']['date'][:10]})"
+        )
+    text = (
+        f'`load_model("SODNet-SuperCon3D", members="{COMPOSITION_MEMBERS}")` (command line: `--members '
+        f"{COMPOSITION_MEMBERS}`) keeps the {s['n_members']} composition members ({weights}, picked as above): "
+        f"{speed}, and blind to the structure: polymorphs of one composition get one value. Held-out MAE "
+        f"{s['held_out_mae']:.3f} ln K (R2 {s['held_out_folds']['all']['r2_mean']:.3f}, "
+        f"the mean over folds; the whole ensemble {calibration['held_out_mae']:.3f} / "
+        f"{calibration['held_out_r2_fold_mean']:.3f}); its own spread scale {s['sd_scale']:.2f}, after which "
+        f"±1 sd covers {s['coverage_1sd']:.0%} and ±2 sd {s['coverage_2sd']:.0%} of held-out errors."
+    )
+    return ["## Composition members alone", "", *textwrap.wrap(text, 110), ""]
+
+
 def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, float]]) -> str:
     """The model card's account of the composition members and of the weights of each kind."""
     picked = ", ".join(
@@ -267,9 +333,17 @@ def main() -> None:
     weights, blended, fold_weights = blend(held_out)
     # What each fold member of a configuration weighs: its kind's weight, shared by the kind's configurations.
     config_weight = {n: weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
+    subsets = {}
+    composition = [n for n in configs if is_composition(n)]
+    if composition and len(composition) < len(configs):
+        subsets[COMPOSITION_MEMBERS] = composition_subset({n: configs[n] for n in composition}, folds, held_out)
     if len(weights) > 1:
         member_weights = {f"{c.prefix}{fold}": config_weight[name] for name, c in configs.items() for fold in folds}
-        write_json_atomic(out / ENSEMBLE_JSON, {"member_weights": member_weights})
+        described = {
+            "member_weights": member_weights,
+            "subsets": {k: {n: v[n] for n in ("member_weights", "sd_scale")} for k, v in subsets.items()},
+        }
+        write_json_atomic(out / ENSEMBLE_JSON, described)
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
     # stored once for all of them instead of once per member (per model kind: their statistics differ in width).
     shared_rows = 0
@@ -287,6 +361,7 @@ def main() -> None:
     )
     calibration["kind_weights"] = weights
     calibration["kind_weights_per_fold"] = fold_weights
+    calibration["subsets"] = {k: {n: v for n, v in s.items() if n != "member_weights"} for k, s in subsets.items()}
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
     memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems" or name in networks]
@@ -362,6 +437,7 @@ def main() -> None:
             for b, v in calibration["by_predicted_tc"].items()
         ],
         "",
+        *subset_lines(calibration.get("subsets", {}), calibration),
         "## Architecture",
         "",
         *[
@@ -481,7 +557,7 @@ def calibrate(
     truth, prediction, spread = (np.array([held_out[i][j] for i in ids]) for j in range(3))
     load_model(folder)
     error = np.abs(truth - prediction)
-    scale = float(np.quantile(error / np.maximum(spread, 1e-6), 0.6827))
+    scale = fit_sd_scale(error, spread)
     sd = spread * scale
 
     def by_group(labels: np.ndarray) -> dict[str, dict]:

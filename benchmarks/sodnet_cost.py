@@ -5,7 +5,8 @@ Usage:
 
 Inference is timed on all 1,578 structures (graphs built beforehand; forward passes only), training on
 two epochs of fold 0's training block at batch 32. The shipped ``SODNet-SuperCon3D`` ensemble is timed the
-same way (load time, then every member on every structure). Peak memory is the process's maximum resident set
+same way (load time, then every member on every structure), and so are its composition members alone
+(``load_model(..., members="composition")``). Peak memory is the process's maximum resident set
 size, measured in a fresh subprocess for each phase. The ``*_e3nn_codegen`` phases repeat inference and training
 with e3nn's generated code in place of SODNet's split-input linear maps and tensor products (the parent classes'
 ``forward``; the same weights and outputs), the code SODNet ran until 2026-11-28. Writes
@@ -25,7 +26,14 @@ from pathlib import Path
 from _report import provenance
 
 OUT = Path(__file__).parent / "results" / "sodnet_cost.json"
-PHASES = ("inference", "training", "shipped_ensemble", "inference_e3nn_codegen", "training_e3nn_codegen")
+PHASES = (
+    "inference",
+    "training",
+    "shipped_ensemble",
+    "shipped_composition_members",
+    "inference_e3nn_codegen",
+    "training_e3nn_codegen",
+)
 
 
 def use_e3nn_codegen() -> None:
@@ -59,11 +67,12 @@ def phase(name: str, data: str | None, model_json: str, threads: int) -> dict:
         name = name.removesuffix("_e3nn_codegen")
     records = load_supercon3d(data)
     ln_tc = np.log([r.tc for r in records])
-    if name == "shipped_ensemble":
-        from matgl_supercon.pretrained import load_model
+    if name.startswith("shipped_"):
+        from matgl_supercon.pretrained import COMPOSITION_MEMBERS, load_model
 
+        members = COMPOSITION_MEMBERS if name == "shipped_composition_members" else "all"
         start = time.perf_counter()
-        ensemble = load_model("SODNet-SuperCon3D")
+        ensemble = load_model("SODNet-SuperCon3D", members=members)
         load_seconds = time.perf_counter() - start
         graphs = ensemble.graphs([r.structure for r in records])
         start = time.perf_counter()

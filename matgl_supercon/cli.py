@@ -13,6 +13,9 @@ from pathlib import Path
 from matgl_supercon import __version__
 
 DEFAULT_MODEL = "SODNet-SuperCon3D"
+#: ``--members`` value that keeps the shipped ensemble's composition members (``pretrained.COMPOSITION_MEMBERS``;
+#: written here so that ``--help`` does not import torch).
+COMPOSITION_MEMBERS = "composition"
 #: Epochs of a GNN leaderboard cell (``benchmark --epochs``).
 DEFAULT_BENCHMARK_EPOCHS = 40
 
@@ -97,10 +100,19 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
             )
 
 
+def _tc_model(args: argparse.Namespace):
+    """``--model`` as a name or folder, or loaded here when ``--members`` asks for a subset of its members."""
+    if args.members == "all":
+        return args.model
+    from matgl_supercon.pretrained import load_model
+
+    return load_model(args.model, members=args.members)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from matgl_supercon.workflows import predict_tc
 
-    _print_predictions(predict_tc(args.files, args.model, args.batch_size), args.json, args.csv)
+    _print_predictions(predict_tc(args.files, _tc_model(args), args.batch_size), args.json, args.csv)
     return 0
 
 
@@ -108,7 +120,13 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     from matgl_supercon.workflows import screen_folder
 
     report = screen_folder(
-        args.folder, args.out, args.model, args.errors, workers=args.workers, chunk_size=args.chunk_size, top_k=args.top
+        args.folder,
+        args.out,
+        _tc_model(args),
+        args.errors,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        top_k=args.top,
     )
     print(
         f"{report.n_files} files: {report.n_done_before} done before, {report.n_predicted} predicted now, "
@@ -129,7 +147,7 @@ def _cmd_dope(args: argparse.Namespace) -> int:
         args.host,
         [d.strip() for d in args.dopants.split(",")],
         [float(x) for x in args.fractions.split(",")],
-        args.model,
+        _tc_model(args),
         args.out,
     )
     formula_width = _column_width("formula", (v.prediction.formula for v in variants))
@@ -175,7 +193,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         args.target_tc,
         args.n,
         args.out,
-        None if args.no_score else args.model,
+        None if args.no_score else _tc_model(args),
         training,
         guidance=args.guidance,
         seed=args.seed,
@@ -383,8 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--max-neighbors", type=int, default=32, help="neighbours kept per site (default 32)")
     graph.set_defaults(func=_cmd_graph)
 
-    def add_model(p):
+    def add_model(p, members: bool = True):
         p.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model name or model folder ({DEFAULT_MODEL})")
+        if members:
+            p.add_argument(
+                "--members",
+                default="all",
+                help=f"'all' members of --model, or a subset its ensemble.json names: '{COMPOSITION_MEMBERS}' keeps "
+                "the shipped ensemble's composition members, several times faster and blind to the structure",
+            )
 
     predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files")
     predict.add_argument("files", nargs="+", help="structure files pymatgen can read (CIF, POSCAR, ...)")
@@ -420,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", help="structure file pymatgen can read")
     explain.add_argument("--png", default=None, help="chart path (default <file>.explain.png)")
     explain.add_argument("--json", action="store_true", help="print JSON")
-    add_model(explain)
+    add_model(explain, members=False)  # composition members only share their value out by occupancy
     explain.set_defaults(func=_cmd_explain)
 
     generate = sub.add_parser("generate", help="generate crystals for a target Tc with a trained DiffCSP-SC")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import matgl_supercon
+from matgl_supercon import cli, pretrained
 from matgl_supercon.benchmarks import MODEL_INPUTS, MODELS, TASK_NAMES, TASKS
 
 
@@ -25,3 +26,4 @@ def test_cli_version():
 def test_light_name_lists_match_the_definitions():
     assert tuple(TASKS) == TASK_NAMES
     assert tuple(MODEL_INPUTS) == MODELS
+    assert cli.COMPOSITION_MEMBERS == pretrained.COMPOSITION_MEMBERS

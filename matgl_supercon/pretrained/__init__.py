@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from matgl_supercon.pretrained.io import available_models, load_model, pretrained_dir
+from matgl_supercon.pretrained.io import COMPOSITION_MEMBERS, available_models, load_model, pretrained_dir
 
-__all__ = ["available_models", "load_model", "pretrained_dir"]
+__all__ = ["COMPOSITION_MEMBERS", "available_models", "load_model", "pretrained_dir"]

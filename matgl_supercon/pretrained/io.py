@@ -12,8 +12,12 @@ from matgl_supercon.models._tc_model import OccupancyTcModel
 from matgl_supercon.models.ensemble import TcEnsemble
 
 _HERE = Path(__file__).parent
-#: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``).
+#: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``), and
+#: may name subsets of them with their own weights and spread scale
+#: (``"subsets": {name: {"member_weights": {...}, "sd_scale": s}}``).
 ENSEMBLE_JSON = "ensemble.json"
+#: The subset of the shipped ensemble that reads compositions only: ``load_model(name, members=COMPOSITION_MEMBERS)``.
+COMPOSITION_MEMBERS = "composition"
 
 
 def pretrained_dir(name: str) -> Path:
@@ -29,13 +33,16 @@ def available_models() -> list[str]:
     )
 
 
-def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
+def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "all") -> TcEnsemble:
     """Load a shipped ensemble by name, or any saved Tc model folder(s) by path, offline.
 
     Args:
         name_or_path: A name from :func:`available_models`; a folder saved by ``SODNet.save`` (or
             ``CompositionTc.save``, ``CompositionForestTc.save``); or a folder whose subfolders are such model folders
             (an ensemble).
+        members: ``"all"``, or a subset that the folder's ``ensemble.json`` names, with its own weights and spread
+            scale: the shipped ensemble has ``"composition"`` (:data:`COMPOSITION_MEMBERS`), its composition members
+            alone, several times faster and blind to the structure (its model card gives their held-out score).
 
     Returns:
         A :class:`TcEnsemble` (of one model for a single folder), with the spread scale of the folder's
@@ -43,7 +50,8 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
 
     Raises:
         ValueError: For a name that is neither shipped nor a folder, listing the shipped names; for an
-            ``ensemble.json`` that does not weight exactly the folder's members.
+            ``ensemble.json`` that does not weight exactly the folder's members; for a subset the folder does not
+            name, or one that names a member folder it lacks.
     """
     path = Path(name_or_path)
     if not path.exists():
@@ -53,16 +61,27 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
             )
         path = pretrained_dir(str(name_or_path))
     if (path / "model.json").exists():
-        members = [path]
+        folders = [path]
     else:
-        members = sorted(p for p in path.iterdir() if (p / "model.json").exists())
-    if not members:
+        folders = sorted(p for p in path.iterdir() if (p / "model.json").exists())
+    if not folders:
         raise ValueError(f"{path}: no model.json in it or in its subfolders")
+    subset = None
+    if members != "all":
+        described = json.loads((path / ENSEMBLE_JSON).read_text()) if (path / ENSEMBLE_JSON).exists() else {}
+        subsets = described.get("subsets", {})
+        if members not in subsets:
+            raise ValueError(f"{path}: no member subset {members!r} (it has: {['all', *sorted(subsets)]})")
+        subset = subsets[members]
+        missing = sorted(set(subset["member_weights"]) - {f.name for f in folders})
+        if missing:
+            raise ValueError(f"{path / ENSEMBLE_JSON}: subset {members!r} names members without a folder: {missing}")
+        folders = [f for f in folders if f.name in subset["member_weights"]]
     # One module per architecture (model.json without the target scaling, which is a buffer in the weights):
     # the folds of one configuration share it, which makes loading a 40-member ensemble about 10x faster.
     modules: dict[str, OccupancyTcModel] = {}
     models, weights = [], []
-    for member in members:
+    for member in folders:
         spec = json.loads((member / "model.json").read_text())
         kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("target_mean", "target_std")}
         key = json.dumps([spec["@module"], spec["@class"], kwargs], sort_keys=True, default=str)
@@ -78,12 +97,21 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D") -> TcEnsemble:
             raise ValueError(f"{member}: its state.pt does not fit the model its model.json describes: {exc}") from exc
         models.append(modules[key])
         weights.append(state)
+    if subset is not None:
+        given = subset["member_weights"]
+        return TcEnsemble(
+            models,
+            name=f"{path.name}[{members}]",
+            sd_scale=subset["sd_scale"],
+            weights=weights,
+            member_weights=[given[f.name] for f in folders],
+        )
     calibration = path / "calibration.json"
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
     member_weights = None
-    if len(members) > 1 and (path / ENSEMBLE_JSON).exists():
+    if len(folders) > 1 and (path / ENSEMBLE_JSON).exists():
         given = json.loads((path / ENSEMBLE_JSON).read_text())["member_weights"]
-        names = [m.name for m in members]
+        names = [m.name for m in folders]
         if sorted(given) != sorted(names):
             unweighted, unknown = sorted(set(names) - set(given)), sorted(set(given) - set(names))
             raise ValueError(

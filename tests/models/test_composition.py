@@ -132,9 +132,25 @@ def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structu
     assert weighted.fingerprint() != plain.fingerprint()
     shares = weighted.site_contributions(structures[4])
     assert float(shares.sum()) == pytest.approx(float(weighted.predict_ln_tc([structures[4]])[0][0]), abs=1e-5)
+    # A named subset of the members, with its own weights and spread scale.
+    subset = {"member_weights": {"composition": 1.0}, "sd_scale": 2.0}
+    described = {"member_weights": {"sodnet": 3.0, "composition": 1.0}, "subsets": {"composition": subset}}
+    (folder / "ensemble.json").write_text(json.dumps(described))
+    alone = load_model(folder, members="composition")
+    assert len(alone) == 1 and alone.name == "ensemble[composition]" and alone.sd_scale == 2.0
+    assert torch.allclose(alone.predict_ln_tc(structures)[0], each[1], atol=1e-6)
+    assert load_model(folder).fingerprint() == weighted.fingerprint()  # "all" ignores the subsets
+    with pytest.raises(ValueError, match=r"no member subset 'fast' \(it has: \['all', 'composition'\]\)"):
+        load_model(folder, members="fast")
+    subset["member_weights"]["gone"] = 1.0
+    (folder / "ensemble.json").write_text(json.dumps(described))
+    with pytest.raises(ValueError, match=r"subset 'composition' names members without a folder: \['gone'\]"):
+        load_model(folder, members="composition")
     (folder / "ensemble.json").write_text(json.dumps({"member_weights": {"sodnet": 3.0, "other": 1.0}}))
     with pytest.raises(ValueError, match=r"without a weight: \['composition'\]; weights of no member: \['other'\]"):
         load_model(folder)
+    with pytest.raises(ValueError, match=r"no member subset 'composition' \(it has: \['all'\]\)"):
+        load_model(folder, members="composition")
     with pytest.raises(ValueError, match="member_weights: need 2 positive finite values"):
         TcEnsemble([sodnet, model], member_weights=[1.0, 0.0])
 

@@ -23,7 +23,7 @@ from pymatgen.core import Lattice, Structure
 from matgl_supercon.cli import main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
 from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet
-from matgl_supercon.pretrained import available_models, load_model
+from matgl_supercon.pretrained import COMPOSITION_MEMBERS, available_models, load_model
 from matgl_supercon.workflows import (
     explain_structure,
     explore_doping,
@@ -288,6 +288,11 @@ def test_cli_explain_table_shows_whole_species(tiny_model_dir, tmp_path, capsys)
     assert header.index("disorder") == first.index(" SD ") + 1
 
 
+def test_cli_names_a_member_subset_the_model_lacks(tiny_model_dir, capsys):
+    assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--model", str(tiny_model_dir), "--members", "fast"]) == 2
+    assert f"{tiny_model_dir}: no member subset 'fast' (it has: ['all'])" in capsys.readouterr().err
+
+
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         load_model("nope")
@@ -323,7 +328,7 @@ def test_member_whose_weights_do_not_fit_its_model_json_is_named(tiny_model_dir,
 
 
 @pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
-def test_shipped_model_loads_safely_and_predicts():
+def test_shipped_model_loads_safely_and_predicts(capsys):
     from matgl_supercon.pretrained import pretrained_dir
 
     folder = pretrained_dir("SODNet-SuperCon3D")
@@ -344,6 +349,15 @@ def test_shipped_model_loads_safely_and_predicts():
     files = ["Mg0.98B2.cif", "Mg0.9Al0.1B2.cif", "MgB2.cif", "YBa2Cu3O6.9.cif"]
     mean, _ = ensemble.predict_ln_tc([read_structure(EXAMPLES / name) for name in files])
     np.testing.assert_allclose(mean.numpy(), [3.4768567, 3.5065536, 3.6289473, 4.4732957], atol=1e-4)
+    # Its composition members alone (CompositionTc 0.25, forests 0.75, their own spread scale), from Python and
+    # from the command line.
+    fast = load_model("SODNet-SuperCon3D", members=COMPOSITION_MEMBERS)
+    assert len(fast) == 20 and fast.sd_scale != ensemble.sd_scale
+    fast_mean, _ = fast.predict_ln_tc([read_structure(EXAMPLES / name) for name in files])
+    np.testing.assert_allclose(fast_mean.numpy(), [3.4754331, 3.5090859, 3.6422288, 4.4930091], atol=1e-4)
+    capsys.readouterr()
+    assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--members", COMPOSITION_MEMBERS, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["ln_tc"] == pytest.approx(float(fast_mean[2]), abs=1e-5)
 
 
 def test_500_site_structure_memory(tiny_model_dir):
