@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--save-members", action="store_true", help="save the members' forests for make_pretrained.py")
     args = parser.parse_args()
     records = load_supercon3d(args.data)
-    ids, y, x, folds = supercon3d_statistics(args.data)
+    ids, y, x, folds = supercon3d_statistics(args.data, records)
     formula_x, formula_y, formula_systems = formula_rows(args.data)
     out = Path(args.out)
     configs = {

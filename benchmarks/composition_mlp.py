@@ -51,9 +51,14 @@ SEEDS = 3
 ROWS = ("RF", "MLP", f"MLP, {SEEDS} seeds", "MLP + periodic", f"MLP + periodic, {SEEDS} seeds")
 
 
-def supercon3d_statistics(data: str | None) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple]]:
-    """SuperCon3D's ids, ln Tc, SODNet's composition statistics (float64) and the paper's 10 folds."""
-    records = load_supercon3d(data)
+def supercon3d_statistics(
+    data: str | None, records: list | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple]]:
+    """SuperCon3D's ids, ln Tc, SODNet's composition statistics (float64) and the paper's 10 folds.
+
+    ``records``: SuperCon3D as the caller loaded it already (default: loaded from ``data``).
+    """
+    records = load_supercon3d(data) if records is None else records
     ids = [r.id for r in records]
     y = np.log([r.tc for r in records])
     dataset = graph_dataset([r.structure for r in records], y, SODNet().make_converter())
