@@ -117,6 +117,12 @@ PREVIOUS_DEFAULTS_NOTE = (
 )
 
 
+def table_row(label: str, regime: str, summary: dict, source: str) -> tuple:
+    """One row of the paper-protocol table from a fold summary (``mae_mean``, ``mae_sd``, ``r2_mean``, ...)."""
+    keys = ("mae_mean", "mae_sd", "r2_mean", "r2_sd", "n_folds")
+    return (label, regime, *(summary[k] for k in keys), source)
+
+
 def main() -> None:
     rows = []
     # The default configuration, and the one it replaced on 2026-11-27 (free element embeddings, no weight average).
@@ -128,34 +134,13 @@ def main() -> None:
         if not sodnet.exists():
             continue
         for regime, s in json.loads(sodnet.read_text())["summary"].items():
-            rows.append(
-                (
-                    label,
-                    regime,
-                    s["mae_mean"],
-                    s["mae_sd"],
-                    s["r2_mean"],
-                    s["r2_sd"],
-                    s["n_folds"],
-                    f"results/{folder}/README.md",
-                )
-            )
+            rows.append(table_row(label, regime, s, f"results/{folder}/README.md"))
     # The shipped ensemble, scored by each fold's members on the fold's test block (make_pretrained.py).
     card = HERE.parent / "matgl_supercon" / "pretrained" / "SODNet-SuperCon3D"
     if (card / "calibration.json").exists():
         for regime, s in json.loads((card / "calibration.json").read_text()).get("held_out_folds", {}).items():
-            rows.append(
-                (
-                    "SODNet-SuperCon3D, the shipped ensemble (ours; each fold's members)",
-                    regime,
-                    s["mae_mean"],
-                    s["mae_sd"],
-                    s["r2_mean"],
-                    s["r2_sd"],
-                    s["n_folds"],
-                    "../matgl_supercon/pretrained/SODNet-SuperCon3D/README.md",
-                )
-            )
+            label = "SODNet-SuperCon3D, the shipped ensemble (ours; each fold's members)"
+            rows.append(table_row(label, regime, s, "../matgl_supercon/pretrained/SODNet-SuperCon3D/README.md"))
     # The baselines, then the same models trained with an extra set (supercon3d_baselines.py --extra-data NAME).
     for baselines in sorted(RESULTS.glob("supercon3d_baselines*.json")):
         extra = baselines.stem.removeprefix("supercon3d_baselines").removeprefix("_")
@@ -164,18 +149,8 @@ def main() -> None:
         data = json.loads(baselines.read_text())
         for key, s in data["results"].items():
             model, regime = key.split(" ")
-            rows.append(
-                (
-                    f"{model} + {extra} (ours)" if extra else f"{model} (ours)",
-                    regime,
-                    s["mae_mean"],
-                    s["mae_sd"],
-                    s["r2_mean"],
-                    s["r2_sd"],
-                    s["n_folds"],
-                    f"results/{baselines.stem}.md",
-                )
-            )
+            label = f"{model} + {extra} (ours)" if extra else f"{model} (ours)"
+            rows.append(table_row(label, regime, s, f"results/{baselines.stem}.md"))
     order = {"all": 0, "all->O": 1, "O+SD": 2, "O": 3}
     sections = task_sections()
     sections_text = "\n".join(sections)

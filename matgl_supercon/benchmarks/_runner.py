@@ -58,7 +58,9 @@ class _Inputs:
         self.data_dir = data_dir
         self._features: dict[str, np.ndarray] = {}
         self._graphs: dict[str, object] = {}
-        self._statistics: dict[str, tuple[np.ndarray, ...]] = {}
+        # Keyed by the model's descriptor table, the one setting the statistics depend on.
+        self._statistics: dict[bytes, np.ndarray] = {}
+        self._formula_rows: dict[bytes, tuple[np.ndarray, np.ndarray, list[frozenset[str]]]] = {}
 
     def features(self, kind: Literal["c", "geo"]) -> np.ndarray:
         if "c" not in self._features:
@@ -69,22 +71,22 @@ class _Inputs:
 
     def composition_statistics(self, model) -> np.ndarray:
         """``[n, n_statistics]`` composition statistics (float64) of the task's structures, as ``model`` reads them."""
-        key = json.dumps(["task", model.descriptors.tolist()])
+        key = model.descriptors.numpy().tobytes()
         if key not in self._statistics:
-            self._statistics[key] = (statistics_array(model, self.task.structures),)
-        return self._statistics[key][0]
+            self._statistics[key] = statistics_array(model, self.task.structures)
+        return self._statistics[key]
 
     def formula_rows(self, model) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
         """Statistics, ln Tc and chemical systems of the formula table's superconductors (filtered per fold)."""
         from matgl_supercon.data import chemical_system, extra_training_records
 
-        key = json.dumps(["formulas", model.descriptors.tolist()])
-        if key not in self._statistics:
+        key = model.descriptors.numpy().tobytes()
+        if key not in self._formula_rows:
             records = extra_training_records("formulas_new_systems", [], self.data_dir)  # no reference: all rows
             x = statistics_array(model, [r.structure for r in records])
             systems = [chemical_system(r.structure) for r in records]
-            self._statistics[key] = (x, np.log([r.tc for r in records]), systems)
-        return self._statistics[key]
+            self._formula_rows[key] = (x, np.log([r.tc for r in records]), systems)
+        return self._formula_rows[key]
 
     def graphs(self, model_name: str, converter):
         from matgl_supercon.training import graph_dataset
@@ -133,7 +135,7 @@ def fit_forest(
     Returns:
         ``(mean, sd over trees, parameters)`` for the fold's test structures.
     """
-    from matgl_supercon.data import chemical_system
+    from matgl_supercon.data import outside_chemical_systems
     from matgl_supercon.models import CompositionForestTc
     from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
@@ -152,8 +154,7 @@ def fit_forest(
     extra, params = None, {}
     if with_formulas:
         formula_x, formula_y, systems = inputs.formula_rows(template)
-        seen = {chemical_system(task.structures[i]) for i in test}
-        rows = [i for i, system in enumerate(systems) if system not in seen]
+        rows = outside_chemical_systems(systems, [task.structures[i] for i in test])
         extra, params = (formula_x[rows], formula_y[rows]), {"formula_rows": len(rows)}
     config = CompositionForestConfig(**{"seed": seed + fold, **train_config})
     model, fitted = fit_composition_forest((x[everything], y[everything]), model_kwargs, config, extra=extra)

@@ -107,13 +107,15 @@ def in_new_chemical_systems(
     return [records[i] for i in keep]
 
 
-def outside_chemical_systems(systems: Sequence[frozenset[str]], reference: Sequence[SuperconRecord]) -> list[int]:
-    """Indices of the chemical systems (e.g. of candidate extra records) that no reference record has.
+def outside_chemical_systems(
+    systems: Sequence[frozenset[str]], reference: Sequence[SuperconRecord | Structure]
+) -> list[int]:
+    """Indices of the chemical systems (e.g. of candidate extra records) that no reference record (or structure) has.
 
     With a fold's validation and test records as the reference, this picks the extra records a fold may train on
     or read: per fold, more than :func:`in_new_chemical_systems` against the whole benchmark leaves.
     """
-    seen = {chemical_system(r.structure) for r in reference}
+    seen = {chemical_system(r.structure if isinstance(r, SuperconRecord) else r) for r in reference}
     return [i for i, system in enumerate(systems) if system not in seen]
 
 

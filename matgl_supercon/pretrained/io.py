@@ -97,19 +97,13 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
             raise ValueError(f"{member}: its state.pt does not fit the model its model.json describes: {exc}") from exc
         models.append(modules[key])
         weights.append(state)
-    if subset is not None:
-        given = subset["member_weights"]
-        return TcEnsemble(
-            models,
-            name=f"{path.name}[{members}]",
-            sd_scale=subset["sd_scale"],
-            weights=weights,
-            member_weights=[given[f.name] for f in folders],
-        )
     calibration = path / "calibration.json"
+    name, member_weights = path.name, None
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
-    member_weights = None
-    if len(folders) > 1 and (path / ENSEMBLE_JSON).exists():
+    if subset is not None:
+        name, sd_scale = f"{path.name}[{members}]", subset["sd_scale"]
+        member_weights = [subset["member_weights"][f.name] for f in folders]
+    elif len(folders) > 1 and (path / ENSEMBLE_JSON).exists():
         given = json.loads((path / ENSEMBLE_JSON).read_text())["member_weights"]
         names = [m.name for m in folders]
         if sorted(given) != sorted(names):
@@ -119,4 +113,4 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
                 f"(members without a weight: {unweighted}; weights of no member: {unknown})"
             )
         member_weights = [given[n] for n in names]
-    return TcEnsemble(models, name=path.name, sd_scale=sd_scale, weights=weights, member_weights=member_weights)
+    return TcEnsemble(models, name=name, sd_scale=sd_scale, weights=weights, member_weights=member_weights)

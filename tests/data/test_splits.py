@@ -72,5 +72,6 @@ def test_extra_records_keep_only_new_chemical_systems():
     systems = [chemical_system(s) for s in (nb3sn, doped, mgb2, with_al, mgb2)]
     assert outside_chemical_systems(systems, [SuperconRecord("v", with_al, 1.0)]) == [0, 1, 2, 4]
     assert outside_chemical_systems(systems, [reference[0], SuperconRecord("t", mgb2, 1.0)]) == [3]
+    assert outside_chemical_systems(systems, [with_al]) == [0, 1, 2, 4]  # structures serve as the reference too
     with pytest.raises(ValueError, match="unknown extra training set"):
         extra_training_records("3dsc_all", reference)
