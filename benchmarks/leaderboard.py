@@ -198,6 +198,8 @@ def main() -> None:
         "- Extra trees on composition statistics with the SuperCon formula table (the `CompositionForestTc` members): "
         "[results/composition_forest.md](results/composition_forest.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
+        "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
+        "[results/sodnet_distillation.md](results/sodnet_distillation.md)",
         "- Learning curves (MAE against training-set size, with a fitted asymptote): "
         "[results/learning_curve.md](results/learning_curve.md)",
         "- Tc label noise (repeated measurements of one composition): [results/label_noise.md](results/label_noise.md)",
