@@ -22,12 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
+from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
+from composition_retrieval import member_results_dir
 from pymatgen.core import Element, Structure
+from sodnet_variants import DEFAULT_VARIANT, results_dir
 
 from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import load_supercon3d, paper_folds
@@ -39,10 +43,9 @@ from matgl_supercon.workflows import substitute
 RESULTS = Path(__file__).parent / "results"
 #: Dopant fractions a copy draws from.
 FRACTIONS = (0.1, 0.25, 0.5)
-#: The teacher of fold k: the shipped ensemble's forest member of that fold.
-TEACHER = "composition_forest_formulas_fold_{}"
 
 
+@cache
 def group_neighbours(symbol: str) -> list[str]:
     """Elements of ``symbol``'s group one row above or below it (noble gases and elements past Bi left out)."""
     element = Element(symbol)
@@ -73,7 +76,8 @@ def doped_copies(structures: list[Structure], n_copies: int, seed: int) -> list[
 def run_fold(records: list, k: int, n_copies: int, out: Path, epochs: int) -> dict:
     """Train fold ``k`` (resuming a started run) and return its test predictions."""
     train, val, test = paper_folds([r.id for r in records])[k]
-    teacher = load_model(pretrained_dir("SODNet-SuperCon3D") / TEACHER.format(k))
+    # The teacher: the shipped ensemble's forest member of this fold.
+    teacher = load_model(pretrained_dir("SODNet-SuperCon3D") / f"{FOREST_VARIANT}_fold_{k}")
     copies = doped_copies([records[i].structure for i in train], n_copies, seed=k)
     labels = teacher.predict_ln_tc(copies)[0].double().numpy()
     ln_tc = np.concatenate([np.log([r.tc for r in records]), labels])
@@ -139,10 +143,10 @@ def main() -> None:
         predictions = {
             "distilled SODNet": np.array(fold["y_pred"]),
             "default SODNet": reference_predictions(
-                RESULTS / "supercon3d_sodnet" / "all" / f"fold_{k}.json", fold["ids"]
+                results_dir(DEFAULT_VARIANT) / "all" / f"fold_{k}.json", fold["ids"]
             ),
             "forest member": reference_predictions(
-                RESULTS / "composition_members" / "composition_forest_formulas" / "all" / f"fold_{k}.json", fold["ids"]
+                member_results_dir(FOREST_VARIANT) / "all" / f"fold_{k}.json", fold["ids"]
             ),
         }
         for name, p in predictions.items():
