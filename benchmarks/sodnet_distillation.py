@@ -4,12 +4,13 @@ Usage:
     python benchmarks/sodnet_distillation.py --data ../shared/data [--folds 0 1] [--variants 3] [--threads 2]
 
 Paper protocol, regime ``all``. For fold k, each training structure gets ``--variants`` doped copies: a random
-element of it is partly replaced (x in ``FRACTIONS``) by a neighbour of its group one row up or down
-(:func:`matgl_supercon.workflows.substitute`: a substitutionally disordered site). The copies are labelled by the
-shipped ``CompositionForestTc`` member of fold k (grown on fold k's training block and on the formula table outside
-fold k's validation and test chemical systems, so no validation or test label reaches them), and the default SODNet
-trains on the training block plus the copies (validation and test blocks as in ``supercon3d_sodnet.py``). The
-forest's knowledge of the formula table reaches the structure model through the copies.
+element of it is partly replaced (x in 0.1, 0.25, 0.5) by a neighbour of its group one row up or down, as a
+substitutionally disordered site (:func:`matgl_supercon.workflows.teacher_labelled_copies`, which ``mgl-supercon
+train --teacher`` uses). The copies are labelled by the shipped ``CompositionForestTc`` member of fold k (grown on
+fold k's training block and on the formula table outside fold k's validation and test chemical systems, so no
+validation or test label reaches them), and the default SODNet trains on the training block plus the copies
+(validation and test blocks as in ``supercon3d_sodnet.py``). The forest's knowledge of the formula table reaches the
+structure model through the copies.
 
 A fold's run is resumable (``--out/fold_K``, Lightning checkpoints); its test predictions go to
 ``--out/fold_K.json`` and the report, against the default SODNet's and the forest member's predictions on the same
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -30,56 +30,24 @@ import torch
 from _report import header_lines, provenance, write_report
 from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
 from composition_retrieval import member_results_dir
-from pymatgen.core import Element, Structure
 from sodnet_variants import DEFAULT_VARIANT, results_dir
 
 from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import load_supercon3d, paper_folds
 from matgl_supercon.models import SODNet
-from matgl_supercon.pretrained import load_model, pretrained_dir
+from matgl_supercon.pretrained import pretrained_dir
 from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, write_json_atomic
-from matgl_supercon.workflows import substitute
+from matgl_supercon.workflows import teacher_labelled_copies
 
 RESULTS = Path(__file__).parent / "results"
-#: Dopant fractions a copy draws from.
-FRACTIONS = (0.1, 0.25, 0.5)
-
-
-@cache
-def group_neighbours(symbol: str) -> list[str]:
-    """Elements of ``symbol``'s group one row above or below it (noble gases and elements past Bi left out)."""
-    element = Element(symbol)
-    return [
-        other.symbol
-        for other in (Element.from_Z(z) for z in range(1, 84))
-        if other.group == element.group and abs(other.row - element.row) == 1 and not other.is_noble_gas
-    ]
-
-
-def doped_copies(structures: list[Structure], n_copies: int, seed: int) -> list[Structure]:
-    """``n_copies`` doped copies of each structure that has an element with a group neighbour (in order)."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def draw(n: int) -> int:
-        return int(torch.randint(n, (1,), generator=generator))
-
-    copies = []
-    for structure in structures:
-        hosts = [e.symbol for e in structure.composition.elements if group_neighbours(e.symbol)]
-        for _ in range(n_copies if hosts else 0):
-            host = hosts[draw(len(hosts))]
-            dopants = group_neighbours(host)
-            copies.append(substitute(structure, host, dopants[draw(len(dopants))], FRACTIONS[draw(len(FRACTIONS))]))
-    return copies
 
 
 def run_fold(records: list, k: int, n_copies: int, out: Path, epochs: int) -> dict:
     """Train fold ``k`` (resuming a started run) and return its test predictions."""
     train, val, test = paper_folds([r.id for r in records])[k]
     # The teacher: the shipped ensemble's forest member of this fold.
-    teacher = load_model(pretrained_dir("SODNet-SuperCon3D") / f"{FOREST_VARIANT}_fold_{k}")
-    copies = doped_copies([records[i].structure for i in train], n_copies, seed=k)
-    labels = teacher.predict_ln_tc(copies)[0].double().numpy()
+    teacher = pretrained_dir("SODNet-SuperCon3D") / f"{FOREST_VARIANT}_fold_{k}"
+    copies, labels = teacher_labelled_copies([records[i].structure for i in train], teacher, n_copies, seed=k)
     ln_tc = np.concatenate([np.log([r.tc for r in records]), labels])
     dataset = graph_dataset([r.structure for r in records] + copies, ln_tc, SODNet().make_converter())
     extra = list(range(len(records), len(records) + len(copies)))

@@ -18,6 +18,8 @@ DEFAULT_MODEL = "SODNet-SuperCon3D"
 COMPOSITION_MEMBERS = "composition"
 #: Epochs of a GNN leaderboard cell (``benchmark --epochs``).
 DEFAULT_BENCHMARK_EPOCHS = 40
+#: Doped copies per training structure of ``train --teacher`` (three beat one in benchmarks/sodnet_distillation.py).
+DEFAULT_DOPED_COPIES = 3
 
 
 def _json_option(text: str, option: str, accepted: Iterable[str] | None = None) -> dict:
@@ -219,6 +221,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         predict_dataset,
         records_dataset,
     )
+    from matgl_supercon.workflows import teacher_labelled_copies
 
     if args.table:
         records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
@@ -228,6 +231,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"unknown dataset {args.dataset}")
     if args.composition or args.forest:
         return _train_composition(args, records)
+    if args.doped_copies is not None and not args.teacher:
+        raise SystemExit("--doped-copies: the copies are labelled by a --teacher; give one")
     model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
     start = None
     if args.init_from:
@@ -236,9 +241,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         start = SODNet.load(args.init_from)
         model_kwargs = {k: v for k, v in start._init_args.items() if k != "kwargs"}
     config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs or 40, seed=args.seed))
-    ln_tc = np.log([r.tc for r in records])
+    structures, ln_tc = [r.structure for r in records], np.log([r.tc for r in records])
+    train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
+    copies, data = [], {}
+    if args.teacher:
+        n_copies = DEFAULT_DOPED_COPIES if args.doped_copies is None else args.doped_copies
+        copies, labels = teacher_labelled_copies([structures[i] for i in train], args.teacher, n_copies, args.seed)
+        structures, ln_tc = structures + copies, np.concatenate([ln_tc, labels])
+        data = {"teacher": str(args.teacher), "doped_copies": n_copies, "copy_seed": args.seed}
     template = SODNet(**model_kwargs)
-    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter())
+    dataset = graph_dataset(structures, ln_tc, template.make_converter())
     memory = None
     if args.memory_data:
         if template.retrieval is None:
@@ -246,7 +258,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         extra = extra_training_records(args.memory_data, records, args.data)
         converter = template.make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
         memory = records_dataset(extra, converter)
-    train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
     trainer_kwargs = {
         k: v
         for k, v in (
@@ -257,8 +268,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         if v is not None
     }
+    with_copies = train.tolist() + list(range(len(records), len(structures)))
     model, summary = fit_tc_model(
-        Subset(dataset, train.tolist()),
+        Subset(dataset, with_copies),
         Subset(dataset, val.tolist()),
         args.out,
         model_kwargs,
@@ -266,13 +278,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         trainer_kwargs,
         init_from=start,
         memory_set=memory,
+        data=data,
     )
     if rank_zero_only.rank != 0:  # a DDP run executes this command in every process; one reports
         return 0
     pred = predict_dataset(model, Subset(dataset, test.tolist()))
     test_mae = float(np.abs(pred - ln_tc[test]).mean())
+    taught = f" ({len(copies)} doped copies labelled by {args.teacher})" if args.teacher else ""
     print(
-        f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K; "
+        f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K{taught}; "
         f"model saved to {Path(args.out) / 'model'}"
     )
     return 0
@@ -296,6 +310,8 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     )
 
     option = "--forest" if args.forest else "--composition"
+    if args.teacher or args.doped_copies is not None:
+        raise SystemExit(f"--teacher and --doped-copies teach a SODNet; leave out {option}")
     if args.composition and args.forest:
         raise SystemExit("--composition and --forest train different models; give one")
     if args.init_from:
@@ -513,6 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="extra records --forest trains on, from chemical systems absent from the training data (as "
         "--memory-data names them)",
+    )
+    train.add_argument(
+        "--teacher",
+        default=None,
+        help="shipped model name or model folder (e.g. a 'train --forest' run's model/) whose predictions label "
+        "doped copies of the training structures, which SODNet trains on beside them; for an honest test score "
+        "it must not have seen the fold's validation or test structures",
+    )
+    train.add_argument(
+        "--doped-copies",
+        type=int,
+        default=None,
+        help=f"doped copies per training structure with --teacher (default {DEFAULT_DOPED_COPIES})",
     )
     train.add_argument("--out", required=True, help="run folder (checkpoints; resumes if interrupted)")
     train.add_argument("--accelerator", default=None, help="Lightning accelerator: cpu (default), gpu, auto")

@@ -375,7 +375,8 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
     A folder is checked against its ``run.json`` or, for runs recorded before that file existed, against the
     saved model's arguments and ``history.json``'s settings (keys present on both sides). An unfinished run may
     be resumed with another ``max_epochs`` or ``patience`` (to train on, or stop later); a finished one is reused
-    only for exactly its settings.
+    only for exactly its settings. Where the folder recorded its ``data`` (:func:`fit_tc_model`), that must match
+    too, key for key.
 
     Raises:
         ValueError: Naming the folder and every setting that differs.
@@ -396,6 +397,13 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
         for section in ("model", "training")
         for key, old, new in configuration_differences(stored.get(section, {}), requested[section], free)
     ]
+    if "data" in stored:  # recorded since data existed: a key on one side only is a difference (e.g. a teacher)
+        stored_data, requested_data = stored["data"], requested.get("data", {})
+        differences += [
+            f"data.{key}: the folder has {stored_data.get(key)!r}, this run asks for {requested_data.get(key)!r}"
+            for key in sorted(set(stored_data) | set(requested_data))
+            if stored_data.get(key) != requested_data.get(key)
+        ]
     if differences:
         raise ValueError(
             f"{out_dir} holds a run of another configuration ({'; '.join(differences)}); "
@@ -420,6 +428,7 @@ def fit_tc_model(
     model_class: type[SODNet] | type[MEGNetTc] = SODNet,
     init_from: SODNet | MEGNetTc | None = None,
     memory_set=None,
+    data: dict | None = None,
 ) -> tuple[SODNet | MEGNetTc, dict]:
     """Train a Tc model (SODNet by default), resuming from ``out_dir/last.ckpt`` after an interruption.
 
@@ -442,6 +451,9 @@ def fit_tc_model(
             test structures, which the model then reads as neighbours. Needs ``retrieval_neighbors > 0``. A training
             structure does not read the memory-set rows of its own chemical system, as a test structure (whose
             systems the memory set leaves out) cannot: otherwise it learns to copy its doping series' labels.
+        data: What the training set holds that the model and settings do not say, as JSON (e.g. the teacher and
+            number of doped copies of ``mgl-supercon train --teacher``): recorded in ``run.json`` beside them, so
+            that a run is not resumed on other data.
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
@@ -452,7 +464,8 @@ def fit_tc_model(
     config = config or TrainConfig()
     out_dir = make_folder(out_dir)
     final = out_dir / "model"
-    check_run_folder(out_dir, run_configuration(model_class, model_kwargs, config))
+    requested = {**run_configuration(model_class, model_kwargs, config), "data": json.loads(json.dumps(data or {}))}
+    check_run_folder(out_dir, requested)
     if final.exists() and (out_dir / "history.json").exists():
         history = json.loads((out_dir / "history.json").read_text())
         return model_class.load(final).eval(), {**history, "train_seconds": training_seconds(out_dir)}

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from matgl_supercon.workflows.dope import DopingVariant, explore_doping, substitute
+from matgl_supercon.workflows.dope import (
+    DOPED_COPY_FRACTIONS,
+    DopingVariant,
+    doped_copies,
+    explore_doping,
+    group_neighbours,
+    substitute,
+    teacher_labelled_copies,
+)
 from matgl_supercon.workflows.explain import SiteContribution, explain_structure
 from matgl_supercon.workflows.generate import generate_for_tc
 from matgl_supercon.workflows.predict import TcPrediction, predict_tc
 from matgl_supercon.workflows.screen import ScreenReport, find_structure_files, screen_folder
 
 __all__ = [
+    "DOPED_COPY_FRACTIONS",
     "DopingVariant",
     "ScreenReport",
     "SiteContribution",
     "TcPrediction",
+    "doped_copies",
     "explain_structure",
     "explore_doping",
     "find_structure_files",
     "generate_for_tc",
+    "group_neighbours",
     "predict_tc",
     "screen_folder",
     "substitute",
+    "teacher_labelled_copies",
 ]

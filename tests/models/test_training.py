@@ -226,6 +226,10 @@ def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
         fit_tc_model(train, val, tmp_path, kwargs, replace(config, ema_decay=0.9))
     with pytest.raises(ValueError, match=r"training\.max_epochs"):  # a finished run is not stretched silently
         fit_tc_model(train, val, tmp_path, kwargs, replace(config, max_epochs=3))
+    # Nor is it reused for other training data (recorded as data: here none beyond the sets).
+    assert recorded["data"] == {}
+    with pytest.raises(ValueError, match=r"data\.teacher: the folder has None, this run asks for 'forest'"):
+        fit_tc_model(train, val, tmp_path, kwargs, config, data={"teacher": "forest"})
     # A folder written before run.json existed is checked against its saved model and history.
     (tmp_path / "run.json").unlink()
     with pytest.raises(ValueError, match=r"model\.n_blocks"):

@@ -25,12 +25,16 @@ from matgl_supercon.data import extra_training_records, load_table, paper_folds,
 from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet
 from matgl_supercon.pretrained import COMPOSITION_MEMBERS, available_models, load_model
 from matgl_supercon.workflows import (
+    DOPED_COPY_FRACTIONS,
+    doped_copies,
     explain_structure,
     explore_doping,
     generate_for_tc,
+    group_neighbours,
     predict_tc,
     screen_folder,
     substitute,
+    teacher_labelled_copies,
 )
 from tests.models.test_sodnet import TINY
 
@@ -266,6 +270,37 @@ def test_substitute_and_dope(tiny_model_dir, tmp_path):
     assert not (tmp_path / "twice").exists()
 
 
+def test_doped_copies_substitute_a_group_neighbour(tiny_model_dir):
+    parents = [Structure.from_file(str(path)) for path in sorted(EXAMPLES.glob("*.cif"))]
+    argon = Structure(Lattice.cubic(5.3), ["Ar"], [[0, 0, 0]])  # no group neighbour to dope with: no copies
+    copies, sources = doped_copies([*parents, argon], 3, seed=7)
+    assert sources == [i for i in range(len(parents)) for _ in range(3)]
+    for copy, i in zip(copies, sources, strict=True):
+        parent = parents[i].composition.get_el_amt_dict()
+        amounts = copy.composition.get_el_amt_dict()
+        # One element (the dopant) gains what one other (the host) loses.
+        (dopant,) = [e for e in amounts if amounts[e] > parent.get(e, 0) + 1e-9]
+        (host,) = [e for e in parent if amounts[e] < parent[e] - 1e-9]
+        assert dopant in group_neighbours(host) and copy.lattice == parents[i].lattice
+        gained = amounts[dopant] - parent.get(dopant, 0)
+        assert gained == pytest.approx(parent[host] - amounts[host])
+        assert any(gained / parent[host] == pytest.approx(x) for x in DOPED_COPY_FRACTIONS)
+    again, _ = doped_copies(parents, 3, seed=7)
+    other, _ = doped_copies(parents, 3, seed=8)
+    assert [c.composition for c in again] == [c.composition for c in copies[: len(again)]]
+    assert [c.composition for c in other] != [c.composition for c in again]
+    assert group_neighbours("Cu") == ("Ag",) and group_neighbours("Mg") == ("Be", "Ca") and not group_neighbours("Ar")
+    with pytest.raises(ValueError, match="dopant fraction 0 must be in"):
+        doped_copies(parents, 1, fractions=(0.1, 0))
+    with pytest.raises(ValueError, match="n_copies must be >= 0"):
+        doped_copies(parents, -1)
+    # The teacher's labels are its predictions of the same copies.
+    taught, labels = teacher_labelled_copies(parents, tiny_model_dir, 2, seed=7)
+    assert labels.dtype == np.float64 and labels.shape == (len(parents) * 2,)
+    expected = load_model(tiny_model_dir).predict_ln_tc(taught)[0].double().numpy()
+    np.testing.assert_allclose(labels, expected, rtol=1e-6)
+
+
 def test_explain_shares_sum_to_prediction(tiny_model_dir, tmp_path):
     structure = Structure.from_file(str(EXAMPLES / "YBa2Cu3O6.9.cif"))
     rows = explain_structure(structure, tiny_model_dir, png=tmp_path / "explain.png")
@@ -447,6 +482,29 @@ def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path,
     assert any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), start.parameters(), strict=True))
     with pytest.raises(SystemExit, match="leave out --model"):
         main([*common, "--init-from", str(member), "--model", '{"n_blocks": 1}', "--out", str(tmp_path / "x")])
+
+
+def test_cli_train_with_a_teacher_adds_labelled_doped_copies(tiny_model_dir, tmp_path, capsys):
+    table = tmp_path / "mine.csv"
+    table.write_text("cif,tc\n" + "".join(f"{path},{tc}\n" for path in sorted(EXAMPLES.glob("*.cif")) for tc in (5, 9)))
+    tiny = {k: v for k, v in TINY.items() if k != "element_types"}  # the dopants are other elements
+    common = ["train", "--table", str(table), "--n-folds", "4", "--epochs", "1", "--train", '{"batch_size": 4}']
+    common += ["--model", json.dumps(tiny)]
+    taught = [*common, "--teacher", str(tiny_model_dir), "--doped-copies", "2"]
+    assert main([*taught, "--out", str(tmp_path / "run")]) == 0
+    n_train = len(paper_folds([r.id for r in load_table(table)], n_folds=4)[0][0])
+    assert f"({2 * n_train} doped copies labelled by {tiny_model_dir})" in capsys.readouterr().out
+    recorded = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
+    assert recorded == {"teacher": str(tiny_model_dir), "doped_copies": 2, "copy_seed": 0}
+    # The run folder keeps its training data: other copies, or none, are refused, not resumed or reused.
+    assert main([*taught[:-1], "1", "--out", str(tmp_path / "run")]) == 2
+    assert "data.doped_copies: the folder has 2, this run asks for 1" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "run")]) == 2
+    assert f"data.teacher: the folder has {str(tiny_model_dir)!r}, this run asks for None" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="labelled by a --teacher"):
+        main([*common, "--doped-copies", "2", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="teach a SODNet; leave out --forest"):
+        main(["train", "--forest", "--table", str(table), "--teacher", str(tiny_model_dir), "--out", str(tmp_path)])
 
 
 def test_cli_train_puts_the_formula_table_in_a_retrieval_memory(data_root, tmp_path, capsys):
