@@ -19,6 +19,8 @@ from matgl_supercon.models._embedding import PeriodicEmbedding
 
 #: Largest standardised difference of every statistic at which a memory entry counts as the query itself.
 SAME_COMPOSITION = 1e-3
+#: Memory-key encodings a retrieval module keeps (one per ensemble member that shares the module; see memory_keys).
+MEMORY_CACHE_SIZE = 64
 #: Elements packed into one int64 word of a chemical-system key (bits 0..61, so the sum stays positive).
 _SYSTEM_BITS = 62
 
@@ -70,7 +72,8 @@ class LabelRetrieval(nn.Module):
         self.register_buffer("memory_cross_system_only", torch.zeros(0, dtype=torch.bool), persistent=False)
         #: Whether any memory row is hidden from training queries of its system (set once, not per training step).
         self.hides_same_system = False
-        self._memory_cache: tuple[tuple, torch.Tensor] | None = None
+        # Tag of the tensors the keys depend on -> (those tensors, the keys); see memory_keys.
+        self._memory_cache: dict[tuple, tuple[tuple[torch.Tensor, ...], torch.Tensor]] = {}
 
     def set_memory(
         self,
@@ -111,7 +114,7 @@ class LabelRetrieval(nn.Module):
         self.memory_systems = torch.as_tensor(systems, dtype=torch.long).to(device)
         self.memory_cross_system_only = torch.as_tensor(cross_system_only, dtype=torch.bool).to(device)
         self.hides_same_system = bool(self.memory_cross_system_only.any())
-        self._memory_cache = None
+        self._memory_cache = {}
         if rescale:
             self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
 
@@ -121,27 +124,28 @@ class LabelRetrieval(nn.Module):
         return h, self.key(h)
 
     def _apply(self, *args, **kwargs) -> LabelRetrieval:
-        self._memory_cache = None  # .to(), .double(), ...: new tensors, whose ids a stale tag could match
+        self._memory_cache = {}  # .to(), .double(), ...: the old tensors' keys are of no further use
         return super()._apply(*args, **kwargs)
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        self._memory_cache = None  # load_state_dict(assign=True) swaps tensors without advancing a version
-        super()._load_from_state_dict(*args, **kwargs)
 
     def memory_keys(self) -> torch.Tensor:
         """Keys ``[M, width]`` of the memory; cached while nothing they depend on changes and no gradient is taken.
 
         Encoding a large memory (e.g. thousands of formula-table rows) costs more than a batch of queries, and at
-        inference it is the same every call. The cache is tagged with the version counter of every tensor the keys
-        depend on, which any in-place change (an optimiser step, ``load_state_dict``) advances.
+        inference it is the same every call. Each cached encoding is tagged with the storage, shape and version
+        counter of every tensor the keys depend on: an in-place change (an optimiser step, ``load_state_dict``)
+        advances a version, and the entry holds those tensors, so their storage is not reused while it is cached.
+        Up to ``MEMORY_CACHE_SIZE`` entries are kept: the members of a :class:`~matgl_supercon.models.TcEnsemble`
+        that share one module (their weights swapped in with ``load_state_dict(assign=True)``) each keep their own.
         """
         if self.training or torch.is_grad_enabled():
             return self.encode_keys(self.memory_statistics)[1]
         tensors = (self.memory_statistics, *self.parameters(), *self.periodic.buffers())
-        tag = tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
-        if self._memory_cache is None or self._memory_cache[0] != tag:
-            self._memory_cache = (tag, self.encode_keys(self.memory_statistics)[1])
-        return self._memory_cache[1]
+        tag = tuple((t.data_ptr(), tuple(t.shape), t._version, t.device, t.dtype) for t in tensors)
+        if tag not in self._memory_cache:
+            if len(self._memory_cache) >= MEMORY_CACHE_SIZE:
+                del self._memory_cache[next(iter(self._memory_cache))]  # the oldest
+            self._memory_cache[tag] = (tensors, self.encode_keys(self.memory_statistics)[1])
+        return self._memory_cache[tag][1]
 
     def same_composition(self, statistics: torch.Tensor) -> torch.Tensor:
         """``[n, M]`` bool: memory entries with every standardised statistic within ``SAME_COMPOSITION`` of a query.

@@ -77,10 +77,15 @@ class TcEnsemble:
         return len(self._members)
 
     def members(self) -> Iterator[OccupancyTcModel]:
-        """Each member's model in turn (a shared module holds a member's weights only until the next is yielded)."""
+        """Each member's model in turn (a shared module holds a member's weights only until the next is yielded).
+
+        A shared module takes the member's own tensors (``assign=True``) rather than copies of them, so what a
+        module caches from its weights at inference (a retrieval memory's keys) stays valid for that member across
+        calls instead of being recomputed every time the member's turn comes.
+        """
         for module, weights in self._members:
             if weights is not None:
-                module.load_state_dict(weights)
+                module.load_state_dict(weights, assign=True)
             yield module
 
     def fingerprint(self) -> str:

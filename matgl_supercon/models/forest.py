@@ -134,6 +134,20 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         """Number of trees."""
         return len(self.roots)
 
+    def _int64_layout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``feature`` and ``right`` as int64 for indexing, converted once per change of the stored tensors.
+
+        They are stored narrow (the file size); converting a few million nodes on every call of a 16-structure batch
+        costs more than walking the trees.
+        """
+        try:
+            key = tuple((t.data_ptr(), t._version, t.device) for t in (self.feature, self.right))
+        except RuntimeError:  # tensors made under torch.inference_mode keep no version counter
+            return self.feature.long(), self.right.long()
+        if getattr(self, "_int64_key", None) != key:
+            self._int64_key, self._int64 = key, (self.feature.long(), self.right.long())
+        return self._int64
+
     def tree_predictions(self, statistics: torch.Tensor) -> torch.Tensor:
         """``[n, n_trees]`` ln Tc of every tree for ``[n, n_statistics]`` composition statistics."""
         x = torch.as_tensor(statistics, dtype=torch.float32)
@@ -141,7 +155,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             rows = torch.nonzero(~torch.isfinite(x).all(-1)).flatten().tolist()
             raise ValueError(f"composition statistics of rows {rows[:10]} are not finite")
         node = self.roots.expand(len(x), -1).clone()
-        feature, right = self.feature.long(), self.right.long()
+        feature, right = self._int64_layout()
         for _ in range(self.max_depth):  # every path ends at a leaf within max_depth steps
             f = feature[node]
             inner = f >= 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 
@@ -153,6 +154,29 @@ def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structu
         load_model(folder, members="composition")
     with pytest.raises(ValueError, match="member_weights: need 2 positive finite values"):
         TcEnsemble([sodnet, model], member_weights=[1.0, 0.0])
+
+
+def test_members_sharing_a_module_keep_their_own_memory_keys(trained, structures, tmp_path):
+    """Folds of one architecture share a module in a loaded ensemble; each encodes its memory once, not every call."""
+    model, _ = trained
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other.retrieval.encode.weight.mul_(0.5)  # another fold: same architecture, other weights
+    model.save(tmp_path / "ensemble" / "fold_0")
+    other.save(tmp_path / "ensemble" / "fold_1")
+    ensemble = load_model(tmp_path / "ensemble")
+    (module,) = {id(m): m for m in ensemble.members()}.values()
+    each = torch.stack([model.predict_ln_tc(structures), other.predict_ln_tc(structures)])
+    first = ensemble.predict_ln_tc(structures)[0]
+    keys = [entry[1] for entry in module.retrieval._memory_cache.values()]
+    assert len(keys) == 2 and not torch.equal(*keys)
+    second = ensemble.predict_ln_tc(structures)[0]
+    assert torch.equal(first, second) and torch.allclose(first, each.mean(0), atol=1e-6)
+    assert all(a is b for a, b in zip(keys, [e[1] for e in module.retrieval._memory_cache.values()], strict=True))
+    # An in-place change of a member's weights is seen (its version moves), not hidden by the cache.
+    with torch.no_grad():
+        ensemble._members[1][1]["retrieval.encode.weight"].mul_(2.0)
+    assert torch.allclose(ensemble.predict_ln_tc(structures)[0], torch.stack([each[0], each[0]]).mean(0), atol=1e-6)
 
 
 def test_same_composition_mask_equals_the_pairwise_comparison() -> None:
