@@ -176,9 +176,9 @@ def teacher_labelled_copies(
 
     Training a SODNet on its training structures plus these copies passes on what the teacher knows: with the
     fold's ``CompositionForestTc`` (grown beside the SuperCon formula table) as teacher, three copies per structure
-    lowered the default SODNet's test MAE on every fold measured (``benchmarks/results/sodnet_distillation.md``).
-    For an honest test score the teacher must not have seen the test structures (nor their chemical systems, which
-    the copies share).
+    lowered the default SODNet's test MAE by a few hundredths of a ln K on SuperCon3D, more on some folds than on
+    others (``benchmarks/results/sodnet_distillation.md``). For an honest test score the teacher must not have seen
+    the test structures (nor their chemical systems, which the copies share).
 
     Args:
         structures: Training structures to copy.
