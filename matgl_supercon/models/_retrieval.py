@@ -35,6 +35,11 @@ def system_keys(present: torch.Tensor) -> torch.Tensor:
     return (bits.view(n, words, _SYSTEM_BITS) * powers).sum(-1)
 
 
+def _changed_in_place(tensors: tuple[torch.Tensor, ...], tag: tuple) -> bool:
+    """Whether any of ``tensors`` moved past the version its cache ``tag`` recorded."""
+    return any(t._version != recorded[2] for t, recorded in zip(tensors, tag, strict=True))
+
+
 class LabelRetrieval(nn.Module):
     """``[batch, n_features]`` composition statistics to ``[batch, width]`` retrieval contexts.
 
@@ -142,6 +147,10 @@ class LabelRetrieval(nn.Module):
         tensors = (self.memory_statistics, *self.parameters(), *self.periodic.buffers())
         tag = tuple((t.data_ptr(), tuple(t.shape), t._version, t.device, t.dtype) for t in tensors)
         if tag not in self._memory_cache:
+            # An entry whose tensors changed in place can never match again (e.g. the previous validation pass in
+            # training): drop it, so that only live entries, one per ensemble member, stay.
+            for old in [t for t, (held, _) in self._memory_cache.items() if _changed_in_place(held, t)]:
+                del self._memory_cache[old]
             if len(self._memory_cache) >= MEMORY_CACHE_SIZE:
                 del self._memory_cache[next(iter(self._memory_cache))]  # the oldest
             self._memory_cache[tag] = (tensors, self.encode_keys(self.memory_statistics)[1])

@@ -177,6 +177,7 @@ def test_members_sharing_a_module_keep_their_own_memory_keys(trained, structures
     with torch.no_grad():
         ensemble._members[1][1]["retrieval.encode.weight"].mul_(2.0)
     assert torch.allclose(ensemble.predict_ln_tc(structures)[0], torch.stack([each[0], each[0]]).mean(0), atol=1e-6)
+    assert len(module.retrieval._memory_cache) == 2  # the changed member's old entry was dropped, not kept
 
 
 def test_same_composition_mask_equals_the_pairwise_comparison() -> None:
