@@ -9,8 +9,12 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matgl_supercon import __version__
+
+if TYPE_CHECKING:  # numpy and torch load lazily, so that --help stays fast
+    import numpy as np
 
 DEFAULT_MODEL = "SODNet-SuperCon3D"
 #: ``--members`` value that keeps the shipped ensemble's composition members (``pretrained.COMPOSITION_MEMBERS``;
@@ -20,6 +24,8 @@ COMPOSITION_MEMBERS = "composition"
 DEFAULT_BENCHMARK_EPOCHS = 40
 #: Doped copies per training structure of ``train --teacher`` (three beat one in benchmarks/sodnet_distillation.py).
 DEFAULT_DOPED_COPIES = 3
+#: File in a ``train --teacher`` run folder that keeps the teacher's labels of the doped copies for resumed runs.
+TEACHER_LABELS_FILE = "teacher_labels.json"
 
 
 def _json_option(text: str, option: str, accepted: Iterable[str] | None = None) -> dict:
@@ -221,7 +227,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         predict_dataset,
         records_dataset,
     )
-    from matgl_supercon.workflows import teacher_labelled_copies
 
     if args.table:
         records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
@@ -246,9 +251,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     copies, data = [], {}
     if args.teacher:
         n_copies = DEFAULT_DOPED_COPIES if args.doped_copies is None else args.doped_copies
-        copies, labels = teacher_labelled_copies([structures[i] for i in train], args.teacher, n_copies, args.seed)
-        structures, ln_tc = structures + copies, np.concatenate([ln_tc, labels])
         data = {"teacher": str(args.teacher), "doped_copies": n_copies, "copy_seed": args.seed}
+        copies, labels = _teacher_labels(Path(args.out), [structures[i] for i in train], data)
+        structures, ln_tc = structures + copies, np.concatenate([ln_tc, labels])
     template = SODNet(**model_kwargs)
     dataset = graph_dataset(structures, ln_tc, template.make_converter())
     memory = None
@@ -290,6 +295,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"model saved to {Path(args.out) / 'model'}"
     )
     return 0
+
+
+def _teacher_labels(out_dir: Path, structures: list, data: dict) -> tuple[list, np.ndarray]:
+    """``train --teacher``'s doped copies and their labels, kept in the run folder.
+
+    The labels are written (atomically) to ``teacher_labels.json`` before training starts, so that a resumed or
+    reused run trains on the labels it started with, without asking the teacher again (an ensemble teacher takes
+    minutes, and its folder may have changed or gone since).
+
+    Raises:
+        ValueError: Naming the file, when it holds labels of another teacher, copy count or seed, or not one label
+            per copy.
+    """
+    import numpy as np
+
+    from matgl_supercon._io import write_json_atomic
+    from matgl_supercon.training import data_differences
+    from matgl_supercon.workflows import doped_copies, teacher_labelled_copies
+
+    path = out_dir / TEACHER_LABELS_FILE
+    if not path.exists():
+        copies, labels = teacher_labelled_copies(structures, data["teacher"], data["doped_copies"], data["copy_seed"])
+        write_json_atomic(path, {"data": data, "labels": labels.tolist()})
+        return copies, labels
+    stored = json.loads(path.read_text())
+    differences = data_differences(stored.get("data", {}), data)
+    if differences:
+        raise ValueError(
+            f"{path} holds the labels of another run ({'; '.join(differences)}); train into another folder or "
+            "delete this one"
+        )
+    copies, _ = doped_copies(structures, data["doped_copies"], data["copy_seed"])
+    labels = np.asarray(stored.get("labels", []), dtype=np.float64)
+    if labels.shape != (len(copies),):
+        raise ValueError(f"{path}: {labels.size} labels for {len(copies)} doped copies; delete the file to relabel")
+    return copies, labels
 
 
 def _train_composition(args: argparse.Namespace, records: list) -> int:

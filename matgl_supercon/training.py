@@ -369,6 +369,18 @@ def configuration_differences(
     ]
 
 
+def data_differences(stored: dict, requested: dict) -> list[str]:
+    """How a run's recorded training data differs from a request, key for key, as ``data.key: ...`` lines.
+
+    A key on one side only is a difference (a run with a teacher is not a run without one).
+    """
+    return [
+        f"data.{key}: the folder has {stored.get(key)!r}, this run asks for {requested.get(key)!r}"
+        for key in sorted(set(stored) | set(requested))
+        if stored.get(key) != requested.get(key)
+    ]
+
+
 def check_run_folder(out_dir: Path, requested: dict) -> None:
     """Refuse to resume or reuse a run folder that holds another configuration; record the configuration otherwise.
 
@@ -397,13 +409,8 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
         for section in ("model", "training")
         for key, old, new in configuration_differences(stored.get(section, {}), requested[section], free)
     ]
-    if "data" in stored:  # recorded since data existed: a key on one side only is a difference (e.g. a teacher)
-        stored_data, requested_data = stored["data"], requested.get("data", {})
-        differences += [
-            f"data.{key}: the folder has {stored_data.get(key)!r}, this run asks for {requested_data.get(key)!r}"
-            for key in sorted(set(stored_data) | set(requested_data))
-            if stored_data.get(key) != requested_data.get(key)
-        ]
+    if "data" in stored:  # recorded since data existed
+        differences += data_differences(stored["data"], requested.get("data", {}))
     if differences:
         raise ValueError(
             f"{out_dir} holds a run of another configuration ({'; '.join(differences)}); "

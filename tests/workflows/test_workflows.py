@@ -20,7 +20,7 @@ import torch
 from ase import Atoms
 from pymatgen.core import Lattice, Structure
 
-from matgl_supercon.cli import main
+from matgl_supercon.cli import TEACHER_LABELS_FILE, main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
 from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet
 from matgl_supercon.pretrained import COMPOSITION_MEMBERS, available_models, load_model
@@ -490,17 +490,29 @@ def test_cli_train_with_a_teacher_adds_labelled_doped_copies(tiny_model_dir, tmp
     tiny = {k: v for k, v in TINY.items() if k != "element_types"}  # the dopants are other elements
     common = ["train", "--table", str(table), "--n-folds", "4", "--epochs", "1", "--train", '{"batch_size": 4}']
     common += ["--model", json.dumps(tiny)]
-    taught = [*common, "--teacher", str(tiny_model_dir), "--doped-copies", "2"]
+    teacher = shutil.copytree(tiny_model_dir, tmp_path / "teacher")
+    taught = [*common, "--teacher", str(teacher), "--doped-copies", "2"]
     assert main([*taught, "--out", str(tmp_path / "run")]) == 0
     n_train = len(paper_folds([r.id for r in load_table(table)], n_folds=4)[0][0])
-    assert f"({2 * n_train} doped copies labelled by {tiny_model_dir})" in capsys.readouterr().out
+    first = capsys.readouterr().out
+    assert f"({2 * n_train} doped copies labelled by {teacher})" in first
     recorded = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
-    assert recorded == {"teacher": str(tiny_model_dir), "doped_copies": 2, "copy_seed": 0}
+    assert recorded == {"teacher": str(teacher), "doped_copies": 2, "copy_seed": 0}
+    # The labels stay in the run folder: the run is reused (or resumed) without asking the teacher again.
+    kept = json.loads((tmp_path / "run" / TEACHER_LABELS_FILE).read_text())
+    assert kept["data"] == recorded and len(kept["labels"]) == 2 * n_train
+    shutil.rmtree(teacher)
+    assert main([*taught, "--out", str(tmp_path / "run")]) == 0
+    assert capsys.readouterr().out == first
     # The run folder keeps its training data: other copies, or none, are refused, not resumed or reused.
     assert main([*taught[:-1], "1", "--out", str(tmp_path / "run")]) == 2
     assert "data.doped_copies: the folder has 2, this run asks for 1" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "run")]) == 2
-    assert f"data.teacher: the folder has {str(tiny_model_dir)!r}, this run asks for None" in capsys.readouterr().err
+    assert f"data.teacher: the folder has {str(teacher)!r}, this run asks for None" in capsys.readouterr().err
+    kept["labels"] = kept["labels"][:-1]
+    (tmp_path / "run" / TEACHER_LABELS_FILE).write_text(json.dumps(kept))
+    assert main([*taught, "--out", str(tmp_path / "run")]) == 2
+    assert f"{TEACHER_LABELS_FILE}: {2 * n_train - 1} labels for {2 * n_train} doped copies" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="labelled by a --teacher"):
         main([*common, "--doped-copies", "2", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="teach a SODNet; leave out --forest"):
