@@ -182,6 +182,7 @@ def main() -> None:
         "",
         "## Other results",
         "",
+        "- Every finding in one table, with what did not help: [results/README.md](results/README.md)",
         "- Graph conversion speed: [results/graph_speed.md](results/graph_speed.md)",
         "- 3DSC_MP grouped vs random folds, JARVIS Tc: [results/classical_tasks.md](results/classical_tasks.md)",
         "- DiffCSP core on Perov-5 CSP: [results/perov5_csp.md](results/perov5_csp.md)",
