@@ -305,8 +305,8 @@ def _teacher_labels(out_dir: Path, structures: list, data: dict) -> tuple[list, 
     minutes, and its folder may have changed or gone since).
 
     Raises:
-        ValueError: Naming the file, when it holds labels of another teacher, copy count or seed, or not one label
-            per copy.
+        ValueError: Naming the file, when it is not JSON, holds labels of another teacher, copy count or seed, or
+            not one label per copy.
     """
     import numpy as np
 
@@ -319,7 +319,10 @@ def _teacher_labels(out_dir: Path, structures: list, data: dict) -> tuple[list, 
         copies, labels = teacher_labelled_copies(structures, data["teacher"], data["doped_copies"], data["copy_seed"])
         write_json_atomic(path, {"data": data, "labels": labels.tolist()})
         return copies, labels
-    stored = json.loads(path.read_text())
+    try:
+        stored = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not the JSON this command writes ({exc}); delete the file to relabel") from None
     differences = data_differences(stored.get("data", {}), data)
     if differences:
         raise ValueError(

@@ -513,6 +513,9 @@ def test_cli_train_with_a_teacher_adds_labelled_doped_copies(tiny_model_dir, tmp
     (tmp_path / "run" / TEACHER_LABELS_FILE).write_text(json.dumps(kept))
     assert main([*taught, "--out", str(tmp_path / "run")]) == 2
     assert f"{TEACHER_LABELS_FILE}: {2 * n_train - 1} labels for {2 * n_train} doped copies" in capsys.readouterr().err
+    (tmp_path / "run" / TEACHER_LABELS_FILE).write_text('{"data": ')  # cut short
+    assert main([*taught, "--out", str(tmp_path / "run")]) == 2
+    assert f"{TEACHER_LABELS_FILE}: not the JSON this command writes" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="labelled by a --teacher"):
         main([*common, "--doped-copies", "2", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="teach a SODNet; leave out --forest"):
