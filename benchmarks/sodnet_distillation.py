@@ -99,6 +99,11 @@ def shipped_blends(k: int, ids: list[str], distilled: np.ndarray) -> tuple[np.nd
     return blended(predictions), blended({**predictions, DEFAULT_VARIANT: distilled})
 
 
+def fold_means(per_fold: dict[str, list[dict]]) -> dict[str, dict]:
+    """Mean and sd over folds of each model's MAE and R2."""
+    return {n: fold_summary([{m: f[m] for m in ("mae", "r2")} for f in v]) for n, v in per_fold.items()}
+
+
 def spread(summary: dict) -> str:
     """`` ± sd`` of the fold MAEs, or nothing for a single fold (which has no spread)."""
     return f" ± {summary['mae_sd']:.3f}" if summary["n_folds"] > 1 else ""
@@ -162,8 +167,7 @@ def main() -> None:
             pooled[name] += p.tolist()
     if not rows["distilled SODNet"]:
         return
-    summary = {n: fold_summary([{m: f[m] for m in ("mae", "r2")} for f in v]) for n, v in rows.items()}
-    ordered_summary = {n: fold_summary([{m: f[m] for m in ("mae", "r2")} for f in v]) for n, v in ordered_rows.items()}
+    summary, ordered_summary = fold_means(rows), fold_means(ordered_rows)
     families = {n: grouped_mae(pooled["y_true"], pooled[n], pooled["family"]) for n in rows}
     family_names = sorted(families["distilled SODNet"], key=lambda f: -families["distilled SODNet"][f]["n"])
     folds = [f["fold"] for f in rows["distilled SODNet"]]
