@@ -5,7 +5,8 @@ Usage:
 
 Rows come from the shipped ensemble's ``calibration.json`` (its held-out scores), from
 ``results/supercon3d_sodnet/supercon3d_sodnet.json`` (and the previous default's, under
-``results/sodnet_variants/blocks2_composition/``), ``results/supercon3d_baselines.json`` (and
+``results/sodnet_variants/blocks2_composition/``), ``results/sodnet_distillation.json`` (the default taught by the
+forest), ``results/supercon3d_baselines.json`` (and
 ``supercon3d_baselines_<extra set>.json``, the forest trained with extra data) and every
 ``results/tasks/<task>/<model>/summary.json`` written by ``mgl-supercon benchmark``; published numbers are
 added as reference rows marked "quoted" (Chen et al., NeurIPS 2024, Table 1; the JARVIS-Leaderboard).
@@ -135,6 +136,14 @@ def main() -> None:
             continue
         for regime, s in json.loads(sodnet.read_text())["summary"].items():
             rows.append(table_row(label, regime, s, f"results/{folder}/README.md"))
+    # The default SODNet taught by the fold's forest member (sodnet_distillation.py; mgl-supercon train --teacher).
+    distillation = RESULTS / "sodnet_distillation.json"
+    if distillation.exists():
+        data = json.loads(distillation.read_text())
+        for regime, key in (("all", "summary"), ("all->O", "summary_all_to_ordered")):
+            if key in data:
+                label = "SODNet taught by the forest, 3 doped copies (ours)"
+                rows.append(table_row(label, regime, data[key]["distilled SODNet"], "results/sodnet_distillation.md"))
     # The shipped ensemble, scored by each fold's members on the fold's test block (make_pretrained.py).
     card = HERE.parent / "matgl_supercon" / "pretrained" / "SODNet-SuperCon3D"
     if (card / "calibration.json").exists():
