@@ -213,8 +213,14 @@ def main() -> None:
         "|---|" + "---|" * len(family_names),
         *(f"| {n} | " + " | ".join(f"{g[f]['mae']:.3f}" for f in family_names) + " |" for n, g in families.items()),
     ]
-    data = {"meta": meta, "summary": summary, "summary_all_to_ordered": ordered_summary, "folds": rows}
-    data.update(folds_all_to_ordered=ordered_rows, by_family=families)
+    data = {
+        "meta": meta,
+        "summary": summary,
+        "summary_all_to_ordered": ordered_summary,
+        "folds": rows,
+        "folds_all_to_ordered": ordered_rows,
+        "by_family": families,
+    }
     write_report(RESULTS / report_name(args.variants, args.epochs), data, lines)
 
 
