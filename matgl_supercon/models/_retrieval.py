@@ -21,8 +21,8 @@ from matgl_supercon.models._embedding import PeriodicEmbedding
 SAME_COMPOSITION = 1e-3
 #: Memory-key encodings a retrieval module keeps (one per ensemble member that shares the module; see memory_keys).
 MEMORY_CACHE_SIZE = 64
-#: Rows encoded at once (:meth:`LabelRetrieval.encode_keys`). Encoding an 8,401-row memory in one pass took about
-#: 2.8x as long as in blocks of 512-1024 rows (1 thread beside two training processes, 2026-12-05).
+#: Rows encoded at once without gradients (:meth:`LabelRetrieval.encode_keys`). Encoding an 8,401-row memory in one
+#: pass took about 2.8x as long as in blocks of 512-1024 rows (1 thread beside two training processes, 2026-12-05).
 ENCODE_BLOCK = 1024
 #: Elements packed into one int64 word of a chemical-system key (bits 0..61, so the sum stays positive).
 _SYSTEM_BITS = 62
@@ -127,13 +127,15 @@ class LabelRetrieval(nn.Module):
             self.periodic.set_scaling(statistics.mean(0), statistics.std(0).clamp_min(1e-6))
 
     def encode_keys(self, statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encodings and keys ``[n, width]`` of ``[n, n_features]`` statistics, ``ENCODE_BLOCK`` rows at a time.
+        """Encodings and keys ``[n, width]`` of ``[n, n_features]`` statistics.
 
-        Every row is encoded on its own, so blocks change no value; they keep the periodic embedding's
-        ``[rows, n_features, 2 * n_frequencies]`` intermediates small enough to stay in cache, which matters for a
-        memory of thousands of rows (encoded at every training step, and once per member at inference).
+        Without gradients (inference, validation) rows go ``ENCODE_BLOCK`` at a time: every row is encoded on its
+        own, so blocks change no value beyond float rounding (none on one thread), and they keep the periodic
+        embedding's ``[rows, n_features, 2 * n_frequencies]`` intermediates small enough to stay in cache, which
+        matters for a memory of thousands of rows. A training step keeps one pass: in blocks its weight gradients
+        would be summed in another order, and a retrained model would no longer reproduce the committed ones.
         """
-        if statistics.shape[0] > ENCODE_BLOCK:
+        if statistics.shape[0] > ENCODE_BLOCK and not torch.is_grad_enabled():
             parts = [self.encode_keys(block) for block in statistics.split(ENCODE_BLOCK)]
             return torch.cat([h for h, _ in parts]), torch.cat([key for _, key in parts])
         h = self.encode(self.periodic(statistics))
