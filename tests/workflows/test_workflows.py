@@ -362,6 +362,13 @@ def test_member_whose_weights_do_not_fit_its_model_json_is_named(tiny_model_dir,
         load_model(tmp_path)
 
 
+def assert_example_ln_tc(ln_tc: torch.Tensor, expected: list) -> None:
+    """Each value within 1e-4 of its expected one, or of one of the expected pair (a structure on a split threshold)."""
+    for value, allowed in zip(ln_tc.tolist(), expected, strict=True):
+        allowed = allowed if isinstance(allowed, tuple) else (allowed,)
+        assert min(abs(value - a) for a in allowed) < 1e-4, (value, allowed)
+
+
 @pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
 def test_shipped_model_loads_safely_and_predicts(capsys):
     from matgl_supercon.pretrained import pretrained_dir
@@ -383,13 +390,18 @@ def test_shipped_model_loads_safely_and_predicts(capsys):
     # faster kernel or a storage change must not move it.
     files = ["Mg0.98B2.cif", "Mg0.9Al0.1B2.cif", "MgB2.cif", "YBa2Cu3O6.9.cif"]
     mean, _ = ensemble.predict_ln_tc([read_structure(EXAMPLES / name) for name in files])
-    np.testing.assert_allclose(mean.numpy(), [3.4768567, 3.5065536, 3.6289473, 4.4732957], atol=1e-4)
+    # Mg0.9Al0.1B2's composition statistics sit on split thresholds of 6 of the 10 shipped forests (equal, or one
+    # float32 step away), so float rounding in the libraries that compute them decides a tree: its first value is the
+    # one when the ensemble was built, the second the one with the packages a fresh install took on 2026-12-05
+    # (torch-geometric 2.8.1, pymatgen 2026.10.24; the same from this package's code before and after that day's
+    # changes). Either, nothing else.
+    assert_example_ln_tc(mean, [3.4768567, (3.5065536, 3.5063627), 3.6289473, 4.4732957])
     # Its composition members alone (CompositionTc 0.25, forests 0.75, their own spread scale), from Python and
     # from the command line.
     fast = load_model("SODNet-SuperCon3D", members=COMPOSITION_MEMBERS)
     assert len(fast) == 20 and fast.sd_scale != ensemble.sd_scale
     fast_mean, _ = fast.predict_ln_tc([read_structure(EXAMPLES / name) for name in files])
-    np.testing.assert_allclose(fast_mean.numpy(), [3.4754331, 3.5090859, 3.6422288, 4.4930091], atol=1e-4)
+    assert_example_ln_tc(fast_mean, [3.4754331, (3.5090859, 3.5088816), 3.6422288, 4.4930091])
     capsys.readouterr()
     assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--members", COMPOSITION_MEMBERS, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["ln_tc"] == pytest.approx(float(fast_mean[2]), abs=1e-5)
