@@ -12,6 +12,11 @@ validation or test label reaches them), and the default SODNet trains on the tra
 (validation and test blocks as in ``supercon3d_sodnet.py``). The forest's knowledge of the formula table reaches the
 structure model through the copies.
 
+``--student formula_memory`` teaches the retrieval SODNet with the formula table in its memory (the shipped
+ensemble's ``FORMULA_MEMORY`` configuration, ``sodnet_variants.py``) instead. The copies are trained on but kept
+out of its memory (``fit_tc_model(memory_rows=...)``): a training structure would otherwise read its own copies'
+teacher labels as neighbours, which no test structure has.
+
 A fold's run is resumable (``--out/fold_K``, Lightning checkpoints); its test predictions go to
 ``--out/fold_K.json`` and the report, against the default SODNet's and the forest member's predictions on the same
 folds, to ``benchmarks/results/sodnet_distillation.{json,md}`` (other ``--variants``/``--epochs``: to
@@ -32,23 +37,38 @@ from _report import header_lines, provenance, write_report
 from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
 from composition_retrieval import member_results_dir
 from make_pretrained import SHIPPED_COMPOSITION_MEMBERS, kind, member_dirs
-from sodnet_variants import DEFAULT_VARIANT, ENSEMBLES, SHIPPED_ENSEMBLE, results_dir
+from sodnet_variants import DEFAULT_VARIANT, ENSEMBLES, FORMULA_MEMORY, SHIPPED_ENSEMBLE, TRAIN, VARIANTS, results_dir
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
-from matgl_supercon.data import load_supercon3d, paper_folds
+from matgl_supercon.data import extra_training_records, load_supercon3d, paper_folds
 from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models import SODNet
 from matgl_supercon.pretrained import pretrained_dir
-from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset, write_json_atomic
+from matgl_supercon.training import (
+    Subset,
+    TrainConfig,
+    fit_tc_model,
+    graph_dataset,
+    predict_dataset,
+    records_dataset,
+    write_json_atomic,
+)
 from matgl_supercon.workflows import teacher_labelled_copies
 
 RESULTS = Path(__file__).parent / "results"
 #: Copies per structure and epochs of the committed 10-fold report (``results/sodnet_distillation.md``).
 MEASURED_VARIANTS, MEASURED_EPOCHS = 3, 40
+#: Student name -> the configuration it is (``sodnet_variants.py``), whose own fold predictions are the reference.
+STUDENTS = {"default": DEFAULT_VARIANT, "formula_memory": FORMULA_MEMORY}
+#: What the formula-memory student reads as neighbours beside its training block (as its variant does).
+FORMULA_MEMORY_DATA = "formulas_new_systems"
 
 
-def run_fold(records: list, k: int, n_copies: int, out: Path, epochs: int) -> dict:
-    """Train fold ``k`` (resuming a started run) and return its test predictions."""
+def run_fold(records: list, k: int, n_copies: int, out: Path, epochs: int, student: str, memory=None) -> dict:
+    """Train fold ``k`` (resuming a started run) and return its test predictions.
+
+    ``memory``: the formula-memory student's read-only memory set (``FORMULA_MEMORY_DATA``); None for the default.
+    """
     train, val, test = paper_folds([r.id for r in records])[k]
     # The teacher: the shipped ensemble's forest member of this fold.
     teacher = pretrained_dir("SODNet-SuperCon3D") / f"{FOREST_VARIANT}_fold_{k}"
@@ -56,13 +76,21 @@ def run_fold(records: list, k: int, n_copies: int, out: Path, epochs: int) -> di
     ln_tc = np.concatenate([np.log([r.tc for r in records]), labels])
     dataset = graph_dataset([r.structure for r in records] + copies, ln_tc, SODNet().make_converter())
     extra = list(range(len(records), len(records) + len(copies)))
+    if student == "default":
+        model_kwargs, config, memory_kwargs = {}, TrainConfig(max_epochs=epochs, ema_decay=0.995), {}
+    else:
+        model_kwargs, train_fields = VARIANTS[STUDENTS[student]]
+        config = TrainConfig(**{**TRAIN, **train_fields, "max_epochs": epochs})
+        # The memory: the training block (not its copies) and the formula table.
+        memory_kwargs = {"memory_set": memory, "memory_rows": range(len(train))}
     started = time.perf_counter()
     model, summary = fit_tc_model(
         Subset(dataset, train.tolist() + extra),
         Subset(dataset, val.tolist()),
         out / f"fold_{k}",
-        {},
-        TrainConfig(max_epochs=epochs, ema_decay=0.995),  # the default SODNet's settings
+        model_kwargs,
+        config,
+        **memory_kwargs,
     )
     prediction = predict_dataset(model, Subset(dataset, test.tolist()))
     return {
@@ -83,9 +111,11 @@ def reference_predictions(path: Path, ids: list[str]) -> np.ndarray:
     return np.array(saved["y_pred"])
 
 
-def shipped_blends(k: int, ids: list[str], distilled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def shipped_blends(
+    k: int, ids: list[str], distilled: np.ndarray, replaced: str = DEFAULT_VARIANT
+) -> tuple[np.ndarray, np.ndarray]:
     """The shipped ensemble's held-out prediction of fold ``k``'s test structures, and the same with the distilled
-    SODNet in place of the default SODNet.
+    SODNet in place of its member ``replaced`` (the student's configuration).
 
     Each kind's mean (SODNet, CompositionTc, CompositionForestTc configurations) weighted as the model card weighs
     fold ``k`` (``calibration.json``'s ``kind_weights_per_fold``, picked on the other folds with the default).
@@ -99,15 +129,23 @@ def shipped_blends(k: int, ids: list[str], distilled: np.ndarray) -> tuple[np.nd
         kinds = {kind(n) for n in members}
         return sum(weights[q] * np.mean([p for n, p in members.items() if kind(n) == q], 0) for q in kinds)
 
-    return blended(predictions), blended({**predictions, DEFAULT_VARIANT: distilled})
+    return blended(predictions), blended({**predictions, replaced: distilled})
 
 
-def report_name(variants: int, epochs: int) -> str:
-    """The report's file stem: ``sodnet_distillation`` for the measured recipe (3 copies, 40 epochs; the leaderboard
-    reads it), a stem naming the settings for any other, so that trying one never overwrites the committed report."""
-    if (variants, epochs) == (MEASURED_VARIANTS, MEASURED_EPOCHS):
+def report_name(variants: int, epochs: int, student: str = "default") -> str:
+    """The report's file stem: ``sodnet_distillation`` for the measured recipe (the default student, 3 copies, 40
+    epochs; the leaderboard reads it), a stem naming the settings for any other, so that trying one never overwrites
+    the committed report."""
+    if (variants, epochs, student) == (MEASURED_VARIANTS, MEASURED_EPOCHS, "default"):
         return "sodnet_distillation"
-    return f"sodnet_distillation_variants{variants}_epochs{epochs}"
+    prefix = "sodnet_distillation" if student == "default" else f"sodnet_distillation_{student}"
+    return f"{prefix}_variants{variants}_epochs{epochs}"
+
+
+def run_folder(variants: int, epochs: int, student: str) -> str:
+    """A run's folder under ``--out`` (the default student's keep their names from before students existed)."""
+    settings = f"variants{variants}_epochs{epochs}"
+    return settings if student == "default" else f"{student}_{settings}"
 
 
 def fold_means(per_fold: dict[str, list[dict]]) -> dict[str, dict]:
@@ -128,23 +166,32 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=MEASURED_EPOCHS)
     parser.add_argument("--out", default="runs/sodnet_distillation")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--student", choices=sorted(STUDENTS), default="default", help="the SODNet taught (see above)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     records = load_supercon3d(args.data)
-    out = Path(args.out) / f"variants{args.variants}_epochs{args.epochs}"
+    out = Path(args.out) / run_folder(args.variants, args.epochs, args.student)
+    memory = None
+    if args.student == "formula_memory" and not all((out / f"fold_{k}.json").exists() for k in args.folds):
+        # Formula-table records are one-site virtual crystals without neighbours, which the usual converter rejects.
+        converter = SODNet().make_converter(allow_isolated=True)
+        memory = records_dataset(extra_training_records(FORMULA_MEMORY_DATA, records, args.data), converter)
     for k in args.folds:
         path = out / f"fold_{k}.json"
         if not path.exists():
-            fold = run_fold(records, k, args.variants, out, args.epochs)
+            fold = run_fold(records, k, args.variants, out, args.epochs, args.student, memory)
             write_json_atomic(path, fold)
             print(f"fold {k}: test MAE {mae(fold['y_true'], fold['y_pred']):.3f} ln K", flush=True)
-    rows = {
-        "distilled SODNet": [],
-        "default SODNet": [],
-        "forest member": [],
-        "shipped ensemble": [],
-        "shipped, distilled SODNet for the default": [],
-    }
+    # The student undistilled (the default SODNet for the default student) and the shipped blend with the distilled
+    # model in place of the student's member.
+    undistilled = "default SODNet" if args.student == "default" else f"{args.student} SODNet, undistilled"
+    swapped = (
+        "shipped, distilled SODNet for the default"
+        if args.student == "default"
+        else (f"shipped, distilled SODNet for its {args.student} member")
+    )
+    rows = {name: [] for name in ("distilled SODNet", undistilled, "default SODNet", "forest member")}
+    rows |= {"shipped ensemble": [], swapped: []}
     ordered_rows = {name: [] for name in rows}  # the paper's all->O regime: the same models, ordered test structures
     pooled: dict[str, list] = {"y_true": [], "family": [], **{name: [] for name in rows}}
     by_id = {r.id: r for r in records}
@@ -160,6 +207,9 @@ def main() -> None:
         pooled["family"] += [by_id[i].metadata["family"] for i in fold["ids"]]
         predictions = {
             "distilled SODNet": np.array(fold["y_pred"]),
+            undistilled: reference_predictions(
+                results_dir(STUDENTS[args.student]) / "all" / f"fold_{k}.json", fold["ids"]
+            ),
             "default SODNet": reference_predictions(
                 results_dir(DEFAULT_VARIANT) / "all" / f"fold_{k}.json", fold["ids"]
             ),
@@ -167,8 +217,8 @@ def main() -> None:
                 member_results_dir(FOREST_VARIANT) / "all" / f"fold_{k}.json", fold["ids"]
             ),
         }
-        predictions["shipped ensemble"], predictions["shipped, distilled SODNet for the default"] = shipped_blends(
-            k, fold["ids"], predictions["distilled SODNet"]
+        predictions["shipped ensemble"], predictions[swapped] = shipped_blends(
+            k, fold["ids"], predictions["distilled SODNet"], STUDENTS[args.student]
         )
         for name, p in predictions.items():
             rows[name].append({"fold": k, "mae": mae(truth, p), "r2": r2(truth, p)})
@@ -184,11 +234,12 @@ def main() -> None:
     folds = [f["fold"] for f in rows["distilled SODNet"]]
     meta = provenance(
         f"python benchmarks/sodnet_distillation.py --data ../shared/data --variants {args.variants} "
-        f"--epochs {args.epochs}",
+        f"--epochs {args.epochs}" + ("" if args.student == "default" else f" --student {args.student}"),
         args.threads,
     )
+    title = "SODNet" if args.student == "default" else f"The {args.student} SODNet"
     lines = [
-        *header_lines("SODNet taught by the composition forest (all/all)", meta),
+        *header_lines(f"{title} taught by the composition forest (all/all)", meta),
         f"Folds {', '.join(map(str, folds))}; {args.variants} doped copies per training structure, labelled by the "
         "fold's forest member; the other rows are the committed predictions of the same folds. The last two rows "
         "blend the shipped ensemble's held-out members of each fold with the model card's weights for that fold.",
@@ -221,7 +272,7 @@ def main() -> None:
         "folds_all_to_ordered": ordered_rows,
         "by_family": families,
     }
-    write_report(RESULTS / report_name(args.variants, args.epochs), data, lines)
+    write_report(RESULTS / report_name(args.variants, args.epochs, args.student), data, lines)
 
 
 if __name__ == "__main__":

@@ -274,6 +274,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if v is not None
     }
     with_copies = train.tolist() + list(range(len(records), len(structures)))
+    # A retrieval model's memory keeps the training block, not the copies: a structure would read the teacher's
+    # labels of its own copies as neighbours, which no test structure has.
+    memory_rows = range(len(train)) if copies and template.retrieval is not None else None
     model, summary = fit_tc_model(
         Subset(dataset, with_copies),
         Subset(dataset, val.tolist()),
@@ -284,6 +287,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         init_from=start,
         memory_set=memory,
         data=data,
+        memory_rows=memory_rows,
     )
     if rank_zero_only.rank != 0:  # a DDP run executes this command in every process; one reports
         return 0
@@ -579,7 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="shipped model name or model folder (e.g. a 'train --forest' run's model/) whose predictions label "
         "doped copies of the training structures, which SODNet trains on beside them; for an honest test score "
-        "it must not have seen the fold's validation or test structures",
+        "it must not have seen the fold's validation or test structures (a retrieval SODNet keeps the copies out "
+        "of its memory)",
     )
     train.add_argument(
         "--doped-copies",

@@ -436,6 +436,7 @@ def fit_tc_model(
     init_from: SODNet | MEGNetTc | None = None,
     memory_set=None,
     data: dict | None = None,
+    memory_rows: Sequence[int] | None = None,
 ) -> tuple[SODNet | MEGNetTc, dict]:
     """Train a Tc model (SODNet by default), resuming from ``out_dir/last.ckpt`` after an interruption.
 
@@ -461,6 +462,10 @@ def fit_tc_model(
         data: What the training set holds that the model and settings do not say, as JSON (e.g. the teacher and
             number of doped copies of ``mgl-supercon train --teacher``): recorded in ``run.json`` beside them, so
             that a run is not resumed on other data.
+        memory_rows: Positions in ``train_set`` of the structures a retrieval model stores in its memory (default:
+            all of them). Training rows left out are trained on but never read as neighbours: e.g. the doped copies
+            of ``mgl-supercon train --teacher``, whose teacher labels a training structure would otherwise read off
+            its own copies, which no test structure has. Their count is recorded in ``run.json``'s ``data``.
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
@@ -469,6 +474,11 @@ def fit_tc_model(
         ValueError: If ``out_dir`` holds a run (finished or not) of another model configuration or other settings.
     """
     config = config or TrainConfig()
+    if memory_rows is not None:
+        memory_rows = [int(i) for i in memory_rows]
+        if not memory_rows or min(memory_rows) < 0 or max(memory_rows) >= len(train_set):
+            raise ValueError(f"memory_rows must be positions in the training set (0..{len(train_set) - 1})")
+        data = {**(data or {}), "memory_rows": len(memory_rows)}
     out_dir = make_folder(out_dir)
     final = out_dir / "model"
     requested = {**run_configuration(model_class, model_kwargs, config), "data": json.loads(json.dumps(data or {}))}
@@ -482,16 +492,18 @@ def fit_tc_model(
     labels = np.array([sample[-1][LABEL] for sample in samples])
     graphs = [sample[0] for sample in samples]
     memory_graphs, memory_labels, read_only = graphs, labels, None
+    if memory_rows is not None:
+        memory_graphs, memory_labels = [graphs[i] for i in memory_rows], labels[memory_rows]
     if memory_set is not None:
         extra = [memory_set[i] for i in range(len(memory_set))]
-        memory_graphs = graphs + [sample[0] for sample in extra]
-        memory_labels = np.concatenate([labels, [sample[-1][LABEL] for sample in extra]])
-        read_only = [False] * len(graphs) + [True] * len(extra)
+        read_only = [False] * len(memory_graphs) + [True] * len(extra)
+        memory_graphs = memory_graphs + [sample[0] for sample in extra]
+        memory_labels = np.concatenate([memory_labels, [sample[-1][LABEL] for sample in extra]])
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = model_class(**(model_kwargs or {}))
-        if memory_set is not None and getattr(model, "retrieval", None) is None:
-            raise ValueError("memory_set needs a retrieval model (model_kwargs retrieval_neighbors > 0)")
+        if (memory_set is not None or memory_rows is not None) and getattr(model, "retrieval", None) is None:
+            raise ValueError("memory_set and memory_rows need a retrieval model (model_kwargs retrieval_neighbors > 0)")
         if init_from is None:
             model.set_target_scaling(float(labels.mean()), float(labels.std()))
             if getattr(model, "state_dim", 0):

@@ -209,8 +209,26 @@ def test_trainer_adds_a_memory_set_to_the_retrieval_memory_without_training_on_i
     # The target scaling and the batches are the training set's alone.
     assert model.target_mean.item() == pytest.approx(float(ln_tc[:8].mean()), rel=1e-5)
     assert history["epochs_run"] == 1
-    with pytest.raises(ValueError, match="memory_set needs a retrieval model"):
+    with pytest.raises(ValueError, match="memory_set and memory_rows need a retrieval model"):
         fit_tc_model(train, val, tmp_path / "plain", dict(kwargs, retrieval_neighbors=0), config, memory_set=memory_set)
+
+
+def test_trainer_keeps_training_rows_out_of_the_memory_when_told(supercon3d, tmp_path):
+    # E.g. teacher-labelled doped copies: trained on, never read as neighbours.
+    kwargs, ln_tc, train, val = eight_and_four(supercon3d, retrieval_neighbors=4)
+    config = TrainConfig(max_epochs=1, batch_size=4, warmup_epochs=1, seed=3)
+    model, _ = fit_tc_model(train, val, tmp_path, kwargs, config, memory_rows=[0, 2, 3, 5, 7])
+    memory = model.retrieval
+    labels = memory.memory_labels * model.target_std + model.target_mean
+    assert torch.allclose(labels, torch.tensor(ln_tc[[0, 2, 3, 5, 7]]).float(), atol=1e-5)
+    # The target scaling is still the whole training set's.
+    assert model.target_mean.item() == pytest.approx(float(ln_tc[:8].mean()), rel=1e-5)
+    assert json.loads((tmp_path / "run.json").read_text())["data"] == {"memory_rows": 5}
+    # The same folder is not reused for another memory.
+    with pytest.raises(ValueError, match=r"data\.memory_rows: the folder has 5, this run asks for None"):
+        fit_tc_model(train, val, tmp_path, kwargs, config)
+    with pytest.raises(ValueError, match=r"memory_rows must be positions in the training set \(0\.\.7\)"):
+        fit_tc_model(train, val, tmp_path / "bad", kwargs, config, memory_rows=[0, 8])
 
 
 def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):

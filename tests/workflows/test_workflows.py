@@ -528,6 +528,12 @@ def test_cli_train_with_a_teacher_adds_labelled_doped_copies(tiny_model_dir, tmp
     (tmp_path / "run" / TEACHER_LABELS_FILE).write_text('{"data": ')  # cut short
     assert main([*taught, "--out", str(tmp_path / "run")]) == 2
     assert f"{TEACHER_LABELS_FILE}: not the JSON this command writes" in capsys.readouterr().err
+    # A retrieval student stores its training block in its memory, not the copies.
+    retrieval = [*common[:-1], json.dumps({**tiny, "retrieval_neighbors": 4}), "--teacher", str(tiny_model_dir)]
+    retrieval += ["--doped-copies", "2", "--out", str(tmp_path / "r")]
+    assert main(retrieval) == 0
+    assert SODNet.load(tmp_path / "r" / "model").retrieval.memory_labels.shape == (n_train,)
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["data"]["memory_rows"] == n_train
     with pytest.raises(SystemExit, match="labelled by a --teacher"):
         main([*common, "--doped-copies", "2", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="teach a SODNet; leave out --forest"):
