@@ -342,3 +342,15 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
         {i: (p["a"] + p["b"]) / 2 for i, (_, _, p) in sodnet_only.items()},
         [{"SODNet": 1.0}] * 3,
     )
+
+
+def test_distillation_students_keep_their_own_reports_and_run_folders(benchmark_script):
+    script = benchmark_script("sodnet_distillation")
+    variants = benchmark_script("sodnet_variants")
+    assert all(name in variants.VARIANTS or name == variants.DEFAULT_VARIANT for name in script.STUDENTS.values())
+    # The measured recipe's report (the leaderboard reads it) and folders from before students existed keep names.
+    assert script.report_name(3, 40) == "sodnet_distillation"
+    assert script.run_folder(6, 20, "default") == "variants6_epochs20"
+    names = {script.report_name(3, 40, s) for s in script.STUDENTS} | {script.report_name(6, 20, "default")}
+    assert len(names) == len(script.STUDENTS) + 1
+    assert script.run_folder(3, 20, "formula_memory") == "formula_memory_variants3_epochs20"
