@@ -185,11 +185,9 @@ def main() -> None:
     # The student undistilled (the default SODNet for the default student) and the shipped blend with the distilled
     # model in place of the student's member.
     undistilled = "default SODNet" if args.student == "default" else f"{args.student} SODNet, undistilled"
-    swapped = (
-        "shipped, distilled SODNet for the default"
-        if args.student == "default"
-        else (f"shipped, distilled SODNet for its {args.student} member")
-    )
+    swapped = f"shipped, distilled SODNet for its {args.student} member"
+    if args.student == "default":
+        swapped = "shipped, distilled SODNet for the default"
     rows = {name: [] for name in ("distilled SODNet", undistilled, "default SODNet", "forest member")}
     rows |= {"shipped ensemble": [], swapped: []}
     ordered_rows = {name: [] for name in rows}  # the paper's all->O regime: the same models, ordered test structures

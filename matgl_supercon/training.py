@@ -465,7 +465,7 @@ def fit_tc_model(
         memory_rows: Positions in ``train_set`` of the structures a retrieval model stores in its memory (default:
             all of them). Training rows left out are trained on but never read as neighbours: e.g. the doped copies
             of ``mgl-supercon train --teacher``, whose teacher labels a training structure would otherwise read off
-            its own copies, which no test structure has. Their count is recorded in ``run.json``'s ``data``.
+            its own copies, which no test structure has. How many rows the memory keeps is recorded in ``run.json``.
 
     Returns:
         The best-validation model (eval mode) and a summary dict.
