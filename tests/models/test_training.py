@@ -229,6 +229,12 @@ def test_trainer_keeps_training_rows_out_of_the_memory_when_told(supercon3d, tmp
         fit_tc_model(train, val, tmp_path, kwargs, config)
     with pytest.raises(ValueError, match=r"memory_rows must be positions in the training set \(0\.\.7\)"):
         fit_tc_model(train, val, tmp_path / "bad", kwargs, config, memory_rows=[0, 8])
+    # With a memory set (the distillation benchmark's formula-memory student): the kept rows, then the set's.
+    extra = Subset(val.dataset, [9, 10])
+    model, _ = fit_tc_model(train, val, tmp_path / "both", kwargs, config, memory_set=extra, memory_rows=[1, 4])
+    labels = model.retrieval.memory_labels * model.target_std + model.target_mean
+    assert torch.allclose(labels, torch.tensor(ln_tc[[1, 4, 9, 10]]).float(), atol=1e-5)
+    assert model.retrieval.memory_cross_system_only.tolist() == [False, False, True, True]
 
 
 def test_a_run_folder_keeps_one_configuration(supercon3d, tmp_path):
