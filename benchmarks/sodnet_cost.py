@@ -50,6 +50,7 @@ def use_e3nn_codegen() -> None:
     def linear_blocks(self, blocks):
         return o3.Linear.forward(self, blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1))
 
+    SplitLinear.optimize_e3nn_code = DepthwiseTensorProduct.optimize_e3nn_code = True  # e3nn's default
     SplitLinear.forward = o3.Linear.forward
     SplitLinear.forward_blocks = linear_blocks
     DepthwiseTensorProduct.forward = o3.TensorProduct.forward

@@ -28,8 +28,19 @@ class DepthwiseTensorProduct(o3.TensorProduct):
     input's multiplicity 1 (spherical harmonics), as :func:`depthwise_tensor_product` builds them.
     """
 
+    #: As :attr:`SplitLinear.optimize_e3nn_code`: e3nn's generated code is only the fallback here.
+    optimize_e3nn_code: bool = False
+
     def __init__(self, irreps_in1: o3.Irreps, irreps_in2: o3.Irreps, irreps_out: o3.Irreps, instructions: list):
-        super().__init__(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=False, internal_weights=False)
+        super().__init__(
+            irreps_in1,
+            irreps_in2,
+            irreps_out,
+            instructions,
+            shared_weights=False,
+            internal_weights=False,
+            _optimize_einsums=self.optimize_e3nn_code,
+        )
         for ins in self.instructions:
             if ins.connection_mode != "uvu" or self.irreps_in2[ins.i_in2].mul != 1 or not ins.has_weight:
                 raise ValueError(f"DepthwiseTensorProduct computes weighted uvu paths with mul 1 on input 2, not {ins}")

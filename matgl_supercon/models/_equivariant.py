@@ -29,8 +29,13 @@ class SplitLinear(o3.Linear):
     pass. One ``torch.split`` has a single, block-sized backward (a concatenation).
     """
 
+    #: Let opt_einsum optimise e3nn's generated code. Here it only serves the calls SODNet does not make (see
+    #: ``forward``), and optimising it was a third of the time to build a SODNet; a benchmark that runs e3nn's own
+    #: code sets this first (``benchmarks/sodnet_cost.py``).
+    optimize_e3nn_code: bool = False
+
     def __init__(self, irreps_in: str | o3.Irreps, irreps_out: str | o3.Irreps) -> None:
-        super().__init__(irreps_in, irreps_out)
+        super().__init__(irreps_in, irreps_out, _optimize_einsums=self.optimize_e3nn_code)
         self._block_sizes = [mul_ir.dim for mul_ir in self.irreps_in]
         self._weight_sizes = [prod(ins.path_shape) for ins in self.instructions]
 
