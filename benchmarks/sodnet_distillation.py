@@ -22,8 +22,8 @@ A fold's run is resumable (``--out/fold_K``, Lightning checkpoints); its test pr
 folds, to ``benchmarks/results/sodnet_distillation.{json,md}`` (other ``--variants``/``--epochs``: to
 ``sodnet_distillation_variants<N>_epochs<E>.{json,md}``). First measured in a probe (fold 0, 2026-12-05):
 three copies per structure 0.604 ln K against the default's 0.647; one copy 0.644.
-The formula-memory student (folds 0-7, 2026-12-06): 0.573 ± 0.021 ln K against 0.620 untaught and
-0.632 for the default student on the same folds.
+The formula-memory student (10 folds, 2026-12-05/06): 0.578 ± 0.029 ln K against 0.635 untaught and
+0.635 for the default student.
 """
 
 from __future__ import annotations

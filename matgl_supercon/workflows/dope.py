@@ -178,7 +178,7 @@ def teacher_labelled_copies(
     fold's ``CompositionForestTc`` (grown beside the SuperCon formula table) as teacher, three copies per structure
     lowered the default SODNet's test MAE on SuperCon3D from 0.661 to 0.635 ln K over the paper's 10 folds, on 9 of
     them (``benchmarks/results/sodnet_distillation.md``); the retrieval SODNet with the formula memory, taught the
-    same way (the copies kept out of its memory), from 0.620 to 0.573 on folds 0-7. For an honest test score the
+    same way (the copies kept out of its memory), from 0.635 to 0.578. For an honest test score the
     teacher must not have seen the test structures (nor their chemical systems, which the copies share).
 
     Args:
