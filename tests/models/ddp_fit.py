@@ -1,8 +1,9 @@
 """Train a tiny SODNet with a two-process CPU strategy; run by ``test_training.py`` (DDP re-executes this file).
 
-Usage: ``python tests/models/ddp_fit.py RECORDS_JSON OUT_DIR STRATEGY``, where the JSON holds 24 records as
-``{"structure": Structure.as_dict(), "tc": K}`` (16 train, 8 validation). Prints a ``RESULT {json}`` line per
-process that returns from training.
+Usage: ``python tests/models/ddp_fit.py RECORDS_JSON OUT_DIR STRATEGY RESULTS_DIR``, where the JSON holds 24 records
+as ``{"structure": Structure.as_dict(), "tc": K}`` (16 train, 8 validation). Each process that returns from training
+writes ``RESULTS_DIR/rank{N}.json``: a file per process, because two processes printing to one pipe can interleave
+their lines.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.models.test_sodnet import TINY
 
 
 def main() -> None:
-    records_json, out_dir, strategy = sys.argv[1:4]
+    records_json, out_dir, strategy, results_dir = sys.argv[1:5]
     # Spawned workers receive the dataset's tensors through shared memory; file-backed sharing works in containers
     # whose /dev/shm file descriptors cannot be resized.
     torch.multiprocessing.set_sharing_strategy("file_system")
@@ -43,7 +44,9 @@ def main() -> None:
         "epochs_run": summary["epochs_run"],
         "val_predictions": predict_dataset(model, val).tolist(),
     }
-    print("RESULT " + json.dumps(result), flush=True)
+    path = Path(results_dir) / f"rank{result['rank']}.json"
+    path.with_suffix(".tmp").write_text(json.dumps(result))
+    path.with_suffix(".tmp").replace(path)
 
 
 if __name__ == "__main__":  # spawning strategies import this file in their workers

@@ -269,9 +269,11 @@ def test_two_process_ddp_run_logs_and_writes_once(supercon3d, tmp_path, strategy
     records = [r for r in supercon3d if len(r.structure) <= 10][:24]
     records_json = tmp_path / "records.json"
     records_json.write_text(json.dumps([{"structure": r.structure.as_dict(), "tc": r.tc} for r in records]))
-    out = tmp_path / "run"
+    out, results_dir = tmp_path / "run", tmp_path / "results"
+    results_dir.mkdir()
+    script = repo / "tests/models/ddp_fit.py"
     done = subprocess.run(
-        [sys.executable, str(repo / "tests/models/ddp_fit.py"), str(records_json), str(out), strategy],
+        [sys.executable, str(script), str(records_json), str(out), strategy, str(results_dir)],
         capture_output=True,
         text=True,
         env=env,
@@ -279,7 +281,7 @@ def test_two_process_ddp_run_logs_and_writes_once(supercon3d, tmp_path, strategy
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    results = [json.loads(line.split(" ", 1)[1]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    results = [json.loads(path.read_text()) for path in sorted(results_dir.glob("rank*.json"))]
     # ddp: each process returns from the training call; ddp_spawn: the launching process alone does.
     assert sorted(r["rank"] for r in results) == ([0, 1] if strategy == "ddp" else [0])
     rows = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
