@@ -354,3 +354,20 @@ def test_distillation_students_keep_their_own_reports_and_run_folders(benchmark_
     names = {script.report_name(3, 40, s) for s in script.STUDENTS} | {script.report_name(6, 20, "default")}
     assert len(names) == len(script.STUDENTS) + 1
     assert script.run_folder(3, 20, "formula_memory") == "formula_memory_variants3_epochs20"
+
+
+def test_structure_descriptor_trees_route_missing_geometry_and_are_seeded(benchmark_script):
+    script = benchmark_script("forest_structure_descriptors")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    y = np.where(x[:, 2] > 0, 2.0, -2.0)  # the target lives in the "geometry" column
+    x_train = np.vstack([x, np.column_stack([rng.normal(size=(40, 2)), np.full(40, np.nan)])])  # formula rows
+    y_train = np.concatenate([y, np.zeros(40)])
+    x_test = np.array([[0.0, 0.0, 1.5], [0.0, 0.0, -1.5]])
+    p, nodes = script.fit_predict(x_train, y_train, x_test, seed=3, threads=1)
+    assert p[0] > 0.5 and p[1] < -0.5 and nodes > script.N_TREES
+    assert np.array_equal(script.fit_predict(x_train, y_train, x_test, seed=3, threads=1)[0], p)
+    group = {"mae": 0.5, "n": 2}
+    summary = {"mae_mean": 0.5, "mae_sd": 0.01, "r2_mean": 0.7, "order": {"order": group, "disorder": group}}
+    summary["family"] = {"cuprate": {"mae": 0.25, "n": 1}}
+    assert script.table_row("x", summary, ["cuprate"]) == "| x | 0.500 ± 0.010 | 0.700 | 0.500 | 0.500 | 0.250 |"
