@@ -207,8 +207,8 @@ def main() -> None:
         "[results/composition_retrieval.md](results/composition_retrieval.md)",
         "- Extra trees on composition statistics with the SuperCon formula table (the `CompositionForestTc` members): "
         "[results/composition_forest.md](results/composition_forest.md)",
-        "- The same trees with and without geometry descriptors, per family (does the structure help the best "
-        "composition learner?): [results/forest_structure_descriptors.md](results/forest_structure_descriptors.md)",
+        "- The same trees with geometry descriptors or JARVIS-DFT Tc rows, per family (what helps the best "
+        "composition learner?): [results/forest_inputs.md](results/forest_inputs.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
         "[results/sodnet_distillation.md](results/sodnet_distillation.md)",
@@ -234,8 +234,8 @@ def main() -> None:
         "the same statistics.",
         "- `composition_forest.py`: extra trees on the same statistics, trained beside each fold's formula-table "
         "rows; saves the shipped `CompositionForestTc` members.",
-        "- `forest_structure_descriptors.py`: those trees (200 of them) with and without the `-geo` cell and "
-        "neighbour descriptors, with and without the formula table, per family and disorder.",
+        "- `forest_inputs.py`: those trees (200 of them) with and without the `-geo` cell and neighbour "
+        "descriptors, the formula table or JARVIS-DFT's computed Tc, per family and disorder.",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",

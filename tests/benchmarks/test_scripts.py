@@ -357,7 +357,7 @@ def test_distillation_students_keep_their_own_reports_and_run_folders(benchmark_
 
 
 def test_structure_descriptor_trees_route_missing_geometry_and_are_seeded(benchmark_script):
-    script = benchmark_script("forest_structure_descriptors")
+    script = benchmark_script("forest_inputs")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 3))
     y = np.where(x[:, 2] > 0, 2.0, -2.0)  # the target lives in the "geometry" column
@@ -371,3 +371,18 @@ def test_structure_descriptor_trees_route_missing_geometry_and_are_seeded(benchm
     summary = {"mae_mean": 0.5, "mae_sd": 0.01, "r2_mean": 0.7, "order": {"order": group, "disorder": group}}
     summary["family"] = {"cuprate": {"mae": 0.25, "n": 1}}
     assert script.table_row("x", summary, ["cuprate"]) == "| x | 0.500 ± 0.010 | 0.700 | 0.500 | 0.500 | 0.250 |"
+
+
+def test_forest_inputs_stack_sources_with_missing_geometry_and_a_computed_flag(benchmark_script):
+    script = benchmark_script("forest_inputs")
+    sources = {
+        "supercon3d": {"statistics": np.ones((3, 2)), "geometry": np.full((3, 4), 2.0), "ln_tc": np.arange(3.0)},
+        "formulas": {"statistics": np.zeros((2, 2)), "geometry": None, "ln_tc": np.array([7.0, 8.0])},
+    }
+    sources["supercon3d"]["computed"], sources["formulas"]["computed"] = False, True
+    rows = {"supercon3d": np.array([2, 0]), "formulas": np.array([1])}
+    x, y = script.training_set(sources, rows, with_geometry=True, flag_computed=True)
+    assert y.tolist() == [2.0, 0.0, 8.0]
+    assert x.shape == (3, 7) and np.isnan(x[2, 2:6]).all() and x[:, 6].tolist() == [0.0, 0.0, 1.0]
+    x, _ = script.training_set(sources, rows, with_geometry=False, flag_computed=False)
+    assert x.tolist() == [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]

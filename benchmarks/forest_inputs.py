@@ -1,0 +1,185 @@
+"""What helps the best composition learner? Extra trees with geometry descriptors, or with computed Tc rows.
+
+Usage:
+    python benchmarks/forest_inputs.py --data ../shared/data [--folds 0 1 2] [--threads 2]
+
+Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). The learner is the shipped
+``CompositionForestTc`` members' (extra trees, leaves of at least 2 rows, half the features tried per split) with
+200 trees instead of 30, so that a difference of a few thousandths is not the trees' seed. Inputs, row by row:
+
+- the composition statistics SODNet's readout reads, with the formula-only SuperCon rows of every chemical
+  system outside the fold's validation and test blocks (as ``composition_forest.py``: the members' inputs);
+- the same beside the 16 cell and neighbour descriptors of the ``-geo`` baselines
+  (:func:`matgl_supercon.benchmarks.geometry_features`: atoms per volume, density, nearest-neighbour distances,
+  coordination, lattice ratios and angles, vacant and mixed site fractions). Formula rows have no structure: their
+  descriptors are missing (NaN), which scikit-learn's trees route at every split to the side that fits best;
+- the members' inputs plus the JARVIS-DFT electron-phonon Tc structures (Tc > 0.1 K, outside the fold's validation
+  and test chemical systems), with a column that marks a computed Tc (0 on every other row, and on the test rows);
+- both feature sets again without the formula table.
+
+Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report, with
+per-family and ordered/disordered MAE over all test predictions, is ``benchmarks/results/forest_inputs.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from _report import header_lines, provenance, write_report
+from composition_forest import formula_rows
+from composition_mlp import supercon3d_statistics
+from composition_retrieval import records_statistics
+
+from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, r2
+from matgl_supercon.data import chemical_system, load_jarvis_tc, load_supercon3d, outside_chemical_systems
+from matgl_supercon.training import write_json_atomic
+
+RESULTS = Path(__file__).parent / "results"
+#: Row name: (geometry descriptors, extra training sets).
+ROWS = {
+    "composition + formula table": (False, ("formulas",)),
+    "composition + geometry + formula table": (True, ("formulas",)),
+    "composition + formula table + JARVIS-DFT Tc": (False, ("formulas", "jarvis")),
+    "composition": (False, ()),
+    "composition + geometry": (True, ()),
+}
+#: JARVIS-DFT rows below this Tc (K) are left out: its table holds many zeros and near-zero estimates.
+JARVIS_MIN_TC = 0.1
+N_TREES = 200
+#: SuperCon3D's ``order`` labels, as the table's columns say them.
+ORDER_COLUMNS = (("order", "ordered"), ("disorder", "disordered"))
+
+
+def fit_predict(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int, threads: int) -> tuple[np.ndarray, int]:
+    """Test predictions and node count of the members' extra trees (``N_TREES`` of them) grown on ``(x, y)``."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    forest = ExtraTreesRegressor(
+        n_estimators=N_TREES, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=threads
+    ).fit(x, y)
+    return forest.predict(x_test), sum(t.tree_.node_count for t in forest.estimators_)
+
+
+def row_range(per_fold: dict, key: str) -> str:
+    """``"min-max"`` of a per-fold count."""
+    counts = [f[key] for f in per_fold.values()]
+    return f"{min(counts):,}-{max(counts):,}"
+
+
+def table_row(name: str, summary: dict, families: list[str]) -> str:
+    """One markdown row: fold mean ± sd, R2, then the MAE of the ordered, disordered and each family's structures."""
+    groups = [*(summary["order"][key] for key, _ in ORDER_COLUMNS), *(summary["family"][f] for f in families)]
+    cells = [f"{summary['mae_mean']:.3f} ± {summary['mae_sd']:.3f}", f"{summary['r2_mean']:.3f}"]
+    return f"| {name} | " + " | ".join(cells + [f"{g['mae']:.3f}" for g in groups]) + " |"
+
+
+def training_set(
+    sources: dict[str, dict], rows: dict[str, np.ndarray], with_geometry: bool, flag_computed: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the chosen rows of each source: statistics, geometry descriptors (NaN where a source has none) and,
+    with ``flag_computed``, the computed-Tc column."""
+    x, y = [], []
+    width = sources["supercon3d"]["geometry"].shape[1]
+    for name, chosen in rows.items():
+        source = sources[name]
+        parts = [source["statistics"][chosen]]
+        if with_geometry:
+            geometry = source["geometry"]
+            parts.append(geometry[chosen] if geometry is not None else np.full((len(chosen), width), np.nan))
+        if flag_computed:
+            parts.append(np.full((len(chosen), 1), float(source["computed"])))
+        x.append(np.hstack(parts))
+        y.append(source["ln_tc"][chosen])
+    return np.vstack(x), np.concatenate(y)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
+    parser.add_argument("--out", default="runs/forest_inputs")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    records = load_supercon3d(args.data)
+    ids, y, statistics, folds = supercon3d_statistics(args.data, records)
+    formula_x, formula_y, formula_systems = formula_rows(args.data)
+    jarvis = [r for r in load_jarvis_tc(args.data) if r.tc > JARVIS_MIN_TC]
+    jarvis_x, jarvis_y = records_statistics(jarvis)
+    structures = [r.structure for r in records]
+    sources = {
+        "supercon3d": {"statistics": statistics, "geometry": geometry_features(structures), "ln_tc": y},
+        "formulas": {"statistics": formula_x, "geometry": None, "ln_tc": formula_y, "systems": formula_systems},
+        "jarvis": {
+            "statistics": jarvis_x,
+            "geometry": geometry_features([r.structure for r in jarvis]),
+            "ln_tc": jarvis_y,
+            "systems": [chemical_system(r.structure) for r in jarvis],
+        },
+    }
+    for name, source in sources.items():
+        source["computed"] = name == "jarvis"
+    out = Path(args.out)
+    for k in args.folds:
+        path = out / f"fold_{k}.json"
+        if path.exists():
+            continue
+        train, val, test = folds[k]
+        held_out = [records[i] for i in (*val, *test)]
+        extra_rows = {
+            n: np.asarray(outside_chemical_systems(sources[n]["systems"], held_out)) for n in ("formulas", "jarvis")
+        }
+        result = {"ids": [ids[i] for i in test], **{f"{n}_rows": len(r) for n, r in extra_rows.items()}}
+        for name, (with_geometry, extras) in ROWS.items():
+            flag = "jarvis" in extras
+            chosen = {"supercon3d": np.asarray(train), **{n: extra_rows[n] for n in extras}}
+            x_train, y_train = training_set(sources, chosen, with_geometry, flag)
+            x_test, _ = training_set(sources, {"supercon3d": np.asarray(test)}, with_geometry, flag)
+            p, nodes = fit_predict(x_train, y_train, x_test, seed=k, threads=args.threads)
+            result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist(), "nodes": nodes}
+            print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
+        write_json_atomic(path, result)
+    per_fold = {
+        k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()
+    }
+    position = {record.id: i for i, record in enumerate(records)}
+    tested = [position[i] for f in per_fold.values() for i in f["ids"]]
+    family = [records[i].metadata["family"] for i in tested]
+    order = [records[i].metadata["order"] for i in tested]
+    summary = {}
+    for name in ROWS:
+        p = np.concatenate([f[name]["y_pred"] for f in per_fold.values()])
+        summary[name] = {
+            "folds": list(per_fold),
+            **fold_summary([{m: f[name][m] for m in ("mae", "r2")} for f in per_fold.values()]),
+            "family": grouped_mae(y[tested], p, family),
+            "order": grouped_mae(y[tested], p, order),
+        }
+    families = sorted(summary[next(iter(ROWS))]["family"])
+    counts = summary[next(iter(ROWS))]["family"]
+    orders = [(label, summary[next(iter(ROWS))]["order"][key]["n"]) for key, label in ORDER_COLUMNS]
+    widths = f"{statistics.shape[1]} composition statistics, {sources['supercon3d']['geometry'].shape[1]} geometry"
+    meta = provenance("python benchmarks/forest_inputs.py --data ../shared/data", f"{args.threads} jobs")
+    lines = [
+        *header_lines(
+            "What helps the members' extra trees: geometry descriptors, computed Tc (SuperCon3D all/all)", meta
+        ),
+        f"{len(per_fold)} folds; {N_TREES} extra trees, leaves of at least 2 rows, half the features per split; "
+        f"{widths} descriptors (missing on the formula rows); "
+        f"per fold {row_range(per_fold, 'formulas_rows')} formula rows, {row_range(per_fold, 'jarvis_rows')} "
+        f"JARVIS-DFT rows (Tc > {JARVIS_MIN_TC} K). Family and order columns: MAE ln K over every fold's test "
+        "structures.",
+        "",
+        "| features | MAE ln K | R2 | "
+        + " | ".join(f"{g} ({n})" for g, n in [*orders, *((f, counts[f]["n"]) for f in families)])
+        + " |",
+        "|---|---|---|" + "---|" * (len(orders) + len(families)),
+        *(table_row(n, s, families) for n, s in summary.items()),
+    ]
+    write_report(RESULTS / "forest_inputs", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
+
+
+if __name__ == "__main__":
+    main()
