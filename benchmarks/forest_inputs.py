@@ -108,19 +108,28 @@ def main() -> None:
     formula_x, formula_y, formula_systems = formula_rows(args.data)
     jarvis = [r for r in load_jarvis_tc(args.data) if r.tc > JARVIS_MIN_TC]
     jarvis_x, jarvis_y = records_statistics(jarvis)
-    structures = [r.structure for r in records]
     sources = {
-        "supercon3d": {"statistics": statistics, "geometry": geometry_features(structures), "ln_tc": y},
-        "formulas": {"statistics": formula_x, "geometry": None, "ln_tc": formula_y, "systems": formula_systems},
+        "supercon3d": {
+            "statistics": statistics,
+            "geometry": geometry_features([r.structure for r in records]),
+            "ln_tc": y,
+            "computed": False,
+        },
+        "formulas": {
+            "statistics": formula_x,
+            "geometry": None,
+            "ln_tc": formula_y,
+            "systems": formula_systems,
+            "computed": False,
+        },
         "jarvis": {
             "statistics": jarvis_x,
             "geometry": geometry_features([r.structure for r in jarvis]),
             "ln_tc": jarvis_y,
             "systems": [chemical_system(r.structure) for r in jarvis],
+            "computed": True,
         },
     }
-    for name, source in sources.items():
-        source["computed"] = name == "jarvis"
     out = Path(args.out)
     for k in args.folds:
         path = out / f"fold_{k}.json"

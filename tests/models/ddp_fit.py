@@ -18,7 +18,14 @@ import torch
 from pymatgen.core import Structure
 
 from matgl_supercon.models import SODNet
-from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
+from matgl_supercon.training import (
+    Subset,
+    TrainConfig,
+    fit_tc_model,
+    graph_dataset,
+    predict_dataset,
+    write_json_atomic,
+)
 from tests.models.test_sodnet import TINY
 
 
@@ -44,9 +51,7 @@ def main() -> None:
         "epochs_run": summary["epochs_run"],
         "val_predictions": predict_dataset(model, val).tolist(),
     }
-    path = Path(results_dir) / f"rank{result['rank']}.json"
-    path.with_suffix(".tmp").write_text(json.dumps(result))
-    path.with_suffix(".tmp").replace(path)
+    write_json_atomic(Path(results_dir) / f"rank{result['rank']}.json", result)
 
 
 if __name__ == "__main__":  # spawning strategies import this file in their workers
