@@ -35,7 +35,7 @@ from composition_retrieval import records_statistics
 
 from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, r2
 from matgl_supercon.data import chemical_system, load_jarvis_tc, load_supercon3d, outside_chemical_systems
-from matgl_supercon.training import write_json_atomic
+from matgl_supercon.training import CompositionForestConfig, write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
 #: Row name: (geometry descriptors, extra training sets).
@@ -57,8 +57,13 @@ def fit_predict(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int, thr
     """Test predictions and node count of the members' extra trees (``N_TREES`` of them) grown on ``(x, y)``."""
     from sklearn.ensemble import ExtraTreesRegressor
 
+    members = CompositionForestConfig()  # the shipped members' settings, but N_TREES trees
     forest = ExtraTreesRegressor(
-        n_estimators=N_TREES, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=threads
+        n_estimators=N_TREES,
+        min_samples_leaf=members.min_samples_leaf,
+        max_features=members.max_features,
+        random_state=seed,
+        n_jobs=threads,
     ).fit(x, y)
     return forest.predict(x_test), sum(t.tree_.node_count for t in forest.estimators_)
 
@@ -166,8 +171,8 @@ def main() -> None:
             "family": grouped_mae(y[tested], p, family),
             "order": grouped_mae(y[tested], p, order),
         }
-    families = sorted(summary[next(iter(ROWS))]["family"])
-    counts = summary[next(iter(ROWS))]["family"]
+    counts = summary[next(iter(ROWS))]["family"]  # the same structures in every row
+    families = sorted(counts)
     orders = [(label, summary[next(iter(ROWS))]["order"][key]["n"]) for key, label in ORDER_COLUMNS]
     widths = f"{statistics.shape[1]} composition statistics, {sources['supercon3d']['geometry'].shape[1]} geometry"
     meta = provenance("python benchmarks/forest_inputs.py --data ../shared/data", f"{args.threads} jobs")

@@ -29,9 +29,9 @@ class SplitLinear(o3.Linear):
     pass. One ``torch.split`` has a single, block-sized backward (a concatenation).
     """
 
-    #: Let opt_einsum optimise e3nn's generated code. Here it only serves the calls SODNet does not make (see
-    #: ``forward``), and optimising it was a third of the time to build a SODNet; a benchmark that runs e3nn's own
-    #: code sets this first (``benchmarks/sodnet_cost.py``).
+    #: Whether opt_einsum optimises e3nn's generated code. Here that code only serves the calls SODNet does not
+    #: make (see ``forward``), and optimising it was a third of the time to build a SODNet; a benchmark that runs
+    #: e3nn's own code sets this to True first (``benchmarks/sodnet_cost.py``).
     optimize_e3nn_code: bool = False
 
     def __init__(self, irreps_in: str | o3.Irreps, irreps_out: str | o3.Irreps) -> None:

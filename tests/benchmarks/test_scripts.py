@@ -356,7 +356,7 @@ def test_distillation_students_keep_their_own_reports_and_run_folders(benchmark_
     assert script.run_folder(3, 20, "formula_memory") == "formula_memory_variants3_epochs20"
 
 
-def test_structure_descriptor_trees_route_missing_geometry_and_are_seeded(benchmark_script):
+def test_forest_inputs_trees_route_missing_geometry_and_are_seeded(benchmark_script):
     script = benchmark_script("forest_inputs")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 3))
