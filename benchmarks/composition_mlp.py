@@ -61,7 +61,8 @@ def supercon3d_statistics(
     records = load_supercon3d(data) if records is None else records
     ids = [r.id for r in records]
     y = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], y, SODNet().make_converter())
+    converter = SODNet().make_converter(allow_overlaps=True)  # SuperCon3D as published (load_supercon3d)
+    dataset = graph_dataset([r.structure for r in records], y, converter)
     return ids, y, sodnet_statistics(dataset)[0].astype(np.float64), paper_folds(ids)
 
 

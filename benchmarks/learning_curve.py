@@ -82,7 +82,8 @@ def forest_curves(records, blocks, fractions) -> dict[str, dict[float, list[dict
 def train_sodnet_folds(records, blocks, fractions, folds, threads: int) -> None:
     torch.set_num_threads(threads)
     ln_tc = np.log([r.tc for r in records])
-    dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**BASE).make_converter())
+    converter = SODNet(**BASE).make_converter(allow_overlaps=True)  # SuperCon3D as published (load_supercon3d)
+    dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
     for k in folds:
         train, val, test = blocks[k]
         for fraction in fractions:

@@ -74,9 +74,13 @@ def run_fold(records: list, k: int, n_copies: int, out: Path, epochs: int, stude
     train, val, test = paper_folds([r.id for r in records])[k]
     # The teacher: the shipped ensemble's forest member of this fold.
     teacher = pretrained_dir("SODNet-SuperCon3D") / f"{FOREST_VARIANT}_fold_{k}"
-    copies, labels = teacher_labelled_copies([records[i].structure for i in train], teacher, n_copies, seed=k)
+    structures = [records[i].structure for i in train]
+    copies, labels = teacher_labelled_copies(structures, teacher, n_copies, seed=k, allow_overlaps=True)
     ln_tc = np.concatenate([np.log([r.tc for r in records]), labels])
-    dataset = graph_dataset([r.structure for r in records] + copies, ln_tc, SODNet().make_converter())
+    # SuperCon3D as published: 5 of its CIFs (and their copies) hold overlapping atoms (load_supercon3d's docstring).
+    dataset = graph_dataset(
+        [r.structure for r in records] + copies, ln_tc, SODNet().make_converter(allow_overlaps=True)
+    )
     extra = list(range(len(records), len(records) + len(copies)))
     if student == "default":
         model_kwargs, config, memory_kwargs = {}, TrainConfig(max_epochs=epochs, ema_decay=0.995), {}

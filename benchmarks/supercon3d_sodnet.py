@@ -270,7 +270,8 @@ def main() -> None:
         if template.state_dim != CHGNET_FEATURES:
             raise SystemExit(f"--state chgnet needs --model '{{\"state_dim\": {CHGNET_FEATURES}, ...}}'")
         state = cached_chgnet_features(records)
-    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter(), state)
+    # SuperCon3D as published: 5 of its CIFs hold overlapping atoms (load_supercon3d's docstring).
+    dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter(allow_overlaps=True), state)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
     extra = copies = memory = None
     # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.

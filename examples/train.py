@@ -15,7 +15,9 @@ from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dat
 records = load_supercon3d()
 ln_tc = np.log([r.tc for r in records])
 model_kwargs = {"irreps_node": "16x0e+4x1o+4x2e", "irreps_ffn": "32x0e+4x1o+4x2e", "n_blocks": 1, "max_neighbors": 12}
-dataset = graph_dataset([r.structure for r in records], ln_tc, SODNet(**model_kwargs).make_converter())
+# SuperCon3D as published: 5 of its CIFs hold overlapping atoms, which the converter refuses unless told.
+converter = SODNet(**model_kwargs).make_converter(allow_overlaps=True)
+dataset = graph_dataset([r.structure for r in records], ln_tc, converter)
 train, val, test = paper_folds([r.id for r in records])[0]
 model, summary = fit_tc_model(
     Subset(dataset, train.tolist()),

@@ -252,10 +252,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.teacher:
         n_copies = DEFAULT_DOPED_COPIES if args.doped_copies is None else args.doped_copies
         data = {"teacher": str(args.teacher), "doped_copies": n_copies, "copy_seed": args.seed}
-        copies, labels = _teacher_labels(Path(args.out), [structures[i] for i in train], data)
+        copies, labels = _teacher_labels(Path(args.out), [structures[i] for i in train], data, _as_published(args))
         structures, ln_tc = structures + copies, np.concatenate([ln_tc, labels])
     template = SODNet(**model_kwargs)
-    dataset = graph_dataset(structures, ln_tc, template.make_converter())
+    dataset = graph_dataset(structures, ln_tc, template.make_converter(allow_overlaps=_as_published(args)))
     memory = None
     if args.memory_data:
         if template.retrieval is None:
@@ -301,12 +301,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _teacher_labels(out_dir: Path, structures: list, data: dict) -> tuple[list, np.ndarray]:
+def _teacher_labels(out_dir: Path, structures: list, data: dict, allow_overlaps: bool) -> tuple[list, np.ndarray]:
     """``train --teacher``'s doped copies and their labels, kept in the run folder.
 
     The labels are written (atomically) to ``teacher_labels.json`` before training starts, so that a resumed or
     reused run trains on the labels it started with, without asking the teacher again (an ensemble teacher takes
-    minutes, and its folder may have changed or gone since).
+    minutes, and its folder may have changed or gone since). ``allow_overlaps``: label copies with overlapping atoms
+    (see :func:`_as_published`).
 
     Raises:
         ValueError: Naming the file, when it is not JSON, holds labels of another teacher, copy count or seed, or
@@ -320,7 +321,9 @@ def _teacher_labels(out_dir: Path, structures: list, data: dict) -> tuple[list, 
 
     path = out_dir / TEACHER_LABELS_FILE
     if not path.exists():
-        copies, labels = teacher_labelled_copies(structures, data["teacher"], data["doped_copies"], data["copy_seed"])
+        copies, labels = teacher_labelled_copies(
+            structures, data["teacher"], data["doped_copies"], data["copy_seed"], allow_overlaps
+        )
         write_json_atomic(path, {"data": data, "labels": labels.tolist()})
         return copies, labels
     try:
@@ -338,6 +341,15 @@ def _teacher_labels(out_dir: Path, structures: list, data: dict) -> tuple[list, 
     if labels.shape != (len(copies),):
         raise ValueError(f"{path}: {labels.size} labels for {len(copies)} doped copies; delete the file to relabel")
     return copies, labels
+
+
+def _as_published(args: argparse.Namespace) -> bool:
+    """Whether ``train`` reads a published dataset, whose crystals are taken as they are.
+
+    Five SuperCon3D CIFs hold overlapping atoms (see :func:`~matgl_supercon.data.load_supercon3d`); the crystals of
+    a user's ``--table`` are checked.
+    """
+    return not args.table
 
 
 def _train_composition(args: argparse.Namespace, records: list) -> int:
@@ -378,7 +390,8 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     template = model_class(**model_kwargs)
 
     def statistics(rows: list) -> np.ndarray:
-        return template.structure_composition_statistics([r.structure for r in rows]).numpy().astype(np.float64)
+        structures = [r.structure for r in rows]
+        return template.structure_composition_statistics(structures, _as_published(args)).numpy().astype(np.float64)
 
     def extra_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
         extra = extra_training_records(name, records, args.data)

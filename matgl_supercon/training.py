@@ -38,11 +38,31 @@ if TYPE_CHECKING:
 LABEL = "ln_tc"
 
 
+class _NamingConverter:
+    """Converts as ``converter`` does, and names the structure in a conversion error (MatGL's dataset does not)."""
+
+    def __init__(
+        self, converter: OccupancyStructure2Graph, structures: list[Structure], names: Sequence[str] | None
+    ) -> None:
+        self.converter = converter
+        self.position = {id(s): i for i, s in enumerate(structures)}
+        self.names = names
+
+    def get_graph(self, structure: Structure):
+        try:
+            return self.converter.get_graph(structure)
+        except ValueError as error:
+            i = self.position[id(structure)]
+            name = self.names[i] if self.names else f"structure {i} ({structure.composition.reduced_formula})"
+            raise ValueError(f"{name}: {error}") from error
+
+
 def graph_dataset(
     structures: Sequence[Structure],
     ln_tc: Sequence[float],
     converter: OccupancyStructure2Graph,
     state_attr: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
 ) -> MGLDataset:
     """Convert structures once into a MatGL dataset with the ``ln_tc`` label (no disk cache).
 
@@ -52,13 +72,18 @@ def graph_dataset(
         converter: Graph converter (``SODNet.make_converter()``).
         state_attr: ``[n, d]`` state vectors for a model with ``state_dim=d`` (e.g. ``chgnet_features``); they
             replace the converter's placeholder state and reach the model as MatGL's ``state_attr``.
+        names: How a conversion error names each structure (default ``structure <position> (<formula>)``).
 
     Raises:
-        ValueError: If ``state_attr`` has the wrong number of rows or a non-finite row (named).
+        ValueError: Naming the structure, for one the converter refuses; if ``state_attr`` has the wrong number of
+            rows or a non-finite row (named).
     """
+    structures = list(structures)
+    if names is not None and len(names) != len(structures):
+        raise ValueError(f"{len(names)} names for {len(structures)} structures")
     dataset = MGLDataset(
-        structures=list(structures),
-        converter=converter,
+        structures=structures,
+        converter=_NamingConverter(converter, structures, names),
         labels={LABEL: [float(v) for v in ln_tc]},
         save_cache=False,
         root=tempfile.gettempdir(),
@@ -421,8 +446,9 @@ def check_run_folder(out_dir: Path, requested: dict) -> None:
 
 
 def records_dataset(records: Sequence, converter: OccupancyStructure2Graph) -> MGLDataset:
-    """:func:`graph_dataset` of records with ``structure`` and ``tc``, ln Tc labelled."""
-    return graph_dataset([r.structure for r in records], np.log([r.tc for r in records]), converter)
+    """:func:`graph_dataset` of records with ``structure`` and ``tc``, ln Tc labelled; an error names the record."""
+    names = [f"record {r.id}" for r in records]
+    return graph_dataset([r.structure for r in records], np.log([r.tc for r in records]), converter, names=names)
 
 
 def fit_tc_model(

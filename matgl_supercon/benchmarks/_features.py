@@ -34,7 +34,8 @@ def magpie_features(structures: Sequence[Structure]) -> np.ndarray:
 
 def geometry_features(structures: Sequence[Structure]) -> np.ndarray:
     """``[n, 16]`` cell and neighbour descriptors (see the module docstring)."""
-    converter = OccupancyStructure2Graph(cutoff=6.0, max_neighbors=None, allow_isolated=True)
+    # Overlapping atoms are described, not refused: the nearest-neighbour distances show them.
+    converter = OccupancyStructure2Graph(cutoff=6.0, max_neighbors=None, allow_isolated=True, allow_overlaps=True)
     rows = []
     for s in structures:
         graph, lattice, _ = converter.get_graph(s)

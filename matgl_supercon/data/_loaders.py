@@ -56,6 +56,14 @@ def load_supercon3d(
 
     Returns:
         1,578 records on the published data; metadata ``family``, ``formula`` and ``order``.
+
+    Note:
+        Five of the published CIFs put two atoms closer than 0.5 Å where their occupancies sum above 1:
+        ``Hf1H10`` and ``Zr1H10`` list each metal atom three times (0.005 Å apart; Hf3H10 instead of HfH10),
+        ``195012`` (Rb2Cr3As3) has Cr and As 0.087 Å apart, ``151637`` full and 0.1-occupied O 0.23 Å apart, and
+        ``Li1P2H14`` 165 such pairs. They are kept, as the paper trained and tested on them: convert them with
+        ``allow_overlaps=True`` (the package's benchmarks and ``mgl-supercon train`` on this dataset do); the graph
+        converter refuses such crystals otherwise.
     """
     folder = resolve_data_dir(root, "SuperCon3D")
     table_path = folder / "df_all_data1202.csv"

@@ -14,11 +14,13 @@ from matgl_supercon.graph._converter import (
 )
 from matgl_supercon.graph._disorder import (
     DISORDER_TYPES,
+    MIN_ATOM_DISTANCE,
     OCCUPANCY_TOL,
     DisorderType,
     PositionalGroups,
     occupancy_matrix,
     ordered_approximant,
+    overlapping_edges,
     positional_groups,
     site_disorder,
     structure_disorder,
@@ -29,6 +31,7 @@ from matgl_supercon.graph._neighbors import kth_distance, nearest_k_mask, period
 __all__ = [
     "ALL_ELEMENTS",
     "DISORDER_TYPES",
+    "MIN_ATOM_DISTANCE",
     "OCCUPANCY_TOL",
     "VIRTUAL_CELL",
     "DisorderType",
@@ -43,6 +46,7 @@ __all__ = [
     "nearest_k_mask",
     "occupancy_matrix",
     "ordered_approximant",
+    "overlapping_edges",
     "periodic_neighbors",
     "positional_groups",
     "site_disorder",

@@ -18,6 +18,7 @@ from matgl_supercon.graph._disorder import (
     DisorderType,
     PositionalGroups,
     occupancy_matrix,
+    overlapping_edges,
     positional_groups,
     site_disorder,
     structure_disorder,
@@ -152,6 +153,7 @@ class OccupancyStructure2Graph(GraphConverter):
         pd_tolerance: float = 1.2,
         tie_tolerance: float = 1e-4,
         allow_isolated: bool = False,
+        allow_overlaps: bool = False,
     ) -> None:
         """Initialise the converter.
 
@@ -163,6 +165,8 @@ class OccupancyStructure2Graph(GraphConverter):
             pd_tolerance: Largest distance (Å) between alternative positions of one atom.
             tie_tolerance: Distance (Å) within which neighbours tie with the ``max_neighbors``-th.
             allow_isolated: Accept sites with no neighbour inside the cutoff instead of raising.
+            allow_overlaps: Accept atoms closer than :data:`MIN_ATOM_DISTANCE` whose occupancies sum above 1
+                (see :func:`overlapping_edges`) instead of raising; five SuperCon3D CIFs need it.
         """
         if cutoff <= 0:
             raise ValueError(f"cutoff must be positive, got {cutoff}")
@@ -174,6 +178,7 @@ class OccupancyStructure2Graph(GraphConverter):
         self.pd_tolerance = float(pd_tolerance)
         self.tie_tolerance = float(tie_tolerance)
         self.allow_isolated = allow_isolated
+        self.allow_overlaps = allow_overlaps
 
     def get_graph(self, structure: Structure | Atoms) -> tuple[Data, torch.Tensor, np.ndarray]:
         """Convert one crystal.
@@ -195,7 +200,21 @@ class OccupancyStructure2Graph(GraphConverter):
         codes = site_disorder(occupancy, groups)
 
         lattice_matrix = np.array(structure.lattice.matrix)
-        src, dst, images, _ = self._neighbors(structure, lattice_matrix, groups)
+        src, dst, images, dist = self._neighbors(structure, lattice_matrix, groups)
+        if not self.allow_overlaps:
+            overlaps = np.flatnonzero(overlapping_edges(total, src, dst, dist))
+            if overlaps.size:
+                a, b = int(src[overlaps[0]]), int(dst[overlaps[0]])
+                other, why = (
+                    ("its periodic image", "a cell too short")
+                    if a == b
+                    else (describe_site(structure, b), "an atom listed twice")
+                )
+                raise ValueError(
+                    f"{describe_site(structure, a)} and {other} are {dist[overlaps[0]]:.3f} A apart with occupancies "
+                    f"summing to {total[a] + total[b]:.3f}: two atoms where there is room for one ({why}?); "
+                    "allow_overlaps=True accepts it"
+                )
         if not self.allow_isolated:
             lonely = np.setdiff1d(np.arange(len(structure)), src)
             if lonely.size:

@@ -29,6 +29,8 @@ DisorderType = Literal["ordered", "SD", "PD", "SPD", "vacancy"]
 DISORDER_TYPES: tuple[DisorderType, ...] = ("ordered", "SD", "PD", "SPD", "vacancy")
 #: Occupancies are compared with this tolerance (CIFs round them to a few digits).
 OCCUPANCY_TOL = 1e-3
+#: Two atoms closer than this (Å) cannot both be present; the shortest bond, H2's, is 0.74 Å.
+MIN_ATOM_DISTANCE = 0.5
 
 
 def validate_structure(structure: Structure) -> None:
@@ -52,6 +54,26 @@ def validate_structure(structure: Structure) -> None:
     if bad.size:
         i = int(bad[0])
         raise ValueError(f"site {i} ({structure[i].species}) has non-finite coordinates {frac[i].tolist()}")
+
+
+def overlapping_edges(total_occupancy: np.ndarray, src: np.ndarray, dst: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Mask of the neighbour pairs that put more than one atom in one place.
+
+    Sites closer than :data:`MIN_ATOM_DISTANCE` may be alternative positions of one atom only if their total
+    occupancies sum to at most 1; beyond that the crystal holds two atoms (or an atom and its periodic image)
+    where there is room for one: typically a CIF that lists an atom twice, or a cell too short for its atoms.
+
+    Args:
+        total_occupancy: ``[n_sites]`` total occupancy per site.
+        src: Edge sources.
+        dst: Edge destinations (``src == dst`` for a site's periodic image).
+        dist: Edge lengths (Å).
+
+    Returns:
+        ``[n_edges]`` bool mask.
+    """
+    summed = total_occupancy[src] + total_occupancy[dst]
+    return (dist < MIN_ATOM_DISTANCE) & (summed > 1 + OCCUPANCY_TOL)
 
 
 def occupancy_matrix(structure: Structure, element_types: tuple[str, ...]) -> np.ndarray:
@@ -201,7 +223,9 @@ def structure_disorder(site_codes: np.ndarray) -> DisorderType:
     return "ordered"
 
 
-def ordered_approximant(structure: Structure, tolerance: float = 1.2, min_distance: float = 0.5) -> Structure:
+def ordered_approximant(
+    structure: Structure, tolerance: float = 1.2, min_distance: float = MIN_ATOM_DISTANCE
+) -> Structure:
     """A deterministic ordered stand-in for a disordered crystal, for models that only take ordered input.
 
     Universal interatomic potentials (CHGNet, M3GNet, ...) need one fully occupied element per site. Every kept

@@ -103,29 +103,42 @@ class OccupancyTcModel(StandardisedTarget):
             batch.occupancy, batch.vacancy, self.descriptor_table(), batch.batch, batch.num_graphs
         )
 
-    def structure_composition_statistics(self, structures: Sequence[Structure]) -> torch.Tensor:
+    def structure_composition_statistics(
+        self, structures: Sequence[Structure], allow_overlaps: bool = False
+    ) -> torch.Tensor:
         """``[len(structures), n_statistics]``: the composition statistics of each structure's graph.
 
         Sites without neighbours are accepted (a formula's one-site virtual crystal): the statistics read the
-        occupancies, not the edges.
+        occupancies, not the edges. ``allow_overlaps``: as in :meth:`make_converter`.
         """
-        converter = self.make_converter(allow_isolated=True)
+        converter = self.make_converter(allow_isolated=True, allow_overlaps=allow_overlaps)
         return self.graph_composition_statistics([converter.get_graph(s)[0] for s in structures])
 
-    def make_converter(self, allow_isolated: bool = False) -> OccupancyStructure2Graph:
+    def make_converter(self, allow_isolated: bool = False, allow_overlaps: bool = False) -> OccupancyStructure2Graph:
         """The graph converter whose graphs this model expects.
 
         Args:
             allow_isolated: Accept sites without neighbours, as a formula's
                 :func:`~matgl_supercon.graph.virtual_crystal` has; real crystals keep the check.
+            allow_overlaps: Accept atoms closer than 0.5 Å whose occupancies sum above 1, as five SuperCon3D CIFs
+                have (see :func:`~matgl_supercon.data.load_supercon3d`); other crystals keep the check.
         """
         return OccupancyStructure2Graph(
-            self.element_types, cutoff=self.cutoff, max_neighbors=self.max_neighbors, allow_isolated=allow_isolated
+            self.element_types,
+            cutoff=self.cutoff,
+            max_neighbors=self.max_neighbors,
+            allow_isolated=allow_isolated,
+            allow_overlaps=allow_overlaps,
         )
 
-    def graphs(self, structures: Sequence[Structure]) -> list[tuple[Data, torch.Tensor]]:
-        """``(graph, lattice)`` of each structure, converted with :meth:`make_converter`."""
-        converter = self.make_converter()
+    def graphs(self, structures: Sequence[Structure], allow_overlaps: bool = False) -> list[tuple[Data, torch.Tensor]]:
+        """``(graph, lattice)`` of each structure, converted with :meth:`make_converter`.
+
+        Args:
+            structures: Crystals.
+            allow_overlaps: As in :meth:`make_converter`.
+        """
+        converter = self.make_converter(allow_overlaps=allow_overlaps)
         return [converter.get_graph(s)[:2] for s in structures]
 
 

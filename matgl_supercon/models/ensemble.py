@@ -105,9 +105,12 @@ class TcEnsemble:
         """The graph converter of the first member (all members share the graph settings)."""
         return self._members[0][0].make_converter()
 
-    def graphs(self, structures: Sequence[Structure]) -> list:
-        """``(graph, lattice)`` of each structure, converted once for all members (they share graph settings)."""
-        return self._members[0][0].graphs(structures)
+    def graphs(self, structures: Sequence[Structure], allow_overlaps: bool = False) -> list:
+        """``(graph, lattice)`` of each structure, converted once for all members (they share graph settings).
+
+        ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
+        """
+        return self._members[0][0].graphs(structures, allow_overlaps)
 
     def graphs_or_errors(self, structures: Sequence[Structure]) -> tuple[list[int], list, dict[int, str]]:
         """Convert what can be converted: ``(indices, graphs, {index: error})`` (no exception for bad input)."""

@@ -49,9 +49,18 @@ class MEGNetTc(StandardisedTarget, MEGNet):
         self.save_args(locals(), kwargs)
         self.init_target_scaling(target_mean, target_std)
 
-    def make_converter(self) -> OccupancyStructure2Graph:
-        """The neighbours MEGNet reads: the ``max_neighbors`` nearest within the cutoff."""
-        return OccupancyStructure2Graph(tuple(self.element_types), cutoff=self.cutoff, max_neighbors=self.max_neighbors)
+    def make_converter(self, allow_overlaps: bool = False) -> OccupancyStructure2Graph:
+        """The neighbours MEGNet reads: the ``max_neighbors`` nearest within the cutoff.
+
+        Args:
+            allow_overlaps: As in :meth:`SODNet.make_converter`.
+        """
+        return OccupancyStructure2Graph(
+            tuple(self.element_types),
+            cutoff=self.cutoff,
+            max_neighbors=self.max_neighbors,
+            allow_overlaps=allow_overlaps,
+        )
 
     def forward(self, g, state_attr: torch.Tensor | None = None, lat: torch.Tensor | None = None, **kwargs):
         """Target of every graph in a batch; ``lat`` sets positions, a missing state is MatGL's default zeros."""

@@ -170,7 +170,11 @@ def doped_copies(
 
 
 def teacher_labelled_copies(
-    structures: Sequence[Structure], teacher: str | Path | TcEnsemble, n_copies: int, seed: int = 0
+    structures: Sequence[Structure],
+    teacher: str | Path | TcEnsemble,
+    n_copies: int,
+    seed: int = 0,
+    allow_overlaps: bool = False,
 ) -> tuple[list[Structure], np.ndarray]:
     """:func:`doped_copies` of ``structures`` with the ln(Tc / K) a teacher model predicts for them.
 
@@ -187,10 +191,13 @@ def teacher_labelled_copies(
             ensemble.
         n_copies: Copies per structure.
         seed: Seed of the draws.
+        allow_overlaps: Accept copies with overlapping atoms, as copies of five SuperCon3D crystals have (see
+            :meth:`SODNet.make_converter`).
 
     Returns:
         The copies and their teacher labels ``[n_copies_made]`` (ln K, float64).
     """
     copies, _ = doped_copies(structures, n_copies, seed)
-    labels = resolve_model(teacher).predict_ln_tc(copies)[0] if copies else torch.zeros(0)
+    model = resolve_model(teacher)
+    labels = model.predict_graphs(model.graphs(copies, allow_overlaps))[0] if copies else torch.zeros(0)
     return copies, labels.double().numpy()

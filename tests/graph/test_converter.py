@@ -203,6 +203,33 @@ def test_bad_input_names_site_and_problem(mgb2):
     assert (graph.edge_index[0] == 2).sum() == 0
 
 
+def test_overlapping_atoms_are_refused_unless_allowed(mgb2, split_site):
+    # Two atoms where there is room for one: an atom a CIF lists twice (exactly, or 0.01 A off), or a cell shorter
+    # than its atoms, so that a site meets its own periodic image.
+    listed_twice = mgb2.copy()
+    listed_twice.append("Mg", [0.0025, 0, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"site 0 \(Mg at .*\) and site 3 \(Mg at .*\) are 0\.008 A apart .* 2\.000.*"
+        "an atom listed twice",
+    ):
+        convert(listed_twice)
+    exact = mgb2.copy()
+    exact.append("B", mgb2[1].frac_coords)
+    with pytest.raises(ValueError, match=r"site 1 .* and site 3 .* are 0\.000 A apart"):
+        convert(exact)
+    short = Structure(Lattice.from_parameters(4.0, 4.0, 0.45, 90, 90, 90), ["Mg"], [[0, 0, 0]])
+    with pytest.raises(ValueError, match=r"site 0 .* and its periodic image are 0\.450 A apart .*a cell too short"):
+        convert(short)
+    # Alternative positions of one atom are not overlaps: their occupancies sum to at most 1 (the PD fixture's
+    # two half Cl are 0.4 A apart), nor is a short real bond beyond 0.5 A (H2's 0.74 A).
+    assert convert(split_site, cutoff=4.5).num_nodes == 3
+    convert(Structure(Lattice.cubic(4.0), ["H", "H"], [[0, 0, 0], [0.185, 0, 0]]), element_types=("H",))
+    # allow_overlaps=True takes the crystal as it is: the graph a permissive reading gives, the duplicate a site.
+    graph = convert(listed_twice, allow_overlaps=True)
+    assert graph.num_nodes == 4 and graph.occupancy[:, column("Mg")].sum() == pytest.approx(2.0)
+
+
 def test_matgl_dataset_and_loader_accept_graphs(mgb2, mg_al_b2, mg_deficient_b2, split_site, tmp_path):
     structures = [mgb2, mg_al_b2, mg_deficient_b2, split_site]
     converter = OccupancyStructure2Graph(element_types=ELEMENTS, cutoff=4.0)

@@ -22,6 +22,7 @@ from matgl_supercon.training import (
     fit_tc_model,
     graph_dataset,
     predict_dataset,
+    records_dataset,
     warmup_cosine,
 )
 from tests.models.test_sodnet import TINY
@@ -42,6 +43,22 @@ def test_warmup_cosine():
     assert warmup_cosine(4, 5, 100, 0.01) == pytest.approx(1.0)
     assert warmup_cosine(100, 5, 100, 0.01) == pytest.approx(0.01)
     assert warmup_cosine(52, 5, 100, 0.0) == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_dataset_names_the_structure_it_cannot_convert(supercon3d, mgb2):
+    # MatGL's dataset converts in a loop that does not say which structure failed; ours does.
+    listed_twice = mgb2.copy()
+    listed_twice.append("Mg", [0, 0, 0])  # Mg2B2, named by its reduced formula
+    model = SODNet(**dict(TINY, element_types=("B", "H", "Hf", "Mg")))
+    converter = model.make_converter()
+    with pytest.raises(ValueError, match=r"^structure 1 \(MgB\): site 0 \(Mg at .*\) and site 3 .*listed twice"):
+        graph_dataset([mgb2, listed_twice], [1.0, 2.0], converter)
+    hafnium = next(r for r in supercon3d if r.id == "Hf1H10")  # one of load_supercon3d's five such CIFs
+    with pytest.raises(ValueError, match=r"^record Hf1H10: site 0 \(Hf at .*0\.005 A apart"):
+        records_dataset([hafnium], converter)
+    assert len(records_dataset([hafnium], model.make_converter(allow_overlaps=True))) == 1
+    with pytest.raises(ValueError, match="1 names for 2 structures"):
+        graph_dataset([mgb2, mgb2], [1.0, 2.0], converter, names=["MgB2"])
 
 
 def test_fit_resumes_after_interruption(supercon3d, tmp_path):
