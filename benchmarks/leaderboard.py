@@ -216,6 +216,8 @@ def main() -> None:
         "[results/learning_curve.md](results/learning_curve.md)",
         "- Tc label noise (repeated measurements of one composition): [results/label_noise.md](results/label_noise.md)",
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
+        "- SuperCon3D audit (CIFs with overlapping atoms, CIF compositions far from the table's formula): "
+        "[results/supercon3d_audit.md](results/supercon3d_audit.md)",
         "- SODNet on 3DSC_MP by mp_id, element descriptors x weight average: "
         "[results/ablations/sodnet_3dsc_mp_mpid.md](results/ablations/sodnet_3dsc_mp_mpid.md)",
         "- SODNet on 3DSC_MP in random folds, the same cells: "
@@ -249,6 +251,8 @@ def main() -> None:
         "- `composition_head_alone.py`: how much of a composition-head SODNet's prediction the head makes alone.",
         "- `classical_tasks.py`: composition baselines on 3DSC_MP (grouped vs random folds) and JARVIS Tc.",
         "- `disorder_counts.py`: disorder types per dataset, beside each dataset's own labels.",
+        "- `supercon3d_audit.py`: SuperCon3D records whose CIF holds overlapping atoms or a composition far from the "
+        "table's formula, and their test error.",
         "- `perov5_csp.py`: the DiffCSP core on Perov-5 crystal structure prediction.",
         "- `make_pretrained.py`: packages the fold models as the shipped `SODNet-SuperCon3D` ensemble.",
         "- `run_tasks.sh`: every Matbench-style cell above (`mgl-supercon benchmark`, resumable).",

@@ -63,7 +63,9 @@ def load_supercon3d(
         ``195012`` (Rb2Cr3As3) has Cr and As 0.087 Å apart, ``151637`` full and 0.1-occupied O 0.23 Å apart, and
         ``Li1P2H14`` 165 such pairs. They are kept, as the paper trained and tested on them: convert them with
         ``allow_overlaps=True`` (the package's benchmarks and ``mgl-supercon train`` on this dataset do); the graph
-        converter refuses such crystals otherwise.
+        converter refuses such crystals otherwise. In 8 records the CIF's composition differs from the table's
+        formula (``metadata["formula"]``, the compound the Tc belongs to) by 10% of the atoms or more (e.g. the
+        CIF of YPd2P2 holds YPd2, that of LuSi3 YSi3); ``benchmarks/results/supercon3d_audit.md`` lists them all.
     """
     folder = resolve_data_dir(root, "SuperCon3D")
     table_path = folder / "df_all_data1202.csv"

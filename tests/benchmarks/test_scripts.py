@@ -386,3 +386,17 @@ def test_forest_inputs_stack_sources_with_missing_geometry_and_a_computed_flag(b
     assert x.shape == (3, 7) and np.isnan(x[2, 2:6]).all() and x[:, 6].tolist() == [0.0, 0.0, 1.0]
     x, _ = script.training_set(sources, rows, with_geometry=False, flag_computed=False)
     assert x.tolist() == [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]
+
+
+def test_supercon3d_audit_measures_overlaps_and_formula_mismatch(benchmark_script, mgb2, split_site):
+    script = benchmark_script("supercon3d_audit")
+    assert script.formula_mismatch(mgb2, "Mg1B2") == pytest.approx(0.0)
+    assert script.formula_mismatch(mgb2, "Al1B2") == pytest.approx(1 / 3)  # one atom in three changes element
+    assert script.formula_mismatch(mgb2, "Mg1B2C1") == pytest.approx(0.25)
+    assert script.overlapping_pairs(mgb2) == [] and script.overlapping_pairs(split_site) == []
+    tripled = mgb2.copy()
+    tripled.append("Mg", [0.001, 0, 0])
+    tripled.append("Mg", [0, 0.001, 0])
+    pairs = script.overlapping_pairs(tripled)  # each pair once, with its distance
+    assert [(a, b) for a, b, _ in pairs] == [(0, 3), (0, 4), (3, 4)]
+    assert pairs[0][2] == pytest.approx(0.00309, abs=1e-4)
