@@ -12,6 +12,8 @@ from typing import Any
 from pymatgen.core import Composition, Structure
 from pymatgen.io.cif import CifParser
 
+#: File names read as CIF (pymatgen's own pattern, ``*.cif*``, also takes ``.cif.gz``).
+CIF_SUFFIXES = (".cif", ".cif.gz", ".cif.bz2", ".cif.xz", ".mcif")
 #: Environment variable holding the folder that contains the dataset folders (SuperCon3D/, 3DSC_MP/, ...).
 DATA_ENV_VAR = "MATGL_SUPERCON_DATA"
 
@@ -112,22 +114,29 @@ def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str 
         several species, which is how substitutional disorder reaches the graph converter.
 
     Raises:
-        ValueError: Naming ``source`` and pymatgen's reason when the input cannot be parsed.
+        ValueError: Naming ``source`` and pymatgen's reason when the input cannot be parsed, or the data blocks
+            when a CIF holds several structures (pymatgen would return the first and drop the others).
     """
     with warnings.catch_warnings(record=True) as caught:
         # pymatgen reports both harmless rounding and the reason a CIF yields no structure as warnings:
         # keep them quiet, but put them into the error when parsing fails.
         warnings.simplefilter("always")
         try:
-            if cif_text is not None:
-                if fmt is None or fmt == "cif":
-                    structures = CifParser.from_str(cif_text).parse_structures(primitive=False)
-                    if not structures:
-                        raise ValueError("no structure in CIF text")
-                    return structures[0]
+            if cif_text is not None and fmt not in (None, "cif"):
                 return Structure.from_str(cif_text, fmt=fmt)
-            return Structure.from_file(str(source))
+            if cif_text is None and not Path(source).name.lower().endswith(CIF_SUFFIXES):
+                return Structure.from_file(str(source))
+            # What Structure.from_file does with a CIF, but seeing every structure the file holds.
+            parser = CifParser.from_str(cif_text) if cif_text is not None else CifParser(source)
+            structures = parser.parse_structures(primitive=False)
         except Exception as exc:
             notes = sorted({str(w.message).strip() for w in caught if "rounded" not in str(w.message)})
             detail = f"; pymatgen warned: {' | '.join(notes)}" if notes else ""
             raise ValueError(f"{source}: cannot read structure ({type(exc).__name__}: {exc}){detail}") from exc
+    if len(structures) > 1:  # (none raises above)
+        blocks = ", ".join(f"data_{name}" for name in parser.as_dict())
+        raise ValueError(
+            f"{source}: the CIF holds {len(structures)} structures (its data blocks: {blocks}); one is read per file, "
+            "so split it into one file per structure"
+        )
+    return structures[0]

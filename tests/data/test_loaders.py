@@ -153,3 +153,23 @@ def test_unreadable_cif_names_file_and_reason(tmp_path):
     )
     with pytest.raises(ValueError, match=r"(?s)overfull.cif: cannot read structure.*sum to > 1"):
         read_structure(bad)
+
+
+def test_a_cif_with_several_structures_is_refused(tmp_path, mgb2):
+    # pymatgen's Structure.from_file returns the first and drops the rest; a file is one structure to us.
+    from pymatgen.io.cif import CifWriter
+
+    one = str(CifWriter(mgb2))
+    two = tmp_path / "series.cif"
+    two.write_text(one.replace("data_MgB2", "data_at_10K") + "\n" + one.replace("data_MgB2", "data_at_300K"))
+    with pytest.raises(
+        ValueError,
+        match=r"series.cif: the CIF holds 2 structures \(its data blocks: data_at_10K, "
+        r"data_at_300K\); one is read per file",
+    ):
+        read_structure(two)
+    with pytest.raises(ValueError, match="table row 3: the CIF holds 2 structures"):
+        read_structure("table row 3", cif_text=two.read_text())
+    single = tmp_path / "MgB2.cif"
+    single.write_text(one)
+    assert read_structure(single) == mgb2 == read_structure("row", cif_text=one)
