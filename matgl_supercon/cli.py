@@ -135,11 +135,15 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         workers=args.workers,
         chunk_size=args.chunk_size,
         top_k=args.top,
+        **({"patterns": args.pattern} if args.pattern else {}),
     )
     print(
         f"{report.n_files} files: {report.n_done_before} done before, {report.n_predicted} predicted now, "
         f"{report.n_errors} unreadable (listed in the errors file)"
     )
+    if report.other_files:
+        shown = ", ".join(report.other_files[:3]) + (", ..." if len(report.other_files) > 3 else "")
+        print(f"{len(report.other_files)} other files match no --pattern and were not screened: {shown}")
     if report.top:
         print(f"top {len(report.top)} by predicted Tc:")
         _print_predictions(report.top, False, False)
@@ -506,6 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--workers", type=int, default=1, help="processes that parse files")
     screen.add_argument("--chunk-size", type=int, default=64, help="files per batch and per checkpoint")
     screen.add_argument("--top", type=int, default=10, help="size of the final ranking")
+    screen.add_argument(
+        "--pattern",
+        action="append",
+        default=None,
+        help="file name pattern to screen, case ignored (repeatable; default: *.cif, *.cif.gz, *.mcif, POSCAR*, "
+        "*.vasp, CONTCAR*)",
+    )
     add_model(screen)
     screen.set_defaults(func=_cmd_screen)
 

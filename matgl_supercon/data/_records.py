@@ -6,14 +6,15 @@ import math
 import os
 import warnings
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from pymatgen.core import Composition, Structure
 from pymatgen.io.cif import CifParser
 
-#: File names read as CIF (pymatgen's own pattern, ``*.cif*``, also takes ``.cif.gz``).
-CIF_SUFFIXES = (".cif", ".cif.gz", ".cif.bz2", ".cif.xz", ".mcif")
+#: File names pymatgen reads as CIF (its own patterns; ``MgB2.cif.gz`` too), matched without regard to case.
+CIF_PATTERNS = ("*.cif*", "*.mcif*")
 #: Environment variable holding the folder that contains the dataset folders (SuperCon3D/, 3DSC_MP/, ...).
 DATA_ENV_VAR = "MATGL_SUPERCON_DATA"
 
@@ -124,7 +125,7 @@ def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str 
         try:
             if cif_text is not None and fmt not in (None, "cif"):
                 return Structure.from_str(cif_text, fmt=fmt)
-            if cif_text is None and not Path(source).name.lower().endswith(CIF_SUFFIXES):
+            if cif_text is None and not any(fnmatchcase(Path(source).name.lower(), p) for p in CIF_PATTERNS):
                 return Structure.from_file(str(source))
             # What Structure.from_file does with a CIF, but seeing every structure the file holds.
             parser = CifParser.from_str(cif_text) if cif_text is not None else CifParser(source)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -15,7 +16,7 @@ from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.workflows.predict import TcPrediction, make_prediction, resolve_model
 
-#: File name patterns screened by default (anything pymatgen reads can be added).
+#: File name patterns screened by default, matched without regard to case (anything pymatgen reads can be added).
 DEFAULT_PATTERNS = ("*.cif", "*.cif.gz", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*")
 ERROR_FIELDS = ("source", "error")
 
@@ -29,6 +30,8 @@ class ScreenReport:
     n_predicted: int
     n_errors: int
     top: list[TcPrediction]
+    #: Files under the folder that match no pattern, so were not screened.
+    other_files: list[str] = field(default_factory=list)
 
 
 def _parse(path: str) -> tuple[str, object, str]:
@@ -40,12 +43,26 @@ def _parse(path: str) -> tuple[str, object, str]:
         return path, f"{type(exc).__name__}: {exc}", ""
 
 
-def find_structure_files(folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
-    """Structure files under ``folder`` (recursive), sorted, each once."""
+def find_structure_files(
+    folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS, others: list[Path] | None = None
+) -> list[Path]:
+    """Files under ``folder`` (recursive) whose name matches a pattern, whatever its case (``MgB2.CIF`` too), sorted.
+
+    Args:
+        folder: Folder to search.
+        patterns: Shell-style file name patterns.
+        others: If given, receives the files that match no pattern, sorted.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder")
-    return sorted({p for pattern in patterns for p in folder.rglob(pattern) if p.is_file()})
+    lowered = [pattern.lower() for pattern in patterns]
+    found, rest = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        (found if any(fnmatchcase(path.name.lower(), pattern) for pattern in lowered) else rest).append(path)
+    if others is not None:
+        others.extend(rest)
+    return found
 
 
 def screen_folder(
@@ -74,7 +91,7 @@ def screen_folder(
         workers: Processes that read and validate files in parallel.
         chunk_size: Files per prediction batch and per checkpoint of the output files.
         top_k: Size of the summary ranking.
-        patterns: File name patterns.
+        patterns: File name patterns (case is ignored); files matching none are listed in the report.
         progress: Show a progress bar.
 
     Returns:
@@ -89,7 +106,8 @@ def screen_folder(
     errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
     ensemble = resolve_model(model)
     patterns = tuple(patterns)
-    files = [str(p) for p in find_structure_files(folder, patterns)]
+    others: list[Path] = []
+    files = [str(p) for p in find_structure_files(folder, patterns, others)]
     if not files:
         raise ValueError(f"{folder}: no structure files (searched recursively for {', '.join(patterns)})")
     rows = read_csv_rows(out_csv)
@@ -130,4 +148,4 @@ def screen_folder(
     ranked = sorted(rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
     text_columns = ("source", "formula", "disorder")
     top = [TcPrediction(**{c: r[c] if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
-    return ScreenReport(len(files), n_done_before, predicted, len(errors), top)
+    return ScreenReport(len(files), n_done_before, predicted, len(errors), top, [str(p) for p in others])

@@ -164,23 +164,32 @@ def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     lonely = tmp_path / "cifs" / "s0001.cif"
     Structure(Lattice.cubic(20.0), ["Mg"], [[0, 0, 0]]).to(filename=str(lonely))
     corrupt.add(str(lonely))
+    # Readable, but two Mg atoms 0.09 A apart: an atom listed twice.
+    twice = tmp_path / "cifs" / "twice.cif"
+    Structure(Lattice.cubic(3.0), ["Mg", "Mg", "B"], [[0, 0, 0], [0.03, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(twice))
+    corrupt.add(str(twice))
+    # Upper-case names are structure files too; other files are not screened, but reported.
+    shutil.copy(tmp_path / "cifs" / "s0002.cif", tmp_path / "cifs" / "S0002_COPY.CIF")
+    (tmp_path / "cifs" / "notes.txt").write_text("not a structure")
     report = screen_folder(
         tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, workers=2, chunk_size=8, progress=False
     )
-    assert (report.n_files, report.n_predicted, report.n_errors) == (40, 37, 3)
+    assert (report.n_files, report.n_predicted, report.n_errors) == (42, 38, 4)
+    assert report.other_files == [str(tmp_path / "cifs" / "notes.txt")]
     with (tmp_path / "out.errors.csv").open() as handle:
         errors = list(csv.DictReader(handle))
     assert {e["source"] for e in errors} == corrupt
     reasons = {Path(e["source"]).name: e["error"] for e in errors}
     assert "cannot read structure" in reasons["s0000.cif"]
     assert "no neighbour within" in reasons["s0001.cif"]
+    assert "0.090 A apart" in reasons["twice.cif"] and "an atom listed twice" in reasons["twice.cif"]
     with (tmp_path / "out.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 37
+    assert len(rows) == 38
     assert not {r["source"] for r in rows} & corrupt
     assert report.top[0].tc == max(float(r["tc"]) for r in rows)
     again = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, progress=False)
-    assert (again.n_done_before, again.n_predicted) == (40, 0)
+    assert (again.n_done_before, again.n_predicted) == (42, 0)
 
 
 def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
@@ -207,6 +216,20 @@ def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match=r"empty: no structure files \(searched recursively for \*\.cif, "):
         screen_folder(tmp_path / "empty", tmp_path / "none.csv", tiny_model_dir, progress=False)
     assert not (tmp_path / "none.csv").exists()
+
+
+def test_cli_screen_says_which_files_it_did_not_screen(tiny_model_dir, tmp_path, capsys):
+    _write_folder(tmp_path / "cifs", 2)
+    (tmp_path / "cifs" / "notes.txt").write_text("not a structure")
+    argv = ["screen", str(tmp_path / "cifs"), "--model", str(tiny_model_dir)]
+    assert main([*argv, "--out", str(tmp_path / "out.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "2 files: 0 done before, 2 predicted now, 0 unreadable" in out
+    assert f"1 other files match no --pattern and were not screened: {tmp_path / 'cifs' / 'notes.txt'}" in out
+    # --pattern replaces the defaults, case ignored.
+    assert main([*argv, "--out", str(tmp_path / "txt.csv"), "--pattern", "*.TXT", "--pattern", "s0000.cif"]) == 0
+    out = capsys.readouterr().out
+    assert "2 files: 0 done before, 1 predicted now, 1 unreadable" in out and "1 other files" in out
 
 
 def test_screen_survives_sigkill_and_resumes(tiny_model_dir, tmp_path):
