@@ -452,6 +452,11 @@ def main() -> None:
         "- The data are skewed towards cuprates and other Cu/O compounds; heavy fermions and hydrides carry",
         "  the largest errors (see benchmarks/results/supercon3d_sodnet/README.md).",
         "- Non-superconductors are absent from SuperCon3D: every prediction is a positive Tc.",
+        "- The members trained on SuperCon3D as published, with its faults: HfH10's and ZrH10's CIFs list each metal",
+        "  three times (the members saw Hf3H10 and Zr3H10), and 8 CIFs hold a composition 10% of the atoms or more",
+        "  away from the compound their Tc belongs to (benchmarks/results/supercon3d_audit.md).",
+        "- No training structure holds He, Ne, Ar, Kr, Xe, Pm, At, Rn, Fr, Ra, Ac or an element past Am: a",
+        "  prediction for one is an extrapolation, however narrow its range.",
         *(
             [
                 f"- Below {TC_BANDS_K[0]:g} K the error is largest (the recorded-Tc table above): a sub-kelvin",
