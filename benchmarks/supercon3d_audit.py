@@ -28,7 +28,7 @@ from _report import header_lines, provenance, write_report
 from pymatgen.core import Composition, Structure
 
 from matgl_supercon.data import load_supercon3d
-from matgl_supercon.graph import compact_formula, overlapping_edges, periodic_neighbors
+from matgl_supercon.graph import MIN_ATOM_DISTANCE, compact_formula, overlapping_edges, periodic_neighbors
 
 RESULTS = Path(__file__).parent / "results"
 #: Formula mismatches at least this large are listed (smaller ones are refined against nominal compositions).
@@ -40,7 +40,7 @@ PREDICTIONS = (RESULTS / "forest_inputs.json", "composition + formula table")
 def overlapping_pairs(structure: Structure) -> list[tuple[int, int, float]]:
     """``(site, site, distance)`` of each pair of overlapping atoms, each pair once (a site and its image: i == j)."""
     total = np.array([site.species.num_atoms for site in structure])
-    src, dst, _, dist = periodic_neighbors(structure.cart_coords, structure.lattice.matrix, 0.5)
+    src, dst, _, dist = periodic_neighbors(structure.cart_coords, structure.lattice.matrix, MIN_ATOM_DISTANCE)
     mask = overlapping_edges(total, src, dst, dist)
     return sorted(
         {
@@ -110,7 +110,7 @@ def main() -> None:
         *header_lines("SuperCon3D audit: overlapping atoms and formula mismatches", meta),
         "",
         f"{summary['records']:,} records. {summary['with_overlapping_atoms']} CIFs hold overlapping atoms (two atoms "
-        "closer than 0.5 Å whose occupancies sum above 1; the graph converter refuses them unless "
+        f"closer than {MIN_ATOM_DISTANCE} Å whose occupancies sum above 1; the graph converter refuses them unless "
         "`allow_overlaps=True`). The CIF's composition differs from the table's formula `cf` (the compound its Tc "
         f"belongs to) by at least 0.1% of the atoms in {counts['0.001']} records, 1% in {counts[str(MISMATCH_LISTED)]}"
         f" and 10% in {counts['0.1']}.",
