@@ -256,10 +256,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.teacher:
         n_copies = DEFAULT_DOPED_COPIES if args.doped_copies is None else args.doped_copies
         data = {"teacher": str(args.teacher), "doped_copies": n_copies, "copy_seed": args.seed}
-        copies, labels = _teacher_labels(Path(args.out), [structures[i] for i in train], data, _as_published(args))
+        copies, labels = _teacher_labels(Path(args.out), [structures[i] for i in train], data, _allow_overlaps(args))
         structures, ln_tc = structures + copies, np.concatenate([ln_tc, labels])
     template = SODNet(**model_kwargs)
-    dataset = graph_dataset(structures, ln_tc, template.make_converter(allow_overlaps=_as_published(args)))
+    dataset = graph_dataset(structures, ln_tc, template.make_converter(allow_overlaps=_allow_overlaps(args)))
     memory = None
     if args.memory_data:
         if template.retrieval is None:
@@ -311,7 +311,7 @@ def _teacher_labels(out_dir: Path, structures: list, data: dict, allow_overlaps:
     The labels are written (atomically) to ``teacher_labels.json`` before training starts, so that a resumed or
     reused run trains on the labels it started with, without asking the teacher again (an ensemble teacher takes
     minutes, and its folder may have changed or gone since). ``allow_overlaps``: label copies with overlapping atoms
-    (see :func:`_as_published`).
+    (see :func:`_allow_overlaps`).
 
     Raises:
         ValueError: Naming the file, when it is not JSON, holds labels of another teacher, copy count or seed, or
@@ -347,13 +347,13 @@ def _teacher_labels(out_dir: Path, structures: list, data: dict, allow_overlaps:
     return copies, labels
 
 
-def _as_published(args: argparse.Namespace) -> bool:
-    """Whether ``train`` reads a published dataset, whose crystals are taken as they are.
+def _allow_overlaps(args: argparse.Namespace) -> bool:
+    """Whether ``train`` accepts crystals with overlapping atoms: a published dataset's, taken as they are.
 
     Five SuperCon3D CIFs hold overlapping atoms (see :func:`~matgl_supercon.data.load_supercon3d`); the crystals of
-    a user's ``--table`` are checked.
+    a user's ``--table`` are checked unless ``--allow-overlaps``.
     """
-    return not args.table
+    return not args.table or args.allow_overlaps
 
 
 def _train_composition(args: argparse.Namespace, records: list) -> int:
@@ -395,7 +395,7 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
 
     def statistics(rows: list) -> np.ndarray:
         structures = [r.structure for r in rows]
-        return template.structure_composition_statistics(structures, _as_published(args)).numpy().astype(np.float64)
+        return template.structure_composition_statistics(structures, _allow_overlaps(args)).numpy().astype(np.float64)
 
     def extra_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
         extra = extra_training_records(name, records, args.data)
@@ -555,6 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train SODNet (or a CompositionTc) on one fold of the paper protocol")
     train.add_argument("--dataset", default="supercon3d", choices=["supercon3d"], help="dataset (default supercon3d)")
     train.add_argument("--table", default=None, help="train on your CSV instead (CIF path/text + Tc columns)")
+    train.add_argument(
+        "--allow-overlaps",
+        action="store_true",
+        help="accept --table crystals with atoms closer than 0.5 A whose occupancies sum above 1 (SuperCon3D's are)",
+    )
     train.add_argument("--tc-column", default="tc", help="--table's Tc column, in K (default tc)")
     train.add_argument(
         "--structure-column", default="cif", help="--table's column of CIF paths or CIF text (default cif)"

@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_json_atomic
+from matgl_supercon.graph import describe_structure
 from matgl_supercon.models.composition import CompositionTc
 from matgl_supercon.models.forest import CompositionForestTc
 from matgl_supercon.models.megnet import MEGNetTc
@@ -53,7 +54,7 @@ class _NamingConverter:
             return self.converter.get_graph(structure)
         except ValueError as error:
             i = self.position[id(structure)]
-            name = self.names[i] if self.names else f"structure {i} ({structure.composition.reduced_formula})"
+            name = self.names[i] if self.names else describe_structure(structure, i)
             raise ValueError(f"{name}: {error}") from error
 
 

@@ -25,7 +25,7 @@ from matgl_supercon.graph._disorder import (
     site_disorder,
     structure_disorder,
 )
-from matgl_supercon.graph._formula import compact_formula
+from matgl_supercon.graph._formula import compact_formula, describe_structure
 from matgl_supercon.graph._neighbors import kth_distance, nearest_k_mask, periodic_neighbors
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "atoms_to_structure",
     "classify_disorder",
     "compact_formula",
+    "describe_structure",
     "kth_distance",
     "nearest_k_mask",
     "occupancy_matrix",

@@ -24,3 +24,8 @@ def describe_site(structure: Structure, index: int) -> str:
     """``site 3 (Mg0.98 at [0.0, 0.0, 0.0])``: how error messages name a site, so the user can find it in the file."""
     site = structure[index]
     return f"site {index} ({compact_formula(site.species)} at {np.round(site.frac_coords, 4).tolist()})"
+
+
+def describe_structure(structure: Structure, position: int) -> str:
+    """``structure 17 (MgB2)``: how error messages name a structure in a list (its position and reduced formula)."""
+    return f"structure {position} ({structure.composition.reduced_formula})"

@@ -10,7 +10,7 @@ import torch
 from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
-from matgl_supercon.graph import OccupancyStructure2Graph
+from matgl_supercon.graph import OccupancyStructure2Graph, describe_structure
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON, read_state
 from matgl_supercon.models._target import StandardisedTarget
 
@@ -112,7 +112,13 @@ class OccupancyTcModel(StandardisedTarget):
         occupancies, not the edges. ``allow_overlaps``: as in :meth:`make_converter`.
         """
         converter = self.make_converter(allow_isolated=True, allow_overlaps=allow_overlaps)
-        return self.graph_composition_statistics([converter.get_graph(s)[0] for s in structures])
+        graphs = []
+        for i, structure in enumerate(structures):
+            try:
+                graphs.append(converter.get_graph(structure)[0])
+            except ValueError as error:
+                raise ValueError(f"{describe_structure(structure, i)}: {error}") from error
+        return self.graph_composition_statistics(graphs)
 
     def make_converter(self, allow_isolated: bool = False, allow_overlaps: bool = False) -> OccupancyStructure2Graph:
         """The graph converter whose graphs this model expects.

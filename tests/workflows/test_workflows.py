@@ -519,6 +519,20 @@ def test_cli_train_fine_tunes_a_saved_model_on_a_table(tiny_model_dir, tmp_path,
         main([*common, "--init-from", str(member), "--model", '{"n_blocks": 1}', "--out", str(tmp_path / "x")])
 
 
+def test_cli_train_checks_a_tables_crystals_unless_told(tmp_path, capsys):
+    twice = tmp_path / "twice.cif"  # MgB2 with its Mg listed twice, 0.09 A apart
+    structure = read_structure(EXAMPLES / "MgB2.cif")
+    structure.append("Mg", structure[0].frac_coords + np.array([0.03, 0, 0]))
+    structure.to(filename=str(twice))
+    files = [*sorted(EXAMPLES.glob("*.cif")), twice]
+    table = tmp_path / "mine.csv"
+    table.write_text("cif,tc\n" + "".join(f"{path},{tc}\n" for path in files for tc in (5, 9)))
+    argv = ["train", "--forest", "--table", str(table), "--n-folds", "4", "--out"]
+    assert main([*argv, str(tmp_path / "strict")]) == 2
+    assert re.search(r"structure 8 \(MgB\): site 0 .* listed twice", capsys.readouterr().err)
+    assert main([*argv, str(tmp_path / "allowed"), "--allow-overlaps"]) == 0
+
+
 def test_cli_train_with_a_teacher_adds_labelled_doped_copies(tiny_model_dir, tmp_path, capsys):
     table = tmp_path / "mine.csv"
     table.write_text("cif,tc\n" + "".join(f"{path},{tc}\n" for path in sorted(EXAMPLES.glob("*.cif")) for tc in (5, 9)))
