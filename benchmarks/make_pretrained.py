@@ -57,7 +57,7 @@ from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_di
 
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
-from matgl_supercon.data import load_supercon3d
+from matgl_supercon.data import extra_training_records, load_supercon3d
 from matgl_supercon.models import read_state, share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import load_model, pretrained_dir
@@ -279,6 +279,21 @@ def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, floa
     )
 
 
+def training_elements(data: str | None) -> list[str]:
+    """The elements of the members' training data, for ``ensemble.json``'s ``training_elements``.
+
+    That is SuperCon3D, and the formula table that the retrieval members read (``MEMORY_DATA``) and the forests grew
+    on (``composition_forest.formula_rows``).
+    """
+    records = load_supercon3d(data)
+    extra = [
+        r
+        for name in sorted({*MEMORY_DATA.values(), "formulas_new_systems"})
+        for r in extra_training_records(name, records, data)
+    ]
+    return sorted({el.symbol for r in [*records, *extra] for el in r.structure.composition.elements})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -342,6 +357,7 @@ def main() -> None:
         described = {
             "member_weights": member_weights,
             "subsets": {k: {n: v[n] for n in ("member_weights", "sd_scale")} for k, v in subsets.items()},
+            "training_elements": training_elements(args.data),
         }
         write_json_atomic(out / ENSEMBLE_JSON, described)
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
@@ -456,7 +472,7 @@ def main() -> None:
         "  three times (the members saw Hf3H10 and Zr3H10), and 8 CIFs hold a composition 10% of the atoms or more",
         "  away from the compound their Tc belongs to (benchmarks/results/supercon3d_audit.md).",
         "- No training structure holds He, Ne, Ar, Kr, Xe, Pm, At, Rn, Fr, Ra, Ac or an element past Am: a",
-        "  prediction for one is an extrapolation, however narrow its range.",
+        "  prediction for one is an extrapolation, however narrow its range; its `unseen_elements` names them.",
         *(
             [
                 f"- Below {TC_BANDS_K[0]:g} K the error is largest (the recorded-Tc table above): a sub-kelvin",

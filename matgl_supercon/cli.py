@@ -106,6 +106,10 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
                 f"{p.source:{source_width}s} {p.formula:{formula_width}s} {p.disorder:9s} {p.tc:8.2f}  "
                 f"{p.tc_low:.2f}-{p.tc_high:.2f}"
             )
+        for p in predictions:
+            if p.unseen_elements:
+                elements = p.unseen_elements.replace(";", ", ")
+                print(f"note: {p.source}: no training structure held {elements}; this Tc is an extrapolation")
 
 
 def _tc_model(args: argparse.Namespace):

@@ -34,6 +34,7 @@ class TcEnsemble:
         sd_scale: float = 1.0,
         weights: Sequence[dict[str, torch.Tensor]] | None = None,
         member_weights: Sequence[float] | None = None,
+        training_elements: Sequence[str] | None = None,
     ) -> None:
         """Build the ensemble.
 
@@ -46,6 +47,8 @@ class TcEnsemble:
                 one architecture (e.g. the folds of one configuration) can share one module this way.
             member_weights: Each member's (relative, positive) weight in the mean and spread; equal when None. A
                 shipped ensemble of two model kinds weights each kind by what held-out predictions favour.
+            training_elements: The elements the members' training data held, if known: a prediction for a crystal
+                with another element is an extrapolation, which :meth:`unseen_elements` reports.
         """
         if not models:
             raise ValueError("an ensemble needs at least one model")
@@ -67,6 +70,7 @@ class TcEnsemble:
         self._members = [(m.eval(), None if weights is None else weights[i]) for i, m in enumerate(models)]
         self.name = name
         self.sd_scale = float(sd_scale)
+        self.training_elements = None if training_elements is None else frozenset(training_elements)
         settings = {(m.element_types, m.cutoff, m.max_neighbors) for m, _ in self._members}
         if len(settings) != 1:
             raise ValueError(
@@ -75,6 +79,12 @@ class TcEnsemble:
 
     def __len__(self) -> int:
         return len(self._members)
+
+    def unseen_elements(self, structure: Structure) -> list[str]:
+        """The elements of ``structure`` that no training structure held, sorted (none when that is not known)."""
+        if self.training_elements is None:
+            return []
+        return sorted({el.symbol for el in structure.composition.elements} - self.training_elements)
 
     def members(self) -> Iterator[OccupancyTcModel]:
         """Each member's model in turn (a shared module holds a member's weights only until the next is yielded).

@@ -14,7 +14,8 @@ from matgl_supercon.models.ensemble import TcEnsemble
 _HERE = Path(__file__).parent
 #: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``), and
 #: may name subsets of them with their own weights and spread scale
-#: (``"subsets": {name: {"member_weights": {...}, "sd_scale": s}}``).
+#: (``"subsets": {name: {"member_weights": {...}, "sd_scale": s}}``) and the elements the members' training data held
+#: (``"training_elements": [...]``, :meth:`TcEnsemble.unseen_elements`).
 ENSEMBLE_JSON = "ensemble.json"
 #: The subset of the shipped ensemble that reads compositions only: ``load_model(name, members=COMPOSITION_MEMBERS)``.
 COMPOSITION_MEMBERS = "composition"
@@ -46,7 +47,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
 
     Returns:
         A :class:`TcEnsemble` (of one model for a single folder), with the spread scale of the folder's
-        ``calibration.json`` and the member weights of its ``ensemble.json`` when it has them.
+        ``calibration.json`` and the member weights and training elements of its ``ensemble.json`` when it has them.
 
     Raises:
         ValueError: For a name that is neither shipped nor a folder, listing the shipped names; for an
@@ -66,9 +67,9 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         folders = sorted(p for p in path.iterdir() if (p / "model.json").exists())
     if not folders:
         raise ValueError(f"{path}: no model.json in it or in its subfolders")
+    described = json.loads((path / ENSEMBLE_JSON).read_text()) if (path / ENSEMBLE_JSON).exists() else {}
     subset = None
     if members != "all":
-        described = json.loads((path / ENSEMBLE_JSON).read_text()) if (path / ENSEMBLE_JSON).exists() else {}
         subsets = described.get("subsets", {})
         if members not in subsets:
             raise ValueError(f"{path}: no member subset {members!r} (it has: {['all', *sorted(subsets)]})")
@@ -104,7 +105,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         name, sd_scale = f"{path.name}[{members}]", subset["sd_scale"]
         member_weights = [subset["member_weights"][f.name] for f in folders]
     elif len(folders) > 1 and (path / ENSEMBLE_JSON).exists():
-        given = json.loads((path / ENSEMBLE_JSON).read_text())["member_weights"]
+        given = described["member_weights"]
         names = [m.name for m in folders]
         if sorted(given) != sorted(names):
             unweighted, unknown = sorted(set(names) - set(given)), sorted(set(given) - set(names))
@@ -113,4 +114,11 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
                 f"(members without a weight: {unweighted}; weights of no member: {unknown})"
             )
         member_weights = [given[n] for n in names]
-    return TcEnsemble(models, name=name, sd_scale=sd_scale, weights=weights, member_weights=member_weights)
+    return TcEnsemble(
+        models,
+        name=name,
+        sd_scale=sd_scale,
+        weights=weights,
+        member_weights=member_weights,
+        training_elements=described.get("training_elements"),
+    )

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class TcPrediction:
-    """One prediction. ``tc_low``/``tc_high`` are exp(mean ln Tc ∓ ensemble sd)."""
+    """One prediction. ``tc_low``/``tc_high`` are exp(mean ln Tc ∓ ensemble sd).
+
+    ``unseen_elements`` names (``;``-separated) the elements that no structure of the model's training data held:
+    the prediction extrapolates, and its range is no measure of that (see :meth:`TcEnsemble.unseen_elements`).
+    """
 
     source: str
     formula: str
@@ -31,6 +35,7 @@ class TcPrediction:
     ln_tc_sd: float
     tc_low: float
     tc_high: float
+    unseen_elements: str = ""
 
     def as_dict(self) -> dict:
         """Plain dict for JSON/CSV output."""
@@ -38,7 +43,12 @@ class TcPrediction:
 
 
 def make_prediction(
-    source: str, structure: Structure, ln_tc: float, ln_tc_sd: float, disorder: str | None = None
+    source: str,
+    structure: Structure,
+    ln_tc: float,
+    ln_tc_sd: float,
+    disorder: str | None = None,
+    unseen_elements: Sequence[str] = (),
 ) -> TcPrediction:
     """Assemble a :class:`TcPrediction` from a model's ln Tc mean and spread (``disorder`` if already known)."""
     return TcPrediction(
@@ -50,6 +60,7 @@ def make_prediction(
         ln_tc_sd=ln_tc_sd,
         tc_low=math.exp(ln_tc - ln_tc_sd),
         tc_high=math.exp(ln_tc + ln_tc_sd),
+        unseen_elements=";".join(unseen_elements),
     )
 
 
@@ -88,6 +99,6 @@ def predict_tc(
             sources.append(parsed[-1].composition.reduced_formula)
     mean, sd = ensemble.predict_ln_tc(parsed, batch_size)
     return [
-        make_prediction(source, structure, m, s)
+        make_prediction(source, structure, m, s, unseen_elements=ensemble.unseen_elements(structure))
         for source, structure, m, s in zip(sources, parsed, mean.tolist(), sd.tolist(), strict=True)
     ]

@@ -133,7 +133,8 @@ def screen_folder(
             if good:
                 mean, sd = ensemble.predict_graphs(graphs)
                 for (path, structure, kind), m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
-                    rows.append(make_prediction(path, structure, m, s, kind).as_dict())
+                    unseen = ensemble.unseen_elements(structure)
+                    rows.append(make_prediction(path, structure, m, s, kind, unseen).as_dict())
                 predicted += len(good)
             write_csv_atomic(out_csv, rows, columns)
             write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
@@ -146,6 +147,7 @@ def screen_folder(
         write_csv_atomic(out_csv, rows, columns)
         write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
     ranked = sorted(rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
-    text_columns = ("source", "formula", "disorder")
-    top = [TcPrediction(**{c: r[c] if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
+    text_columns = ("source", "formula", "disorder", "unseen_elements")
+    # A results file from before unseen_elements existed lacks that column: its rows read as "" there.
+    top = [TcPrediction(**{c: r.get(c, "") if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
     return ScreenReport(len(files), n_done_before, predicted, len(errors), top, [str(p) for p in others])

@@ -192,6 +192,33 @@ def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     assert (again.n_done_before, again.n_predicted) == (42, 0)
 
 
+def test_predictions_name_the_elements_the_training_data_lacked(tiny_model_dir, tmp_path, capsys):
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    weights = {"member_0": 1.0, "member_1": 1.0}
+    (folder / "ensemble.json").write_text(json.dumps({"member_weights": weights, "training_elements": ["B", "Mg"]}))
+    files = [EXAMPLES / "MgB2.cif", EXAMPLES / "Mg0.9Al0.1B2.cif"]
+    assert [p.unseen_elements for p in predict_tc(files, str(folder))] == ["", "Al"]
+    assert [p.unseen_elements for p in predict_tc(files, tiny_model_dir)] == ["", ""]  # not known: nothing named
+    assert main(["predict", *map(str, files), "--model", str(folder)]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: {files[1]}: no training structure held Al; this Tc is an extrapolation"]
+    # screen writes the column; a results file from before the column existed still resumes.
+    (tmp_path / "cifs").mkdir()
+    for path in files:
+        shutil.copy(path, tmp_path / "cifs")
+    report = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", str(folder), progress=False)
+    assert sorted(p.unseen_elements for p in report.top) == ["", "Al"]
+    with (tmp_path / "out.csv").open() as handle:
+        old = [{k: v for k, v in row.items() if k != "unseen_elements"} for row in csv.DictReader(handle)]
+    with (tmp_path / "out.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(old[0]))
+        writer.writeheader()
+        writer.writerows(old)
+    shutil.copy(EXAMPLES / "Mg0.98B2.cif", tmp_path / "cifs")
+    again = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", str(folder), progress=False)
+    assert (again.n_done_before, again.n_predicted, len(again.top)) == (2, 1, 3)
+
+
 def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
     _write_folder(tmp_path / "cifs", 3)
     (tmp_path / "cifs" / "s0000.cif").rename(tmp_path / "s0000.cif")
@@ -428,6 +455,11 @@ def test_shipped_model_loads_safely_and_predicts(capsys):
     capsys.readouterr()
     assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--members", COMPOSITION_MEMBERS, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["ln_tc"] == pytest.approx(float(fast_mean[2]), abs=1e-5)
+    # The 84 elements of its training data (SuperCon3D and the formula table): a noble gas is not among them.
+    assert len(ensemble.training_elements) == len(fast.training_elements) == 84
+    xenon = Structure(Lattice.cubic(3.5), ["Xe", "H", "H"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
+    flagged = predict_tc([xenon, read_structure(EXAMPLES / "MgB2.cif")], fast)
+    assert [p.unseen_elements for p in flagged] == ["Xe", ""]
 
 
 def test_500_site_structure_memory(tiny_model_dir):
