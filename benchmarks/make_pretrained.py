@@ -58,6 +58,7 @@ from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_di
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
 from matgl_supercon.data import extra_training_records, load_supercon3d
+from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models import read_state, share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import load_model, pretrained_dir
@@ -352,12 +353,14 @@ def main() -> None:
     composition = [n for n in configs if is_composition(n)]
     if composition and len(composition) < len(configs):
         subsets[COMPOSITION_MEMBERS] = composition_subset({n: configs[n] for n in composition}, folds, held_out)
+    elements = training_elements(args.data)
+    absent = [e for e in ALL_ELEMENTS if e not in elements]
     if len(weights) > 1:
         member_weights = {f"{c.prefix}{fold}": config_weight[name] for name, c in configs.items() for fold in folds}
         described = {
             "member_weights": member_weights,
             "subsets": {k: {n: v[n] for n in ("member_weights", "sd_scale")} for k, v in subsets.items()},
-            "training_elements": training_elements(args.data),
+            "training_elements": elements,
         }
         write_json_atomic(out / ENSEMBLE_JSON, described)
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
@@ -471,8 +474,8 @@ def main() -> None:
         "- The members trained on SuperCon3D as published, with its faults: HfH10's and ZrH10's CIFs list each metal",
         "  three times (the members saw Hf3H10 and Zr3H10), and 8 CIFs hold a composition 10% of the atoms or more",
         "  away from the compound their Tc belongs to (benchmarks/results/supercon3d_audit.md).",
-        "- No training structure holds He, Ne, Ar, Kr, Xe, Pm, At, Rn, Fr, Ra, Ac or an element past Am: a",
-        "  prediction for one is an extrapolation, however narrow its range; its `unseen_elements` names them.",
+        f"- No training structure holds {', '.join(absent)}:",
+        "  a prediction for one is an extrapolation, however narrow its range; its `unseen_elements` names them.",
         *(
             [
                 f"- Below {TC_BANDS_K[0]:g} K the error is largest (the recorded-Tc table above): a sub-kelvin",
