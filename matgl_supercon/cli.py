@@ -106,10 +106,15 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
                 f"{p.source:{source_width}s} {p.formula:{formula_width}s} {p.disorder:9s} {p.tc:8.2f}  "
                 f"{p.tc_low:.2f}-{p.tc_high:.2f}"
             )
-        for p in predictions:
-            if p.unseen_elements:
-                elements = p.unseen_elements.replace(";", ", ")
-                print(f"note: {p.source}: no training structure held {elements}; this Tc is an extrapolation")
+        _print_unseen_element_notes(predictions)
+
+
+def _print_unseen_element_notes(predictions) -> None:
+    """A note under a table for each prediction whose structure holds an element no training structure held."""
+    for p in predictions:
+        if p.unseen_elements:
+            elements = p.unseen_elements.replace(";", ", ")
+            print(f"note: {p.source}: no training structure held {elements}; this Tc is an extrapolation")
 
 
 def _tc_model(args: argparse.Namespace):
@@ -173,6 +178,7 @@ def _cmd_dope(args: argparse.Namespace) -> int:
         print(
             f"{v.dopant:6s} {v.fraction:6.3f} {p.formula:{formula_width}s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}"
         )
+    _print_unseen_element_notes([v.prediction for v in variants])
     if args.out:
         print(f"variants written to {args.out}/")
     return 0

@@ -202,6 +202,11 @@ def test_predictions_name_the_elements_the_training_data_lacked(tiny_model_dir, 
     assert main(["predict", *map(str, files), "--model", str(folder)]) == 0
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
     assert notes == [f"note: {files[1]}: no training structure held Al; this Tc is an extrapolation"]
+    assert (
+        main(["dope", str(files[0]), "--host", "Mg", "--dopants", "Al", "--fractions", "0.1", "--model", str(folder)])
+        == 0
+    )
+    assert "note: Mg0.9Al0.1B2: no training structure held Al" in capsys.readouterr().out
     # screen writes the column; a results file from before the column existed still resumes.
     (tmp_path / "cifs").mkdir()
     for path in files:
