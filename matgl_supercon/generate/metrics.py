@@ -16,7 +16,12 @@ def csp_matcher() -> StructureMatcher:
 
 
 def structurally_valid(structure: Structure, min_distance: float = 0.5, min_volume: float = 0.1) -> bool:
-    """All interatomic distances above ``min_distance`` Å (periodic) and volume above ``min_volume`` Å³."""
+    """All interatomic distances above ``min_distance`` Å (periodic) and volume above ``min_volume`` Å³.
+
+    This is CDVAE's and DiffCSP's test, kept as they define it so that rates compare with theirs: it measures each
+    pair of distinct sites (nearest image) but not a site against its own periodic image, so a cell shorter than
+    ``min_distance`` passes; SODNet's graph converter refuses such a crystal (its score error says so).
+    """
     if not np.isfinite(structure.lattice.matrix).all() or structure.volume <= min_volume:
         return False
     if len(structure) < 2:
