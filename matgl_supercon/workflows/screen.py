@@ -43,26 +43,21 @@ def _parse(path: str) -> tuple[str, object, str]:
         return path, f"{type(exc).__name__}: {exc}", ""
 
 
-def find_structure_files(
-    folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS, others: list[Path] | None = None
-) -> list[Path]:
-    """Files under ``folder`` (recursive) whose name matches a pattern, whatever its case (``MgB2.CIF`` too), sorted.
-
-    Args:
-        folder: Folder to search.
-        patterns: Shell-style file name patterns.
-        others: If given, receives the files that match no pattern, sorted.
-    """
+def _split_files(folder: str | Path, patterns: Iterable[str]) -> tuple[list[Path], list[Path]]:
+    """``(matching, other)`` files under ``folder`` (recursive), sorted; a name matches a pattern whatever its case."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder")
     lowered = [pattern.lower() for pattern in patterns]
-    found, rest = [], []
+    matching, other = [], []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        (found if any(fnmatchcase(path.name.lower(), pattern) for pattern in lowered) else rest).append(path)
-    if others is not None:
-        others.extend(rest)
-    return found
+        (matching if any(fnmatchcase(path.name.lower(), pattern) for pattern in lowered) else other).append(path)
+    return matching, other
+
+
+def find_structure_files(folder: str | Path, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
+    """Files under ``folder`` (recursive) whose name matches a pattern, whatever its case (``MgB2.CIF`` too), sorted."""
+    return _split_files(folder, patterns)[0]
 
 
 def screen_folder(
@@ -106,8 +101,8 @@ def screen_folder(
     errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
     ensemble = resolve_model(model)
     patterns = tuple(patterns)
-    others: list[Path] = []
-    files = [str(p) for p in find_structure_files(folder, patterns, others)]
+    matching, others = _split_files(folder, patterns)
+    files = [str(p) for p in matching]
     if not files:
         raise ValueError(f"{folder}: no structure files (searched recursively for {', '.join(patterns)})")
     rows = read_csv_rows(out_csv)
