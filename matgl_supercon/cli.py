@@ -187,11 +187,18 @@ def _cmd_dope(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from matgl_supercon.data import read_structure
     from matgl_supercon.workflows import explain_structure
+    from matgl_supercon.workflows.predict import resolve_model
 
     png = args.png or str(Path(args.file).with_suffix(".explain.png"))
-    rows = explain_structure(read_structure(args.file), args.model, png)
+    structure = read_structure(args.file)
+    ensemble = resolve_model(args.model)
+    rows = explain_structure(structure, ensemble, png)
+    unseen = ensemble.unseen_elements(structure)
+    note = f"note: {args.file}: no training structure held {', '.join(unseen)}; these shares are an extrapolation"
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
+        if unseen:
+            print(note, file=sys.stderr)  # stdout stays one JSON document
     else:
         species_width = _column_width("species", (r.species for r in rows))
         print(f"{'site':>4s} {'species':{species_width}s} {'disorder':9s} {'frac coords':28s} share of ln Tc")
@@ -199,6 +206,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             coords = "(" + ", ".join(f"{c:.3f}" for c in r.frac_coords) + ")"
             print(f"{r.index:4d} {r.species:{species_width}s} {r.disorder:9s} {coords:28s} {r.contribution:+.4f}")
         print(f"sum = ln Tc = {sum(r.contribution for r in rows):.4f}; chart: {png}")
+        if unseen:
+            print(note)
     return 0
 
 

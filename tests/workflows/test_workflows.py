@@ -207,6 +207,11 @@ def test_predictions_name_the_elements_the_training_data_lacked(tiny_model_dir, 
         == 0
     )
     assert "note: Mg0.9Al0.1B2: no training structure held Al" in capsys.readouterr().out
+    assert main(["explain", str(files[1]), "--png", str(tmp_path / "x.png"), "--model", str(folder)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"note: {files[1]}: no training structure held Al;")
+    assert main(["explain", str(files[1]), "--png", str(tmp_path / "x.png"), "--model", str(folder), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)) == 3 and "no training structure held Al" in err  # stdout stays one JSON document
     # screen writes the column; a results file from before the column existed still resumes.
     (tmp_path / "cifs").mkdir()
     for path in files:
