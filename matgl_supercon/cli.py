@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     graph = sub.add_parser("graph", help="convert structures to occupancy-aware graphs and summarise them")
-    graph.add_argument("files", nargs="+", help="structure files pymatgen can read (CIF, POSCAR, ...)")
+    graph.add_argument("files", nargs="+", help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...)")
     graph.add_argument("--cutoff", type=float, default=8.0, help="neighbour radius in A (default 8)")
     graph.add_argument("--max-neighbors", type=int, default=32, help="neighbours kept per site (default 32)")
     graph.set_defaults(func=_cmd_graph)
@@ -512,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files")
-    predict.add_argument("files", nargs="+", help="structure files pymatgen can read (CIF, POSCAR, ...)")
+    predict.add_argument("files", nargs="+", help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...)")
     add_model(predict)
     predict.add_argument("--batch-size", type=int, default=16, help="structures per forward pass (default 16)")
     out = predict.add_mutually_exclusive_group()
@@ -534,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         help="file name pattern to screen, case ignored (repeatable; default: *.cif, *.cif.gz, *.mcif, POSCAR*, "
-        "*.vasp, CONTCAR*)",
+        "*.vasp, CONTCAR*, *.extxyz)",
     )
     add_model(screen)
     screen.set_defaults(func=_cmd_screen)
@@ -549,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     dope.set_defaults(func=_cmd_dope)
 
     explain = sub.add_parser("explain", help="per-site contributions to the predicted ln Tc (table + PNG)")
-    explain.add_argument("file", help="structure file pymatgen can read")
+    explain.add_argument("file", help="structure file pymatgen or ASE can read")
     explain.add_argument("--png", default=None, help="chart path (default <file>.explain.png)")
     explain.add_argument("--json", action="store_true", help="print JSON")
     add_model(explain, members=False)  # composition members only share their value out by occupancy

@@ -102,6 +102,28 @@ def resolve_data_dir(root: str | Path | None, dataset: str) -> Path:
     )
 
 
+def _read_non_cif(path: Path) -> list[Structure]:
+    """Every structure in a file that is not a CIF: pymatgen's readers, then ASE's for formats pymatgen lacks.
+
+    ASE reads extended XYZ, trajectories and the many codes' formats an ASE user keeps structures in; its frames
+    come back one structure each, so that the caller can refuse a file with several.
+    """
+    try:
+        return [Structure.from_file(str(path))]
+    except ValueError as exc:
+        if "Unrecognized" not in str(exc):  # pymatgen knows the format, and the file is broken: say so
+            raise
+    from ase.io import read
+
+    from matgl_supercon.graph import atoms_to_structure
+
+    try:
+        frames = read(str(path), index=":")
+    except Exception as exc:
+        raise ValueError(f"pymatgen has no reader for it, and ASE failed: {type(exc).__name__}: {exc}") from exc
+    return [atoms_to_structure(atoms) for atoms in frames]
+
+
 def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str | None = None) -> Structure:
     """Read one structure, disorder included, and fail loudly.
 
@@ -110,13 +132,16 @@ def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str 
         cif_text: CIF contents, for tables that store the CIF in a column.
         fmt: Format hint for text input other than CIF (``"poscar"``).
 
+    A file pymatgen has no reader for (extended XYZ, an ASE trajectory, ...) is read with ASE.
+
     Returns:
         The parsed structure. pymatgen merges CIF rows that share a position into one site with
         several species, which is how substitutional disorder reaches the graph converter.
 
     Raises:
-        ValueError: Naming ``source`` and pymatgen's reason when the input cannot be parsed, or the data blocks
-            when a CIF holds several structures (pymatgen would return the first and drop the others).
+        ValueError: Naming ``source`` and pymatgen's reason when the input cannot be parsed, the data blocks
+            when a CIF holds several structures (pymatgen would return the first and drop the others), or the
+            number of frames when another file does.
     """
     with warnings.catch_warnings(record=True) as caught:
         # pymatgen reports both harmless rounding and the reason a CIF yields no structure as warnings:
@@ -125,15 +150,22 @@ def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str 
         try:
             if cif_text is not None and fmt not in (None, "cif"):
                 return Structure.from_str(cif_text, fmt=fmt)
-            if cif_text is None and not any(fnmatchcase(Path(source).name.lower(), p) for p in CIF_PATTERNS):
-                return Structure.from_file(str(source))
-            # What Structure.from_file does with a CIF, but seeing every structure the file holds.
-            parser = CifParser.from_str(cif_text) if cif_text is not None else CifParser(source)
-            structures = parser.parse_structures(primitive=False)
+            is_cif = cif_text is not None or any(fnmatchcase(Path(source).name.lower(), p) for p in CIF_PATTERNS)
+            if not is_cif:
+                structures = _read_non_cif(Path(source))
+            else:
+                # What Structure.from_file does with a CIF, but seeing every structure the file holds.
+                parser = CifParser.from_str(cif_text) if cif_text is not None else CifParser(source)
+                structures = parser.parse_structures(primitive=False)
         except Exception as exc:
             notes = sorted({str(w.message).strip() for w in caught if "rounded" not in str(w.message)})
             detail = f"; pymatgen warned: {' | '.join(notes)}" if notes else ""
             raise ValueError(f"{source}: cannot read structure ({type(exc).__name__}: {exc}){detail}") from exc
+    if len(structures) > 1 and not is_cif:
+        raise ValueError(
+            f"{source}: the file holds {len(structures)} structures (frames); one is read per file, so write the "
+            "frame you mean to a file of its own (ase.io.read(path, index=-1) picks the last)"
+        )
     if len(structures) > 1:  # (a CIF without any structure raised above: parse_structures refuses it)
         blocks = ", ".join(f"data_{name}" for name in parser.as_dict())
         raise ValueError(

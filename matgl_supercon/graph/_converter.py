@@ -48,9 +48,15 @@ def atoms_to_structure(atoms: Atoms) -> Structure:
         The structure; sites carry the occupancy dict of their tag when ``info["occupancy"]`` exists.
 
     Raises:
-        ValueError: When an atom's tag has no occupancy entry or its own element is missing from it
-            (ASE sometimes assigns one tag to every atom; the result would silently be wrong).
+        ValueError: When the atoms are not periodic in all three directions (a molecule, or a cell whose ``pbc``
+            was left at ASE's default of False), or an atom's tag has no occupancy entry or its own element is
+            missing from it (ASE sometimes assigns one tag to every atom; the result would silently be wrong).
     """
+    if not atoms.pbc.all():
+        raise ValueError(
+            f"{atoms.get_chemical_formula()}: pbc is {tuple(bool(p) for p in atoms.pbc)}, but a crystal is periodic "
+            "in all three directions; set atoms.pbc = True if its cell is the crystal's"
+        )
     occupancy = atoms.info.get("occupancy")
     if not occupancy:
         return Structure(atoms.cell.array, atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=False))

@@ -16,8 +16,9 @@ from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models.ensemble import TcEnsemble
 from matgl_supercon.workflows.predict import TcPrediction, make_prediction, resolve_model
 
-#: File name patterns screened by default, matched without regard to case (anything pymatgen reads can be added).
-DEFAULT_PATTERNS = ("*.cif", "*.cif.gz", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*")
+#: File name patterns screened by default, matched without regard to case (anything pymatgen or ASE reads can be
+#: added).
+DEFAULT_PATTERNS = ("*.cif", "*.cif.gz", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*", "*.extxyz")
 ERROR_FIELDS = ("source", "error")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -173,3 +174,32 @@ def test_a_cif_with_several_structures_is_refused(tmp_path, mgb2):
     single = tmp_path / "MgB2.cif"
     single.write_text(one)
     assert read_structure(single) == mgb2 == read_structure("row", cif_text=one)
+
+
+def test_formats_pymatgen_lacks_are_read_with_ase(tmp_path, mgb2):
+    from ase import Atoms
+    from ase.io import write
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(mgb2)
+    write(tmp_path / "MgB2.extxyz", atoms)
+    from_ase = read_structure(tmp_path / "MgB2.extxyz")
+    assert from_ase.composition == mgb2.composition
+    np.testing.assert_allclose(from_ase.lattice.matrix, mgb2.lattice.matrix, atol=1e-8)
+    np.testing.assert_allclose(from_ase.frac_coords, mgb2.frac_coords, atol=1e-8)
+    # A trajectory is several structures: refused with their number, as a CIF with several data blocks is.
+    write(tmp_path / "relax.traj", [atoms, atoms])
+    with pytest.raises(ValueError, match=r"relax.traj: the file holds 2 structures \(frames\); one is read per file"):
+        read_structure(tmp_path / "relax.traj")
+    # A molecule is not a crystal; a file neither library reads says so, naming the file.
+    write(tmp_path / "H2.xyz", Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]]))
+    with pytest.raises(ValueError, match=r"H2.xyz: cannot read structure .*pbc is \(False, False, False\)"):
+        read_structure(tmp_path / "H2.xyz")
+    (tmp_path / "notes.abc").write_text("MgB2\n")
+    with pytest.raises(ValueError, match=r"notes.abc: cannot read structure .*no reader for it, and ASE failed"):
+        read_structure(tmp_path / "notes.abc")
+    # A file pymatgen knows by name but cannot parse keeps pymatgen's reason, not ASE's.
+    (tmp_path / "POSCAR").write_text("broken\n")
+    with pytest.raises(ValueError, match=r"POSCAR: cannot read structure") as info:
+        read_structure(tmp_path / "POSCAR")
+    assert "ASE" not in str(info.value)

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import ase.io
 import matgl
 import numpy as np
 import pytest
@@ -171,10 +172,13 @@ def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     # Upper-case names are structure files too; other files are not screened, but reported.
     shutil.copy(tmp_path / "cifs" / "s0002.cif", tmp_path / "cifs" / "S0002_COPY.CIF")
     (tmp_path / "cifs" / "notes.txt").write_text("not a structure")
+    # An ASE user's extended XYZ is screened too (read with ASE).
+    Structure(Lattice.cubic(3.3), ["Nb", "Nb"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(tmp_path / "Nb.cif"))
+    ase.io.write(tmp_path / "cifs" / "Nb.extxyz", ase.io.read(tmp_path / "Nb.cif"))
     report = screen_folder(
         tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, workers=2, chunk_size=8, progress=False
     )
-    assert (report.n_files, report.n_predicted, report.n_errors) == (42, 38, 4)
+    assert (report.n_files, report.n_predicted, report.n_errors) == (43, 39, 4)
     assert report.other_files == [str(tmp_path / "cifs" / "notes.txt")]
     with (tmp_path / "out.errors.csv").open() as handle:
         errors = list(csv.DictReader(handle))
@@ -185,11 +189,12 @@ def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     assert "0.090 A apart" in reasons["twice.cif"] and "an atom listed twice" in reasons["twice.cif"]
     with (tmp_path / "out.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 38
+    assert len(rows) == 39
     assert not {r["source"] for r in rows} & corrupt
+    assert {r["formula"] for r in rows if r["source"].endswith("Nb.extxyz")} == {"Nb2"}
     assert report.top[0].tc == max(float(r["tc"]) for r in rows)
     again = screen_folder(tmp_path / "cifs", tmp_path / "out.csv", tiny_model_dir, progress=False)
-    assert (again.n_done_before, again.n_predicted) == (42, 0)
+    assert (again.n_done_before, again.n_predicted) == (43, 0)
 
 
 def test_predictions_name_the_elements_the_training_data_lacked(tiny_model_dir, tmp_path, capsys):
