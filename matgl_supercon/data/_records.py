@@ -108,6 +108,10 @@ def _read_non_cif(path: Path) -> list[Structure]:
     ASE reads extended XYZ, trajectories and the many codes' formats an ASE user keeps structures in; its frames
     come back one structure each, so that the caller can refuse a file with several.
     """
+    if path.is_dir():  # (ASE would try it as a trajectory folder)
+        raise IsADirectoryError(f"{path} is a folder; mgl-supercon screen (screen_folder) reads a folder's files")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
     try:
         return [Structure.from_file(str(path))]
     except ValueError as exc:

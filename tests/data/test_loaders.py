@@ -203,3 +203,9 @@ def test_formats_pymatgen_lacks_are_read_with_ase(tmp_path, mgb2):
     with pytest.raises(ValueError, match=r"POSCAR: cannot read structure") as info:
         read_structure(tmp_path / "POSCAR")
     assert "ASE" not in str(info.value)
+    with pytest.raises(
+        ValueError, match=r"cannot read structure \(IsADirectoryError: .* is a folder; mgl-supercon screen"
+    ):
+        read_structure(tmp_path)
+    with pytest.raises(ValueError, match=r"missing.xyz: cannot read structure \(FileNotFoundError: no such file"):
+        read_structure(tmp_path / "missing.xyz")
