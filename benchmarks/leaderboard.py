@@ -209,6 +209,8 @@ def main() -> None:
         "[results/composition_forest.md](results/composition_forest.md)",
         "- The same trees with geometry descriptors or JARVIS-DFT Tc rows, per family (what helps the best "
         "composition learner?): [results/forest_inputs.md](results/forest_inputs.md)",
+        "- The same trees with their neighbours' Tc as inputs, or a median or trimmed mean of the trees: "
+        "[results/forest_variants.md](results/forest_variants.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
         "[results/sodnet_distillation.md](results/sodnet_distillation.md)",
@@ -238,6 +240,8 @@ def main() -> None:
         "rows; saves the shipped `CompositionForestTc` members.",
         "- `forest_inputs.py`: those trees (200 of them) with and without the `-geo` cell and neighbour "
         "descriptors, the formula table or JARVIS-DFT's computed Tc, per family and disorder.",
+        "- `forest_variants.py`: the same trees with the ln Tc of each row's nearest compositions as inputs, and "
+        "with a median or trimmed mean of the trees in place of their mean.",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",
