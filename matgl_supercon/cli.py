@@ -103,10 +103,21 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
         )
         for p in predictions:
             print(
-                f"{p.source:{source_width}s} {p.formula:{formula_width}s} {p.disorder:9s} {p.tc:8.2f}  "
-                f"{p.tc_low:.2f}-{p.tc_high:.2f}"
+                f"{p.source:{source_width}s} {p.formula:{formula_width}s} {p.disorder:9s} {p.tc:8.2f}  {_tc_range(p)}"
             )
-        _print_unseen_element_notes(predictions)
+        _print_notes(predictions)
+
+
+def _tc_range(p) -> str:
+    """A prediction's ±1 sd range for a table; ``n/a`` where the model gave no spread (one member)."""
+    return f"{p.tc_low:.2f}-{p.tc_high:.2f}" if p.ln_tc_sd > 0 else "n/a"
+
+
+def _print_notes(predictions) -> None:
+    """The notes under a table of predictions: a range the model cannot give, and elements it never saw."""
+    if any(p.ln_tc_sd == 0 for p in predictions):
+        print("note: n/a: a single model gives no spread; a folder of several model folders (an ensemble) does")
+    _print_unseen_element_notes(predictions)
 
 
 def _print_unseen_element_notes(predictions) -> None:
@@ -175,10 +186,8 @@ def _cmd_dope(args: argparse.Namespace) -> int:
     print(f"{'dopant':6s} {'x':>6s} {'formula':{formula_width}s} {'Tc / K':>8s}  range (± 1 sd)")
     for v in variants:
         p = v.prediction
-        print(
-            f"{v.dopant:6s} {v.fraction:6.3f} {p.formula:{formula_width}s} {p.tc:8.2f}  {p.tc_low:.2f}-{p.tc_high:.2f}"
-        )
-    _print_unseen_element_notes([v.prediction for v in variants])
+        print(f"{v.dopant:6s} {v.fraction:6.3f} {p.formula:{formula_width}s} {p.tc:8.2f}  {_tc_range(p)}")
+    _print_notes([v.prediction for v in variants])
     if args.out:
         print(f"variants written to {args.out}/")
     return 0

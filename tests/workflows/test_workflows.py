@@ -234,6 +234,17 @@ def test_predictions_name_the_elements_the_training_data_lacked(tiny_model_dir, 
     assert (again.n_done_before, again.n_predicted, len(again.top)) == (2, 1, 3)
 
 
+def test_a_single_model_shows_no_range(tiny_model_dir, capsys):
+    # One model has no spread: the table says so instead of showing a range of zero width.
+    single = str(tiny_model_dir / "member_0")
+    assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--model", single]) == 0
+    row, note = capsys.readouterr().out.splitlines()[1:]
+    assert row.split()[-1] == "n/a" and note.startswith("note: n/a: a single model gives no spread")
+    assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--model", str(tiny_model_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and re.fullmatch(r"[\d.]+-[\d.]+", lines[1].split()[-1])
+
+
 def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
     _write_folder(tmp_path / "cifs", 3)
     (tmp_path / "cifs" / "s0000.cif").rename(tmp_path / "s0000.cif")
