@@ -96,7 +96,15 @@ def explore_doping(
 
     Returns:
         Variants sorted by predicted Tc, highest first.
+
+    Raises:
+        ValueError: For a dopant or fraction listed twice (its variants would be duplicates), and as
+            :func:`substitute` does.
     """
+    for name, values in (("dopant", list(dopants)), ("fraction", [float(x) for x in fractions])):
+        twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if twice:
+            raise ValueError(f"{name} {', '.join(map(str, twice))} listed twice: each variant is made once")
     ensemble = resolve_model(model)
     parent = as_structure(parent)  # once, not once per variant
     variants = [(d, x, substitute(parent, host, d, x)) for d in dopants for x in fractions]

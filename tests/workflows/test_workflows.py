@@ -341,8 +341,13 @@ def test_substitute_and_dope(tiny_model_dir, tmp_path):
     tcs = [v.prediction.tc for v in variants]
     assert tcs == sorted(tcs, reverse=True)
     assert len(list((tmp_path / "doped").glob("*.cif"))) == 4
+    with pytest.raises(ValueError, match="fraction 0.1 listed twice"):
+        explore_doping(parent, "Mg", ["Al"], [0.1, 0.1], tiny_model_dir)
+    with pytest.raises(ValueError, match="dopant Al listed twice"):
+        explore_doping(parent, "Mg", ["Al", "Li", "Al"], [0.1], tiny_model_dir)
+    # Two fractions whose variants' formulas agree to the written precision would share a file name.
     with pytest.raises(ValueError, match=r"twice: several variants would be written as Mg0\.882Al0\.098B2\.cif"):
-        explore_doping(parent, "Mg", ["Al"], [0.1, 0.1], tiny_model_dir, out_dir=tmp_path / "twice")
+        explore_doping(parent, "Mg", ["Al"], [0.1, 0.100000001], tiny_model_dir, out_dir=tmp_path / "twice")
     assert not (tmp_path / "twice").exists()
 
 
@@ -531,6 +536,10 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tiny_generator_dir
     assert len(list((tmp_path / "out").glob("sample_*.cif"))) == 3
     assert all(int(r["n_atoms"]) in (2, 3) for r in rows)
     assert all((r["sodnet_tc"] == "nan") == (r["score_error"] != "") for r in rows)  # no Tc without its reason
+    argv[argv.index("--n") + 1], argv[argv.index("--out") + 1] = "0", str(tmp_path / "none")
+    assert main(argv) == 2
+    assert "n and batch_size must be at least 1, got n=0" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
     # A name that is neither a folder nor shipped is refused with the name in the message.
     assert main(["generate", "--generator", "no-such-generator", "--n", "1", "--out", str(tmp_path / "x")]) == 2
     assert "no-such-generator" in capsys.readouterr().err
