@@ -28,6 +28,19 @@ DEFAULT_DOPED_COPIES = 3
 TEACHER_LABELS_FILE = "teacher_labels.json"
 
 
+def _at_least(minimum: int):
+    """An argparse type: an int of at least ``minimum`` (argparse names the option and the value it refuses)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse says "invalid int value" for text that is no integer
+    return parse
+
+
 def _json_option(text: str, option: str, accepted: Iterable[str] | None = None) -> dict:
     """The JSON object given to ``option``; with ``accepted``, every key must be one of those names.
 
@@ -245,11 +258,18 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fold_blocks(args: argparse.Namespace, records: Sequence) -> tuple:
+    """The train, validation and test positions of ``--fold`` among ``--n-folds`` 8:1:1 folds of ``records``."""
+    from matgl_supercon.data import paper_folds
+
+    return paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-    from matgl_supercon.data import extra_training_records, load_supercon3d, load_table, paper_folds
+    from matgl_supercon.data import extra_training_records, load_supercon3d, load_table
     from matgl_supercon.models import SODNet
     from matgl_supercon.training import (
         Subset,
@@ -260,6 +280,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         records_dataset,
     )
 
+    if args.fold >= args.n_folds:  # before any data is read
+        raise SystemExit(f"--fold {args.fold}: there are {args.n_folds} folds (0 to {args.n_folds - 1})")
     if args.table:
         records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
     elif args.dataset == "supercon3d":
@@ -279,7 +301,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_kwargs = {k: v for k, v in start._init_args.items() if k != "kwargs"}
     config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs or 40, seed=args.seed))
     structures, ln_tc = [r.structure for r in records], np.log([r.tc for r in records])
-    train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
+    train, val, test = _fold_blocks(args, records)
     copies, data = [], {}
     if args.teacher:
         n_copies = DEFAULT_DOPED_COPIES if args.doped_copies is None else args.doped_copies
@@ -391,7 +413,7 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     """
     import numpy as np
 
-    from matgl_supercon.data import extra_training_records, paper_folds
+    from matgl_supercon.data import extra_training_records
     from matgl_supercon.models import CompositionForestTc, CompositionTc
     from matgl_supercon.training import (
         CompositionForestConfig,
@@ -430,7 +452,7 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
         return statistics(extra), np.log([r.tc for r in extra])
 
     x, ln_tc = statistics(records), np.log([r.tc for r in records])
-    train, val, test = paper_folds([r.id for r in records], n_folds=args.n_folds, seed=args.split_seed)[args.fold]
+    train, val, test = _fold_blocks(args, records)
     if args.forest:
         fields = _train_fields(args.train, CompositionForestConfig, seed=args.seed)
         extra = extra_rows(args.extra_data) if args.extra_data else None
@@ -492,7 +514,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
     """``--threads``: torch CPU threads of a long job (two jobs beside each other on 2 cores want 1 each)."""
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=_at_least(1), default=None, help="torch CPU threads (default: torch's choice)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -507,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph = sub.add_parser("graph", help="convert structures to occupancy-aware graphs and summarise them")
     graph.add_argument("files", nargs="+", help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...)")
     graph.add_argument("--cutoff", type=float, default=8.0, help="neighbour radius in A (default 8)")
-    graph.add_argument("--max-neighbors", type=int, default=32, help="neighbours kept per site (default 32)")
+    graph.add_argument("--max-neighbors", type=_at_least(1), default=32, help="neighbours kept per site (default 32)")
     graph.set_defaults(func=_cmd_graph)
 
     def add_model(p, members: bool = True):
@@ -523,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files")
     predict.add_argument("files", nargs="+", help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...)")
     add_model(predict)
-    predict.add_argument("--batch-size", type=int, default=16, help="structures per forward pass (default 16)")
+    predict.add_argument("--batch-size", type=_at_least(1), default=16, help="structures per forward pass (default 16)")
     out = predict.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV")
@@ -535,9 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="results CSV (a rerun with the same model skips files already in it)"
     )
     screen.add_argument("--errors", default=None, help="errors CSV (default: <out>.errors.csv)")
-    screen.add_argument("--workers", type=int, default=1, help="processes that parse files")
-    screen.add_argument("--chunk-size", type=int, default=64, help="files per batch and per checkpoint")
-    screen.add_argument("--top", type=int, default=10, help="size of the final ranking")
+    screen.add_argument("--workers", type=_at_least(1), default=1, help="processes that parse files")
+    screen.add_argument("--chunk-size", type=_at_least(1), default=64, help="files per batch and per checkpoint")
+    screen.add_argument("--top", type=_at_least(0), default=10, help="size of the final ranking")
     screen.add_argument(
         "--pattern",
         action="append",
@@ -571,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="shipped generator name or folder of a saved DiffCSPSC in ab initio mode (DiffCSPSC-SuperCon)",
     )
     generate.add_argument("--target-tc", type=float, default=None, help="target Tc in K (omit: unconditional)")
-    generate.add_argument("--n", type=int, default=100, help="crystals to generate (default 100)")
+    generate.add_argument("--n", type=_at_least(1), default=100, help="crystals to generate (default 100)")
     generate.add_argument("--out", required=True, help="output folder (rerun with the same arguments to resume)")
     generate.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
     generate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -593,12 +617,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--structure-column", default="cif", help="--table's column of CIF paths or CIF text (default cif)"
     )
     train.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")
-    train.add_argument("--fold", type=int, default=0, help="fold to train: its train and validation blocks (default 0)")
-    train.add_argument("--n-folds", type=int, default=10, help="folds of the 8:1:1 paper protocol (default 10)")
+    train.add_argument(
+        "--fold", type=_at_least(0), default=0, help="fold to train: its train and validation blocks (default 0)"
+    )
+    train.add_argument(
+        "--n-folds", type=_at_least(3), default=10, help="folds of the 8:1:1 paper protocol (default 10)"
+    )
     train.add_argument("--split-seed", type=int, default=0, help="seed of the fold assignment (default 0)")
     train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch order (default 0)")
     train.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (default 40; with --composition at most 200)"
+        "--epochs", type=_at_least(1), default=None, help="training epochs (default 40; with --composition at most 200)"
     )
     train.add_argument("--model", default="{}", help="JSON of SODNet (or CompositionTc) arguments")
     train.add_argument(
@@ -645,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--doped-copies",
-        type=int,
+        type=_at_least(1),
         default=None,
         help=f"doped copies per training structure with --teacher (default {DEFAULT_DOPED_COPIES})",
     )
@@ -653,7 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--accelerator", default=None, help="Lightning accelerator: cpu (default), gpu, auto")
     train.add_argument("--devices", default=None, help="Lightning devices, e.g. 4 or auto (default 1)")
     train.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp (default: Lightning's choice)")
-    train.add_argument("--num-nodes", type=int, default=None, help="Lightning nodes for multi-node DDP (default 1)")
+    train.add_argument(
+        "--num-nodes", type=_at_least(1), default=None, help="Lightning nodes for multi-node DDP (default 1)"
+    )
     add_threads(train)
     train.set_defaults(func=_cmd_train)
 
@@ -662,14 +692,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("benchmark", help="run one leaderboard cell (model x task) into Matbench results files")
     bench.add_argument("task", choices=sorted(TASK_NAMES), help="benchmark task")
     bench.add_argument("--model", required=True, choices=MODELS, help="leaderboard model")
-    bench.add_argument("--folds", nargs="+", type=int, default=None, help="folds to run now (default all)")
+    bench.add_argument("--folds", nargs="+", type=_at_least(0), default=None, help="folds to run now (default all)")
     bench.add_argument("--data", default=None, help="data root (default $MATGL_SUPERCON_DATA)")
     bench.add_argument("--out", default="benchmarks/results/tasks", help="results root")
     bench.add_argument("--runs", default="runs/benchmarks", help="checkpoints of the GNN models")
     bench.add_argument(
         "--seed", type=int, default=0, help="seed of the models and of the validation hold-out (default 0)"
     )
-    bench.add_argument("--epochs", type=int, default=None, help=f"GNN epochs (default {DEFAULT_BENCHMARK_EPOCHS})")
+    bench.add_argument(
+        "--epochs", type=_at_least(1), default=None, help=f"GNN epochs (default {DEFAULT_BENCHMARK_EPOCHS})"
+    )
     bench.add_argument("--model-args", default="{}", help="JSON of SODNet / MEGNet / CompositionForestTc arguments")
     bench.add_argument(
         "--train", default="{}", help="JSON of TrainConfig fields (CompositionForestConfig fields for a forest)"

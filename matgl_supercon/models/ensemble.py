@@ -140,7 +140,12 @@ class TcEnsemble:
 
         With ``member_weights`` both are weighted; the spread is the unbiased weighted standard deviation (for
         reliability weights), which equal weights turn into the plain sample standard deviation.
+
+        Raises:
+            ValueError: For a ``batch_size`` below 1.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.members()])
         if self.member_weights is None:
             sd = stacked.std(0, unbiased=True) if len(self) > 1 else torch.zeros(stacked.shape[1])

@@ -94,9 +94,14 @@ def screen_folder(
         A :class:`ScreenReport` with the top-k predictions over the whole results file.
 
     Raises:
-        ValueError: When ``folder`` holds no file matching ``patterns``, or the results file was written by another
-            model (or by no recorded one).
+        ValueError: When ``folder`` holds no file matching ``patterns``, the results file was written by another
+            model (or by no recorded one), or ``workers`` or ``chunk_size`` is below 1 or ``top_k`` below 0.
     """
+    if workers < 1 or chunk_size < 1 or top_k < 0:
+        raise ValueError(
+            f"workers and chunk_size must be at least 1 and top_k at least 0, got workers={workers}, "
+            f"chunk_size={chunk_size}, top_k={top_k}"
+        )
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")

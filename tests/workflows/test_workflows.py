@@ -245,6 +245,16 @@ def test_a_single_model_shows_no_range(tiny_model_dir, capsys):
     assert len(lines) == 2 and re.fullmatch(r"[\d.]+-[\d.]+", lines[1].split()[-1])
 
 
+def test_batch_and_chunk_sizes_below_one_are_refused(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        predict_tc([EXAMPLES / "MgB2.cif"], tiny_model_dir, batch_size=0)
+    with pytest.raises(ValueError, match="chunk_size=0"):
+        screen_folder(EXAMPLES, tmp_path / "out.csv", tiny_model_dir, chunk_size=0, progress=False)
+    with pytest.raises(ValueError, match="top_k=-1"):
+        screen_folder(EXAMPLES, tmp_path / "out.csv", tiny_model_dir, top_k=-1, progress=False)
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_screen_refuses_to_mix_models(tiny_model_dir, tmp_path):
     _write_folder(tmp_path / "cifs", 3)
     (tmp_path / "cifs" / "s0000.cif").rename(tmp_path / "s0000.cif")
