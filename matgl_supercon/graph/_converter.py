@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -174,8 +175,11 @@ class OccupancyStructure2Graph(GraphConverter):
             allow_overlaps: Accept atoms closer than :data:`MIN_ATOM_DISTANCE` whose occupancies sum above 1
                 (see :func:`overlapping_edges`) instead of raising; five SuperCon3D CIFs need it.
         """
-        if cutoff <= 0:
-            raise ValueError(f"cutoff must be positive, got {cutoff}")
+        if not (cutoff > 0 and math.isfinite(cutoff)):  # (a NaN passes `cutoff <= 0`, and the search never ends)
+            raise ValueError(f"cutoff must be a positive number of A, got {cutoff}")
+        for name, value in (("pd_tolerance", pd_tolerance), ("tie_tolerance", tie_tolerance)):
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite distance of at least 0 A, got {value}")
         if max_neighbors is not None and max_neighbors < 1:
             raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors}")
         self.element_types = tuple(element_types)

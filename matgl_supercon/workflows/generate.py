@@ -102,10 +102,13 @@ def generate_for_tc(
 
     Raises:
         ValueError: For a generator that is not an ab initio DiffCSPSC, a non-positive ``target_tc``, ``n`` or
-            ``batch_size`` below 1, or an output folder holding samples made with other settings.
+            ``batch_size`` below 1, a negative or non-finite ``guidance``, or an output folder holding samples made
+            with other settings.
     """
     if target_tc is not None and not target_tc > 0:
         raise ValueError(f"target_tc must be a positive temperature in K, got {target_tc}")
+    if not (guidance >= 0 and math.isfinite(guidance)):
+        raise ValueError(f"guidance must be a finite scale of at least 0, got {guidance}")
     if n < 1 or batch_size < 1:
         raise ValueError(f"n and batch_size must be at least 1, got n={n}, batch_size={batch_size}")
     model = matgl.load_model(resolve_generator(generator_dir))

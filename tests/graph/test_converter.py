@@ -328,3 +328,16 @@ def test_virtual_crystal_is_one_isolated_site_with_the_formula_fractions(mg_al_b
     assert virtual_crystal("Nb").is_ordered
     with pytest.raises(ValueError, match="no atoms"):
         virtual_crystal({})
+
+
+def test_settings_that_are_no_distance_are_refused():
+    # A NaN cutoff passed a `cutoff <= 0` check, and the neighbour search never ended.
+    for cutoff in (0.0, -3.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="cutoff must be a positive number of A"):
+            OccupancyStructure2Graph(cutoff=cutoff)
+    with pytest.raises(ValueError, match="pd_tolerance must be a finite distance"):
+        OccupancyStructure2Graph(pd_tolerance=float("nan"))
+    with pytest.raises(ValueError, match="tie_tolerance must be a finite distance"):
+        OccupancyStructure2Graph(tie_tolerance=-0.1)
+    with pytest.raises(ValueError, match="max_neighbors must be >= 1"):
+        OccupancyStructure2Graph(max_neighbors=0)

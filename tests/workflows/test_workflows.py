@@ -546,9 +546,11 @@ def test_cli_generate_writes_cifs_and_summary(tiny_model_dir, tiny_generator_dir
     assert len(list((tmp_path / "out").glob("sample_*.cif"))) == 3
     assert all(int(r["n_atoms"]) in (2, 3) for r in rows)
     assert all((r["sodnet_tc"] == "nan") == (r["score_error"] != "") for r in rows)  # no Tc without its reason
-    argv[argv.index("--n") + 1], argv[argv.index("--out") + 1] = "0", str(tmp_path / "none")
-    assert main(argv) == 2
-    assert "n and batch_size must be at least 1, got n=0" in capsys.readouterr().err
+    argv[argv.index("--out") + 1] = str(tmp_path / "none")
+    with pytest.raises(ValueError, match="n and batch_size must be at least 1, got n=0"):
+        generate_for_tc(tiny_generator_dir, 30.0, 0, tmp_path / "none", scorer=None)
+    assert main([*argv, "--guidance", "nan"]) == 2
+    assert "guidance must be a finite scale of at least 0, got nan" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
     # A name that is neither a folder nor shipped is refused with the name in the message.
     assert main(["generate", "--generator", "no-such-generator", "--n", "1", "--out", str(tmp_path / "x")]) == 2
