@@ -183,18 +183,21 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str, option: str) -> list[float]:
+    """A comma-separated list of numbers given to ``option``."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"{option}: {text!r} is not a comma-separated list of numbers") from None
+
+
 def _cmd_dope(args: argparse.Namespace) -> int:
     from matgl_supercon.data import read_structure
     from matgl_supercon.workflows import explore_doping
 
-    variants = explore_doping(
-        read_structure(args.parent),
-        args.host,
-        [d.strip() for d in args.dopants.split(",")],
-        [float(x) for x in args.fractions.split(",")],
-        _tc_model(args),
-        args.out,
-    )
+    fractions = _numbers(args.fractions, "--fractions")  # before the file and the model are read
+    dopants = [d.strip() for d in args.dopants.split(",")]
+    variants = explore_doping(read_structure(args.parent), args.host, dopants, fractions, _tc_model(args), args.out)
     formula_width = _column_width("formula", (v.prediction.formula for v in variants))
     print(f"{'dopant':6s} {'x':>6s} {'formula':{formula_width}s} {'Tc / K':>8s}  range (± 1 sd)")
     for v in variants:

@@ -44,6 +44,8 @@ def test_counts_out_of_range_are_refused_by_name(capsys):
         with pytest.raises(SystemExit):
             cli.main(argv)
         assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"--fractions: '0.1,,0.2' is not a comma-separated list of numbers"):
+        cli.main(["dope", "a.cif", "--host", "Mg", "--dopants", "Al", "--fractions", "0.1,,0.2"])
     # The fold is checked against the number of folds before any data is read.
     with pytest.raises(SystemExit, match=r"--fold 10: there are 10 folds \(0 to 9\)"):
         cli.main(["train", "--fold", "10", "--out", "run", "--data", "/nonexistent"])
