@@ -50,7 +50,6 @@ class DiffCSPSC(MatGLModel):
         ln_tc_std: float = 1.0,
         n_atoms_counts: Sequence[int] = (),
         loss_weights: Sequence[float] = (1.0, 1.0, 1.0),
-        **kwargs,
     ) -> None:
         """Build the generator.
 
@@ -70,10 +69,9 @@ class DiffCSPSC(MatGLModel):
             ln_tc_std: Standard deviation of training ln Tc.
             n_atoms_counts: Histogram of atoms per cell in training (index = number of atoms), for sampling sizes.
             loss_weights: Weights of the lattice, coordinate and type losses.
-            **kwargs: Stored for MatGL's save/load.
         """
         super().__init__()
-        self.save_args(locals(), kwargs)
+        self.save_args(locals())
         self.element_types = tuple(element_types)
         self.mode = mode
         self.conditional = conditional

@@ -49,7 +49,6 @@ class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
         dropout: float = 0.1,
         target_mean: float = 0.0,
         target_std: float = 1.0,
-        **kwargs,
     ) -> None:
         """Build the model.
 
@@ -65,10 +64,9 @@ class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
             dropout: Dropout inside the feed-forward block during training.
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
             target_std: Standard deviation of the training ln Tc.
-            **kwargs: Stored for MatGL's save/load.
         """
         super().__init__()
-        self.save_args(locals(), kwargs)
+        self.save_args(locals())
         self.element_types = tuple(element_types)
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors

@@ -54,7 +54,6 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         valence_descriptors: bool = True,
         tree_sizes: Sequence[int] = (1,),
         max_depth: int = 0,
-        **kwargs,
     ) -> None:
         """Build an empty forest (every tree one leaf of value 0) whose tensors ``load_state_dict`` then fills.
 
@@ -65,7 +64,6 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             valence_descriptors: Add valence-electron counts to the elemental descriptors (as ``CompositionTc``).
             tree_sizes: Node count of each tree (set by :meth:`from_estimator`).
             max_depth: Depth of the deepest tree (set by :meth:`from_estimator`).
-            **kwargs: Stored for MatGL's save/load.
         """
         super().__init__()
         tree_sizes = [int(n) for n in tree_sizes]
@@ -73,7 +71,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             raise ValueError(f"tree_sizes: need at least one tree of at least one node, got {tree_sizes}")
         if max_depth < 0:
             raise ValueError(f"max_depth must be >= 0, got {max_depth}")
-        self.save_args(locals(), kwargs)
+        self.save_args(locals())
         self._init_args["tree_sizes"] = tree_sizes  # plain ints, whatever sequence was passed
         self.element_types = tuple(element_types)
         self.cutoff = float(cutoff)

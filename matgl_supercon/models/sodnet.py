@@ -6,6 +6,7 @@ scratch on e3nn and MatGL's PyG graphs. The model outputs ln(Tc / K).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -108,7 +109,6 @@ class SODNet(OccupancyTcModel, MatGLModel):
         state_std: Sequence[float] | None = None,
         target_mean: float = 0.0,
         target_std: float = 1.0,
-        **kwargs,
     ) -> None:
         """Build the model.
 
@@ -175,10 +175,20 @@ class SODNet(OccupancyTcModel, MatGLModel):
             state_std: Per-column standard deviation of the training states (set by the trainer; ones when None).
             target_mean: Mean of the training ln Tc (set by the trainer; the network predicts standardised values).
             target_std: Standard deviation of the training ln Tc.
-            **kwargs: Stored for MatGL's save/load.
         """
         super().__init__()
-        self.save_args(locals(), kwargs)
+        self.save_args(locals())
+        counts = {"lmax": (lmax, 0), "n_blocks": (n_blocks, 1), "n_heads": (n_heads, 1), "n_radial": (n_radial, 1)}
+        for name, (value, minimum) in counts.items():
+            if value < minimum:
+                raise ValueError(f"{name} must be at least {minimum}, got {value}")
+        if not (cutoff > 0 and math.isfinite(cutoff)):
+            raise ValueError(f"cutoff must be a positive number of A, got {cutoff}")
+        if max_neighbors is not None and max_neighbors < 1:
+            raise ValueError(f"max_neighbors must be at least 1 or None, got {max_neighbors}")
+        for name, rate in (("attention_dropout", attention_dropout), ("readout_dropout", readout_dropout)):
+            if not 0 <= rate < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {rate}")
         self.element_types = tuple(element_types)
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors

@@ -221,3 +221,12 @@ def test_memory_encoded_in_blocks_without_gradients(monkeypatch: pytest.MonkeyPa
     rows.clear()
     retrieval.encode_keys(statistics)[1].sum().backward()
     assert rows == [50]
+
+
+def test_a_misspelt_argument_is_an_error():
+    from matgl_supercon.generate import DiffCSPSC
+    from matgl_supercon.models import CompositionForestTc
+
+    for model in (CompositionTc, CompositionForestTc, DiffCSPSC):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'retreival_neighbors'"):
+            model(retreival_neighbors=32)

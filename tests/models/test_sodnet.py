@@ -151,6 +151,19 @@ def test_save_load_round_trip_in_fresh_process(model, low_symmetry, tmp_path):
 def test_bad_irreps_rejected():
     with pytest.raises(ValueError, match="not divisible by 3 heads"):
         SODNet(**dict(TINY, n_heads=3))
+    # A misspelt argument is an error, not a silent default (MatGL models take **kwargs; ours do not).
+    with pytest.raises(TypeError, match="unexpected keyword argument 'num_blocks'"):
+        SODNet(**dict(TINY, num_blocks=4))
+    for change, message in (
+        ({"lmax": -1}, "lmax must be at least 0, got -1"),
+        ({"n_blocks": 0}, "n_blocks must be at least 1, got 0"),
+        ({"n_heads": 0}, "n_heads must be at least 1, got 0"),
+        ({"cutoff": float("nan")}, "cutoff must be a positive number of A, got nan"),
+        ({"max_neighbors": 0}, "max_neighbors must be at least 1 or None, got 0"),
+        ({"readout_dropout": 1.0}, r"readout_dropout must be in \[0, 1\), got 1.0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            SODNet(**dict(TINY, **change))
 
 
 def test_valence_electrons_follow_magpie():
