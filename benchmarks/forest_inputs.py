@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,42 @@ def table_row(name: str, summary: dict, families: list[str]) -> str:
     groups = [*(summary["order"][key] for key, _ in ORDER_COLUMNS), *(summary["family"][f] for f in families)]
     cells = [f"{summary['mae_mean']:.3f} ± {summary['mae_sd']:.3f}", f"{summary['r2_mean']:.3f}"]
     return f"| {name} | " + " | ".join(cells + [f"{g['mae']:.3f}" for g in groups]) + " |"
+
+
+def finished_folds(out: Path) -> dict[int, dict]:
+    """The per-fold results written so far under ``out`` (``fold_K.json``), by fold."""
+    return {k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()}
+
+
+def summarise(per_fold: dict[int, dict], records: list, y: np.ndarray, rows: Sequence[str]) -> dict[str, dict]:
+    """Per row: fold mean ± sd of MAE and R2, and the MAE per family and per ordered / disordered over every fold's
+    test structures (``y_pred`` of each fold, in the order of its ``ids``)."""
+    position = {record.id: i for i, record in enumerate(records)}
+    tested = [position[i] for f in per_fold.values() for i in f["ids"]]
+    family = [records[i].metadata["family"] for i in tested]
+    order = [records[i].metadata["order"] for i in tested]
+    summary = {}
+    for name in rows:
+        p = np.concatenate([f[name]["y_pred"] for f in per_fold.values()])
+        summary[name] = {
+            "folds": list(per_fold),
+            **fold_summary([{m: f[name][m] for m in ("mae", "r2")} for f in per_fold.values()]),
+            "family": grouped_mae(y[tested], p, family),
+            "order": grouped_mae(y[tested], p, order),
+        }
+    return summary
+
+
+def table_header(first: str, summary: dict[str, dict], extra: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """The markdown header lines of a :func:`table_row` table, and its family columns (the same in every row)."""
+    any_row = next(iter(summary.values()))
+    families = sorted(any_row["family"])
+    groups = [
+        *((label, any_row["order"][key]["n"]) for key, label in ORDER_COLUMNS),
+        *((f, any_row["family"][f]["n"]) for f in families),
+    ]
+    names = [f"{g} ({n})" for g, n in groups] + list(extra)
+    return [f"| {first} | MAE ln K | R2 | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)], families
 
 
 def training_set(
@@ -155,25 +192,9 @@ def main() -> None:
             result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist(), "nodes": nodes}
             print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
         write_json_atomic(path, result)
-    per_fold = {
-        k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()
-    }
-    position = {record.id: i for i, record in enumerate(records)}
-    tested = [position[i] for f in per_fold.values() for i in f["ids"]]
-    family = [records[i].metadata["family"] for i in tested]
-    order = [records[i].metadata["order"] for i in tested]
-    summary = {}
-    for name in ROWS:
-        p = np.concatenate([f[name]["y_pred"] for f in per_fold.values()])
-        summary[name] = {
-            "folds": list(per_fold),
-            **fold_summary([{m: f[name][m] for m in ("mae", "r2")} for f in per_fold.values()]),
-            "family": grouped_mae(y[tested], p, family),
-            "order": grouped_mae(y[tested], p, order),
-        }
-    counts = summary[next(iter(ROWS))]["family"]  # the same structures in every row
-    families = sorted(counts)
-    orders = [(label, summary[next(iter(ROWS))]["order"][key]["n"]) for key, label in ORDER_COLUMNS]
+    per_fold = finished_folds(out)
+    summary = summarise(per_fold, records, y, ROWS)
+    header, families = table_header("features", summary)
     widths = f"{statistics.shape[1]} composition statistics, {sources['supercon3d']['geometry'].shape[1]} geometry"
     meta = provenance("python benchmarks/forest_inputs.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
@@ -186,10 +207,7 @@ def main() -> None:
         f"JARVIS-DFT rows (Tc > {JARVIS_MIN_TC} K). Family and order columns: MAE ln K over every fold's test "
         "structures.",
         "",
-        "| features | MAE ln K | R2 | "
-        + " | ".join(f"{g} ({n})" for g, n in [*orders, *((f, counts[f]["n"]) for f in families)])
-        + " |",
-        "|---|---|---|" + "---|" * (len(orders) + len(families)),
+        *header,
         *(table_row(n, s, families) for n, s in summary.items()),
     ]
     write_report(RESULTS / "forest_inputs", {"meta": meta, "summary": summary, "folds": per_fold}, lines)

@@ -26,17 +26,16 @@ per-family and ordered/disordered MAE over all test predictions, is ``benchmarks
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
 from composition_retrieval import records_statistics
-from forest_inputs import N_TREES, ORDER_COLUMNS, row_range, table_row
+from forest_inputs import N_TREES, finished_folds, row_range, summarise, table_header, table_row
 from scipy.spatial.distance import cdist
 
-from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
+from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.training import CompositionForestConfig, write_json_atomic
@@ -177,26 +176,11 @@ def main() -> None:
             result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist()}
             print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
         write_json_atomic(path, result)
-    per_fold = {
-        k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()
-    }
-    position = {record.id: i for i, record in enumerate(records)}
-    tested = [position[i] for f in per_fold.values() for i in f["ids"]]
-    family = [records[i].metadata["family"] for i in tested]
-    order = [records[i].metadata["order"] for i in tested]
-    summary = {}
+    per_fold = finished_folds(out)
+    summary = summarise(per_fold, records, y, ROWS)
     for name in ROWS:
-        p = np.concatenate([f[name]["y_pred"] for f in per_fold.values()])
-        summary[name] = {
-            "folds": list(per_fold),
-            **fold_summary([{m: f[name][m] for m in ("mae", "r2")} for f in per_fold.values()]),
-            "family": grouped_mae(y[tested], p, family),
-            "order": grouped_mae(y[tested], p, order),
-            "better_folds": sum(f[name]["mae"] < f[ROWS[0]]["mae"] for f in per_fold.values()),
-        }
-    counts = summary[ROWS[0]]["family"]
-    families = sorted(counts)
-    orders = [(label, summary[ROWS[0]]["order"][key]["n"]) for key, label in ORDER_COLUMNS]
+        summary[name]["better_folds"] = sum(f[name]["mae"] < f[ROWS[0]]["mae"] for f in per_fold.values())
+    header, families = table_header("forest", summary, ["folds better"])
     meta = provenance("python benchmarks/forest_variants.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
         *header_lines("Neighbours' Tc as inputs, and robust means of the trees (SuperCon3D all/all)", meta),
@@ -207,10 +191,7 @@ def main() -> None:
         "system. Family and order columns: MAE ln K over every fold's test structures. The last column counts the "
         "folds on which the row's MAE is below the first row's.",
         "",
-        "| forest | MAE ln K | R2 | "
-        + " | ".join(f"{g} ({n})" for g, n in [*orders, *((f, counts[f]["n"]) for f in families)])
-        + " | folds better |",
-        "|---|---|---|" + "---|" * (len(orders) + len(families) + 1),
+        *header,
         *(f"{table_row(n, s, families)} {s['better_folds']} of {len(per_fold)} |" for n, s in summary.items()),
     ]
     write_report(RESULTS / "forest_variants", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
