@@ -9,6 +9,7 @@ from matgl_supercon.graph._converter import (
     OccupancyStructure2Graph,
     as_structure,
     atoms_to_structure,
+    check_neighbour_settings,
     classify_disorder,
     virtual_crystal,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "PositionalGroups",
     "as_structure",
     "atoms_to_structure",
+    "check_neighbour_settings",
     "classify_disorder",
     "compact_formula",
     "describe_structure",

@@ -76,6 +76,19 @@ def atoms_to_structure(atoms: Atoms) -> Structure:
     return Structure(atoms.cell.array, species, atoms.get_scaled_positions(wrap=False))
 
 
+def check_neighbour_settings(cutoff: float, max_neighbors: int | None) -> None:
+    """Refuse a neighbour cutoff that is not a positive finite distance, or a neighbour count below 1.
+
+    Raises:
+        ValueError: Naming the setting and its value (a NaN cutoff passes ``cutoff <= 0``, and the neighbour
+            search then never ends).
+    """
+    if not (cutoff > 0 and math.isfinite(cutoff)):
+        raise ValueError(f"cutoff must be a positive number of A, got {cutoff}")
+    if max_neighbors is not None and max_neighbors < 1:
+        raise ValueError(f"max_neighbors must be at least 1 or None, got {max_neighbors}")
+
+
 def as_structure(crystal: Structure | Atoms) -> Structure:
     """The pymatgen ``Structure`` of a crystal given either as one or as ASE ``Atoms`` (see :func:`atoms_to_structure`).
 
@@ -175,13 +188,10 @@ class OccupancyStructure2Graph(GraphConverter):
             allow_overlaps: Accept atoms closer than :data:`MIN_ATOM_DISTANCE` whose occupancies sum above 1
                 (see :func:`overlapping_edges`) instead of raising; five SuperCon3D CIFs need it.
         """
-        if not (cutoff > 0 and math.isfinite(cutoff)):  # (a NaN passes `cutoff <= 0`, and the search never ends)
-            raise ValueError(f"cutoff must be a positive number of A, got {cutoff}")
+        check_neighbour_settings(cutoff, max_neighbors)
         for name, value in (("pd_tolerance", pd_tolerance), ("tie_tolerance", tie_tolerance)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a finite distance of at least 0 A, got {value}")
-        if max_neighbors is not None and max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be >= 1 or None, got {max_neighbors}")
         self.element_types = tuple(element_types)
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors

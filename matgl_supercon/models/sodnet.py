@@ -6,7 +6,6 @@ scratch on e3nn and MatGL's PyG graphs. The model outputs ln(Tc / K).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -18,7 +17,7 @@ from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
-from matgl_supercon.graph import ALL_ELEMENTS
+from matgl_supercon.graph import ALL_ELEMENTS, check_neighbour_settings
 from matgl_supercon.models._attention import TransformerBlock
 from matgl_supercon.models._embedding import OccupancyEmbedding, PeriodicEmbedding, RadialBasis
 from matgl_supercon.models._retrieval import LabelRetrieval, system_keys
@@ -182,10 +181,7 @@ class SODNet(OccupancyTcModel, MatGLModel):
         for name, (value, minimum) in counts.items():
             if value < minimum:
                 raise ValueError(f"{name} must be at least {minimum}, got {value}")
-        if not (cutoff > 0 and math.isfinite(cutoff)):
-            raise ValueError(f"cutoff must be a positive number of A, got {cutoff}")
-        if max_neighbors is not None and max_neighbors < 1:
-            raise ValueError(f"max_neighbors must be at least 1 or None, got {max_neighbors}")
+        check_neighbour_settings(cutoff, max_neighbors)
         for name, rate in (("attention_dropout", attention_dropout), ("readout_dropout", readout_dropout)):
             if not 0 <= rate < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {rate}")

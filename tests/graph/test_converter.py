@@ -339,5 +339,5 @@ def test_settings_that_are_no_distance_are_refused():
         OccupancyStructure2Graph(pd_tolerance=float("nan"))
     with pytest.raises(ValueError, match="tie_tolerance must be a finite distance"):
         OccupancyStructure2Graph(tie_tolerance=-0.1)
-    with pytest.raises(ValueError, match="max_neighbors must be >= 1"):
+    with pytest.raises(ValueError, match="max_neighbors must be at least 1 or None, got 0"):
         OccupancyStructure2Graph(max_neighbors=0)
