@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import matgl
@@ -83,15 +84,19 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
     modules: dict[str, OccupancyTcModel] = {}
     models, weights = [], []
     for member in folders:
-        spec = json.loads((member / "model.json").read_text())
-        kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("target_mean", "target_std")}
-        key = json.dumps([spec["@module"], spec["@class"], kwargs], sort_keys=True, default=str)
-        if key not in modules:
-            model = matgl.load_model(member)  # weights_only=True inside MatGL
+        try:
+            spec = json.loads((member / "model.json").read_text())
+            kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("target_mean", "target_std")}
+            key = json.dumps([spec["@module"], spec["@class"], kwargs], sort_keys=True, default=str)
+            model = matgl.load_model(member) if key not in modules else None  # weights_only=True inside MatGL
+            state = read_state(member)  # weights_only=True; memory rows shared by members put back
+        except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError, pickle.UnpicklingError) as exc:
+            # A damaged or foreign folder: name it, rather than let a bare KeyError escape from MatGL's loader.
+            raise ValueError(f"{member}: cannot load the model saved there ({type(exc).__name__}: {exc})") from exc
+        if model is not None:
             if not isinstance(model, OccupancyTcModel):
                 raise ValueError(f"{member}: holds a {type(model).__name__}, not a Tc model of this package")
             modules[key] = model
-        state = read_state(member)  # weights_only=True; memory rows shared by members put back
         try:
             modules[key].load_state_dict(state)  # here, not only in TcEnsemble, so that the error names the folder
         except RuntimeError as exc:

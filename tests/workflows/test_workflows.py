@@ -451,6 +451,14 @@ def test_member_whose_weights_do_not_fit_its_model_json_is_named(tiny_model_dir,
     shutil.rmtree(tmp_path / "other")
     with pytest.raises(ValueError, match=r"member_1: its state.pt does not fit"):
         load_model(tmp_path)
+    # A damaged member folder is named too, not left to a bare KeyError or unpickling error from MatGL's loader.
+    (tmp_path / "member_1" / "model.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"member_1: cannot load the model saved there \(KeyError: 'kwargs'\)"):
+        load_model(tmp_path)
+    shutil.copy(tmp_path / "member_0" / "model.json", tmp_path / "member_1" / "model.json")
+    (tmp_path / "member_1" / "state.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"member_1: cannot load the model saved there"):
+        load_model(tmp_path)
 
 
 def assert_example_ln_tc(ln_tc: torch.Tensor, expected: list) -> None:
