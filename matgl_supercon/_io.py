@@ -56,12 +56,28 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 
 
 def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a CSV file as dicts of strings; no file, no rows."""
+    """The rows of a CSV file as dicts of strings; no file, no rows.
+
+    Raises:
+        ValueError: Naming the file and line of a row with more or fewer fields than the header (a file cut short
+            or edited by hand), which a resumed job would otherwise take for a finished row or crash on.
+    """
     path = Path(path)
     if not path.exists():
         return []
+    rows = []
     with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        for row in reader:
+            if None in row or None in row.values():
+                fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None, []))
+                raise ValueError(
+                    f"{path} line {reader.line_num}: {fields} field{'s' * (fields != 1)} where the header has "
+                    f"{len(reader.fieldnames)} (cut short or edited?); mend or delete that line, and a rerun redoes "
+                    "what it held"
+                )
+            rows.append(row)
+    return rows
 
 
 def write_csv_atomic(path: str | Path, rows: Iterable[dict], fieldnames: Iterable[str]) -> Path:

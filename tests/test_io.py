@@ -6,7 +6,14 @@ import stat
 
 import pytest
 
-from matgl_supercon._io import default_permissions, make_folder, replace_folder, write_bytes_atomic, write_json_atomic
+from matgl_supercon._io import (
+    default_permissions,
+    make_folder,
+    read_csv_rows,
+    replace_folder,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 
 def test_atomic_writes_replace_whole_files_with_normal_permissions(tmp_path):
@@ -58,3 +65,16 @@ def test_make_folder_follows_a_link_made_before_its_target(tmp_path):
     assert make_folder(tmp_path / "runs" / "fold_0") == tmp_path / "runs" / "fold_0"
     assert (tmp_path / "scratch" / "runs" / "fold_0").is_dir()
     make_folder(tmp_path / "runs" / "fold_0")  # an existing folder is fine
+
+
+def test_csv_rows_cut_short_or_edited_are_named(tmp_path):
+    path = tmp_path / "results.csv"
+    assert read_csv_rows(path) == []
+    path.write_text("source,tc,ln_tc\na.cif,39.0,3.66\nb.cif,33\n")
+    with pytest.raises(ValueError, match=r"results.csv line 3: 2 fields where the header has 3 \(cut short or edited"):
+        read_csv_rows(path)
+    path.write_text("source,tc,ln_tc\na.cif,39.0,3.66,extra\n")
+    with pytest.raises(ValueError, match=r"results.csv line 2: 4 fields where the header has 3"):
+        read_csv_rows(path)
+    path.write_text("source,tc,ln_tc\na.cif,39.0,3.66\n")
+    assert read_csv_rows(path) == [{"source": "a.cif", "tc": "39.0", "ln_tc": "3.66"}]
