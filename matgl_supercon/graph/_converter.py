@@ -39,19 +39,20 @@ ALL_ELEMENTS: tuple[str, ...] = tuple(Element.from_Z(z).symbol for z in range(1,
 def atoms_to_structure(atoms: Atoms) -> Structure:
     """Convert ASE ``Atoms`` to a pymatgen ``Structure``, keeping ASE's CIF occupancies.
 
-    ASE's CIF reader stores partial occupancies as ``atoms.info["occupancy"]`` (tag -> {symbol: occupancy})
-    with the tag of each atom in ``atoms.get_tags()``.
+    ASE's CIF reader stores partial occupancies as ``atoms.info["occupancy"]`` (site kind -> {symbol: occupancy})
+    and each atom's kind in ``atoms.arrays["spacegroup_kinds"]``; older ASE versions gave the kind as the atom's
+    tag, which is read when that array is absent.
 
     Args:
         atoms: A periodic ASE ``Atoms``.
 
     Returns:
-        The structure; sites carry the occupancy dict of their tag when ``info["occupancy"]`` exists.
+        The structure; sites carry the occupancy dict of their kind when ``info["occupancy"]`` exists.
 
     Raises:
         ValueError: When the atoms are not periodic in all three directions (a molecule, or a cell whose ``pbc``
-            was left at ASE's default of False), or an atom's tag has no occupancy entry or its own element is
-            missing from it (ASE sometimes assigns one tag to every atom; the result would silently be wrong).
+            was left at ASE's default of False), or an atom's kind has no occupancy entry or its own element is
+            missing from it (the result would silently be wrong).
     """
     if not atoms.pbc.all():
         raise ValueError(
@@ -61,17 +62,20 @@ def atoms_to_structure(atoms: Atoms) -> Structure:
     occupancy = atoms.info.get("occupancy")
     if not occupancy:
         return Structure(atoms.cell.array, atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=False))
+    kinds, label = atoms.arrays.get("spacegroup_kinds"), "kind"
+    if kinds is None:
+        kinds, label = atoms.get_tags(), "tag"
     species = []
-    for i, (tag, symbol) in enumerate(zip(atoms.get_tags(), atoms.get_chemical_symbols(), strict=True)):
-        entry = occupancy.get(str(tag), occupancy.get(tag))
+    for i, (kind, symbol) in enumerate(zip(kinds, atoms.get_chemical_symbols(), strict=True)):
+        entry = occupancy.get(str(kind), occupancy.get(kind))
         if entry is None or symbol not in entry:
             raise ValueError(
-                f"atom {i} ({symbol}, tag {tag}): atoms.info['occupancy'] has no entry for it; "
+                f"atom {i} ({symbol}, {label} {kind}): atoms.info['occupancy'] has no entry for it; "
                 "read disordered CIFs with pymatgen (Structure.from_file) instead"
             )
         total = sum(entry.values())
         if total > 1 + OCCUPANCY_TOL:
-            raise ValueError(f"atom {i} ({symbol}, tag {tag}): total occupancy {total:.4f} exceeds 1")
+            raise ValueError(f"atom {i} ({symbol}, {label} {kind}): total occupancy {total:.4f} exceeds 1")
         species.append(dict(entry))
     return Structure(atoms.cell.array, species, atoms.get_scaled_positions(wrap=False))
 

@@ -179,6 +179,20 @@ def test_ase_atoms_input(mgb2, mg_al_b2):
         atoms_to_structure(broken)
 
 
+def test_disordered_cifs_read_by_ase_keep_their_occupancies(mg_al_b2, tmp_path):
+    # ASE's CIF reader keys info["occupancy"] by each atom's site kind (arrays["spacegroup_kinds"]); every tag is 0.
+    import ase.io
+
+    path = tmp_path / "MgAlB2.cif"
+    mg_al_b2.to(filename=str(path))
+    atoms = ase.io.read(path)
+    assert set(atoms.get_tags()) == {0} and "spacegroup_kinds" in atoms.arrays
+    from_ase, from_pymatgen = convert(atoms), convert(Structure.from_file(str(path)))
+    assert torch.allclose(from_ase.occupancy, from_pymatgen.occupancy)
+    assert torch.equal(from_ase.edge_index, from_pymatgen.edge_index)
+    assert atoms_to_structure(atoms)[0].species.get_el_amt_dict() == pytest.approx({"Mg": 0.9, "Al": 0.1})
+
+
 def test_bad_input_names_site_and_problem(mgb2):
     # pymatgen refuses such a Structure itself; ASE input reaches our own check.
     too_full = Atoms("Na", scaled_positions=[[0, 0, 0]], cell=np.eye(3) * 4.0, pbc=True)
