@@ -8,6 +8,7 @@ a disordered CIF, and the gap to SODNet measures what occupancy awareness buys.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -16,6 +17,13 @@ from matgl.models import MEGNet
 from matgl_supercon.graph import ALL_ELEMENTS, OccupancyStructure2Graph
 from matgl_supercon.models._target import StandardisedTarget
 from matgl_supercon.models.sodnet import attach_positions
+
+#: The arguments MatGL's MEGNet names (it also takes ``**kwargs``, which it ignores).
+MEGNET_ARGUMENTS = frozenset(
+    name
+    for name, parameter in inspect.signature(MEGNet.__init__).parameters.items()
+    if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+)
 
 
 class MEGNetTc(StandardisedTarget, MEGNet):
@@ -43,7 +51,14 @@ class MEGNetTc(StandardisedTarget, MEGNet):
             target_mean: Mean of the training target (set by the trainer).
             target_std: Standard deviation of the training target.
             **kwargs: Further :class:`matgl.models.MEGNet` arguments.
+
+        Raises:
+            TypeError: For an argument that is neither this class's nor MEGNet's (MEGNet itself takes any keyword,
+                so a misspelt one would otherwise leave its default in place without a word).
         """
+        unknown = sorted(set(kwargs) - MEGNET_ARGUMENTS)
+        if unknown:
+            raise TypeError(f"MEGNetTc got unexpected keyword arguments {unknown}: neither its own nor MEGNet's")
         super().__init__(element_types=tuple(element_types), cutoff=cutoff, **kwargs)
         self.max_neighbors = max_neighbors
         self.save_args(locals(), kwargs)

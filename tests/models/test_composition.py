@@ -225,8 +225,9 @@ def test_memory_encoded_in_blocks_without_gradients(monkeypatch: pytest.MonkeyPa
 
 def test_a_misspelt_argument_is_an_error():
     from matgl_supercon.generate import DiffCSPSC
-    from matgl_supercon.models import CompositionForestTc
+    from matgl_supercon.models import CompositionForestTc, MEGNetTc
 
-    for model in (CompositionTc, CompositionForestTc, DiffCSPSC):
-        with pytest.raises(TypeError, match="unexpected keyword argument 'retreival_neighbors'"):
+    for model in (CompositionTc, CompositionForestTc, DiffCSPSC, MEGNetTc):
+        with pytest.raises(TypeError, match=r"unexpected keyword argument.*'retreival_neighbors'"):
             model(retreival_neighbors=32)
+    assert MEGNetTc(nblocks=1, max_neighbors=8).max_neighbors == 8  # MEGNet's own arguments still pass through
