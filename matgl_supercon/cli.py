@@ -168,6 +168,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         workers=args.workers,
         chunk_size=args.chunk_size,
         top_k=args.top,
+        progress=sys.stderr.isatty(),  # a bar on a terminal; a batch job's log gets the summary lines only
         **({"patterns": args.pattern} if args.pattern else {}),
     )
     print(
@@ -253,6 +254,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         training,
         guidance=args.guidance,
         seed=args.seed,
+        progress=sys.stderr.isatty(),  # a bar on a terminal; a batch job's log gets the summary line only
     )
     n_valid = sum(r["structurally_valid"] for r in rows)
     print(
