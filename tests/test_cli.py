@@ -3,6 +3,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import matgl_supercon
 from matgl_supercon import cli, pretrained
 from matgl_supercon.benchmarks import MODEL_INPUTS, MODELS, TASK_NAMES, TASKS
@@ -31,8 +33,6 @@ def test_light_name_lists_match_the_definitions():
 
 def test_counts_out_of_range_are_refused_by_name(capsys):
     # A zero batch or chunk used to end in "range() arg 3 must not be zero"; a zero worker count passed silently.
-    import pytest
-
     for argv, message in (
         (["screen", "cifs", "--out", "x.csv", "--chunk-size", "0"], "argument --chunk-size: must be at least 1, got 0"),
         (["screen", "cifs", "--out", "x.csv", "--workers", "0"], "argument --workers: must be at least 1, got 0"),
