@@ -165,12 +165,12 @@ def read_structure(source: str | Path, *, cif_text: str | None = None, fmt: str 
             notes = sorted({str(w.message).strip() for w in caught if "rounded" not in str(w.message)})
             detail = f"; pymatgen warned: {' | '.join(notes)}" if notes else ""
             raise ValueError(f"{source}: cannot read structure ({type(exc).__name__}: {exc}){detail}") from exc
-    if len(structures) > 1 and not is_cif:
-        raise ValueError(
-            f"{source}: the file holds {len(structures)} structures (frames); one is read per file, so write the "
-            "frame you mean to a file of its own (ase.io.read(path, index=-1) picks the last)"
-        )
     if len(structures) > 1:  # (a CIF without any structure raised above: parse_structures refuses it)
+        if not is_cif:
+            raise ValueError(
+                f"{source}: the file holds {len(structures)} structures (frames); one is read per file, so write "
+                "the frame you mean to a file of its own (ase.io.read(path, index=-1) picks the last)"
+            )
         blocks = ", ".join(f"data_{name}" for name in parser.as_dict())
         raise ValueError(
             f"{source}: the CIF holds {len(structures)} structures (its data blocks: {blocks}); one is read per file, "
