@@ -3,11 +3,13 @@
 Usage:
     python benchmarks/composition_forest.py --data ../shared/data [--folds 0 1 2] [--threads 2] [--save-members]
 
-Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K), on the composition statistics SODNet's readout
-and ``CompositionTc`` read (valence descriptors included). Each fold's trees train on its training block plus the
-formula-only SuperCon superconductors (one-site virtual crystals, Stanev et al. 2018) of every chemical system
-outside the fold's validation and test blocks (``outside_chemical_systems``; about 10,400 rows), as
-``supercon3d_baselines.py --extra-data formulas_new_systems --extra-scope fold`` does for RF-c. Rows:
+Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K), on the composition statistics of
+``CompositionForestTc``'s default descriptor table (pymatgen's elemental properties, valence-electron counts and,
+since 2026-12-06, the properties of each element's solid and Magpie's DFT ground-state columns:
+``element_properties.py``). Each fold's trees train on its training block plus the formula-only SuperCon
+superconductors (one-site virtual crystals, Stanev et al. 2018) of every chemical system outside the fold's
+validation and test blocks (``outside_chemical_systems``; about 10,400 rows), as ``supercon3d_baselines.py
+--extra-data formulas_new_systems --extra-scope fold`` does for RF-c. Rows:
 
 - ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 30 trees,
   leaves of at least 2 rows, half the statistics tried per split): the forests the shipped ensemble holds, about
@@ -15,6 +17,9 @@ outside the fold's validation and test blocks (``outside_chemical_systems``; abo
   their test predictions (``member_results_dir``) for ``make_pretrained.py``.
 - ``LARGE_ROW``: 500 fully grown extra trees (about 10 M nodes, 100 MB per fold): what more trees would give.
 - ``NO_FORMULAS_ROW``: the members' forest on the training block alone: what the formula table adds.
+- ``EARLIER_ROW``: the members' forest on the statistics of the table without the solid's and ground-state columns,
+  as the members shipped until 2026-12-06 (``solid_descriptors=False, ground_state_descriptors=False``; 102
+  statistics).
 
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report is
 ``benchmarks/results/composition_forest.{json,md}``.
@@ -35,6 +40,7 @@ from composition_retrieval import member_results_dir, member_runs_dir, records_s
 
 from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
+from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import (
     CompositionForestConfig,
     fit_composition_forest,
@@ -46,8 +52,11 @@ RESULTS = Path(__file__).parent / "results"
 MEMBER_ROW = "extra trees, 30, leaves >= 2 (members)"
 LARGE_ROW = "extra trees, 500, leaves >= 1"
 NO_FORMULAS_ROW = "members' forest without the formula rows"
-#: The saved fold forests' name, as ``make_pretrained.py`` knows them.
-MEMBER_VARIANT = "composition_forest_formulas"
+EARLIER_ROW = "members' forest, descriptors until 2026-12-06"
+EARLIER_DESCRIPTORS = {"solid_descriptors": False, "ground_state_descriptors": False}
+#: The saved fold forests' name, as ``make_pretrained.py`` knows them (``composition_forest_formulas``: those of
+#: ``EARLIER_ROW``, shipped until 2026-12-06).
+MEMBER_VARIANT = "composition_forest_formulas_solid_ground_state"
 #: Bytes per tree node as the model stores it (int16 feature, int32 right child, float32 threshold or value).
 NODE_BYTES = 10
 
@@ -67,13 +76,22 @@ def main() -> None:
     parser.add_argument("--save-members", action="store_true", help="save the members' forests for make_pretrained.py")
     args = parser.parse_args()
     records = load_supercon3d(args.data)
-    ids, y, x, folds = supercon3d_statistics(args.data, records)
-    formula_x, formula_y, formula_systems = formula_rows(args.data)
+    ids, y, earlier_x, folds = supercon3d_statistics(args.data, records)
+    formulas = extra_training_records("formulas_new_systems", [], args.data)
+    earlier_formula_x, formula_y = records_statistics(formulas)
+    formula_systems = [chemical_system(r.structure) for r in formulas]
+    members = CompositionForestTc()  # the default descriptors, as the members are grown
+    x = members.structure_composition_statistics([r.structure for r in records], allow_overlaps=True)
+    x = x.numpy().astype(np.float64)
+    formula_x = members.structure_composition_statistics([r.structure for r in formulas]).numpy().astype(np.float64)
     out = Path(args.out)
+    member_config = CompositionForestConfig(n_jobs=args.threads)
+    #: Row: (forest settings, with the formula rows, model arguments, statistics, formula-row statistics).
     configs = {
-        MEMBER_ROW: (CompositionForestConfig(n_jobs=args.threads), True),
-        LARGE_ROW: (CompositionForestConfig(n_estimators=500, min_samples_leaf=1, n_jobs=args.threads), True),
-        NO_FORMULAS_ROW: (CompositionForestConfig(n_jobs=args.threads), False),
+        MEMBER_ROW: (member_config, True, {}, x, formula_x),
+        LARGE_ROW: (replace(member_config, n_estimators=500, min_samples_leaf=1), True, {}, x, formula_x),
+        NO_FORMULAS_ROW: (member_config, False, {}, x, formula_x),
+        EARLIER_ROW: (member_config, True, EARLIER_DESCRIPTORS, earlier_x, earlier_formula_x),
     }
     for k in args.folds:
         train, val, test = folds[k]
@@ -83,11 +101,13 @@ def main() -> None:
             continue
         rows = outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)])
         result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
-        for name, (config, with_formulas) in configs.items():
+        for name, (config, with_formulas, model_kwargs, statistics, formula_statistics) in configs.items():
             started = time.perf_counter()
-            extra = (formula_x[rows], formula_y[rows]) if with_formulas else None
-            model, fitted = fit_composition_forest((x[train], y[train]), config=replace(config, seed=k), extra=extra)
-            p = model.predict_statistics(x[test]).numpy().astype(np.float64)
+            extra = (formula_statistics[rows], formula_y[rows]) if with_formulas else None
+            model, fitted = fit_composition_forest(
+                (statistics[train], y[train]), model_kwargs, replace(config, seed=k), extra=extra
+            )
+            p = model.predict_statistics(statistics[test]).numpy().astype(np.float64)
             result[name] = {
                 "mae": mae(y[test], p),
                 "r2": r2(y[test], p),
@@ -116,7 +136,8 @@ def main() -> None:
     meta = provenance(f"python benchmarks/composition_forest.py --data ../shared/data{options}", args.threads)
     lines = [
         *header_lines("Extra trees on composition statistics with the SuperCon formula table (all/all)", meta),
-        f"{x.shape[1]} statistics per structure; {len(per_fold)} folds; formula rows per fold "
+        f"{x.shape[1]} statistics per structure ({earlier_x.shape[1]} in the last row); {len(per_fold)} folds; "
+        "formula rows per fold "
         f"{min(f['formula_rows'] for f in per_fold.values()):,}-{max(f['formula_rows'] for f in per_fold.values()):,}.",
         "",
         "| learner | MAE ln K | R2 | MB per fold (tensors) | s per fold |",

@@ -211,6 +211,8 @@ def main() -> None:
         "composition learner?): [results/forest_inputs.md](results/forest_inputs.md)",
         "- The same trees with their neighbours' Tc as inputs, or a median or trimmed mean of the trees: "
         "[results/forest_variants.md](results/forest_variants.md)",
+        "- Which elemental properties the composition statistics hold (the solid's properties from pymatgen, Magpie's "
+        "DFT ground state): [results/element_properties.md](results/element_properties.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
         "[results/sodnet_distillation.md](results/sodnet_distillation.md)",
@@ -242,6 +244,8 @@ def main() -> None:
         "descriptors, the formula table or JARVIS-DFT's computed Tc, per family and disorder.",
         "- `forest_variants.py`: the same trees with the ln Tc of each row's nearest compositions as inputs, and "
         "with a median or trimmed mean of the trees in place of their mean.",
+        "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "
+        "properties, the elemental Tc, Magpie's DFT ground state).",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",
@@ -259,6 +263,8 @@ def main() -> None:
         "table's formula, and their test error.",
         "- `perov5_csp.py`: the DiffCSP core on Perov-5 crystal structure prediction.",
         "- `make_pretrained.py`: packages the fold models as the shipped `SODNet-SuperCon3D` ensemble.",
+        "- `make_element_table.py`: writes the package's copy of Magpie's DFT ground-state columns (from matminer), "
+        "which `ground_state_descriptors` reads.",
         "- `run_tasks.sh`: every Matbench-style cell above (`mgl-supercon benchmark`, resumable).",
         "- `diffcsp_sc_generation.py`: Tc-conditioned generation on the DiffCSP-SC split, SR/NSR metrics.",
         "- `leaderboard.py`: this page.",

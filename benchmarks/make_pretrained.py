@@ -94,7 +94,7 @@ WEIGHT_STEP = 0.05
 
 def kind(name: str) -> str:
     """The model kind of a configuration: one of ``KINDS``."""
-    if name == FOREST_VARIANT:
+    if name.startswith("composition_forest"):  # FOREST_VARIANT, and the forests shipped before it
         return "CompositionForestTc"
     return "CompositionTc" if name in MEMBER_VARIANTS.values() else "SODNet"
 

@@ -23,7 +23,9 @@ folds, to ``benchmarks/results/sodnet_distillation.{json,md}`` (other ``--varian
 ``sodnet_distillation_variants<N>_epochs<E>.{json,md}``). First measured in a probe (fold 0, 2026-12-05):
 three copies per structure 0.604 ln K against the default's 0.647; one copy 0.644.
 The formula-memory student (10 folds, 2026-12-05/06): 0.578 ± 0.029 ln K against 0.635 untaught and
-0.635 for the default student.
+0.635 for the default student. The committed reports were taught by, and compare with, the forests shipped until
+2026-12-06 (``composition_forest_formulas``, without the solid's descriptors; their test predictions stay under
+``results/composition_members``); a rerun takes the forests shipped now, ``FOREST_VARIANT``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import functools
 import math
 import warnings
+from pathlib import Path
 
 import torch
 from pymatgen.core import Element
@@ -27,6 +30,54 @@ _BLOCKS = ("s", "p", "d", "f")
 _SUBSHELL_SIZE = {"s": 2, "p": 6, "d": 10, "f": 14}
 #: Columns added by :func:`valence_electrons` (Magpie's NsValence ... NUnfilled).
 VALENCE_COLUMNS = 10
+#: Properties of each element's own solid, as pymatgen's ``Element.data`` names them: whether it is a metal and
+#: how soft its lattice is are what Tc depends on (Matthias; McMillan), and the elemental Tc itself. On SuperCon3D
+#: they lower the composition forest's error by 0.010 ln K (``benchmarks/results/element_properties.md``).
+SOLID_PROPERTIES: tuple[str, ...] = (
+    "Electrical resistivity",
+    "Superconduction temperature",
+    "Metallic radius",
+    "Bulk modulus",
+)
+
+
+#: Magpie's columns of each element's T = 0 K DFT ground state (OQMD volume per atom, band gap, magnetic moment, the
+#: ground state's space group number) and its covalent radius, as ``GROUND_STATE_TABLE`` holds them (written from
+#: matminer by ``benchmarks/make_element_table.py``; Ward et al., npj Comput. Mater. 2016). Beside the solid's
+#: properties they lower the composition forest's error by 0.007 ln K more.
+GROUND_STATE_COLUMNS: tuple[str, ...] = ("GSvolume_pa", "GSbandgap", "GSmagmom", "SpaceGroupNumber", "CovalentRadius")
+GROUND_STATE_TABLE = Path(__file__).with_name("magpie_ground_state.csv")
+
+
+@functools.cache
+def _ground_state_rows() -> dict[str, tuple[float, ...]]:
+    with GROUND_STATE_TABLE.open(newline="") as handle:
+        return {row["symbol"]: tuple(float(row[c]) for c in GROUND_STATE_COLUMNS) for row in csv.DictReader(handle)}
+
+
+def ground_state_properties(symbol: str) -> list[float]:
+    """:data:`GROUND_STATE_COLUMNS` of an element (Å^3/atom, eV, Bohr magnetons, space group number, pm).
+
+    Raises:
+        ValueError: If the table has no row for the element.
+    """
+    rows = _ground_state_rows()
+    if symbol not in rows:
+        raise ValueError(f"{symbol}: no row in {GROUND_STATE_TABLE} (it holds the elements H to Lr)")
+    return list(rows[symbol])
+
+
+def solid_properties(symbol: str) -> list[float]:
+    """:data:`SOLID_PROPERTIES` of an element: log10 resistivity (Ω m), Tc (K), metallic radius (Å), bulk modulus (GPa).
+
+    pymatgen lists a superconducting transition only for the elements that have one at ambient pressure, so a
+    missing Tc is 0 K; any other missing value is NaN (:func:`element_descriptors` fills in the column median).
+    """
+    data = Element(symbol).data
+    values = [data.get(name) for name in SOLID_PROPERTIES]
+    resistivity, tc, radius, modulus = (float(v) if isinstance(v, (int, float)) else math.nan for v in values)
+    log_resistivity = math.log10(resistivity) if resistivity > 0 else math.nan
+    return [log_resistivity, 0.0 if math.isnan(tc) else tc, radius, modulus]
 
 
 def valence_electrons(symbol: str) -> list[float]:
@@ -52,7 +103,9 @@ def valence_electrons(symbol: str) -> list[float]:
     return [*counts, sum(counts), *empty, sum(empty)]
 
 
-def element_descriptors(element_types: tuple[str, ...], valence: bool = False) -> torch.Tensor:
+def element_descriptors(
+    element_types: tuple[str, ...], valence: bool = False, solid: bool = False, ground_state: bool = False
+) -> torch.Tensor:
     """Standardised elemental properties, one row per element.
 
     Missing values (e.g. the electronegativity of noble gases) take the column median, so that every
@@ -62,9 +115,12 @@ def element_descriptors(element_types: tuple[str, ...], valence: bool = False) -
     Args:
         element_types: Element symbols.
         valence: Also add the valence-electron counts of :func:`valence_electrons`.
+        solid: Also add the properties of each element's solid (:func:`solid_properties`).
+        ground_state: Also add Magpie's DFT ground-state columns (:func:`ground_state_properties`).
 
     Returns:
-        ``[len(element_types), len(ELEMENT_PROPERTIES) (+ VALENCE_COLUMNS) + 4]`` float32 tensor.
+        ``[len(element_types), n_properties + 4]`` float32 tensor: the standardised properties (``ELEMENT_PROPERTIES``,
+        then those of each option, in the order of the arguments), then the s/p/d/f block one-hot.
     """
     rows = []
     with warnings.catch_warnings():
@@ -80,10 +136,14 @@ def element_descriptors(element_types: tuple[str, ...], valence: bool = False) -
                     values.append(math.nan)
             if valence:
                 values += valence_electrons(symbol)
+            if solid:
+                values += solid_properties(symbol)
+            if ground_state:
+                values += ground_state_properties(symbol)
             values += [float(element.block == b) for b in _BLOCKS]
             rows.append(values)
     table = torch.tensor(rows, dtype=torch.float64)
-    n_props = len(ELEMENT_PROPERTIES) + (VALENCE_COLUMNS if valence else 0)
+    n_props = table.shape[1] - len(_BLOCKS)
     props = table[:, :n_props]
     median = torch.nanmedian(props, dim=0).values
     props = torch.where(torch.isnan(props), median.expand_as(props), props)
@@ -100,9 +160,17 @@ class OccupancyEmbedding(nn.Module):
     single-species site; so a site {A: x, B: 1-x} tends continuously to pure A as x -> 1.
     """
 
-    def __init__(self, element_types: tuple[str, ...], dim: int, learned: bool = True, valence: bool = False) -> None:
+    def __init__(
+        self,
+        element_types: tuple[str, ...],
+        dim: int,
+        learned: bool = True,
+        valence: bool = False,
+        solid: bool = False,
+        ground_state: bool = False,
+    ) -> None:
         super().__init__()
-        self.register_buffer("descriptors", element_descriptors(element_types, valence))
+        self.register_buffer("descriptors", element_descriptors(element_types, valence, solid, ground_state))
         # Without a free per-element table the model only sees elements through their descriptors,
         # which generalises better to rare elements on small datasets.
         self.learned = nn.Parameter(torch.randn(len(element_types), dim) * 0.1) if learned else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch_geometric.data import Batch
@@ -73,6 +73,8 @@ class OccupancyTcModel(StandardisedTarget):
     element_types: tuple[str, ...]
     cutoff: float
     max_neighbors: int | None
+    #: Constructor arguments whose default changed, with the value a model saved before the argument existed had.
+    DEFAULTS_BEFORE: ClassVar[dict[str, object]] = {}
 
     @classmethod
     def load(cls, path: str | Path | dict, **kwargs):
@@ -80,13 +82,17 @@ class OccupancyTcModel(StandardisedTarget):
 
         A member of a shipped ensemble may keep the retrieval-memory rows it has in common with other members in
         a file beside it (:func:`matgl_supercon.models.share_retrieval_memory`); its folder names that file, and
-        the rows are put back here. Any other folder, name or Hugging Face id goes through MatGL's loader.
+        the rows are put back here. A file saved before an argument of :attr:`DEFAULTS_BEFORE` existed is built
+        with that argument's earlier value. Any other folder, name or Hugging Face id goes through MatGL's loader.
         """
         folder = Path(path["state.pt"]).parent if isinstance(path, dict) else Path(path)
-        if not (folder / SHARED_MEMORY_JSON).exists():
+        init_path = Path(path["model.pt"]) if isinstance(path, dict) else folder / "model.pt"
+        init_args = torch.load(init_path, map_location="cpu", weights_only=True) if init_path.exists() else None
+        # A file saved before an argument existed holds no value for it; it gets the value it was built with.
+        older = {k: v for k, v in cls.DEFAULTS_BEFORE.items() if init_args is not None and k not in init_args}
+        if not (folder / SHARED_MEMORY_JSON).exists() and not older:
             return super().load(path, **kwargs)
-        init_args = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-        model = cls(**{k: v for k, v in init_args.items() if not k.startswith("@")})
+        model = cls(**older, **{k: v for k, v in init_args.items() if not k.startswith("@")})
         model.load_state_dict(read_state(folder))  # strict: a memory that does not fit its model fails here
         return model
 

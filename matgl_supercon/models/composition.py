@@ -43,6 +43,8 @@ class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
         cutoff: float = 6.0,
         max_neighbors: int | None = 16,
         valence_descriptors: bool = True,
+        solid_descriptors: bool = False,
+        ground_state_descriptors: bool = False,
         width: int = 128,
         retrieval_neighbors: int = 32,
         retrieval_memory_size: int = 0,
@@ -58,6 +60,10 @@ class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
             max_neighbors: Neighbours per site of the converter's graphs (not read by the model).
             valence_descriptors: Add valence-electron counts (Magpie's NsValence ... NUnfilled) to the elemental
                 descriptors whose statistics the model reads.
+            solid_descriptors: Add the properties of each element's solid (as ``CompositionForestTc``, whose
+                default it is) to those descriptors.
+            ground_state_descriptors: Add Magpie's DFT ground-state columns of each element (as
+                ``CompositionForestTc``, whose default it is) to those descriptors.
             width: Width of the retrieval encoding and of the feed-forward block (twice as wide inside).
             retrieval_neighbors: Memory entries each structure reads.
             retrieval_memory_size: Rows of the retrieval memory (set by the trainer).
@@ -70,7 +76,10 @@ class CompositionTc(CompositionStatisticsTcModel, MatGLModel):
         self.element_types = tuple(element_types)
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
-        self.register_buffer("descriptors", element_descriptors(self.element_types, valence_descriptors))
+        self.register_buffer(
+            "descriptors",
+            element_descriptors(self.element_types, valence_descriptors, solid_descriptors, ground_state_descriptors),
+        )
         n_statistics = composition_statistics_width(self.descriptors.shape[1])
         self.retrieval = LabelRetrieval(n_statistics, width, retrieval_neighbors, retrieval_memory_size)
         self.block = nn.Sequential(

@@ -96,6 +96,8 @@ class SODNet(OccupancyTcModel, MatGLModel):
         readout_dropout: float = 0.0,
         learned_element_embedding: bool = False,
         valence_descriptors: bool = False,
+        solid_descriptors: bool = False,
+        ground_state_descriptors: bool = False,
         global_context: bool = True,
         composition_context: bool = True,
         composition_head: bool = False,
@@ -138,6 +140,12 @@ class SODNet(OccupancyTcModel, MatGLModel):
                 ``benchmarks/results/ablations/sodnet_3dsc_mp_random.md``).
             valence_descriptors: Add valence-electron counts per subshell and unfilled states (Magpie's
                 NsValence ... NUnfilled) to the elemental descriptors, in the embedding and composition context.
+            solid_descriptors: Add the properties of each element's solid (resistivity, elemental Tc, metallic
+                radius, bulk modulus: :data:`~matgl_supercon.models._embedding.SOLID_PROPERTIES`) to the elemental
+                descriptors; measured for the composition forest, not yet for SODNet.
+            ground_state_descriptors: Add Magpie's DFT ground-state columns of each element (volume, band gap,
+                magnetic moment, space group; :data:`~matgl_supercon.models._embedding.GROUND_STATE_COLUMNS`) to the
+                elemental descriptors; as ``solid_descriptors``, measured for the composition forest only.
             global_context: Feed each site's readout the structure's occupancy-weighted mean and its max of the
                 site scalars as well, so a site's contribution can depend on what else is in the crystal.
             composition_context: Also feed each site's readout an embedding of the structure's composition
@@ -193,7 +201,12 @@ class SODNet(OccupancyTcModel, MatGLModel):
         n_scalars = sum(mul for mul, ir in self.irreps_node if ir.l == 0)
         self.n_scalars = n_scalars
         self.embedding = OccupancyEmbedding(
-            self.element_types, n_scalars, learned_element_embedding, valence_descriptors
+            self.element_types,
+            n_scalars,
+            learned_element_embedding,
+            valence_descriptors,
+            solid_descriptors,
+            ground_state_descriptors,
         )
         self.radial_basis = RadialBasis(n_radial, self.cutoff)
         self.spherical_harmonics = o3.SphericalHarmonics(self.irreps_sh, normalize=True, normalization="component")
@@ -308,7 +321,7 @@ class SODNet(OccupancyTcModel, MatGLModel):
         self.composition_encoder.set_scaling(stats.mean(0), stats.std(0).clamp_min(1e-6))
 
     def descriptor_table(self) -> torch.Tensor:
-        """The elemental descriptors of the node embedding (valence counts included with ``valence_descriptors``)."""
+        """The elemental descriptors of the node embedding (``valence_descriptors`` and ``solid_descriptors`` too)."""
         return self.embedding.descriptors
 
     def node_features(self, g: Data) -> torch.Tensor:

@@ -14,6 +14,8 @@ from matgl_supercon.training import CompositionForestConfig, fit_composition_for
 from .conftest import ELEMENTS, cubic
 
 GRAPH = {"element_types": ELEMENTS, "cutoff": 4.0, "max_neighbors": 8}
+#: The forest's default descriptor options.
+BOTH = {"solid_descriptors": True, "ground_state_descriptors": True}
 
 
 def statistics_and_labels(structures) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +67,7 @@ def test_copying_refuses_what_it_cannot_copy(structures) -> None:
     x, y = statistics_and_labels(structures)
     with pytest.raises(ValueError, match="ExtraTreesRegressor has no fitted trees"):
         CompositionForestTc.from_estimator(ExtraTreesRegressor(3), **GRAPH)
-    with pytest.raises(ValueError, match="fitted on 5 features; this model's composition statistics have 102"):
+    with pytest.raises(ValueError, match="fitted on 5 features; this model's composition statistics have 138"):
         CompositionForestTc.from_estimator(ExtraTreesRegressor(3).fit(x[:, :5], y), **GRAPH)
     best_first = RandomForestRegressor(3, max_leaf_nodes=8, random_state=0).fit(x, y)
     with pytest.raises(ValueError, match="tree 0 is not in depth-first order"):
@@ -113,9 +115,26 @@ def test_save_load_round_trip_and_ensembles_with_a_composition_network(structure
     assert isinstance(loaded, CompositionForestTc)
     assert loaded.max_depth == model.max_depth and loaded._init_args["tree_sizes"] == model._init_args["tree_sizes"]
     assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
-    network = CompositionTc(**GRAPH, width=16, retrieval_neighbors=3)
+    network = CompositionTc(**GRAPH, **BOTH, width=16, retrieval_neighbors=3)  # the same statistics
     network.set_retrieval_memory(x, y)
     ensemble = TcEnsemble([loaded, network], member_weights=[3.0, 1.0])
     mean, _ = ensemble.predict_ln_tc(structures)
     each = torch.stack([loaded.predict_ln_tc(structures), network.predict_ln_tc(structures)])
     assert torch.allclose(mean, 0.75 * each[0] + 0.25 * each[1], atol=1e-6)
+
+
+def test_forest_saved_before_the_descriptor_options_loads_as_it_was_grown(structures, tmp_path) -> None:
+    earlier = {**GRAPH, "solid_descriptors": False, "ground_state_descriptors": False}
+    template = CompositionForestTc(**earlier)
+    x = template.graph_composition_statistics([g for g, _ in template.graphs(structures)]).numpy().astype(np.float64)
+    config = CompositionForestConfig(n_estimators=3)
+    model, _ = fit_composition_forest((x, np.arange(len(x), dtype=float)), earlier, config)
+    assert model.descriptors.shape[1] + 4 + 5 == CompositionForestTc(**GRAPH).descriptors.shape[1]  # the defaults
+    model.save(tmp_path / "forest")
+    # A file written before the options existed: its constructor arguments hold neither.
+    init_args = torch.load(tmp_path / "forest" / "model.pt", weights_only=True)
+    assert init_args.pop("solid_descriptors") is False and init_args.pop("ground_state_descriptors") is False
+    torch.save(init_args, tmp_path / "forest" / "model.pt")
+    loaded = matgl.load_model(tmp_path / "forest")
+    assert loaded._init_args["solid_descriptors"] is False and loaded._init_args["ground_state_descriptors"] is False
+    assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))

@@ -178,8 +178,9 @@ def test_options_change_the_model_and_survive_save_load(low_symmetry, tmp_path):
     torch.manual_seed(0)
     plain = SODNet(**TINY).eval()
     torch.manual_seed(0)
-    richer = SODNet(**dict(TINY, valence_descriptors=True, readout_dropout=0.2, composition_head=True)).eval()
-    assert richer.embedding.descriptors.shape[1] == plain.embedding.descriptors.shape[1] + 10
+    options = {"valence_descriptors": True, "solid_descriptors": True, "ground_state_descriptors": True}
+    richer = SODNet(**dict(TINY, **options, readout_dropout=0.2, composition_head=True)).eval()
+    assert richer.embedding.descriptors.shape[1] == plain.embedding.descriptors.shape[1] + 10 + 4 + 5
     richer.save(tmp_path / "richer")
     loaded = matgl.load_model(tmp_path / "richer").eval()
     assert tc(loaded, low_symmetry) == tc(richer, low_symmetry)
