@@ -7,8 +7,9 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). The learner
 ``CompositionForestTc`` members' (extra trees, leaves of at least 2 rows, half the features tried per split) with
 200 trees instead of 30, so that a difference of a few thousandths is not the trees' seed. Inputs, row by row:
 
-- the composition statistics SODNet's readout reads, with the formula-only SuperCon rows of every chemical
-  system outside the fold's validation and test blocks (as ``composition_forest.py``: the members' inputs);
+- the composition statistics SODNet's readout reads (valence counts included), with the formula-only SuperCon rows
+  of every chemical system outside the fold's validation and test blocks (the members' inputs until 2026-12-06,
+  when they gained each element's solid and DFT ground-state columns: ``element_properties.py``);
 - the same beside the 16 cell and neighbour descriptors of the ``-geo`` baselines
   (:func:`matgl_supercon.benchmarks.geometry_features`: atoms per volume, density, nearest-neighbour distances,
   coordination, lattice ratios and angles, vacant and mixed site fractions). Formula rows have no structure: their
