@@ -6,20 +6,23 @@ Usage:
 Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K), on the composition statistics of
 ``CompositionForestTc``'s default descriptor table (pymatgen's elemental properties, valence-electron counts and,
 since 2026-12-06, the properties of each element's solid and Magpie's DFT ground-state columns:
-``element_properties.py``). Each fold's trees train on its training block plus the formula-only SuperCon
-superconductors (one-site virtual crystals, Stanev et al. 2018) of every chemical system outside the fold's
-validation and test blocks (``outside_chemical_systems``; about 10,400 rows), as ``supercon3d_baselines.py
---extra-data formulas_new_systems --extra-scope fold`` does for RF-c. Rows:
+``element_properties.py``). Each fold's trees train on its training and validation blocks (trees need no early
+stopping; since 2026-12-06, as the ``CompositionForestTc+formulas`` leaderboard cells) plus the formula-only
+SuperCon superconductors (one-site virtual crystals, Stanev et al. 2018) of every chemical system outside the
+fold's test block (``outside_chemical_systems``; about 10,900 rows: a doping series of a test compound would leak
+its label). Rows:
 
 - ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 30 trees,
   leaves of at least 2 rows, half the statistics tried per split): the forests the shipped ensemble holds, about
   3 MB each as tensors. With ``--save-members`` they are saved (``composition_retrieval.member_runs_dir``) with
   their test predictions (``member_results_dir``) for ``make_pretrained.py``.
 - ``LARGE_ROW``: 500 fully grown extra trees (about 10 M nodes, 100 MB per fold): what more trees would give.
-- ``NO_FORMULAS_ROW``: the members' forest on the training block alone: what the formula table adds.
-- ``EARLIER_ROW``: the members' forest on the statistics of the table without the solid's and ground-state columns,
-  as the members shipped until 2026-12-06 (``solid_descriptors=False, ground_state_descriptors=False``; 102
-  statistics).
+- ``NO_FORMULAS_ROW``: the members' forest without the formula rows: what the formula table adds.
+- ``TRAIN_ONLY_ROW``: the members' forest on the training block alone, with the formula rows outside the
+  validation and test blocks (as ``supercon3d_baselines.py --extra-data formulas_new_systems --extra-scope fold``
+  does for RF-c): the members' recipe until 2026-12-06.
+- ``EARLIER_ROW``: that recipe on the statistics of the table without the solid's and ground-state columns: the
+  members shipped until 2026-12-06 (``solid_descriptors=False, ground_state_descriptors=False``; 102 statistics).
 
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report is
 ``benchmarks/results/composition_forest.{json,md}``.
@@ -52,7 +55,8 @@ RESULTS = Path(__file__).parent / "results"
 MEMBER_ROW = "extra trees, 30, leaves >= 2 (members)"
 LARGE_ROW = "extra trees, 500, leaves >= 1"
 NO_FORMULAS_ROW = "members' forest without the formula rows"
-EARLIER_ROW = "members' forest, descriptors until 2026-12-06"
+TRAIN_ONLY_ROW = "members' forest on the training block alone"
+EARLIER_ROW = "the same, descriptors until 2026-12-06"
 EARLIER_DESCRIPTORS = {"solid_descriptors": False, "ground_state_descriptors": False}
 #: The saved fold forests' name, as ``make_pretrained.py`` knows them (``composition_forest_formulas``: those of
 #: ``EARLIER_ROW``, shipped until 2026-12-06).
@@ -86,12 +90,14 @@ def main() -> None:
     formula_x = members.structure_composition_statistics([r.structure for r in formulas]).numpy().astype(np.float64)
     out = Path(args.out)
     member_config = CompositionForestConfig(n_jobs=args.threads)
-    #: Row: (forest settings, with the formula rows, model arguments, statistics, formula-row statistics).
+    #: Row: (forest settings, with the formula rows, on the validation block too, model arguments, statistics,
+    #: formula-row statistics).
     configs = {
-        MEMBER_ROW: (member_config, True, {}, x, formula_x),
-        LARGE_ROW: (replace(member_config, n_estimators=500, min_samples_leaf=1), True, {}, x, formula_x),
-        NO_FORMULAS_ROW: (member_config, False, {}, x, formula_x),
-        EARLIER_ROW: (member_config, True, EARLIER_DESCRIPTORS, earlier_x, earlier_formula_x),
+        MEMBER_ROW: (member_config, True, True, {}, x, formula_x),
+        LARGE_ROW: (replace(member_config, n_estimators=500, min_samples_leaf=1), True, True, {}, x, formula_x),
+        NO_FORMULAS_ROW: (member_config, False, True, {}, x, formula_x),
+        TRAIN_ONLY_ROW: (member_config, True, False, {}, x, formula_x),
+        EARLIER_ROW: (member_config, True, False, EARLIER_DESCRIPTORS, earlier_x, earlier_formula_x),
     }
     for k in args.folds:
         train, val, test = folds[k]
@@ -99,13 +105,23 @@ def main() -> None:
         member = member_runs_dir(MEMBER_VARIANT) / "all" / f"fold_{k}" / "model"
         if path.exists() and (not args.save_members or (member / "model.json").exists()):
             continue
-        rows = outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)])
-        result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
-        for name, (config, with_formulas, model_kwargs, statistics, formula_statistics) in configs.items():
+        # Formula rows outside the test block's chemical systems, or outside the validation block's too.
+        rows = {
+            True: outside_chemical_systems(formula_systems, [records[i] for i in test]),
+            False: outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)]),
+        }
+        result = {
+            "ids": [ids[i] for i in test],
+            "formula_rows": len(rows[True]),
+            "formula_rows_train": len(rows[False]),
+        }
+        for name, (config, with_formulas, with_val, model_kwargs, statistics, formula_statistics) in configs.items():
             started = time.perf_counter()
-            extra = (formula_statistics[rows], formula_y[rows]) if with_formulas else None
+            chosen = rows[with_val]
+            extra = (formula_statistics[chosen], formula_y[chosen]) if with_formulas else None
+            blocks = [*train, *val] if with_val else list(train)
             model, fitted = fit_composition_forest(
-                (statistics[train], y[train]), model_kwargs, replace(config, seed=k), extra=extra
+                (statistics[blocks], y[blocks]), model_kwargs, replace(config, seed=k), extra=extra
             )
             p = model.predict_statistics(statistics[test]).numpy().astype(np.float64)
             result[name] = {
@@ -128,6 +144,10 @@ def main() -> None:
         k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()
     }
     metrics = ("mae", "r2", "seconds", "megabytes")
+
+    def counts(key: str) -> str:
+        return f"{min(f[key] for f in per_fold.values()):,}-{max(f[key] for f in per_fold.values()):,}"
+
     summary = {
         name: {"folds": list(per_fold), **fold_summary([{m: f[name][m] for m in metrics} for f in per_fold.values()])}
         for name in configs
@@ -137,8 +157,8 @@ def main() -> None:
     lines = [
         *header_lines("Extra trees on composition statistics with the SuperCon formula table (all/all)", meta),
         f"{x.shape[1]} statistics per structure ({earlier_x.shape[1]} in the last row); {len(per_fold)} folds; "
-        "formula rows per fold "
-        f"{min(f['formula_rows'] for f in per_fold.values()):,}-{max(f['formula_rows'] for f in per_fold.values()):,}.",
+        f"formula rows per fold {counts('formula_rows')} (outside the test block's chemical systems; the last two "
+        f"rows: {counts('formula_rows_train')}, outside the validation block's too).",
         "",
         "| learner | MAE ln K | R2 | MB per fold (tensors) | s per fold |",
         "|---|---|---|---|---|",

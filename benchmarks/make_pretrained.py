@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/make_pretrained.py [--variants blocks2_composition valence_ema0.995 ...] [--data ../shared/data]
     python benchmarks/make_pretrained.py --members-from-shipped   # rebuild card and calibration, same members
+    python benchmarks/make_pretrained.py --members-from-shipped --from-runs VARIANT   # VARIANT retrained since
 
 Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``. With
 ``--members-from-shipped`` the member models of every configuration the shipped ensemble holds are taken from it
@@ -43,6 +44,7 @@ import itertools
 import json
 import shutil
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,11 +134,14 @@ class Configuration:
         return self.models / f"{self.prefix}{fold}" if self.shipped else self.models / fold / "model"
 
 
-def configurations(variants: list[str], shipped: Path | None = None) -> dict[str, Configuration]:
+def configurations(
+    variants: list[str], shipped: Path | None = None, from_runs: Sequence[str] = ()
+) -> dict[str, Configuration]:
     """Each configuration, in the given order.
 
     Its models come from the ensemble folder ``shipped`` when given and that folder holds members of it, else from
-    its training runs (so a configuration can be added to a shipped ensemble whose other runs are gone).
+    its training runs (so a configuration can be added to a shipped ensemble whose other runs are gone). The
+    configurations in ``from_runs`` always come from their runs: retrained, their shipped members are out of date.
     """
     found = {}
     for name in variants:
@@ -147,7 +152,7 @@ def configurations(variants: list[str], shipped: Path | None = None) -> dict[str
             )
             raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/{script} first")
         prefix = MEMBER_PREFIX.get(name, f"{name}_")
-        if shipped is not None and any(shipped.glob(f"{prefix}fold_*/model.json")):
+        if shipped is not None and name not in from_runs and any(shipped.glob(f"{prefix}fold_*/model.json")):
             found[name] = Configuration(results, prefix, shipped, True)
         else:
             found[name] = Configuration(results, prefix, runs, False)
@@ -312,9 +317,17 @@ def main() -> None:
         help="take each configuration's members from the shipped ensemble where it has them, from the training "
         "runs otherwise (rebuilds the card and calibration, or adds a configuration, without the other runs)",
     )
+    parser.add_argument(
+        "--from-runs",
+        nargs="*",
+        default=[],
+        help="with --members-from-shipped: configurations retrained since, taken from their runs all the same",
+    )
     args = parser.parse_args()
+    if unknown := sorted(set(args.from_runs) - set(args.variants)):
+        raise SystemExit(f"--from-runs {' '.join(unknown)}: not among the --variants")
     shipped = pretrained_dir(args.name)
-    configs = configurations(args.variants, shipped if args.members_from_shipped else None)
+    configs = configurations(args.variants, shipped if args.members_from_shipped else None, args.from_runs)
     if len(configs) < 2:
         raise SystemExit("the spread is calibrated on the held-out members' disagreement: give two configurations")
     # Only folds that every configuration finished, so each held-out structure has one member per configuration.
@@ -524,7 +537,8 @@ def main() -> None:
         ),
         "",
         f"Built by `python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"
-        f"{' --members-from-shipped' if args.members_from_shipped else ''}` on "
+        f"{' --members-from-shipped' if args.members_from_shipped else ''}"
+        f"{''.join(f' --from-runs {name}' for name in args.from_runs)}` on "
         f"{datetime.now(timezone.utc).date()}.",
     ]
     (out / "README.md").write_text("\n".join(lines) + "\n")

@@ -32,7 +32,7 @@ _SUBSHELL_SIZE = {"s": 2, "p": 6, "d": 10, "f": 14}
 VALENCE_COLUMNS = 10
 #: Properties of each element's own solid, as pymatgen's ``Element.data`` names them: whether it is a metal and
 #: how soft its lattice is are what Tc depends on (Matthias; McMillan), and the elemental Tc itself. On SuperCon3D
-#: they lower the composition forest's error by 0.010 ln K (``benchmarks/results/element_properties.md``).
+#: they lower the composition forest's error by 0.008 ln K (``benchmarks/results/element_properties.md``).
 SOLID_PROPERTIES: tuple[str, ...] = (
     "Electrical resistivity",
     "Superconduction temperature",

@@ -43,8 +43,13 @@ def composition_statistics(
         ``[n_graphs, 4 * n_desc + 2]``: composition-weighted mean and standard deviation of the descriptors,
         their (faded-in) min and max over the elements present, the mean site mixing and the mean vacancy
         fraction.
-        Supercells give the same values, since only fractions enter.
+        Supercells give the same values, since only fractions enter. Computed in float64 and returned in
+        ``occupancy``'s dtype: in float32 the spread of a descriptor that every element present shares
+        (``E[x^2] - E[x]^2``) cancels to rounding noise of about 1e-4 after the square root, which moved with the
+        batch a structure was in, and trees split on it.
     """
+    dtype = occupancy.dtype
+    occupancy, vacancy, descriptors = occupancy.double(), vacancy.double(), descriptors.double()
     amount = scatter(occupancy, batch, dim=0, dim_size=n_graphs, reduce="sum")
     fraction = amount / amount.sum(-1, keepdim=True).clamp_min(1e-12)
     mean = fraction @ descriptors
@@ -61,7 +66,7 @@ def composition_statistics(
     total = occupancy.sum(-1).clamp_min(1e-6)
     mixing = 1.0 - (occupancy**2).sum(-1) / total**2
     site_means = scatter(torch.stack([mixing, vacancy], -1), batch, dim=0, dim_size=n_graphs, reduce="mean")
-    return torch.cat([mean, std, low, high, site_means], dim=-1)
+    return torch.cat([mean, std, low, high, site_means], dim=-1).to(dtype)
 
 
 class OccupancyTcModel(StandardisedTarget):

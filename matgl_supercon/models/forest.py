@@ -70,11 +70,11 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             valence_descriptors: Add valence-electron counts to the elemental descriptors (as ``CompositionTc``).
             solid_descriptors: Add the properties of each element's solid (log resistivity, elemental Tc, metallic
                 radius, bulk modulus) to the elemental descriptors. On SuperCon3D all/all with the formula table
-                (200 trees, 10 folds) they measured 0.537 ln K against 0.547 without, better on 8 folds of 10
+                (200 trees, 10 folds) they measured 0.537 ln K against 0.545 without, better on 8 folds of 10
                 (``benchmarks/results/element_properties.md``).
             ground_state_descriptors: Add Magpie's DFT ground-state columns (volume per atom, band gap, magnetic
                 moment and space group of each element's ground state, covalent radius) as well: with both,
-                0.530 ln K (R2 0.754), better than without either on 9 folds of 10 and than the solid's alone on 7.
+                0.530 ln K (R2 0.753), better than without either on 9 folds of 10, and than the solid's alone on 9.
             tree_sizes: Node count of each tree (set by :meth:`from_estimator`).
             max_depth: Depth of the deepest tree (set by :meth:`from_estimator`).
         """

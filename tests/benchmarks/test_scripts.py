@@ -433,3 +433,19 @@ def test_forest_variants_trimmed_mean_drops_the_extremes(benchmark_script):
     per_tree = np.array([[0.0], [1.0], [2.0], [3.0], [100.0]])
     assert script.trimmed_mean(per_tree, cut=0.2).tolist() == [2.0]
     assert script.trimmed_mean(per_tree, cut=0.0).tolist() == [per_tree.mean()]
+
+
+def test_make_pretrained_takes_retrained_configurations_from_their_runs(benchmark_script, tmp_path, monkeypatch):
+    script = benchmark_script("make_pretrained")
+    monkeypatch.setattr(script, "member_dirs", lambda name: (tmp_path / "results" / name, tmp_path / "runs" / name))
+    shipped = tmp_path / "shipped"
+    for name in ("a", "b"):
+        (tmp_path / "results" / name / "all").mkdir(parents=True)
+        (shipped / f"{name}_fold_0").mkdir(parents=True)
+        (shipped / f"{name}_fold_0" / "model.json").write_text("{}")
+    configs = script.configurations(["a", "b"], shipped)
+    assert all(c.shipped for c in configs.values())
+    # "b" was retrained: its shipped members are out of date, so it comes from its runs, "a" still from the ensemble.
+    configs = script.configurations(["a", "b"], shipped, from_runs=["b"])
+    assert configs["a"].model("fold_0") == shipped / "a_fold_0"
+    assert configs["b"].model("fold_0") == tmp_path / "runs" / "b" / "all" / "fold_0" / "model"

@@ -138,3 +138,12 @@ def test_forest_saved_before_the_descriptor_options_loads_as_it_was_grown(struct
     loaded = matgl.load_model(tmp_path / "forest")
     assert loaded._init_args["solid_descriptors"] is False and loaded._init_args["ground_state_descriptors"] is False
     assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
+
+
+def test_composition_statistics_do_not_depend_on_the_batch(structures) -> None:
+    # In float32 the spread of a descriptor shared by every element present is rounding noise that moved with the
+    # batch; trees split on it, so a structure's prediction did too.
+    model = CompositionForestTc(**GRAPH)
+    together = model.structure_composition_statistics(structures)
+    assert torch.equal(together, torch.cat([model.structure_composition_statistics([s]) for s in structures]))
+    assert torch.equal(together, model.structure_composition_statistics(structures[::-1]).flip(0))
