@@ -10,14 +10,14 @@ composition statistics (:func:`matgl_supercon.models._tc_model.composition_stati
 over the composition) of one elemental descriptor table:
 
 - **until 2026-12-06**: the 11 pymatgen properties, the 10 valence-electron counts and the s/p/d/f block, as
-  ``CompositionForestTc(solid_descriptors=False)``;
+  ``CompositionForestTc(solid_descriptors=False, ground_state_descriptors=False)``;
 - **+ solid**: also the properties of each element's solid that pymatgen lists (log resistivity, superconducting Tc,
   metallic radius, bulk modulus: ``SOLID_PROPERTIES``);
 - **+ solid without the elemental Tc**: what the elements' own Tc adds;
 - **+ Magpie ground state**: instead of the solid columns, Magpie's DFT ground-state columns (OQMD volume per atom,
   band gap and magnetic moment, the ground state's space group number) and covalent radius (Ward et al., npj Comput.
-  Mater. 2016): the columns by which matminer's Magpie features beat the statistics here. The committed report read
-  them from matminer; the package's copy (``GROUND_STATE_TABLE``, ``make_element_table.py``) gives the same table;
+  Mater. 2016): the columns by which matminer's Magpie features beat the statistics here, read from the package's
+  copy (``GROUND_STATE_TABLE``, written from matminer by ``make_element_table.py``);
 - **+ solid + Magpie ground state**: both, the ``CompositionForestTc`` default since 2026-12-06.
 
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report, with
