@@ -26,13 +26,12 @@ per-family and ordered/disordered MAE over all test predictions, is ``benchmarks
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
-from forest_inputs import finished_folds, fit_predict, row_range, summarise, table_header, table_row
+from forest_inputs import finished_folds, fit_predict, fold_arguments, row_range, summarise, table_header, table_row
 from torch_geometric.data import Batch
 
 from matgl_supercon.benchmarks import mae, r2
@@ -77,14 +76,10 @@ def statistics(batch: Batch, table: torch.Tensor) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None)
-    parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
-    parser.add_argument("--out", default="runs/element_properties")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = fold_arguments(__doc__, "runs/element_properties")
     records = load_supercon3d(args.data)
-    ids, y, folds = [r.id for r in records], np.log([r.tc for r in records]), paper_folds([r.id for r in records])
+    ids, y = [r.id for r in records], np.log([r.tc for r in records])
+    folds = paper_folds(ids)
     formulas = extra_training_records("formulas_new_systems", [], args.data)
     formula_y, formula_systems = np.log([r.tc for r in formulas]), [chemical_system(r.structure) for r in formulas]
     template = CompositionForestTc()  # its converter; the statistics read occupancies only

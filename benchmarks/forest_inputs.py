@@ -139,13 +139,23 @@ def training_set(
     return np.vstack(x), np.concatenate(y)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def fold_arguments(doc: str, out: str) -> argparse.Namespace:
+    """The command line of the forest scripts: ``--data``, ``--folds`` (default all 10), ``--out``, ``--threads``.
+
+    Args:
+        doc: The script's docstring (its first line describes the command).
+        out: Default ``--out`` folder for the per-fold results.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
-    parser.add_argument("--out", default="runs/forest_inputs")
+    parser.add_argument("--out", default=out)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = fold_arguments(__doc__, "runs/forest_inputs")
     records = load_supercon3d(args.data)
     ids, y, statistics, folds = supercon3d_statistics(args.data, records)
     formula_x, formula_y, formula_systems = formula_rows(args.data)

@@ -25,14 +25,13 @@ per-family and ordered/disordered MAE over all test predictions, is ``benchmarks
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
 from composition_retrieval import records_statistics
-from forest_inputs import N_TREES, finished_folds, row_range, summarise, table_header, table_row
+from forest_inputs import N_TREES, finished_folds, fold_arguments, row_range, summarise, table_header, table_row
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.benchmarks import mae, r2
@@ -131,12 +130,7 @@ def trimmed_mean(per_tree: np.ndarray, cut: float = 0.2) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None)
-    parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
-    parser.add_argument("--out", default="runs/forest_variants")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = fold_arguments(__doc__, "runs/forest_variants")
     records = load_supercon3d(args.data)
     ids, y, statistics, folds = supercon3d_statistics(args.data, records)
     formulas = extra_training_records("formulas_new_systems", [], args.data)
