@@ -5,8 +5,8 @@ Usage:
     python benchmarks/make_pretrained.py --members-from-shipped   # rebuild card and calibration, same members
     python benchmarks/make_pretrained.py --members-from-shipped --from-runs VARIANT   # VARIANT retrained since
 
-Without ``--variants``, the configurations are those of ``sodnet_variants.SHIPPED_ENSEMBLE``. With
-``--members-from-shipped`` the member models of every configuration the shipped ensemble holds are taken from it
+Without ``--variants``, the configurations are ``sodnet_variants.SHIPPED_SODNET`` and ``SHIPPED_COMPOSITION_MEMBERS``.
+With ``--members-from-shipped`` the member models of every configuration the shipped ensemble holds are taken from it
 instead of the training runs (which are not committed), so the card and the calibration can be rebuilt on any
 machine, and a new configuration (from its runs) added to the shipped ones.
 
@@ -55,7 +55,7 @@ from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
 from composition_retrieval import MEMBER_VARIANTS, member_results_dir, member_runs_dir
 from scipy.stats import spearmanr
 from sklearn.linear_model import QuantileRegressor
-from sodnet_variants import ENSEMBLES, MEMORY_DATA, SHIPPED_ENSEMBLE, results_dir, runs_dir
+from sodnet_variants import MEMORY_DATA, SHIPPED_SODNET, results_dir, runs_dir
 
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
@@ -270,9 +270,8 @@ def subset_lines(subsets: dict[str, dict], calibration: dict) -> list[str]:
 
 def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, float]]) -> str:
     """The model card's account of the composition members and of the weights of each kind."""
-    picked = ", ".join(
-        f"{k} {min(f[k] for f in fold_weights):.2f}-{max(f[k] for f in fold_weights):.2f}" for k in weights
-    )
+    ranges = {k: sorted({f"{f[k]:.2f}" for f in fold_weights}) for k in weights}
+    picked = ", ".join(f"{k} {'-'.join(dict.fromkeys([r[0], r[-1]]))}" for k, r in ranges.items())
     return (
         "Beside the SODNet members, the ensemble holds composition members, which read the composition alone: "
         + "; ".join(COMPOSITION_KINDS[k] for k in weights if k in COMPOSITION_KINDS)
@@ -305,9 +304,9 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         nargs="*",
-        default=[*ENSEMBLES[SHIPPED_ENSEMBLE], *SHIPPED_COMPOSITION_MEMBERS],
+        default=[*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS],
         help="sodnet_variants.py configurations and composition_retrieval.py member variants (default: those of "
-        "SHIPPED_ENSEMBLE and SHIPPED_COMPOSITION_MEMBERS)",
+        "SHIPPED_SODNET and SHIPPED_COMPOSITION_MEMBERS)",
     )
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)
@@ -378,13 +377,14 @@ def main() -> None:
         write_json_atomic(out / ENSEMBLE_JSON, described)
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
     # stored once for all of them instead of once per member (per model kind: their statistics differ in width).
-    shared_rows = 0
+    shared_rows, shared_files = 0, []
     for names, file in ((sodnet_names, "shared_memory.pt"), (networks, "shared_memory_composition.pt")):
         with_memory = [
             out / f"{configs[n].prefix}{fold}" for n in names if n in MEMORY_DATA or n in networks for fold in folds
         ]
         if len(with_memory) > 1:
             shared_rows = max(shared_rows, share_retrieval_memory(with_memory, out / file))
+            shared_files.append(file)
     calibration = calibrate(
         out,
         args.data,
@@ -528,9 +528,9 @@ def main() -> None:
         ),
         *(
             [
-                f"- The last {shared_rows:,} memory rows, common to those members, are stored once in",
-                "  `shared_memory.pt` (`shared_memory_composition.pt` for the composition members, whose statistics",
-                "  are wider): a member folder loads (`matgl.load_model`) only beside that file.",
+                f"- The last {shared_rows:,} memory rows, common to those members, are stored once (per model kind,",
+                f"  whose statistics differ in width) in {' and '.join(f'`{f}`' for f in shared_files)}: a member",
+                "  folder loads (`matgl.load_model`) only beside that file.",
             ]
             if shared_rows
             else []

@@ -12,10 +12,10 @@ validation or test label reaches them), and the default SODNet trains on the tra
 (validation and test blocks as in ``supercon3d_sodnet.py``). The forest's knowledge of the formula table reaches the
 structure model through the copies.
 
-``--student formula_memory`` teaches the retrieval SODNet with the formula table in its memory (the shipped
-ensemble's ``FORMULA_MEMORY`` configuration, ``sodnet_variants.py``) instead. The copies are trained on but kept
-out of its memory (``fit_tc_model(memory_rows=...)``): a training structure would otherwise read its own copies'
-teacher labels as neighbours, which no test structure has.
+``--student formula_memory`` teaches the retrieval SODNet with the formula table in its memory (the
+``FORMULA_MEMORY`` configuration of ``sodnet_variants.py``, shipped until 2026-12-06) instead. The copies are
+trained on but kept out of its memory (``fit_tc_model(memory_rows=...)``): a training structure would otherwise
+read its own copies' teacher labels as neighbours, which no test structure has.
 
 A fold's run is resumable (``--out/fold_K``, Lightning checkpoints); its test predictions go to
 ``--out/fold_K.json`` and the report, against the default SODNet's and the forest member's predictions on the same
@@ -25,7 +25,8 @@ three copies per structure 0.604 ln K against the default's 0.647; one copy 0.64
 The formula-memory student (10 folds, 2026-12-05/06): 0.578 ± 0.029 ln K against 0.635 untaught and
 0.635 for the default student. The committed reports were taught by, and compare with, the forests shipped until
 2026-12-06 (``composition_forest_formulas``, without the solid's descriptors; their test predictions stay under
-``results/composition_members``); a rerun takes the forests shipped now, ``FOREST_VARIANT``.
+``results/composition_members``); a rerun takes the forests shipped now, ``FOREST_VARIANT``, and
+the SODNet configurations shipped now, ``SHIPPED_SODNET`` (until 2026-12-06 the default and two formula-memory seeds).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from _report import header_lines, provenance, write_report
 from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
 from composition_retrieval import member_results_dir
 from make_pretrained import SHIPPED_COMPOSITION_MEMBERS, kind, member_dirs
-from sodnet_variants import DEFAULT_VARIANT, ENSEMBLES, FORMULA_MEMORY, SHIPPED_ENSEMBLE, TRAIN, VARIANTS, results_dir
+from sodnet_variants import DEFAULT_VARIANT, FORMULA_MEMORY, SHIPPED_SODNET, TRAIN, VARIANTS, results_dir
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
 from matgl_supercon.data import extra_training_records, load_supercon3d, paper_folds
@@ -123,14 +124,15 @@ def shipped_blends(
     k: int, ids: list[str], distilled: np.ndarray, replaced: str = DEFAULT_VARIANT
 ) -> tuple[np.ndarray, np.ndarray]:
     """The shipped ensemble's held-out prediction of fold ``k``'s test structures, and the same with the distilled
-    SODNet in place of its member ``replaced`` (the student's configuration).
+    SODNet in place of its member ``replaced`` (the student's configuration), or beside its SODNet members when it
+    holds no such configuration (the formula-memory student since 2026-12-06, ``sodnet_variants.SHIPPED_SODNET``).
 
     Each kind's mean (SODNet, CompositionTc, CompositionForestTc configurations) weighted as the model card weighs
     fold ``k`` (``calibration.json``'s ``kind_weights_per_fold``, picked on the other folds with the default).
     """
     calibration = json.loads((pretrained_dir("SODNet-SuperCon3D") / "calibration.json").read_text())
     weights = calibration["kind_weights_per_fold"][k]
-    configurations = [*ENSEMBLES[SHIPPED_ENSEMBLE], *SHIPPED_COMPOSITION_MEMBERS]
+    configurations = [*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS]
     predictions = {n: reference_predictions(member_dirs(n)[0] / "all" / f"fold_{k}.json", ids) for n in configurations}
 
     def blended(members: dict[str, np.ndarray]) -> np.ndarray:

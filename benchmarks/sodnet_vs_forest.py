@@ -16,7 +16,7 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
    knowledge or also its way of learning.
 2. **Do SODNet and the forest err on the same structures?** Correlation of their test errors and the MAE of
    their weighted mean, using the committed fold predictions of the shipped ensemble's configurations
-   (``sodnet_variants.SHIPPED_ENSEMBLE``). The weight grid is scored on the test folds, so its best row is an
+   (``sodnet_variants.SODNET_COMPARED``). The weight grid is scored on the test folds, so its best row is an
    upper bound; the cross-validated row picks each fold's weight on the other nine folds' test blocks, which is
    an honest score. Partners: RF-c; RF-c also trained on the SuperCon formula table's rows of every chemical
    system outside the fold's validation and test blocks (as ``supercon3d_baselines.py --extra-data
@@ -44,7 +44,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sodnet_variants import BASE, ENSEMBLES, SHIPPED_ENSEMBLE, TRAIN, fold_predictions
+from sodnet_variants import BASE, ENSEMBLES, SODNET_COMPARED, TRAIN, fold_predictions
 from supercon3d_baselines import extra_training_arrays, random_forest
 
 from matgl_supercon.benchmarks import fold_summary, mae, magpie_features, r2
@@ -54,8 +54,9 @@ from matgl_supercon.models.sodnet import composition_statistics
 from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, graph_dataset, predict_dataset
 
 RESULTS = Path(__file__).parent / "results"
-#: The shipped ensemble's configurations, whose committed all/all fold predictions are compared with the forest.
-SHIPPED_CONFIGURATIONS = ENSEMBLES[SHIPPED_ENSEMBLE]
+#: The configurations of the SODNet ensemble shipped 2026-12-04 to 2026-12-06, whose committed all/all fold
+#: predictions are compared with the forest.
+SHIPPED_CONFIGURATIONS = ENSEMBLES[SODNET_COMPARED]
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: The row of ``composition_retrieval.py`` (its ``MEMORY_ROW``; that script imports this one) blended in part 2 when
 #: its committed predictions cover every fold.
@@ -317,7 +318,7 @@ def main() -> None:
         "",
         "## 2. Shared errors",
         "",
-        f"Test errors of the shipped SODNet ensemble (`{SHIPPED_ENSEMBLE}`) against each composition model, and the "
+        f"Test errors of the shipped SODNet ensemble (`{SODNET_COMPARED}`) against each composition model, and the "
         "MAE of `w * SODNet + (1 - w) * partner`: the grid columns are scored on test (their best is an upper "
         "bound); the cross-validated columns pick each fold's weight on the other nine folds.",
         "",

@@ -329,6 +329,12 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
     assert weights["CompositionForestTc"] == pytest.approx(0.5) and weights["CompositionTc"] == pytest.approx(0.5)
     # Fold 2 picks on folds 0-1, where every equal share of the two composition kinds is exact.
     assert chosen[2]["CompositionTc"] == pytest.approx(chosen[2]["CompositionForestTc"])
+    # The card gives each kind's range of per-fold weights, a weight picked on every fold once.
+    paragraph = script.blend_paragraph(
+        {"SODNet": 0.05, "CompositionForestTc": 0.95},
+        [{"SODNet": 0.05, "CompositionForestTc": 0.95}, {"SODNet": 0.1, "CompositionForestTc": 0.95}],
+    )
+    assert "each fold's weights were SODNet 0.05-0.10, CompositionForestTc 0.95)" in paragraph
     # The held-out spread weighs members as TcEnsemble does (unbiased for reliability weights): two members give
     # |d| / sqrt(2) whatever their weights; 1, -1, 0 weighted 2:1:1 have mean 0.25, weighted variance 0.6875 and
     # 1 - sum(w^2) = 0.625.
