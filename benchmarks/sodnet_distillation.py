@@ -6,11 +6,12 @@ Usage:
 Paper protocol, regime ``all``. For fold k, each training structure gets ``--variants`` doped copies: a random
 element of it is partly replaced (x in 0.1, 0.25, 0.5) by a neighbour of its group one row up or down, as a
 substitutionally disordered site (:func:`matgl_supercon.workflows.teacher_labelled_copies`, which ``mgl-supercon
-train --teacher`` uses). The copies are labelled by the shipped ``CompositionForestTc`` member of fold k (grown on
-fold k's training block and on the formula table outside fold k's validation and test chemical systems, so no
-validation or test label reaches them), and the default SODNet trains on the training block plus the copies
-(validation and test blocks as in ``supercon3d_sodnet.py``). The forest's knowledge of the formula table reaches the
-structure model through the copies.
+train --teacher`` uses). The copies are labelled by the shipped ``CompositionForestTc`` member of fold k (until
+2026-12-06 grown on fold k's training block and on the formula table outside fold k's validation and test chemical
+systems, so no validation or test label reached them; since then on the validation block too, see below), and the
+default SODNet trains on the training block plus the copies (validation and test blocks as in
+``supercon3d_sodnet.py``). The forest's knowledge of the formula table reaches the structure model through the
+copies.
 
 ``--student formula_memory`` teaches the retrieval SODNet with the formula table in its memory (the
 ``FORMULA_MEMORY`` configuration of ``sodnet_variants.py``, shipped until 2026-12-06) instead. The copies are
@@ -24,9 +25,12 @@ folds, to ``benchmarks/results/sodnet_distillation.{json,md}`` (other ``--varian
 three copies per structure 0.604 ln K against the default's 0.647; one copy 0.644.
 The formula-memory student (10 folds, 2026-12-05/06): 0.578 ± 0.029 ln K against 0.635 untaught and
 0.635 for the default student. The committed reports were taught by, and compare with, the forests shipped until
-2026-12-06 (``composition_forest_formulas``, without the solid's descriptors; their test predictions stay under
-``results/composition_members``); a rerun takes the forests shipped now, ``FOREST_VARIANT``, and
-the SODNet configurations shipped now, ``SHIPPED_SODNET`` (until 2026-12-06 the default and two formula-memory seeds).
+2026-12-06 (``REPORTED_TEACHER``, without the solid's descriptors; their test predictions stay under
+``results/composition_members``). A rerun is taught by the forests shipped now, ``FOREST_VARIANT``, into run
+folders and reports of its own (``..._solid_ground_state_teacher``), and compares with the SODNet configurations
+shipped now, ``SHIPPED_SODNET`` (until 2026-12-06 the default and two formula-memory seeds). Those forests were grown
+on the validation block as well, so the student's validation score (its epoch choice) has seen the teacher's
+knowledge of it; its test block, which no teacher saw, keeps the test score honest.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ from matgl_supercon.workflows import teacher_labelled_copies
 RESULTS = Path(__file__).parent / "results"
 #: Copies per structure and epochs of the committed 10-fold report (``results/sodnet_distillation.md``).
 MEASURED_VARIANTS, MEASURED_EPOCHS = 3, 40
+#: The forest variant that taught the committed reports (shipped until 2026-12-06). Runs taught by another (the
+#: shipped ``FOREST_VARIANT``) get their own run folders and reports (:func:`run_folder`, :func:`report_name`).
+REPORTED_TEACHER = "composition_forest_formulas"
 #: Student name -> the configuration it is (``sodnet_variants.py``), whose own fold predictions are the reference.
 STUDENTS = {"default": DEFAULT_VARIANT, "formula_memory": FORMULA_MEMORY}
 #: What the formula-memory student reads as neighbours beside its training block (as its variant does).
@@ -142,19 +149,24 @@ def shipped_blends(
     return blended(predictions), blended({**predictions, replaced: distilled})
 
 
-def report_name(variants: int, epochs: int, student: str = "default") -> str:
+def teacher_suffix(teacher: str) -> str:
+    """What a run folder and report stem add for a teacher other than ``REPORTED_TEACHER``."""
+    return "" if teacher == REPORTED_TEACHER else f"_{teacher.removeprefix(REPORTED_TEACHER + '_')}_teacher"
+
+
+def report_name(variants: int, epochs: int, student: str = "default", teacher: str = REPORTED_TEACHER) -> str:
     """The report's file stem: ``sodnet_distillation`` for the measured recipe (the default student, 3 copies, 40
-    epochs; the leaderboard reads it), a stem naming the settings for any other, so that trying one never overwrites
-    the committed report."""
-    if (variants, epochs, student) == (MEASURED_VARIANTS, MEASURED_EPOCHS, "default"):
+    epochs, taught by ``REPORTED_TEACHER``; the leaderboard reads it), a stem naming the settings for any other, so
+    that trying one never overwrites the committed report."""
+    if (variants, epochs, student, teacher) == (MEASURED_VARIANTS, MEASURED_EPOCHS, "default", REPORTED_TEACHER):
         return "sodnet_distillation"
     prefix = "sodnet_distillation" if student == "default" else f"sodnet_distillation_{student}"
-    return f"{prefix}_variants{variants}_epochs{epochs}"
+    return f"{prefix}_variants{variants}_epochs{epochs}{teacher_suffix(teacher)}"
 
 
-def run_folder(variants: int, epochs: int, student: str) -> str:
+def run_folder(variants: int, epochs: int, student: str, teacher: str = REPORTED_TEACHER) -> str:
     """A run's folder under ``--out`` (the default student's keep their names from before students existed)."""
-    settings = f"variants{variants}_epochs{epochs}"
+    settings = f"variants{variants}_epochs{epochs}{teacher_suffix(teacher)}"
     return settings if student == "default" else f"{student}_{settings}"
 
 
@@ -180,7 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     records = load_supercon3d(args.data)
-    out = Path(args.out) / run_folder(args.variants, args.epochs, args.student)
+    out = Path(args.out) / run_folder(args.variants, args.epochs, args.student, FOREST_VARIANT)
     memory = None
     if args.student == "formula_memory" and not all((out / f"fold_{k}.json").exists() for k in args.folds):
         # Formula-table records are one-site virtual crystals without neighbours, which the usual converter rejects.
@@ -280,7 +292,7 @@ def main() -> None:
         "folds_all_to_ordered": ordered_rows,
         "by_family": families,
     }
-    write_report(RESULTS / report_name(args.variants, args.epochs, args.student), data, lines)
+    write_report(RESULTS / report_name(args.variants, args.epochs, args.student, FOREST_VARIANT), data, lines)
 
 
 if __name__ == "__main__":

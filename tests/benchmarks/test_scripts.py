@@ -360,6 +360,16 @@ def test_distillation_students_keep_their_own_reports_and_run_folders(benchmark_
     names = {script.report_name(3, 40, s) for s in script.STUDENTS} | {script.report_name(6, 20, "default")}
     assert len(names) == len(script.STUDENTS) + 1
     assert script.run_folder(3, 20, "formula_memory") == "formula_memory_variants3_epochs20"
+    # Runs and reports taught by a forest other than the committed reports' get names of their own.
+    shipped = script.FOREST_VARIANT
+    assert (
+        script.run_folder(3, 20, "formula_memory", shipped)
+        == "formula_memory_variants3_epochs20_solid_ground_state_teacher"
+    )
+    assert (
+        script.report_name(3, 40, "default", shipped)
+        == "sodnet_distillation_variants3_epochs40_solid_ground_state_teacher"
+    )
 
 
 def test_forest_inputs_trees_route_missing_geometry_and_are_seeded(benchmark_script):
