@@ -15,10 +15,10 @@ Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Three quest
    labelled by the forest on SODNet's statistics), which asks whether the network only lacks the forest's
    knowledge or also its way of learning.
 2. **Do SODNet and the forest err on the same structures?** Correlation of their test errors and the MAE of
-   their weighted mean, using the committed fold predictions of the shipped ensemble's configurations
-   (``sodnet_variants.SODNET_COMPARED``). The weight grid is scored on the test folds, so its best row is an
-   upper bound; the cross-validated row picks each fold's weight on the other nine folds' test blocks, which is
-   an honest score. Partners: RF-c; RF-c also trained on the SuperCon formula table's rows of every chemical
+   their weighted mean, using the committed fold predictions of the SODNet configurations shipped from 2026-12-04
+   to 2026-12-06 (``sodnet_variants.SODNET_COMPARED``). The weight grid is scored on the test folds, so its best
+   row is an upper bound; the cross-validated row picks each fold's weight on the other nine folds' test blocks,
+   which is an honest score. Partners: RF-c; RF-c also trained on the SuperCon formula table's rows of every chemical
    system outside the fold's validation and test blocks (as ``supercon3d_baselines.py --extra-data
    formulas_new_systems --extra-scope fold``); and, when its committed predictions cover all folds, the
    composition retrieval network with the formula memory of ``composition_retrieval.py``.
