@@ -55,18 +55,29 @@ N_TREES = 200
 ORDER_COLUMNS = (("order", "ordered"), ("disorder", "disordered"))
 
 
-def fit_predict(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int, threads: int) -> tuple[np.ndarray, int]:
-    """Test predictions and node count of the members' extra trees (``N_TREES`` of them) grown on ``(x, y)``."""
+def fit_predict(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray,
+    seed: int,
+    threads: int,
+    max_features: float | None = None,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """Test predictions and node count of the members' extra trees (``N_TREES`` of them) grown on ``(x, y)``.
+
+    ``max_features`` (default: the members') and ``sample_weight`` (default: none) change one setting each.
+    """
     from sklearn.ensemble import ExtraTreesRegressor
 
     members = CompositionForestConfig()  # the shipped members' settings, but N_TREES trees
     forest = ExtraTreesRegressor(
         n_estimators=N_TREES,
         min_samples_leaf=members.min_samples_leaf,
-        max_features=members.max_features,
+        max_features=members.max_features if max_features is None else max_features,
         random_state=seed,
         n_jobs=threads,
-    ).fit(x, y)
+    ).fit(x, y, sample_weight=sample_weight)
     return forest.predict(x_test), sum(t.tree_.node_count for t in forest.estimators_)
 
 

@@ -389,6 +389,26 @@ def test_forest_inputs_trees_route_missing_geometry_and_are_seeded(benchmark_scr
     assert script.table_row("x", summary, ["cuprate"]) == "| x | 0.500 ± 0.010 | 0.700 | 0.500 | 0.500 | 0.250 |"
 
 
+def test_forest_learners_change_one_setting_each_and_are_seeded(benchmark_script):
+    script = benchmark_script("forest_learners")
+    inputs = benchmark_script("forest_inputs")
+    assert len(set(script.ROWS)) == len(script.ROWS) and script.ROWS[0] == script.MEMBERS_ROW
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 4))
+    y = np.where(x[:, 0] > 0, 1.0, -1.0)
+    x_test = np.array([[1.5, 0.0, 0.0, 0.0], [-1.5, 0.0, 0.0, 0.0]])
+    p = script.boosting(x, y, x_test, seed=2)
+    assert p[0] > 0.5 and p[1] < -0.5 and np.array_equal(script.boosting(x, y, x_test, seed=2), p)
+    # Weighting rows moves the trees: the rows weighted 1,000 carry their label into the leaves around them.
+    flipped = np.where(np.arange(80) < 40, -y, y)
+    weight = np.where(np.arange(80) < 40, 1000.0, 1.0)
+    plain = inputs.fit_predict(x, flipped, x_test, seed=1, threads=1)[0]
+    weighted = inputs.fit_predict(x, flipped, x_test, seed=1, threads=1, sample_weight=weight)[0]
+    assert not np.allclose(plain, weighted)
+    every = inputs.fit_predict(x, y, x_test, seed=1, threads=1, max_features=1.0)[0]
+    assert every[0] > 0.5 and every[1] < -0.5
+
+
 def test_forest_inputs_stack_sources_with_missing_geometry_and_a_computed_flag(benchmark_script):
     script = benchmark_script("forest_inputs")
     sources = {
