@@ -210,6 +210,8 @@ def main() -> None:
     swapped = f"shipped, distilled SODNet for its {args.student} member"
     if args.student == "default":
         swapped = "shipped, distilled SODNet for the default"
+    elif STUDENTS[args.student] not in SHIPPED_SODNET:
+        swapped = "shipped, distilled SODNet beside its SODNet members"
     rows = {name: [] for name in ("distilled SODNet", undistilled, "default SODNet", "forest member")}
     rows |= {"shipped ensemble": [], swapped: []}
     ordered_rows = {name: [] for name in rows}  # the paper's all->O regime: the same models, ordered test structures
