@@ -213,6 +213,8 @@ def main() -> None:
         "[results/forest_variants.md](results/forest_variants.md)",
         "- Which elemental properties the composition statistics hold (the solid's properties from pymatgen, Magpie's "
         "DFT ground state): [results/element_properties.md](results/element_properties.md)",
+        "- Other learners and settings on the shipped forests' inputs (boosting, features per split, weighted "
+        "structures, Magpie columns): [results/forest_learners.md](results/forest_learners.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
         "[results/sodnet_distillation.md](results/sodnet_distillation.md)",
@@ -246,6 +248,8 @@ def main() -> None:
         "with a median or trimmed mean of the trees in place of their mean.",
         "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "
         "properties, the elemental Tc, Magpie's DFT ground state).",
+        "- `forest_learners.py`: gradient boosting and one-setting changes of those trees on the shipped forests' "
+        "inputs (training and validation blocks, formula rows outside the test systems).",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",
