@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
-from forest_inputs import finished_folds, fit_predict, fold_arguments, row_range, summarise, table_header, table_row
+from forest_inputs import compared_table, finished_folds, fit_predict, fold_arguments, row_range, scored
 from torch_geometric.data import Batch
 
-from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import (
     chemical_system,
     extra_training_records,
@@ -108,16 +107,15 @@ def main() -> None:
             p, _ = fit_predict(
                 x_train, np.concatenate([y[train], formula_y[rows]]), x[test], seed=k, threads=args.threads
             )
-            result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist()}
-            print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
+            result[name] = scored(y[test], p, k, name)
         write_json_atomic(path, result)
     per_fold = finished_folds(out)
-    summary = summarise(per_fold, records, y, ROWS)
-    first = next(iter(ROWS))
+    widths = {name: tables[name].shape[1] for name in ROWS}
+    summary, table = compared_table(
+        per_fold, records, y, ROWS, "elemental descriptors", {"descriptors": {n: str(w) for n, w in widths.items()}}
+    )
     for name in ROWS:
-        summary[name]["better_folds"] = sum(f[name]["mae"] < f[first]["mae"] for f in per_fold.values())
-        summary[name]["descriptors"] = tables[name].shape[1]
-    header, families = table_header("elemental descriptors", summary, ["descriptors", "folds better"])
+        summary[name]["descriptors"] = widths[name]
     meta = provenance("python benchmarks/element_properties.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
         *header_lines("Which elemental properties the composition statistics should hold (SuperCon3D all/all)", meta),
@@ -126,11 +124,7 @@ def main() -> None:
         f"{row_range(per_fold, 'formula_rows')} formula rows. Family and order columns: MAE ln K over every fold's "
         "test structures. The last column counts the folds on which the row's MAE is below the first row's.",
         "",
-        *header,
-        *(
-            f"{table_row(n, s, families)} {s['descriptors']} | {s['better_folds']} of {len(per_fold)} |"
-            for n, s in summary.items()
-        ),
+        *table,
     ]
     write_report(RESULTS / "element_properties", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
 

@@ -130,6 +130,47 @@ def table_header(first: str, summary: dict[str, dict], extra: Sequence[str] = ()
     return [f"| {first} | MAE ln K | R2 | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)], families
 
 
+def scored(truth: np.ndarray, prediction: np.ndarray, k: int, name: str) -> dict:
+    """One row's result on fold ``k`` (MAE, R2 and its test predictions); its MAE is printed as it finishes."""
+    row = {"mae": mae(truth, prediction), "r2": r2(truth, prediction), "y_pred": prediction.tolist()}
+    print(f"fold {k} {name}: {row['mae']:.3f} ln K", flush=True)
+    return row
+
+
+def compared_table(
+    per_fold: dict[int, dict],
+    records: list,
+    y: np.ndarray,
+    rows: Sequence[str],
+    first: str,
+    extra: dict[str, dict[str, str]] | None = None,
+) -> tuple[dict[str, dict], list[str]]:
+    """Each row's :func:`summarise` with ``better_folds`` (the folds on which its MAE is below the first row's), and
+    the markdown table whose last column counts them.
+
+    Args:
+        per_fold: The finished folds' results.
+        records: SuperCon3D's records.
+        y: Their ln Tc.
+        rows: The row names, the reference first.
+        first: The table's first column header.
+        extra: Column header -> each row's cell, for columns before the last.
+    """
+    summary = summarise(per_fold, records, y, rows)
+    reference = next(iter(rows))
+    for name in rows:
+        summary[name]["better_folds"] = sum(f[name]["mae"] < f[reference]["mae"] for f in per_fold.values())
+    extra = extra or {}
+    header, families = table_header(first, summary, [*extra, "folds better"])
+    lines = [
+        f"{table_row(n, s, families)} "
+        + "".join(f"{cells[n]} | " for cells in extra.values())
+        + f"{s['better_folds']} of {len(per_fold)} |"
+        for n, s in summary.items()
+    ]
+    return summary, [*header, *lines]
+
+
 def training_set(
     sources: dict[str, dict], rows: dict[str, np.ndarray], with_geometry: bool, flag_computed: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -211,8 +252,7 @@ def main() -> None:
             x_train, y_train = training_set(sources, chosen, with_geometry, flag)
             x_test, _ = training_set(sources, {"supercon3d": np.asarray(test)}, with_geometry, flag)
             p, nodes = fit_predict(x_train, y_train, x_test, seed=k, threads=args.threads)
-            result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist(), "nodes": nodes}
-            print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
+            result[name] = {**scored(y[test], p, k, name), "nodes": nodes}
         write_json_atomic(path, result)
     per_fold = finished_folds(out)
     summary = summarise(per_fold, records, y, ROWS)

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 from _report import header_lines, provenance, write_report
-from forest_inputs import finished_folds, fit_predict, fold_arguments, row_range, summarise, table_header, table_row
+from forest_inputs import compared_table, finished_folds, fit_predict, fold_arguments, row_range, scored
 
-from matgl_supercon.benchmarks import mae, magpie_features, r2
+from matgl_supercon.benchmarks import magpie_features
 from matgl_supercon.data import (
     chemical_system,
     extra_training_records,
@@ -116,14 +116,10 @@ def main() -> None:
         predictions[ROWS[7]] = (predictions[MEMBERS_ROW] + predictions[ROWS[6]]) / 2
         result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
         for name, p in predictions.items():
-            result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist()}
-            print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
+            result[name] = scored(y[test], p, k, name)
         write_json_atomic(path, result)
     per_fold = finished_folds(out)
-    summary = summarise(per_fold, records, y, ROWS)
-    for name in ROWS:
-        summary[name]["better_folds"] = sum(f[name]["mae"] < f[MEMBERS_ROW]["mae"] for f in per_fold.values())
-    header, families = table_header("learner", summary, ["folds better"])
+    summary, table = compared_table(per_fold, records, y, ROWS, "learner")
     meta = provenance("python benchmarks/forest_learners.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
         *header_lines("Other learners and settings on the shipped forests' inputs (SuperCon3D all/all)", meta),
@@ -132,8 +128,7 @@ def main() -> None:
         "its test block). Family and order columns: MAE ln K over every fold's test structures. The last column "
         "counts the folds on which the row's MAE is below the first row's.",
         "",
-        *header,
-        *(f"{table_row(n, s, families)} {s['better_folds']} of {len(per_fold)} |" for n, s in summary.items()),
+        *table,
     ]
     write_report(RESULTS / "forest_learners", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
 

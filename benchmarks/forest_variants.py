@@ -31,10 +31,9 @@ import numpy as np
 from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
 from composition_retrieval import records_statistics
-from forest_inputs import N_TREES, finished_folds, fold_arguments, row_range, summarise, table_header, table_row
+from forest_inputs import N_TREES, compared_table, finished_folds, fold_arguments, row_range, scored
 from scipy.spatial.distance import cdist
 
-from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.training import CompositionForestConfig, write_json_atomic
@@ -167,14 +166,10 @@ def main() -> None:
         predictions[ROWS[4]] = trimmed_mean(per_tree)
         result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
         for name, p in predictions.items():
-            result[name] = {"mae": mae(y[test], p), "r2": r2(y[test], p), "y_pred": p.tolist()}
-            print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K", flush=True)
+            result[name] = scored(y[test], p, k, name)
         write_json_atomic(path, result)
     per_fold = finished_folds(out)
-    summary = summarise(per_fold, records, y, ROWS)
-    for name in ROWS:
-        summary[name]["better_folds"] = sum(f[name]["mae"] < f[ROWS[0]]["mae"] for f in per_fold.values())
-    header, families = table_header("forest", summary, ["folds better"])
+    summary, table = compared_table(per_fold, records, y, ROWS, "forest")
     meta = provenance("python benchmarks/forest_variants.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
         *header_lines("Neighbours' Tc as inputs, and robust means of the trees (SuperCon3D all/all)", meta),
@@ -185,8 +180,7 @@ def main() -> None:
         "system. Family and order columns: MAE ln K over every fold's test structures. The last column counts the "
         "folds on which the row's MAE is below the first row's.",
         "",
-        *header,
-        *(f"{table_row(n, s, families)} {s['better_folds']} of {len(per_fold)} |" for n, s in summary.items()),
+        *table,
     ]
     write_report(RESULTS / "forest_variants", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
 

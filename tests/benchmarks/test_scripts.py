@@ -409,6 +409,32 @@ def test_forest_learners_change_one_setting_each_and_are_seeded(benchmark_script
     assert every[0] > 0.5 and every[1] < -0.5
 
 
+def test_forest_scripts_share_one_comparison_table(benchmark_script, capsys):
+    script = benchmark_script("forest_inputs")
+    records = [
+        SimpleNamespace(
+            id=f"r{i}", metadata={"family": "cuprate" if i < 2 else "others", "order": ("order", "disorder")[i % 2]}
+        )
+        for i in range(4)
+    ]
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    fold = {"ids": ["r0", "r1", "r2", "r3"]}
+    per_fold = {}
+    for k, (a, b) in enumerate([(0.5, 0.25), (0.5, 1.0)]):
+        per_fold[k] = {
+            **fold,
+            "first": script.scored(y, y + a, k, "first"),
+            "second": script.scored(y, y + b, k, "2nd"),
+        }
+    assert "fold 1 2nd: 1.000 ln K" in capsys.readouterr().out
+    summary, lines = script.compared_table(
+        per_fold, records, y, ("first", "second"), "row", {"n": {"first": "7", "second": "8"}}
+    )
+    assert [summary[n]["better_folds"] for n in ("first", "second")] == [0, 1]
+    assert lines[0].endswith("| cuprate (4) | others (4) | n | folds better |")  # pooled over both folds
+    assert lines[3].endswith("| 8 | 1 of 2 |") and lines[2].startswith("| first | 0.500 ± 0.000 |")
+
+
 def test_forest_inputs_stack_sources_with_missing_geometry_and_a_computed_flag(benchmark_script):
     script = benchmark_script("forest_inputs")
     sources = {
