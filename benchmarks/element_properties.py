@@ -31,21 +31,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
-from forest_inputs import compared_table, finished_folds, fit_predict, fold_arguments, row_range, scored
+from forest_inputs import FoldData, compared_table, finished_folds, fit_predict, fold_arguments, row_range, save_fold
 from torch_geometric.data import Batch
 
 from matgl_supercon.data import (
-    chemical_system,
-    extra_training_records,
-    load_supercon3d,
     outside_chemical_systems,
-    paper_folds,
 )
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.models._embedding import ELEMENT_PROPERTIES, SOLID_PROPERTIES, VALENCE_COLUMNS, element_descriptors
 from matgl_supercon.models._tc_model import composition_statistics
-from matgl_supercon.training import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
 #: Row name: (add the solid columns, keep the elemental Tc column, add Magpie's ground-state columns).
@@ -76,11 +71,9 @@ def statistics(batch: Batch, table: torch.Tensor) -> np.ndarray:
 
 def main() -> None:
     args = fold_arguments(__doc__, "runs/element_properties")
-    records = load_supercon3d(args.data)
-    ids, y = [r.id for r in records], np.log([r.tc for r in records])
-    folds = paper_folds(ids)
-    formulas = extra_training_records("formulas_new_systems", [], args.data)
-    formula_y, formula_systems = np.log([r.tc for r in formulas]), [chemical_system(r.structure) for r in formulas]
+    data = FoldData.load(args.data)
+    records, ids, y, folds = data.records, data.ids, data.y, data.folds
+    formulas, formula_y, formula_systems = data.formulas, data.formula_y, data.formula_systems
     template = CompositionForestTc()  # its converter; the statistics read occupancies only
     graphs = {
         "supercon3d": template.make_converter(allow_isolated=True, allow_overlaps=True),  # SuperCon3D as published
@@ -101,14 +94,12 @@ def main() -> None:
             continue
         train, val, test = (np.asarray(block) for block in folds[k])
         rows = np.asarray(outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)]))
-        result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
-        for name, (x, formula_x) in features.items():
-            x_train = np.vstack([x[train], formula_x[rows]])
-            p, _ = fit_predict(
-                x_train, np.concatenate([y[train], formula_y[rows]]), x[test], seed=k, threads=args.threads
-            )
-            result[name] = scored(y[test], p, k, name)
-        write_json_atomic(path, result)
+        y_train = np.concatenate([y[train], formula_y[rows]])
+        predictions = {
+            name: fit_predict(np.vstack([x[train], formula_x[rows]]), y_train, x[test], seed=k, threads=args.threads)[0]
+            for name, (x, formula_x) in features.items()
+        }
+        save_fold(path, [ids[i] for i in test], len(rows), y[test], predictions, k)
     per_fold = finished_folds(out)
     widths = {name: tables[name].shape[1] for name in ROWS}
     summary, table = compared_table(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,14 @@ from composition_mlp import supercon3d_statistics
 from composition_retrieval import records_statistics
 
 from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, r2
-from matgl_supercon.data import chemical_system, load_jarvis_tc, load_supercon3d, outside_chemical_systems
+from matgl_supercon.data import (
+    chemical_system,
+    extra_training_records,
+    load_jarvis_tc,
+    load_supercon3d,
+    outside_chemical_systems,
+    paper_folds,
+)
 from matgl_supercon.training import CompositionForestConfig, write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
@@ -130,11 +138,46 @@ def table_header(first: str, summary: dict[str, dict], extra: Sequence[str] = ()
     return [f"| {first} | MAE ln K | R2 | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)], families
 
 
+@dataclass(frozen=True)
+class FoldData:
+    """SuperCon3D with its paper folds, and the formula table the forests train beside it."""
+
+    records: list
+    ids: list[str]
+    y: np.ndarray  # ln Tc
+    folds: list
+    formulas: list
+    formula_y: np.ndarray
+    formula_systems: list[frozenset[str]]
+
+    @classmethod
+    def load(cls, data: str | None) -> FoldData:
+        """Read both from ``data`` (default: ``$MATGL_SUPERCON_DATA``)."""
+        records = load_supercon3d(data)
+        ids = [r.id for r in records]
+        formulas = extra_training_records("formulas_new_systems", [], data)
+        return cls(
+            records,
+            ids,
+            np.log([r.tc for r in records]),
+            paper_folds(ids),
+            formulas,
+            np.log([r.tc for r in formulas]),
+            [chemical_system(r.structure) for r in formulas],
+        )
+
+
 def scored(truth: np.ndarray, prediction: np.ndarray, k: int, name: str) -> dict:
     """One row's result on fold ``k`` (MAE, R2 and its test predictions); its MAE is printed as it finishes."""
     row = {"mae": mae(truth, prediction), "r2": r2(truth, prediction), "y_pred": prediction.tolist()}
     print(f"fold {k} {name}: {row['mae']:.3f} ln K", flush=True)
     return row
+
+
+def save_fold(path: Path, ids: list[str], formula_rows: int, truth: np.ndarray, predictions: dict, k: int) -> None:
+    """Write one fold's result: its test ids, its count of formula rows and each row's :func:`scored` predictions."""
+    rows = {name: scored(truth, p, k, name) for name, p in predictions.items()}
+    write_json_atomic(path, {"ids": ids, "formula_rows": formula_rows, **rows})
 
 
 def compared_table(

@@ -32,18 +32,13 @@ from pathlib import Path
 
 import numpy as np
 from _report import header_lines, provenance, write_report
-from forest_inputs import compared_table, finished_folds, fit_predict, fold_arguments, row_range, scored
+from forest_inputs import FoldData, compared_table, finished_folds, fit_predict, fold_arguments, row_range, save_fold
 
 from matgl_supercon.benchmarks import magpie_features
 from matgl_supercon.data import (
-    chemical_system,
-    extra_training_records,
-    load_supercon3d,
     outside_chemical_systems,
-    paper_folds,
 )
 from matgl_supercon.models import CompositionForestTc
-from matgl_supercon.training import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
 MEMBERS_ROW = "the members' extra trees (200)"
@@ -79,11 +74,9 @@ def boosting(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int) -> np.
 
 def main() -> None:
     args = fold_arguments(__doc__, "runs/forest_learners")
-    records = load_supercon3d(args.data)
-    ids, y = [r.id for r in records], np.log([r.tc for r in records])
-    folds = paper_folds(ids)
-    formulas = extra_training_records("formulas_new_systems", [], args.data)
-    formula_y, formula_systems = np.log([r.tc for r in formulas]), [chemical_system(r.structure) for r in formulas]
+    data = FoldData.load(args.data)
+    records, ids, y, folds = data.records, data.ids, data.y, data.folds
+    formulas, formula_y, formula_systems = data.formulas, data.formula_y, data.formula_systems
     members = CompositionForestTc()  # the default descriptors, as the members are grown
     x = members.structure_composition_statistics([r.structure for r in records], allow_overlaps=True)
     x = x.numpy().astype(np.float64)
@@ -114,10 +107,7 @@ def main() -> None:
             ROWS[6]: boosting(x_fit, y_fit, x[test], seed=k),
         }
         predictions[ROWS[7]] = (predictions[MEMBERS_ROW] + predictions[ROWS[6]]) / 2
-        result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
-        for name, p in predictions.items():
-            result[name] = scored(y[test], p, k, name)
-        write_json_atomic(path, result)
+        save_fold(path, [ids[i] for i in test], len(rows), y[test], predictions, k)
     per_fold = finished_folds(out)
     summary, table = compared_table(per_fold, records, y, ROWS, "learner")
     meta = provenance("python benchmarks/forest_learners.py --data ../shared/data", f"{args.threads} jobs")

@@ -31,12 +31,12 @@ import numpy as np
 from _report import header_lines, provenance, write_report
 from composition_mlp import supercon3d_statistics
 from composition_retrieval import records_statistics
-from forest_inputs import N_TREES, compared_table, finished_folds, fold_arguments, row_range, scored
+from forest_inputs import N_TREES, compared_table, finished_folds, fold_arguments, row_range, save_fold
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
 from matgl_supercon.graph import ALL_ELEMENTS
-from matgl_supercon.training import CompositionForestConfig, write_json_atomic
+from matgl_supercon.training import CompositionForestConfig
 
 RESULTS = Path(__file__).parent / "results"
 N_NEIGHBOURS = 10
@@ -164,10 +164,7 @@ def main() -> None:
             ).mean(axis=0)
         predictions[ROWS[3]] = np.median(per_tree, axis=0)
         predictions[ROWS[4]] = trimmed_mean(per_tree)
-        result = {"ids": [ids[i] for i in test], "formula_rows": len(rows)}
-        for name, p in predictions.items():
-            result[name] = scored(y[test], p, k, name)
-        write_json_atomic(path, result)
+        save_fold(path, [ids[i] for i in test], len(rows), y[test], predictions, k)
     per_fold = finished_folds(out)
     summary, table = compared_table(per_fold, records, y, ROWS, "forest")
     meta = provenance("python benchmarks/forest_variants.py --data ../shared/data", f"{args.threads} jobs")
