@@ -87,6 +87,12 @@ def test_supercon_formula_table(data_root, supercon3d):
         extra = extra_training_records("formulas_new_systems", supercon3d, data_root)
     assert len(extra) == 7138
     assert all(r.metadata["virtual_crystal"] and len(r.structure) == 1 and r.tc > 0 for r in extra)
+    # 944 of them are lightly doped copies of a SuperCon3D compound from a neighbouring system; min_distance drops them.
+    with pytest.warns(UserWarning, match="left out 8 rows"):
+        apart = extra_training_records("formulas_new_systems", supercon3d, data_root, min_distance=0.02)
+    assert len(apart) == 6194
+    kept = {r.metadata["formula"] for r in apart}
+    assert {"Mg0.997Fe0.003B2", "B12Yb0.01Zr0.99"} <= {r.metadata["formula"] for r in extra} - kept
 
 
 def test_formula_table_names_row_of_bad_tc(tmp_path):

@@ -6,13 +6,17 @@ from pymatgen.core import Lattice, Structure
 from sklearn.model_selection import KFold
 
 from matgl_supercon.data import (
+    SAME_COMPOUND_DISTANCE,
     SuperconRecord,
+    atom_fractions,
     chemical_system,
     extra_training_records,
     group_folds,
+    held_out_extra_rows,
     in_new_chemical_systems,
     matbench_folds,
     outside_chemical_systems,
+    outside_compounds,
     paper_folds,
 )
 
@@ -75,3 +79,33 @@ def test_extra_records_keep_only_new_chemical_systems():
     assert outside_chemical_systems(systems, [with_al]) == [0, 1, 2, 4]  # structures serve as the reference too
     with pytest.raises(ValueError, match="unknown extra training set"):
         extra_training_records("3dsc_all", reference)
+
+
+def test_held_out_extra_rows_by_system_and_by_compound():
+    from matgl_supercon.graph import virtual_crystal
+
+    lattice = Lattice.cubic(4.0)
+    mgb2 = Structure(lattice, ["Mg", "B", "B"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
+    rows = [virtual_crystal(f) for f in ("MgB2", "Mg0.997Fe0.003B2", "Mg0.8Al0.2B2", "Mg0.5Al0.5B2", "Nb3Sn")]
+    fractions = atom_fractions(rows)
+    assert fractions.shape == (5, 119) and np.allclose(fractions.sum(1), 1.0)
+    assert fractions[0, 12] == pytest.approx(1 / 3) and fractions[0, 5] == pytest.approx(2 / 3)
+    # Partial occupancies count by their fraction: the disordered structure reads as its formula's virtual crystal.
+    doped = Structure(lattice, [{"Mg": 0.8, "Al": 0.2}, "B", "B"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
+    assert np.allclose(atom_fractions([SuperconRecord("d", doped, 1.0)]), fractions[2])
+    # L1 distances to MgB2: 0, 0.002, 0.133, 0.333 and 2: the doped copy counts as the same compound.
+    assert outside_compounds(fractions, atom_fractions([mgb2])) == [2, 3, 4]
+    assert outside_compounds(fractions, atom_fractions([mgb2]), min_distance=0.2) == [3, 4]
+    systems = [chemical_system(s) for s in rows]
+    held_out = [SuperconRecord("t", mgb2, 39.0)]
+    assert held_out_extra_rows(systems, fractions, held_out, "system") == [1, 2, 3, 4]  # the doped copy stays
+    assert held_out_extra_rows(systems, fractions, held_out, "compound") == [2, 3, 4]  # its doping series stays
+    assert held_out_extra_rows(systems, fractions, held_out, "system_and_compound") == [2, 3, 4]
+    assert held_out_extra_rows(systems, fractions, [doped], "system_and_compound") == [0, 1, 4]
+    assert SAME_COMPOUND_DISTANCE == 0.02
+    with pytest.raises(ValueError, match="unknown extra-row scope 'chemsys'"):
+        held_out_extra_rows(systems, fractions, held_out, "chemsys")
+    with pytest.raises(ValueError, match="5 systems but 4 atom-fraction rows"):
+        held_out_extra_rows(systems, fractions[:4], held_out, "compound")
+    with pytest.raises(ValueError, match=r"expected \[n, 119\] atom fractions"):
+        outside_compounds(fractions[:, :100], fractions)
