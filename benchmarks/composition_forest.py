@@ -24,8 +24,14 @@ its label). Rows:
 - ``EARLIER_ROW``: that recipe on the statistics of the table without the solid's and ground-state columns: the
   members shipped until 2026-12-06 (``solid_descriptors=False, ground_state_descriptors=False``; 102 statistics).
 
+``--formula-scope`` picks which formula rows a fold may use against its held-out blocks
+(:func:`matgl_supercon.data.held_out_extra_rows`; ``formula_scope.py`` compares them): ``system`` (the default, as
+above), ``compound`` (every system, but no row within 0.02 in atom fractions of a held-out composition: the held-out
+compounds go, their doping series stay, as the paper's random split keeps such structures) or
+``system_and_compound``. Another scope writes its own runs, members (``MEMBER_VARIANT`` + ``_<scope>``) and report.
+
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report is
-``benchmarks/results/composition_forest.{json,md}``.
+``benchmarks/results/composition_forest.{json,md}`` (``composition_forest_<scope>`` for another scope).
 """
 
 from __future__ import annotations
@@ -42,7 +48,15 @@ from composition_mlp import supercon3d_statistics
 from composition_retrieval import member_results_dir, member_runs_dir, records_statistics
 
 from matgl_supercon.benchmarks import fold_summary, mae, r2
-from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
+from matgl_supercon.data import (
+    EXTRA_SCOPES,
+    ExtraScope,
+    atom_fractions,
+    chemical_system,
+    extra_training_records,
+    held_out_extra_rows,
+    load_supercon3d,
+)
 from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import (
     CompositionForestConfig,
@@ -61,6 +75,19 @@ EARLIER_DESCRIPTORS = {"solid_descriptors": False, "ground_state_descriptors": F
 #: The saved fold forests' name, as ``make_pretrained.py`` knows them (``composition_forest_formulas``: those of
 #: ``EARLIER_ROW``, shipped until 2026-12-06).
 MEMBER_VARIANT = "composition_forest_formulas_solid_ground_state"
+
+
+def scoped(name: str, scope: str) -> str:
+    """``name`` for the formula-row scope ``scope``: unchanged for ``system``, else with ``_<scope>`` appended."""
+    return name if scope == "system" else f"{name}_{scope}"
+
+
+#: The formula-row scope of the forests the shipped ensemble holds since 2026-12-06 evening (``formula_scope.py``),
+#: and their saved name: ``make_pretrained.py`` ships them, ``sodnet_distillation.py`` is taught by them.
+SHIPPED_SCOPE: ExtraScope = "compound"
+SHIPPED_VARIANT = scoped(MEMBER_VARIANT, SHIPPED_SCOPE)
+
+
 #: Bytes per tree node as the model stores it (int16 feature, int32 right child, float32 threshold or value).
 NODE_BYTES = 10
 
@@ -75,7 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
-    parser.add_argument("--out", default="runs/composition_forest")
+    parser.add_argument("--out", default=None, help="default runs/composition_forest[_<scope>]")
+    parser.add_argument("--formula-scope", choices=EXTRA_SCOPES, default="system")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-members", action="store_true", help="save the members' forests for make_pretrained.py")
     args = parser.parse_args()
@@ -84,11 +112,13 @@ def main() -> None:
     formulas = extra_training_records("formulas_new_systems", [], args.data)
     earlier_formula_x, formula_y = records_statistics(formulas)
     formula_systems = [chemical_system(r.structure) for r in formulas]
+    formula_fractions = atom_fractions(formulas)
+    member_variant = scoped(MEMBER_VARIANT, args.formula_scope)
     members = CompositionForestTc()  # the default descriptors, as the members are grown
     x = members.structure_composition_statistics([r.structure for r in records], allow_overlaps=True)
     x = x.numpy().astype(np.float64)
     formula_x = members.structure_composition_statistics([r.structure for r in formulas]).numpy().astype(np.float64)
-    out = Path(args.out)
+    out = Path(args.out or scoped("runs/composition_forest", args.formula_scope))
     member_config = CompositionForestConfig(n_jobs=args.threads)
     #: Row: (forest settings, with the formula rows, on the validation block too, model arguments, statistics,
     #: formula-row statistics).
@@ -102,13 +132,13 @@ def main() -> None:
     for k in args.folds:
         train, val, test = folds[k]
         path = out / f"fold_{k}.json"
-        member = member_runs_dir(MEMBER_VARIANT) / "all" / f"fold_{k}" / "model"
+        member = member_runs_dir(member_variant) / "all" / f"fold_{k}" / "model"
         if path.exists() and (not args.save_members or (member / "model.json").exists()):
             continue
-        # Formula rows outside the test block's chemical systems, or outside the validation block's too.
+        # Formula rows of the scope against the test block, or against the validation and test blocks.
         rows = {
-            True: outside_chemical_systems(formula_systems, [records[i] for i in test]),
-            False: outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)]),
+            with_val: held_out_extra_rows(formula_systems, formula_fractions, held_out, args.formula_scope)
+            for with_val, held_out in ((True, [records[i] for i in test]), (False, [records[i] for i in (*val, *test)]))
         }
         result = {
             "ids": [ids[i] for i in test],
@@ -138,7 +168,7 @@ def main() -> None:
                 save_model_atomic(model, member)
                 saved = {"ids": result["ids"], "y_true": y[test].tolist(), "y_pred": p.tolist()}
                 saved.update(mae=result[name]["mae"], r2=result[name]["r2"], epochs_run=None)  # trees have no epochs
-                write_json_atomic(member_results_dir(MEMBER_VARIANT) / "all" / f"fold_{k}.json", saved)
+                write_json_atomic(member_results_dir(member_variant) / "all" / f"fold_{k}.json", saved)
         write_json_atomic(path, result)
     per_fold = {
         k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()
@@ -153,12 +183,19 @@ def main() -> None:
         for name in configs
     }
     options = " --save-members" if args.save_members else ""
+    if args.formula_scope != "system":
+        options += f" --formula-scope {args.formula_scope}"
     meta = provenance(f"python benchmarks/composition_forest.py --data ../shared/data{options}", args.threads)
+    where = {
+        "system": "outside the test block's chemical systems",
+        "compound": "every system, none within 0.02 in atom fractions of a test composition",
+        "system_and_compound": "outside the test block's chemical systems and 0.02 or more from its compositions",
+    }[args.formula_scope]
     lines = [
         *header_lines("Extra trees on composition statistics with the SuperCon formula table (all/all)", meta),
         f"{x.shape[1]} statistics per structure ({earlier_x.shape[1]} in the last row); {len(per_fold)} folds; "
-        f"formula rows per fold {counts('formula_rows')} (outside the test block's chemical systems; the last two "
-        f"rows: {counts('formula_rows_train')}, outside the validation block's too).",
+        f"formula rows per fold {counts('formula_rows')} ({where}; the last two rows: "
+        f"{counts('formula_rows_train')}, against the validation block too).",
         "",
         "| learner | MAE ln K | R2 | MB per fold (tensors) | s per fold |",
         "|---|---|---|---|---|",
@@ -168,7 +205,8 @@ def main() -> None:
             for n, s in summary.items()
         ),
     ]
-    write_report(RESULTS / "composition_forest", {"meta": meta, "summary": summary, "folds": per_fold}, lines)
+    report = RESULTS / scoped("composition_forest", args.formula_scope)
+    write_report(report, {"meta": meta, "summary": summary, "folds": per_fold}, lines)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ def row_range(per_fold: dict, key: str) -> str:
 
 def table_row(name: str, summary: dict, families: list[str]) -> str:
     """One markdown row: fold mean ± sd, R2, then the MAE of the ordered, disordered and each family's structures."""
-    groups = [*(summary["order"][key] for key, _ in ORDER_COLUMNS), *(summary["family"][f] for f in families)]
+    orders = [summary["order"][key] for key, _ in ORDER_COLUMNS if key in summary["order"]]  # none: ordered only
+    groups = [*orders, *(summary["family"][f] for f in families)]
     cells = [f"{summary['mae_mean']:.3f} ± {summary['mae_sd']:.3f}", f"{summary['r2_mean']:.3f}"]
     return f"| {name} | " + " | ".join(cells + [f"{g['mae']:.3f}" for g in groups]) + " |"
 
@@ -131,7 +132,7 @@ def table_header(first: str, summary: dict[str, dict], extra: Sequence[str] = ()
     any_row = next(iter(summary.values()))
     families = sorted(any_row["family"])
     groups = [
-        *((label, any_row["order"][key]["n"]) for key, label in ORDER_COLUMNS),
+        *((label, any_row["order"][key]["n"]) for key, label in ORDER_COLUMNS if key in any_row["order"]),
         *((f, any_row["family"][f]["n"]) for f in families),
     ]
     names = [f"{g} ({n})" for g, n in groups] + list(extra)

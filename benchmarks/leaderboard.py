@@ -215,6 +215,8 @@ def main() -> None:
         "DFT ground state): [results/element_properties.md](results/element_properties.md)",
         "- Other learners and settings on the shipped forests' inputs (boosting, features per split, weighted "
         "structures, Magpie columns): [results/forest_learners.md](results/forest_learners.md)",
+        "- Which formula-table rows a fold may train on (outside the test chemical systems, or outside the test "
+        "compounds; near copies of test compounds): [results/formula_scope.md](results/formula_scope.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
         "[results/sodnet_distillation.md](results/sodnet_distillation.md)",
@@ -250,6 +252,8 @@ def main() -> None:
         "properties, the elemental Tc, Magpie's DFT ground state).",
         "- `forest_learners.py`: gradient boosting and one-setting changes of those trees on the shipped forests' "
         "inputs (training and validation blocks, formula rows outside the test systems).",
+        "- `formula_scope.py`: those trees with the formula rows outside the test chemical systems, outside the test "
+        "compounds (0.02 or more away in atom fractions) or both, per regime (all, ordered only).",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",

@@ -51,7 +51,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
+from composition_forest import SHIPPED_SCOPE
+from composition_forest import SHIPPED_VARIANT as FOREST_VARIANT
 from composition_retrieval import MEMBER_VARIANTS, member_results_dir, member_runs_dir
 from scipy.stats import spearmanr
 from sklearn.linear_model import QuantileRegressor
@@ -288,13 +289,13 @@ def training_elements(data: str | None) -> list[str]:
     """The elements of the members' training data, for ``ensemble.json``'s ``training_elements``.
 
     That is SuperCon3D, and the formula table that the retrieval members read (``MEMORY_DATA``) and the forests grew
-    on (``composition_forest.formula_rows``).
+    on (``composition_forest.py``; with ``SHIPPED_SCOPE`` ``compound``, rows of every chemical system).
     """
     records = load_supercon3d(data)
+    reference = records if SHIPPED_SCOPE == "system" else []  # no reference: every formula row
     extra = [
-        r
-        for name in sorted({*MEMORY_DATA.values(), "formulas_new_systems"})
-        for r in extra_training_records(name, records, data)
+        *(r for name in sorted(set(MEMORY_DATA.values())) for r in extra_training_records(name, records, data)),
+        *extra_training_records("formulas_new_systems", reference, data),
     ]
     return sorted({el.symbol for r in [*records, *extra] for el in r.structure.composition.elements})
 

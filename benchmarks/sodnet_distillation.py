@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
-from composition_forest import MEMBER_VARIANT as FOREST_VARIANT
+from composition_forest import SHIPPED_VARIANT as FOREST_VARIANT
 from composition_retrieval import member_results_dir
 from make_pretrained import SHIPPED_COMPOSITION_MEMBERS, kind, member_dirs
 from sodnet_variants import DEFAULT_VARIANT, FORMULA_MEMORY, SHIPPED_SODNET, TRAIN, VARIANTS, results_dir

@@ -511,3 +511,32 @@ def test_make_pretrained_takes_retrained_configurations_from_their_runs(benchmar
     configs = script.configurations(["a", "b"], shipped, from_runs=["b"])
     assert configs["a"].model("fold_0") == shipped / "a_fold_0"
     assert configs["b"].model("fold_0") == tmp_path / "runs" / "b" / "all" / "fold_0" / "model"
+
+
+def test_formula_scope_counts_near_copies_and_bands_the_nearest_neighbours(benchmark_script):
+    from matgl_supercon.data import SuperconRecord, atom_fractions, chemical_system
+
+    script = benchmark_script("formula_scope")
+    forest = benchmark_script("composition_forest")
+    assert forest.scoped("x", "system") == "x" and forest.scoped("x", "compound") == "x_compound"
+    assert set(script.ORDERED_SCOPES) <= set(script.SCOPES) and next(iter(script.SCOPES)) == "system"
+    structures = [virtual_crystal(f) for f in ("MgB2", "Nb3Sn", "Mg0.9Al0.1B2", "NbN")]
+    records = [SuperconRecord(f"r{i}", s, 10.0 * (i + 1)) for i, s in enumerate(structures)]
+    formulas = [virtual_crystal(f) for f in ("Mg0.997Fe0.003B2", "Nb3Sn", "Mg0.5Al0.5B2")]
+    data = script.FoldData(
+        records=records,
+        ids=[r.id for r in records],
+        y=np.log([r.tc for r in records]),
+        folds=[(np.array([2, 3]), np.array([1]), np.array([0])), (np.array([0, 1]), np.array([2]), np.array([3]))],
+        formulas=formulas,
+        formula_y=np.log([9.0, 18.0, 5.0]),
+        formula_systems=[chemical_system(s) for s in formulas],
+    )
+    summary, lines = script.nearest_table(data, atom_fractions(records), atom_fractions(formulas))
+    # MgB2 (fold 0's test) has a near copy in another system, 0.002 away; NbN's nearest formula row is far.
+    assert summary["near_copies"]["n"] == 1
+    assert summary["near_copies"]["gap_mean"] == pytest.approx(abs(np.log(10.0) - np.log(9.0)))
+    formula_bands = {tuple(b["band"]): b["n"] for b in summary["bands"]["formula row"]}
+    assert formula_bands[(1e-6, 0.02)] == 1 and formula_bands[(0.2, np.inf)] == 1
+    assert sum(b["n"] for b in summary["bands"]["structure"]) == 2
+    assert lines[0].startswith("| distance to the nearest") and len(lines) == 2 + len(script.BANDS)
