@@ -317,6 +317,10 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
         held_out[f"s{i}"] = (0.0, k, {"a": a, "b": b, composition: 1.0})
     weights, prediction, chosen = script.blend(held_out)
     assert weights == {"SODNet": 0.0, "CompositionTc": 1.0}  # over all folds: 4 (2w + 4 - 3w) = 16 - 4w
+    # The shipped ensemble's floor keeps SODNet in on every fold (the best weight is then the floor).
+    floored, _, chosen_floored = script.blend(held_out, script.SODNET_WEIGHT_FLOOR)
+    assert floored["SODNet"] == pytest.approx(script.SODNET_WEIGHT_FLOOR) == pytest.approx(0.05)
+    assert all(c["SODNet"] >= 0.05 - 1e-9 for c in chosen_floored)
     # Folds 0 and 1 pick on one exact fold and fold 2 (16 - 8w): w = 1; fold 2 picks on folds 0-1 (8w): w = 0,
     # and pays SODNet's error there.
     assert [c["CompositionTc"] for c in chosen] == [1.0, 1.0, 0.0]
