@@ -55,6 +55,7 @@ from matgl_supercon.data import (
     outside_compounds,
 )
 from matgl_supercon.models import CompositionForestTc
+from matgl_supercon.pretrained import pretrained_dir
 from matgl_supercon.training import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
@@ -96,15 +97,10 @@ def nearest_table(data: FoldData, fractions: np.ndarray, formula_fractions: np.n
     bands = {}
     for name in ("structure", "formula row"):
         distance, gap = (np.array(column) for column in zip(*found[name], strict=True))
+        inside = [(lo, hi, (distance >= lo) & (distance < hi)) for lo, hi in BANDS]
         bands[name] = [
-            {
-                "band": [lo, hi],
-                "n": int(((distance >= lo) & (distance < hi)).sum()),
-                "gap": float(gap[(distance >= lo) & (distance < hi)].mean())
-                if ((distance >= lo) & (distance < hi)).any()
-                else None,
-            }
-            for lo, hi in BANDS
+            {"band": [lo, hi], "n": int(m.sum()), "gap": float(gap[m].mean()) if m.any() else None}
+            for lo, hi, m in inside
         ]
     copies = np.array(found["near copy"])
     summary = {
@@ -140,13 +136,13 @@ def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | No
     import torch
     from make_pretrained import SHIPPED_SODNET, kind, member_dirs
 
-    from matgl_supercon.pretrained import load_model, pretrained_dir
+    from matgl_supercon.pretrained import load_model
 
     shipped = pretrained_dir("SODNet-SuperCon3D")
     weights = json.loads((shipped / "calibration.json").read_text())["kind_weights_per_fold"]
     memory_records = extra_training_records(RETRIEVAL_MEMORY, data.records, data_root)
     memory_fractions = atom_fractions(memory_records)
-    result = {"folds": {}}
+    result = {"kind_weights_per_fold": weights, "folds": {}}
     for k, (_, _, test) in enumerate(data.folds):
         test = np.asarray(test)
         model = next(load_model(shipped / f"{RETRIEVAL_MEMBER}_fold_{k}").members())
@@ -156,6 +152,11 @@ def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | No
             as_shipped = model.predict_statistics(x).double().numpy()
             hidden = near_copy_rows(memory_fractions, fractions[test])
             tail = retrieval.memory_labels.shape[0] - len(memory_records)  # the training block's rows come first
+            if k == 0:  # the memory's last rows must be these records, in this order
+                check = model.structure_composition_statistics([r.structure for r in memory_records[:8]])
+                # float32 statistics of the same composition differ in their last bits (e.g. the mass spreads)
+                if not torch.allclose(check, retrieval.memory_statistics[tail : tail + 8], rtol=1e-4, atol=1e-4):
+                    raise SystemExit(f"{RETRIEVAL_MEMBER}: its memory does not end with the {RETRIEVAL_MEMORY} rows")
             keep = np.setdiff1d(np.arange(retrieval.memory_labels.shape[0]), tail + hidden)
             statistics, labels = retrieval.memory_statistics[keep].clone(), retrieval.memory_labels[keep].clone()
             retrieval.set_memory(statistics, labels, rescale=False)
@@ -233,8 +234,13 @@ def main() -> None:
             result[regime] = {"ids": [ids[i] for i in tested], "formula_rows": counts, **rows}
         write_json_atomic(path, result)
     per_fold = finished_folds(out)
+    # Cached per ensemble: a rebuilt one (other kind weights) is scored again.
     cached = out / "retrieval_members.json"
-    if not cached.exists():
+    shipped_weights = json.loads((pretrained_dir("SODNet-SuperCon3D") / "calibration.json").read_text())
+    if (
+        not cached.exists()
+        or json.loads(cached.read_text()).get("kind_weights_per_fold") != shipped_weights["kind_weights_per_fold"]
+    ):
         write_json_atomic(cached, retrieval_members(data, fractions, args.data))
     retrieval = json.loads(cached.read_text())
     nearest, nearest_lines = nearest_table(data, fractions, formula_fractions)
