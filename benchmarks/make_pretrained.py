@@ -293,7 +293,8 @@ def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, floa
         + ". Their errors differ from SODNet's, so the prediction is a weighted mean in which each kind of member "
         + "together weighs "
         + ", ".join(f"{k} {w:.2f}" for k, w in weights.items())
-        + f" (`{ENSEMBLE_JSON}`; the weights with the lowest held-out MAE over all folds; picked on the other "
+        + f" (`{ENSEMBLE_JSON}`; the weights with the lowest held-out MAE over all folds, SODNet weighing at least "
+        + f"{SODNET_WEIGHT_FLOOR:.2f} so that polymorphs of one composition still differ; picked on the other "
         + f"{len(fold_weights) - 1} folds, each fold's weights were {picked}). The spread is the weighted standard "
         + "deviation over all members."
     )
