@@ -124,6 +124,20 @@ def table_row(label: str, regime: str, summary: dict, source: str) -> tuple:
     return (label, regime, *(summary[k] for k in keys), source)
 
 
+def baseline_label(stem: str, model: str) -> str | None:
+    """The leaderboard label of ``model``'s rows in ``results/<stem>.json`` (``supercon3d_baselines.py``), or None
+    for a file that is not a Table-1 cell (another table, or a run with ``--extra-scope fold``)."""
+    extra = stem.removeprefix("supercon3d_baselines").removeprefix("_")
+    # --extra-scope compound: every row of the set's whole table 0.02 or more from the fold's held-out compounds.
+    per_compound = extra.endswith("_per_compound")
+    extra = extra.removesuffix("_per_compound")
+    if extra and extra not in EXTRA_TRAINING_SETS:
+        return None
+    if per_compound:
+        return f"{model} + {extra.removesuffix('_new_systems')}, all but the held-out compounds (ours)"
+    return f"{model} + {extra} (ours)" if extra else f"{model} (ours)"
+
+
 def main() -> None:
     rows = []
     # The default configuration, and the one it replaced on 2026-11-27 (free element embeddings, no weight average).
@@ -152,13 +166,12 @@ def main() -> None:
             rows.append(table_row(label, regime, s, "../matgl_supercon/pretrained/SODNet-SuperCon3D/README.md"))
     # The baselines, then the same models trained with an extra set (supercon3d_baselines.py --extra-data NAME).
     for baselines in sorted(RESULTS.glob("supercon3d_baselines*.json")):
-        extra = baselines.stem.removeprefix("supercon3d_baselines").removeprefix("_")
-        if extra and extra not in EXTRA_TRAINING_SETS:
-            continue  # another table (e.g. svr_tuning), not a Table-1 cell
+        if baseline_label(baselines.stem, "") is None:
+            continue  # another table (e.g. svr_tuning, a per-fold run), not a Table-1 cell
         data = json.loads(baselines.read_text())
         for key, s in data["results"].items():
             model, regime = key.split(" ")
-            label = f"{model} + {extra} (ours)" if extra else f"{model} (ours)"
+            label = baseline_label(baselines.stem, model)
             rows.append(table_row(label, regime, s, f"results/{baselines.stem}.md"))
     order = {"all": 0, "all->O": 1, "O+SD": 2, "O": 3}
     sections = task_sections()

@@ -16,6 +16,9 @@ one-site virtual crystals; their geometry descriptors mean nothing, so only the 
 ``--extra-scope fold`` filters the extra records per fold instead of against all of SuperCon3D: every record whose
 chemical system occurs in none of the fold's validation and test structures (``outside_chemical_systems``), as
 ``supercon3d_sodnet.py --memory-scope fold`` does; it writes ``..._<extra-data>_per_fold.{json,md}``.
+``--extra-scope compound`` keeps, per fold, every record of every chemical system that lies 0.02 or more (atom
+fractions) from each of the fold's validation and test compounds: their doping series stay, their near copies in
+other systems go (``outside_compounds``, ``formula_scope.py``); it writes ``..._<extra-data>_per_compound``.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from matgl_supercon.benchmarks import (
 )
 from matgl_supercon.data import (
     EXTRA_TRAINING_SETS,
+    atom_fractions,
     chemical_system,
     extra_training_records,
     load_supercon3d,
     outside_chemical_systems,
+    outside_compounds,
     paper_folds,
 )
 from matgl_supercon.graph import classify_disorder
@@ -120,10 +125,10 @@ def main() -> None:
     parser.add_argument("--folds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--models", nargs="+", choices=("RF", "SVR"), default=["RF", "SVR"])
     parser.add_argument("--extra-data", choices=EXTRA_TRAINING_SETS, default=None)
-    parser.add_argument("--extra-scope", choices=("benchmark", "fold"), default="benchmark")
+    parser.add_argument("--extra-scope", choices=("benchmark", "fold", "compound"), default="benchmark")
     args = parser.parse_args()
-    if args.extra_scope == "fold" and not args.extra_data:
-        parser.error("--extra-scope fold filters --extra-data: name the extra data set")
+    if args.extra_scope != "benchmark" and not args.extra_data:
+        parser.error(f"--extra-scope {args.extra_scope} filters --extra-data: name the extra data set")
     records = load_supercon3d(args.data)
     structures = [r.structure for r in records]
     y = np.log([r.tc for r in records])
@@ -138,6 +143,8 @@ def main() -> None:
         candidates = records if args.extra_scope == "benchmark" else []
         extra_x, extra_y, extra_systems = extra_training_arrays(args.extra_data, candidates, args.data)
         feature_kinds = tuple(extra_x)  # ("c",) for formula-only rows
+        if args.extra_scope == "compound":
+            extra_fractions = atom_fractions(extra_training_records(args.extra_data, candidates, args.data))
     feature_seconds = time.perf_counter() - start
     members = {
         "all": np.arange(len(records)),
@@ -153,8 +160,11 @@ def main() -> None:
 
                 def predict(train, val, test, k, x=x, feat=feat, model_name=model_name):
                     rows = slice(None)
+                    held_out = [records[i] for i in (*val, *test)]
                     if args.extra_scope == "fold":
-                        rows = outside_chemical_systems(extra_systems, [records[i] for i in (*val, *test)])
+                        rows = outside_chemical_systems(extra_systems, held_out)
+                    elif args.extra_scope == "compound":
+                        rows = outside_compounds(extra_fractions, atom_fractions(held_out))
                     x_train = np.vstack([x[train], extra_x[feat][rows]])
                     y_train = np.concatenate([y[train], extra_y[rows]])
                     return fit_predict(model_name, x_train, y_train, x[val], y[val], x[test], seed=k)
@@ -187,6 +197,8 @@ def main() -> None:
         where = "chemical systems new to SuperCon3D"
         if args.extra_scope == "fold":
             where = "per fold: systems outside its val+test blocks, of these candidates"
+        elif args.extra_scope == "compound":
+            where = "per fold: every record 0.02 or more (atom fractions) from its val+test compounds"
         title += f", trained with {len(extra_y)} extra records, {where} ({args.extra_data})"
     lines = [
         *header_lines(title, meta),
@@ -204,7 +216,7 @@ def main() -> None:
             f"{fam.get('heavy-Fermion', {}).get('mae', float('nan')):.3f} | {r['cpu_seconds']:.0f} |"
         )
     stem = "supercon3d_baselines" + (f"_{args.extra_data}" if args.extra_data else "")
-    stem += "_per_fold" if args.extra_data and args.extra_scope == "fold" else ""
+    stem += {"benchmark": "", "fold": "_per_fold", "compound": "_per_compound"}[args.extra_scope]
     write_report(OUT / stem, {"meta": meta, "results": results}, lines)
 
 

@@ -264,6 +264,16 @@ def test_leaderboard_marks_gnn_cells_trained_with_the_previous_defaults(tmp_path
         assert marked(cell) is expected, (model, parameters)
 
 
+def test_leaderboard_labels_baseline_files_by_their_extra_data_and_scope(benchmark_script):
+    label = benchmark_script("leaderboard").baseline_label
+    assert label("supercon3d_baselines", "RF-c") == "RF-c (ours)"
+    assert label("supercon3d_baselines_formulas_new_systems", "RF-c") == "RF-c + formulas_new_systems (ours)"
+    compound = label("supercon3d_baselines_formulas_new_systems_per_compound", "RF-c")
+    assert compound == "RF-c + formulas, all but the held-out compounds (ours)"
+    assert label("supercon3d_baselines_formulas_new_systems_per_fold", "RF-c") is None
+    assert label("supercon3d_baselines_svr_tuning", "RF-c") is None
+
+
 def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchmark_script, tmp_path, monkeypatch):
     script = benchmark_script("composition_retrieval")
     monkeypatch.setattr(script, "RESULTS", tmp_path)
