@@ -167,6 +167,17 @@ class FoldData:
             [chemical_system(r.structure) for r in formulas],
         )
 
+    def member_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Float64 composition statistics of the structures and of the formula rows, as the shipped
+        ``CompositionForestTc`` members read them (its default descriptor table)."""
+        from matgl_supercon.models import CompositionForestTc
+
+        members = CompositionForestTc()
+        # SuperCon3D as published: 5 CIFs hold overlapping atoms (load_supercon3d's docstring).
+        x = members.structure_composition_statistics([r.structure for r in self.records], allow_overlaps=True)
+        formula_x = members.structure_composition_statistics([r.structure for r in self.formulas])
+        return x.numpy().astype(np.float64), formula_x.numpy().astype(np.float64)
+
 
 def scored(truth: np.ndarray, prediction: np.ndarray, k: int, name: str) -> dict:
     """One row's result on fold ``k`` (MAE, R2 and its test predictions); its MAE is printed as it finishes."""

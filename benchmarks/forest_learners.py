@@ -38,7 +38,6 @@ from matgl_supercon.benchmarks import magpie_features
 from matgl_supercon.data import (
     outside_chemical_systems,
 )
-from matgl_supercon.models import CompositionForestTc
 
 RESULTS = Path(__file__).parent / "results"
 MEMBERS_ROW = "the members' extra trees (200)"
@@ -77,10 +76,7 @@ def main() -> None:
     data = FoldData.load(args.data)
     records, ids, y, folds = data.records, data.ids, data.y, data.folds
     formulas, formula_y, formula_systems = data.formulas, data.formula_y, data.formula_systems
-    members = CompositionForestTc()  # the default descriptors, as the members are grown
-    x = members.structure_composition_statistics([r.structure for r in records], allow_overlaps=True)
-    x = x.numpy().astype(np.float64)
-    formula_x = members.structure_composition_statistics([r.structure for r in formulas]).numpy().astype(np.float64)
+    x, formula_x = data.member_statistics()
     magpie = magpie_features([r.structure for r in records])
     formula_magpie = magpie_features([r.structure for r in formulas])
     out = Path(args.out)

@@ -54,7 +54,6 @@ from matgl_supercon.data import (
     held_out_extra_rows,
     outside_compounds,
 )
-from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.pretrained import pretrained_dir
 from matgl_supercon.training import write_json_atomic
 
@@ -122,8 +121,7 @@ def nearest_table(data: FoldData, fractions: np.ndarray, formula_fractions: np.n
 
 def near_copy_rows(memory_fractions: np.ndarray, held_out_fractions: np.ndarray) -> np.ndarray:
     """Indices of the memory rows within ``SAME_COMPOUND_DISTANCE`` of a held-out composition."""
-    kept = set(outside_compounds(memory_fractions, held_out_fractions))
-    return np.array([i for i in range(len(memory_fractions)) if i not in kept], dtype=int)
+    return np.setdiff1d(np.arange(len(memory_fractions)), outside_compounds(memory_fractions, held_out_fractions))
 
 
 def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | None) -> dict:
@@ -180,19 +178,21 @@ def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | No
     return result
 
 
+def pooled(result: dict, who: str, how: str) -> float:
+    """MAE over every fold's test structures of :func:`retrieval_members`'s ``who`` (``member`` or ``ensemble``),
+    scored ``how`` (``as_shipped`` or ``without_near_copies``)."""
+    folds = result["folds"].values()
+    return sum(f[who][how] * f["n"] for f in folds) / sum(f["n"] for f in folds)
+
+
 def retrieval_lines(result: dict) -> list[str]:
     """The report's table of :func:`retrieval_members` (MAE over all test structures, pooled over folds)."""
     folds = result["folds"].values()
-    total = sum(f["n"] for f in folds)
-
-    def pooled(who: str, how: str) -> float:
-        return sum(f[who][how] * f["n"] for f in folds) / total
-
     return [
         "| shipped model, held out | memory as shipped | near copies of the test compounds taken out |",
         "|---|---|---|",
         *(
-            f"| {label} | {pooled(who, 'as_shipped'):.4f} | {pooled(who, 'without_near_copies'):.4f} |"
+            f"| {label} | {pooled(result, who, 'as_shipped'):.4f} | {pooled(result, who, 'without_near_copies'):.4f} |"
             for label, who in (("`CompositionTc` members", "member"), ("whole ensemble", "ensemble"))
         ),
         "",
@@ -205,11 +205,7 @@ def main() -> None:
     args = fold_arguments(__doc__, "runs/formula_scope")
     data = FoldData.load(args.data)
     records, ids, y = data.records, data.ids, data.y
-    members = CompositionForestTc()  # the default descriptors, as the members are grown
-    x = members.structure_composition_statistics([r.structure for r in records], allow_overlaps=True)
-    x = x.numpy().astype(np.float64)
-    formula_x = members.structure_composition_statistics([r.structure for r in data.formulas]).numpy()
-    formula_x = formula_x.astype(np.float64)
+    x, formula_x = data.member_statistics()
     fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     ordered = np.array([r.metadata["order"] == "order" for r in records])
     out = Path(args.out)

@@ -322,11 +322,11 @@ def near_copy_lines() -> list[str]:
     ``formula_scope.py``'s committed measurement (none before it exists)."""
     if not SCOPE_RESULTS.exists():
         return []
-    folds = json.loads(SCOPE_RESULTS.read_text())["retrieval"]["folds"].values()
-    total = sum(f["n"] for f in folds)
+    from formula_scope import pooled
+
+    result = json.loads(SCOPE_RESULTS.read_text())["retrieval"]
     member, ensemble = (
-        [sum(f[who][how] * f["n"] for f in folds) / total for how in ("as_shipped", "without_near_copies")]
-        for who in ("member", "ensemble")
+        [pooled(result, who, how) for how in ("as_shipped", "without_near_copies")] for who in ("member", "ensemble")
     )
     return [
         "  Some of those rows are lightly doped copies of SuperCon3D compounds (Mg0.997Fe0.003B2 beside MgB2): with",
