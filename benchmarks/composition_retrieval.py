@@ -23,6 +23,10 @@ is reported to close the gap to gradient-boosted trees on tabular data. Rows:
 memory also holds the SuperCon formula table's superconductors in chemical systems absent from SuperCon3D
 (``matgl_supercon.data.extra_training_records``; 7,138 one-site virtual crystals), read as neighbours but not
 trained on, as ``supercon3d_sodnet.py --memory-data`` does for SODNet. Its folds go to ``--out/memory_fold_K.json``.
+``--memory-no-near-copies`` makes that row ``retrieval + formula memory, no near copies``: the memory leaves out the
+944 formula rows within ``SAME_COMPOUND_DISTANCE`` (0.02 in atom fractions) of a SuperCon3D composition, lightly
+doped copies of its compounds from neighbouring systems (``Mg0.997Fe0.003B2`` beside MgB2), which a test structure
+would otherwise read as a neighbour with its own Tc (``formula_scope.py``; ``--out/distinct_memory_fold_K.json``).
 ``--train-data formulas_new_systems`` adds ``retrieval trained with formulas``: the same records join the training
 rows as well as the memory (the target scaling stays the SuperCon3D block's; batches of ``TRAINED_BATCH_SIZE``,
 formula rows weighted ``TRAINED_EXTRA_WEIGHT`` in the loss; ``--out/trained_fold_K.json``). On folds 0 and 1 it
@@ -55,7 +59,7 @@ from supercon3d_baselines import random_forest
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
-from matgl_supercon.data import EXTRA_TRAINING_SETS, extra_training_records, load_supercon3d
+from matgl_supercon.data import EXTRA_TRAINING_SETS, SAME_COMPOUND_DISTANCE, extra_training_records, load_supercon3d
 from matgl_supercon.models import CompositionTc, SODNet
 from matgl_supercon.training import CompositionTrainConfig, fit_composition_tc, records_dataset, save_model_atomic
 
@@ -64,11 +68,20 @@ SEEDS = 3
 ROWS = ("RF", "retrieval", f"retrieval, {SEEDS} seeds")
 MEMORY_ROW = "retrieval + formula memory"
 TRAINED_ROW = "retrieval trained with formulas"
+DISTINCT_MEMORY_ROW = "retrieval + formula memory, no near copies"
 #: Row of each extra-record option, and the prefix of its fold files under ``--out``.
-EXTRA_ROWS = {"memory": (MEMORY_ROW, "memory"), "train": (TRAINED_ROW, "trained")}
+EXTRA_ROWS = {
+    "memory": (MEMORY_ROW, "memory"),
+    "train": (TRAINED_ROW, "trained"),
+    "distinct_memory": (DISTINCT_MEMORY_ROW, "distinct_memory"),
+}
 #: Names of the saved fold networks of each extra-record option (``--save-members``), as ``make_pretrained.py``
 #: knows them: members of the shipped ensemble beside the SODNet configurations of ``sodnet_variants.py``.
-MEMBER_VARIANTS = {"memory": "composition_tc_formula_memory", "train": "composition_tc_formula_trained"}
+MEMBER_VARIANTS = {
+    "memory": "composition_tc_formula_memory",
+    "train": "composition_tc_formula_trained",
+    "distinct_memory": "composition_tc_formula_memory_no_near_copies",
+}
 #: Batch size of the ``train`` option's networks: 8,401 training rows in batches of 256 take about as many steps
 #: per epoch (33) as the SuperCon3D block alone in the default 64 (20), and every step encodes the whole memory,
 #: so batches of 64 would make an epoch four times as long (about 130 s on one core, against 35 s).
@@ -96,9 +109,10 @@ def records_statistics(records: list) -> tuple[np.ndarray, np.ndarray]:
     return statistics, np.log([r.tc for r in records])
 
 
-def memory_statistics(name: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Statistics and ln Tc of an extra set's records (:func:`extra_training_records` against SuperCon3D)."""
-    return records_statistics(extra_training_records(name, load_supercon3d(data), data))
+def memory_statistics(name: str, data: str | None, min_distance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Statistics and ln Tc of an extra set's records (:func:`extra_training_records` against SuperCon3D, rows
+    nearer than ``min_distance`` to a SuperCon3D composition left out)."""
+    return records_statistics(extra_training_records(name, load_supercon3d(data), data, min_distance=min_distance))
 
 
 def fit_model(
@@ -176,6 +190,11 @@ def main() -> None:
     parser.add_argument("--memory-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
     parser.add_argument("--train-data", choices=EXTRA_TRAINING_SETS, default=None, help="see the module docstring")
     parser.add_argument(
+        "--memory-no-near-copies",
+        action="store_true",
+        help="leave the --memory-data rows within SAME_COMPOUND_DISTANCE of a SuperCon3D composition out",
+    )
+    parser.add_argument(
         "--save-members",
         action="store_true",
         help="also save the --memory-data / --train-data fold networks as members for make_pretrained.py",
@@ -183,8 +202,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ids, y, x, folds = supercon3d_statistics(args.data)
-    extra_sets = {"memory": args.memory_data, "train": args.train_data}
-    extra = {role: memory_statistics(name, args.data) for role, name in extra_sets.items() if name}
+    memory_role = "distinct_memory" if args.memory_no_near_copies else "memory"
+    extra_sets = {memory_role: args.memory_data, "train": args.train_data}
+    extra = {
+        role: memory_statistics(name, args.data, SAME_COMPOUND_DISTANCE if role == "distinct_memory" else 0.0)
+        for role, name in extra_sets.items()
+        if name
+    }
     out = Path(args.out)
     restore_committed_folds(out)
     for k in args.folds:
@@ -199,7 +223,7 @@ def main() -> None:
                 continue
             started = time.perf_counter()
             # Seed 0's network (the ``retrieval`` row's seed).
-            model, fitted = fit_model(x, y, folds[k], 100 * k, **{"memory" if role == "memory" else "extra": rows})
+            model, fitted = fit_model(x, y, folds[k], 100 * k, **{"extra" if role == "train" else "memory": rows})
             p = predict(model, x[test])
             if path.exists():  # a finished (e.g. committed) row: the saved member must be the network it scored
                 difference = float(np.abs(np.array(json.loads(path.read_text())["y_pred"]) - p).max())
@@ -224,7 +248,7 @@ def main() -> None:
                 per_fold[k][name] = json.loads((out / f"{prefix}_fold_{k}.json").read_text())
     metrics = ("mae", "r2", "seconds")
     summary, same_folds = {}, {}
-    for name in (*ROWS, MEMORY_ROW, TRAINED_ROW):
+    for name in (*ROWS, *(row for row, _ in EXTRA_ROWS.values())):
         ran = [k for k in per_fold if name in per_fold[k]]
         if ran:
             summary[name] = {"folds": ran, **fold_summary([{m: per_fold[k][name][m] for m in metrics} for k in ran])}
@@ -233,6 +257,7 @@ def main() -> None:
                 for n in ("RF", "retrieval", MEMORY_ROW)
             }
     options = f" --memory-data {args.memory_data}" if args.memory_data else ""
+    options += " --memory-no-near-copies" if args.memory_no_near_copies else ""
     options += f" --train-data {args.train_data}" if args.train_data else ""
     meta = provenance(f"python benchmarks/composition_retrieval.py --data ../shared/data{options}", args.threads)
     lines = [

@@ -103,6 +103,16 @@ def table_row(name: str, summary: dict, families: list[str]) -> str:
     return f"| {name} | " + " | ".join(cells + [f"{g['mae']:.3f}" for g in groups]) + " |"
 
 
+def restore_committed_folds(out: Path, report: Path) -> None:
+    """Write the folds of a committed report (``report``, its ``folds``) to ``out`` where ``out`` lacks them, so
+    that a run on a fresh clone starts from the committed folds instead of recomputing them."""
+    if not report.exists():
+        return
+    for k, fold in json.loads(report.read_text())["folds"].items():
+        if not (out / f"fold_{k}.json").exists():
+            write_json_atomic(out / f"fold_{k}.json", fold)
+
+
 def finished_folds(out: Path) -> dict[int, dict]:
     """The per-fold results written so far under ``out`` (``fold_K.json``), by fold."""
     return {k: json.loads((out / f"fold_{k}.json").read_text()) for k in range(10) if (out / f"fold_{k}.json").exists()}

@@ -25,14 +25,17 @@ training and validation blocks, test on the ordered structures of the test block
 Beside the scores, the report gives the distance from each test structure to its nearest training structure and to
 its nearest formula row, and how far apart the two Tc are, by distance band.
 
-The shipped ``CompositionTc`` members (``composition_tc_formula_memory``) read, as neighbours, the formula rows of
-the chemical systems absent from SuperCon3D, near copies included. The last section scores each fold's member on
-its test block twice: with its memory as shipped, and with the memory rows within 0.02 of a test composition taken
-out (``near_copy_rows``); it then blends them into the shipped ensemble's held-out prediction with the card's
-per-fold kind weights.
+The shipped ``CompositionTc`` members read, as neighbours, the formula rows of the chemical systems absent from
+SuperCon3D. Until 2026-12-06 (``composition_tc_formula_memory``) those included near copies of SuperCon3D compounds;
+the members shipped since (``composition_tc_formula_memory_no_near_copies``) leave every row within 0.02 of a
+SuperCon3D composition out of their memory. The last section checks that: it scores each fold's member on its
+test block twice, with its memory as shipped and with the memory rows within 0.02 of a test composition taken out
+(``near_copy_rows``), and blends both into the shipped ensemble's held-out prediction with the card's per-fold
+kind weights.
 
-Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds), the retrieval members'
-scores to ``--out/retrieval_members.json``; the report is ``benchmarks/results/formula_scope.{json,md}``.
+Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds; a fresh clone starts
+from the committed report's folds), the retrieval members' scores to ``--out/retrieval_members.json``; the report
+is ``benchmarks/results/formula_scope.{json,md}``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,16 @@ from pathlib import Path
 import numpy as np
 from _report import header_lines, provenance, write_report
 from composition_forest import SHIPPED_VARIANT as FOREST_VARIANT
-from forest_inputs import FoldData, compared_table, finished_folds, fit_predict, fold_arguments, scored
+from composition_retrieval import MEMBER_VARIANTS
+from forest_inputs import (
+    FoldData,
+    compared_table,
+    finished_folds,
+    fit_predict,
+    fold_arguments,
+    restore_committed_folds,
+    scored,
+)
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.benchmarks import mae
@@ -69,8 +81,9 @@ SCOPES = {
 }
 #: The rows of the ordered-only regime.
 ORDERED_SCOPES = ("system", "system and compound", "compound, 0.02 apart")
-#: The shipped retrieval members, and the extra set their memories end with.
-RETRIEVAL_MEMBER, RETRIEVAL_MEMORY = "composition_tc_formula_memory", "formulas_new_systems"
+#: The shipped retrieval members, and the extra set their memories end with (rows within
+#: ``SAME_COMPOUND_DISTANCE`` of a SuperCon3D composition left out).
+RETRIEVAL_MEMBER, RETRIEVAL_MEMORY = MEMBER_VARIANTS["distinct_memory"], "formulas_new_systems"
 #: Distance bands (atom-fraction L1) of the nearest-neighbour table.
 BANDS = ((0.0, 1e-6), (1e-6, 0.02), (0.02, 0.05), (0.05, 0.1), (0.1, 0.2), (0.2, np.inf))
 
@@ -128,8 +141,9 @@ def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | No
     """Each fold's shipped ``CompositionTc`` member on its test block, with and without the near copies of the test
     compounds in its memory, and the shipped ensemble's held-out predictions either way (card's kind weights).
 
-    The memory ends with the formula rows of chemical systems absent from SuperCon3D (``RETRIEVAL_MEMORY``); those
-    within 0.02 of a test composition are taken out (the training block's rows stay).
+    The memory ends with the formula rows of chemical systems absent from SuperCon3D (``RETRIEVAL_MEMORY``) that are
+    0.02 or more from every SuperCon3D composition; those within 0.02 of a test composition (none, then) are taken
+    out (the training block's rows stay).
     """
     import torch
     from make_pretrained import SHIPPED_SODNET, kind, member_dirs
@@ -138,7 +152,7 @@ def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | No
 
     shipped = pretrained_dir("SODNet-SuperCon3D")
     weights = json.loads((shipped / "calibration.json").read_text())["kind_weights_per_fold"]
-    memory_records = extra_training_records(RETRIEVAL_MEMORY, data.records, data_root)
+    memory_records = extra_training_records(RETRIEVAL_MEMORY, data.records, data_root, SAME_COMPOUND_DISTANCE)
     memory_fractions = atom_fractions(memory_records)
     result = {"kind_weights_per_fold": weights, "folds": {}}
     for k, (_, _, test) in enumerate(data.folds):
@@ -209,6 +223,7 @@ def main() -> None:
     fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     ordered = np.array([r.metadata["order"] == "order" for r in records])
     out = Path(args.out)
+    restore_committed_folds(out, RESULTS / "formula_scope.json")
     for k in args.folds:
         path = out / f"fold_{k}.json"
         if path.exists():
@@ -272,10 +287,12 @@ def main() -> None:
         f"chemical system within {SAME_COMPOUND_DISTANCE} (e.g. Mg0.997Fe0.003B2 for MgB2); their Tc differ by "
         f"{copies['gap_mean']:.3f} ln K on average (median {copies['gap_median']:.3f}).",
         "",
-        "## The shipped retrieval members and their near copies",
+        "## The shipped retrieval members and near copies of the test compounds",
         "",
         f"Each fold's shipped `CompositionTc` member ({RETRIEVAL_MEMBER}) reads the formula rows of chemical systems "
-        "absent from SuperCon3D as neighbours. Scored on its fold's test block with its memory as shipped, and with "
+        "absent from SuperCon3D, 0.02 or more from every SuperCon3D composition, as neighbours (the members shipped "
+        "until 2026-12-06 read near copies too; this report at commit 0dd7d53 measures them). Scored on its fold's "
+        "test block with its memory as shipped, and with "
         "the memory rows within 0.02 of a test composition taken out; the whole ensemble blends it with the other "
         "members' committed held-out predictions, each fold with the model card's kind weights.",
         "",

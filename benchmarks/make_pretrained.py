@@ -74,8 +74,6 @@ HERE = Path(__file__).parent
 COST = HERE / "results" / "sodnet_cost.json"
 #: ``supercon3d_baselines.py --models RF --extra-data formulas_new_systems --extra-scope compound``'s results.
 BASELINE_RESULTS = HERE / "results" / "supercon3d_baselines_formulas_new_systems_per_compound.json"
-#: ``formula_scope.py``'s results: the retrieval members scored without the near copies of test compounds.
-SCOPE_RESULTS = HERE / "results" / "formula_scope.json"
 
 
 #: Member folder prefixes that differ from ``<variant>_``: the shipped ensemble's first configuration was the
@@ -85,9 +83,10 @@ MEMBER_PREFIX = {"blocks2_composition": ""}
 #: ``composition_retrieval.py --save-members`` saved and ``CompositionForestTc`` fold forests that
 #: ``composition_forest.py --save-members`` saved (their per-fold results under ``results/composition_members``). Their
 #: errors differ from SODNet's, and the kinds blended predict better than any one. The ``CompositionTc`` networks'
-#: memory holds near copies of some test compounds (``formula_scope.md``); they weigh 0.10, and without them the
-#: forests' composition subset would have one configuration, whose spread cannot be calibrated on held-out members.
-SHIPPED_COMPOSITION_MEMBERS = ("composition_tc_formula_memory", FOREST_VARIANT)
+#: memory leaves out the formula rows within 0.02 of any SuperCon3D composition (``formula_scope.md``: the networks
+#: shipped before, ``composition_tc_formula_memory``, read near copies of test compounds); without them the forests'
+#: composition subset would have one configuration, whose spread cannot be calibrated on held-out members.
+SHIPPED_COMPOSITION_MEMBERS = (MEMBER_VARIANTS["distinct_memory"], FOREST_VARIANT)
 #: Member kinds, in the order of their weights in ``calibration.json``.
 KINDS = ("SODNet", "CompositionTc", "CompositionForestTc")
 #: What the model card says of each kind of composition member.
@@ -317,23 +316,14 @@ def baseline_lines(calibration: dict) -> list[str]:
     ]
 
 
-def near_copy_lines() -> list[str]:
-    """The card's account of the near copies of test compounds in the retrieval members' memory, from
-    ``formula_scope.py``'s committed measurement (none before it exists)."""
-    if not SCOPE_RESULTS.exists():
+def near_copy_lines(memory_names: Sequence[str]) -> list[str]:
+    """The card's account of near copies of SuperCon3D compounds in the retrieval members' memory."""
+    if MEMBER_VARIANTS["distinct_memory"] not in memory_names:
         return []
-    from formula_scope import pooled
-
-    result = json.loads(SCOPE_RESULTS.read_text())["retrieval"]
-    member, ensemble = (
-        [pooled(result, who, how) for how in ("as_shipped", "without_near_copies")] for who in ("member", "ensemble")
-    )
     return [
-        "  Some of those rows are lightly doped copies of SuperCon3D compounds (Mg0.997Fe0.003B2 beside MgB2): with",
-        "  the rows within 0.02 (atom fractions) of each fold's test compounds taken out of its member's memory, the",
-        f"  members' held-out MAE is {member[1]:.3f} instead of {member[0]:.3f} ln K and the whole ensemble's "
-        f"{ensemble[1]:.4f} instead of",
-        f"  {ensemble[0]:.4f} (benchmarks/results/formula_scope.md).",
+        f"  `{MEMBER_VARIANTS['distinct_memory']}` leaves out the rows within 0.02 (atom fractions) of a SuperCon3D",
+        "  composition, lightly doped copies such as Mg0.997Fe0.003B2 beside MgB2: no held-out structure reads its",
+        "  own compound's Tc from the formula table (benchmarks/results/formula_scope.md).",
     ]
 
 
@@ -576,7 +566,7 @@ def main() -> None:
                 f"- Members of {', '.join(f'`{n}`' for n in memory_names)} also hold in their memory the",
                 "  superconductors of the SuperCon formula table (Stanev et al. 2018) in chemical systems absent from",
                 "  SuperCon3D, as one-site virtual crystals: for such a compound they read its recorded Tc too.",
-                *near_copy_lines(),
+                *near_copy_lines(memory_names),
             ]
             if memory_names
             else []
