@@ -279,7 +279,7 @@ def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchma
     monkeypatch.setattr(script, "RESULTS", tmp_path)
     row = {"mae": 0.5, "r2": 0.7, "seconds": 1.0, "y_pred": [1.0]}
     folds = {
-        "0": {"ids": ["a"], "RF": row, script.MEMORY_ROW: row},
+        "0": {"ids": ["a"], "RF": row, script.MEMORY_ROW: row, script.DISTINCT_MEMORY_ROW: row},
         "1": {"ids": ["b"], "RF": row, script.TRAINED_ROW: row},
     }
     (tmp_path / "composition_retrieval.json").write_text(json.dumps({"folds": folds}))
@@ -292,6 +292,27 @@ def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchma
     assert json.loads((out / "fold_1.json").read_text())["RF"]["mae"] == 0.4
     assert not (out / "memory_fold_1.json").exists()
     assert json.loads((out / "trained_fold_1.json").read_text()) == row and not (out / "trained_fold_0.json").exists()
+    assert json.loads((out / "distinct_memory_fold_0.json").read_text()) == row
+
+
+def test_forest_scripts_restore_committed_folds_they_do_not_have(benchmark_script, tmp_path):
+    script = benchmark_script("forest_inputs")
+    report, out = tmp_path / "report.json", tmp_path / "runs"
+    script.restore_committed_folds(out, report)  # no committed report: nothing to restore
+    assert not out.exists()
+    report.write_text(json.dumps({"folds": {"0": {"ids": ["a"]}, "3": {"ids": ["b"]}}}))
+    out.mkdir()
+    (out / "fold_3.json").write_text(json.dumps({"ids": ["newer"]}))
+    script.restore_committed_folds(out, report)
+    assert script.finished_folds(out) == {0: {"ids": ["a"]}, 3: {"ids": ["newer"]}}
+
+
+def test_model_card_says_when_the_memory_leaves_out_near_copies(benchmark_script):
+    script = benchmark_script("make_pretrained")
+    distinct = benchmark_script("composition_retrieval").MEMBER_VARIANTS["distinct_memory"]
+    assert script.SHIPPED_COMPOSITION_MEMBERS[0] == distinct
+    assert script.near_copy_lines(["composition_tc_formula_memory"]) == []
+    assert "within 0.02" in " ".join(script.near_copy_lines([distinct]))
 
 
 def test_model_card_tc_bands(benchmark_script):
