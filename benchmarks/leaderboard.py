@@ -230,6 +230,8 @@ def main() -> None:
         "structures, Magpie columns): [results/forest_learners.md](results/forest_learners.md)",
         "- Which formula-table rows a fold may train on (outside the test chemical systems, or outside the test "
         "compounds; near copies of test compounds): [results/formula_scope.md](results/formula_scope.md)",
+        "- The formula table's non-superconductors (Tc = 0) as floor-Tc rows beside the forests' training rows: "
+        "[results/non_superconductors.md](results/non_superconductors.md)",
         "- Pretrained CHGNet features against Magpie: [results/pretrained_features.md](results/pretrained_features.md)",
         "- SODNet taught by the composition forest (doped copies labelled by the fold's forest member): "
         "[results/sodnet_distillation.md](results/sodnet_distillation.md)",

@@ -15,11 +15,12 @@ structures and on the formula table's superconductors 0.02 or more (atom-fractio
 shipped ``compound`` scope (``formula_scope.md``). The first row is that alone; the others add the non-superconductors
 of the same scope, each as a one-site virtual crystal with ln Tc set to the log of a floor Tc (``FLOOR_ROWS``):
 
-- **0.5 K** and **0.1 K**, each row weighing as much as a superconductor;
+- **0.5 K**, each row weighing as much as a superconductor (on fold 0 a floor of 0.1 K scored 0.755 ln K against
+  0.587 at 0.5 K and 0.484 without them; that row was then dropped to save time);
 - **0.5 K, weighted 0.1** (``sample_weight``), so that they shift the leaves they share with superconductors less;
-- 0.5 K **without copper oxides** (every composition holding both Cu and O left out), weighted 1, 0.1 and 0.3. In a
+- 0.5 K **without copper oxides** (every composition holding both Cu and O left out), weighted 0.1 and 0.3. In a
   cuprate doping series Tc = 0 sits beside compositions at tens of kelvin, outside the superconducting dome; on
-  fold 0, run first, the cuprates' error tripled with them. These three rows were added after that fold was seen.
+  fold 0, run first, the cuprates' error tripled with them. These rows were added after that fold was seen.
 
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds; a fresh clone starts from
 the committed report's folds); the report, with per-family, ordered/disordered and sub-kelvin MAE over all test
@@ -54,9 +55,7 @@ REFERENCE_ROW = "superconductors only (the shipped scope)"
 #: Row name: (floor Tc in K given to the non-superconductors, their sample weight, whether copper oxides stay).
 FLOOR_ROWS = {
     "+ non-superconductors at 0.5 K": (0.5, 1.0, True),
-    "+ non-superconductors at 0.1 K": (0.1, 1.0, True),
     "+ non-superconductors at 0.5 K, weighted 0.1": (0.5, 0.1, True),
-    "+ non-superconductors but copper oxides at 0.5 K": (0.5, 1.0, False),
     "+ non-superconductors but copper oxides at 0.5 K, weighted 0.1": (0.5, 0.1, False),
     "+ non-superconductors but copper oxides at 0.5 K, weighted 0.3": (0.5, 0.3, False),
 }

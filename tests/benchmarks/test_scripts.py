@@ -577,3 +577,16 @@ def test_formula_scope_counts_near_copies_and_bands_the_nearest_neighbours(bench
     assert formula_bands[(1e-6, 0.02)] == 1 and formula_bands[(0.2, np.inf)] == 1
     assert sum(b["n"] for b in summary["bands"]["structure"]) == 2
     assert lines[0].startswith("| distance to the nearest") and len(lines) == 2 + len(script.BANDS)
+
+
+def test_non_superconductors_sub_kelvin_column_scores_only_the_structures_below_1_k(benchmark_script):
+    script = benchmark_script("non_superconductors")
+    per_fold = {
+        0: {"ids": ["cold", "warm"], **{name: {"y_pred": [0.5, 3.0]} for name in script.ROWS}},
+        1: {"ids": ["colder"], **{name: {"y_pred": [-1.0]} for name in script.ROWS}},
+    }
+    per_fold[1][script.REFERENCE_ROW] = {"y_pred": [-3.0]}
+    header, cells = script.sub_kelvin_cells(per_fold, {"cold": -0.5, "warm": 2.0, "colder": -2.0})
+    assert header == "Tc < 1 K (2): MAE (bias)"
+    assert cells[script.REFERENCE_ROW] == "1.000 (+0.00)"  # errors +1 and -1; the warm structure does not count
+    assert all(cells[name] == "1.000 (+1.00)" for name in script.FLOOR_ROWS)
