@@ -269,6 +269,8 @@ def main() -> None:
         "inputs (training and validation blocks, formula rows outside the test systems).",
         "- `formula_scope.py`: those trees with the formula rows outside the test chemical systems, outside the test "
         "compounds (0.02 or more away in atom fractions) or both, per regime (all, ordered only).",
+        "- `non_superconductors.py`: those trees with the formula table's Tc = 0 compositions added at a floor Tc "
+        "(with or without copper oxides, two weights).",
         "- `sodnet_variants.py`: SODNet configurations and ensembles of them (`--accelerator gpu --workers N`).",
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",
