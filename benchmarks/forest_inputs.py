@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +111,19 @@ def restore_committed_folds(out: Path, report: Path) -> None:
     for k, fold in json.loads(report.read_text())["folds"].items():
         if not (out / f"fold_{k}.json").exists():
             write_json_atomic(out / f"fold_{k}.json", fold)
+
+
+def unfinished_folds(
+    data: FoldData, folds: Sequence[int], out: Path, report: Path
+) -> Iterator[tuple[int, Path, np.ndarray, np.ndarray, np.ndarray]]:
+    """The folds among ``folds`` with no result under ``out`` yet, after :func:`restore_committed_folds` from the
+    committed ``report``: each as its number, the path its result goes to and its train, validation and test
+    indices."""
+    restore_committed_folds(out, report)
+    for k in folds:
+        path = out / f"fold_{k}.json"
+        if not path.exists():
+            yield k, path, *(np.asarray(block) for block in data.folds[k])
 
 
 def finished_folds(out: Path) -> dict[int, dict]:

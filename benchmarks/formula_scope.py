@@ -53,8 +53,8 @@ from forest_inputs import (
     finished_folds,
     fit_predict,
     fold_arguments,
-    restore_committed_folds,
     scored,
+    unfinished_folds,
 )
 from scipy.spatial.distance import cdist
 
@@ -223,12 +223,7 @@ def main() -> None:
     fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     ordered = np.array([r.metadata["order"] == "order" for r in records])
     out = Path(args.out)
-    restore_committed_folds(out, RESULTS / "formula_scope.json")
-    for k in args.folds:
-        path = out / f"fold_{k}.json"
-        if path.exists():
-            continue
-        train, val, test = (np.asarray(block) for block in data.folds[k])
+    for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "formula_scope.json"):
         result = {}
         for regime, names in (("all", tuple(SCOPES)), ("ordered", ORDERED_SCOPES)):
             fit = np.concatenate([train, val])

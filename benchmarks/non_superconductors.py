@@ -40,9 +40,9 @@ from forest_inputs import (
     finished_folds,
     fit_predict,
     fold_arguments,
-    restore_committed_folds,
     row_range,
     scored,
+    unfinished_folds,
 )
 
 from matgl_supercon.benchmarks import mae
@@ -99,12 +99,7 @@ def main() -> None:
     copper_oxide = (zero_fractions[:, list(COPPER_OXIDE)] > 0).all(1)
     fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     out = Path(args.out)
-    restore_committed_folds(out, RESULTS / "non_superconductors.json")
-    for k in args.folds:
-        path = out / f"fold_{k}.json"
-        if path.exists():
-            continue
-        train, val, test = (np.asarray(block) for block in data.folds[k])
+    for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "non_superconductors.json"):
         fit = np.concatenate([train, val])
         rows = outside_compounds(formula_fractions, fractions[test])
         zeros = np.asarray(outside_compounds(zero_fractions, fractions[test]))
