@@ -259,6 +259,7 @@ def main() -> None:
     options = f" --memory-data {args.memory_data}" if args.memory_data else ""
     options += " --memory-no-near-copies" if args.memory_no_near_copies else ""
     options += f" --train-data {args.train_data}" if args.train_data else ""
+    options += " --save-members" if args.save_members else ""
     meta = provenance(f"python benchmarks/composition_retrieval.py --data ../shared/data{options}", args.threads)
     lines = [
         *header_lines("Composition statistics: random forest against a retrieval-augmented network (TabR)", meta),
