@@ -209,10 +209,13 @@ def scored(truth: np.ndarray, prediction: np.ndarray, k: int, name: str) -> dict
     return row
 
 
-def save_fold(path: Path, ids: list[str], formula_rows: int, truth: np.ndarray, predictions: dict, k: int) -> None:
-    """Write one fold's result: its test ids, its count of formula rows and each row's :func:`scored` predictions."""
+def save_fold(
+    path: Path, ids: list[str], formula_rows: int, truth: np.ndarray, predictions: dict, k: int, **counts: int
+) -> None:
+    """Write one fold's result: its test ids, its count of formula rows (and of any other rows it trained on, named
+    in ``counts``) and each row's :func:`scored` predictions."""
     rows = {name: scored(truth, p, k, name) for name, p in predictions.items()}
-    write_json_atomic(path, {"ids": ids, "formula_rows": formula_rows, **rows})
+    write_json_atomic(path, {"ids": ids, "formula_rows": formula_rows, **counts, **rows})
 
 
 def compared_table(

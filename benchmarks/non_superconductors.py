@@ -41,14 +41,13 @@ from forest_inputs import (
     fit_predict,
     fold_arguments,
     row_range,
-    scored,
+    save_fold,
     unfinished_folds,
 )
 
 from matgl_supercon.benchmarks import mae
 from matgl_supercon.data import atom_fractions, load_supercon_formulas, outside_compounds
 from matgl_supercon.graph import virtual_crystal
-from matgl_supercon.training import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
 REFERENCE_ROW = "superconductors only (the shipped scope)"
@@ -71,7 +70,8 @@ def non_superconductors(data_root: str | None) -> tuple[np.ndarray, np.ndarray]:
     from matgl_supercon.models import CompositionForestTc
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the eight unparsable rows, named by formula_records already
+        # The eight unparsable rows: FoldData.load's formula_records has named them already.
+        warnings.filterwarnings("ignore", message=r".*: left out \d+ rows: ", category=UserWarning)
         rows = [r for r in load_supercon_formulas(data_root, skip_invalid=True) if r.tc == 0]
     crystals = [virtual_crystal(r.composition) for r in rows]
     statistics = CompositionForestTc().structure_composition_statistics(crystals)
@@ -111,13 +111,8 @@ def main() -> None:
             y_all = np.concatenate([y_fit, np.full(len(added), np.log(floor_k))])
             weights = np.concatenate([np.ones(len(y_fit)), np.full(len(added), weight)])
             predictions[name] = fit_predict(x_all, y_all, x[test], k, args.threads, sample_weight=weights)[0]
-        scores = {name: scored(y[test], p, k, name) for name, p in predictions.items()}
-        counts = {
-            "formula_rows": len(rows),
-            "non_superconductor_rows": len(zeros),
-            "copper_oxide_rows": int(copper_oxide[zeros].sum()),
-        }
-        write_json_atomic(path, {"ids": [ids[i] for i in test], **counts, **scores})
+        counts = {"non_superconductor_rows": len(zeros), "copper_oxide_rows": int(copper_oxide[zeros].sum())}
+        save_fold(path, [ids[i] for i in test], len(rows), y[test], predictions, k, **counts)
     per_fold = finished_folds(out)
     header, cells = sub_kelvin_cells(per_fold, dict(zip(ids, y.tolist(), strict=True)))
     summary, table = compared_table(per_fold, records, y, ROWS, "formula rows", {header: cells})
