@@ -210,7 +210,13 @@ def scored(truth: np.ndarray, prediction: np.ndarray, k: int, name: str) -> dict
 
 
 def save_fold(
-    path: Path, ids: list[str], formula_rows: int, truth: np.ndarray, predictions: dict, k: int, **counts: int
+    path: Path,
+    ids: list[str],
+    formula_rows: int,
+    truth: np.ndarray,
+    predictions: dict,
+    k: int,
+    **counts: int | dict[str, int],
 ) -> None:
     """Write one fold's result: its test ids, its count of formula rows (and of any other rows it trained on, named
     in ``counts``) and each row's :func:`scored` predictions."""

@@ -1,23 +1,26 @@
-"""Two more ways to improve the members' extra trees: their neighbours' Tc as inputs, and a robust mean of the trees.
+"""More ways to improve the members' extra trees: neighbours' Tc as inputs, robust means, and their size budget.
 
 Usage:
     python benchmarks/forest_variants.py --data ../shared/data [--folds 0 1 2] [--threads 2]
 
-Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Every row grows the same forest as
-``forest_inputs.py``'s first row (the shipped ``CompositionForestTc`` members' settings with 200 trees, on the
-composition statistics of the fold's training structures and of the formula-table rows of every chemical system
-outside its validation and test blocks) and changes one thing:
+Paper protocol, regime ``all`` (10 folds 8:1:1, ln Tc, MAE in ln K). Every row grows the shipped
+``CompositionForestTc`` members' forest with 200 trees instead of 30 (so that a difference of a few thousandths is
+not the trees' seed) on their inputs: the composition statistics of the fold's training and validation structures
+and of every formula-table row at least ``SAME_COMPOUND_DISTANCE`` (atom-fraction L1) from its test compounds (the
+``compound`` scope of :func:`matgl_supercon.data.held_out_extra_rows`, the members' since the evening of
+2026-12-06; until then this script used the ``system`` scope, whose report is in the git history). Each row
+changes one thing:
 
 - **neighbour Tc**: each row also gets the ln Tc of its ``N_NEIGHBOURS`` nearest rows of that training set (L1
   distance between atom fractions), the distances, and their inverse-distance weighted mean (as a k-nearest-
-  neighbour regressor would predict). A row never sees itself, a formula row of its own chemical system (a test
-  structure's system has none), or a row of its own composition (the formula table holds most SuperCon3D
-  compounds, so a formula row would otherwise read its own Tc off a training structure, which a test structure
-  almost never can): a training row sees what a test row would. **Other chemical systems only**: the same, but
-  no row (a test row included) sees any row of its own chemical system, structures included.
+  neighbour regressor would predict). No row sees a row within ``SAME_COMPOUND_DISTANCE`` of its own composition,
+  itself included: a test structure never has one among the formula rows, so a training row must not either.
+  **Other chemical systems only**: the same, but no row sees any row of its own chemical system.
 - **median of the trees**, **20% trimmed mean of the trees**: the forest's prediction for a test structure is the
   median (or the mean of the middle 60%) of its trees' predictions instead of their mean; the metric is an MAE,
   which a median serves better than a mean when the trees disagree.
+- **N trees, leaves of at least L rows**: the shipped members' size budget (about 3 MB, 300,000-340,000 nodes per
+  fold) spent on fewer, deeper trees or on more, shallower ones (``SIZE_BUDGET``); the node counts are reported.
 
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report, with
 per-family and ordered/disordered MAE over all test predictions, is ``benchmarks/results/forest_variants.{json,md}``.
@@ -29,13 +32,10 @@ from pathlib import Path
 
 import numpy as np
 from _report import header_lines, provenance, write_report
-from composition_mlp import supercon3d_statistics
-from composition_retrieval import records_statistics
-from forest_inputs import N_TREES, compared_table, finished_folds, fold_arguments, row_range, save_fold
+from forest_inputs import N_TREES, FoldData, compared_table, finished_folds, fold_arguments, row_range, save_fold
 from scipy.spatial.distance import cdist
 
-from matgl_supercon.data import chemical_system, extra_training_records, load_supercon3d, outside_chemical_systems
-from matgl_supercon.graph import ALL_ELEMENTS
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system, held_out_extra_rows
 from matgl_supercon.training import CompositionForestConfig
 
 RESULTS = Path(__file__).parent / "results"
@@ -44,25 +44,16 @@ N_NEIGHBOURS = 10
 N_LISTED = 5
 #: Added to each distance before inverting it, so that a near neighbour does not take all the weight.
 DISTANCE_FLOOR = 0.02
-#: Rows closer than this (L1 between atom fractions) hold the same compound; they are not each other's neighbours.
-SAME_COMPOSITION = 1e-3
+#: (trees, minimum rows per leaf) near the shipped members' size; the members' own (30, 2) first.
+SIZE_BUDGET = ((30, 2), (45, 3), (60, 4), (90, 6))
 ROWS = (
-    "mean of the trees (the members)",
+    "mean of the trees",
     "neighbour Tc",
     "neighbour Tc, other chemical systems only",
     "median of the trees",
     "20% trimmed mean of the trees",
+    *(f"{n} trees, leaves of at least {leaf} rows" for n, leaf in SIZE_BUDGET),
 )
-
-
-def atom_fractions(records: list) -> np.ndarray:
-    """``[n, 103]`` atom fraction of every element (H to Lr) in each record's structure, partial occupancies too."""
-    index = {symbol: i for i, symbol in enumerate(ALL_ELEMENTS)}
-    out = np.zeros((len(records), len(ALL_ELEMENTS)))
-    for i, record in enumerate(records):
-        for symbol, fraction in record.structure.composition.fractional_composition.get_el_amt_dict().items():
-            out[i, index[symbol]] += fraction
-    return out
 
 
 def neighbour_features(
@@ -71,7 +62,6 @@ def neighbour_features(
     memory: np.ndarray,
     memory_ln_tc: np.ndarray,
     memory_systems: np.ndarray,
-    memory_is_formula: np.ndarray,
     other_systems_only: bool = False,
 ) -> np.ndarray:
     """The neighbour columns of the module docstring, one row per query.
@@ -82,8 +72,7 @@ def neighbour_features(
         memory: ``[m, n_elements]`` atom fractions of the training rows.
         memory_ln_tc: ``[m]`` their ln Tc.
         memory_systems: ``[m]`` their chemical system ids.
-        memory_is_formula: ``[m]`` True for a formula-table row.
-        other_systems_only: Skip every row of the query's chemical system, structures included.
+        other_systems_only: Skip every row of the query's chemical system.
 
     Returns:
         ``[q, 2 * N_LISTED + 1]``: the nearest ``N_LISTED`` ln Tc, their distances, the weighted mean of
@@ -93,9 +82,9 @@ def neighbour_features(
     for start in range(0, len(queries), 512):
         block = slice(start, start + 512)
         distance = cdist(queries[block], memory, "cityblock")
-        own_system = query_systems[block, None] == memory_systems[None, :]
-        distance[own_system if other_systems_only else own_system & memory_is_formula[None, :]] = np.inf
-        distance[distance < SAME_COMPOSITION] = np.inf  # the row itself too, when the queries are the memory
+        if other_systems_only:
+            distance[query_systems[block, None] == memory_systems[None, :]] = np.inf
+        distance[distance < SAME_COMPOUND_DISTANCE] = np.inf  # the row itself too, when the queries are the memory
         nearest = np.argpartition(distance, N_NEIGHBOURS, axis=1)[:, :N_NEIGHBOURS]
         order = np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1)
         nearest = np.take_along_axis(nearest, order, axis=1)
@@ -107,19 +96,29 @@ def neighbour_features(
     return np.vstack(columns)
 
 
-def tree_predictions(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int, threads: int) -> np.ndarray:
-    """``[N_TREES, n_test]``: each of the members' extra trees' prediction (their mean is the forest's)."""
+def tree_predictions(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray,
+    seed: int,
+    threads: int,
+    n_trees: int = N_TREES,
+    min_samples_leaf: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """``[n_trees, n_test]``: each of the members' extra trees' prediction (their mean is the forest's), and the
+    forest's node count. ``min_samples_leaf`` defaults to the members'."""
     from sklearn.ensemble import ExtraTreesRegressor
 
     members = CompositionForestConfig()
     forest = ExtraTreesRegressor(
-        n_estimators=N_TREES,
-        min_samples_leaf=members.min_samples_leaf,
+        n_estimators=n_trees,
+        min_samples_leaf=members.min_samples_leaf if min_samples_leaf is None else min_samples_leaf,
         max_features=members.max_features,
         random_state=seed,
         n_jobs=threads,
     ).fit(x, y)
-    return np.stack([tree.predict(x_test) for tree in forest.estimators_])
+    per_tree = np.stack([tree.predict(x_test) for tree in forest.estimators_])
+    return per_tree, sum(tree.tree_.node_count for tree in forest.estimators_)
 
 
 def trimmed_mean(per_tree: np.ndarray, cut: float = 0.2) -> np.ndarray:
@@ -130,52 +129,63 @@ def trimmed_mean(per_tree: np.ndarray, cut: float = 0.2) -> np.ndarray:
 
 def main() -> None:
     args = fold_arguments(__doc__, "runs/forest_variants")
-    records = load_supercon3d(args.data)
-    ids, y, statistics, folds = supercon3d_statistics(args.data, records)
-    formulas = extra_training_records("formulas_new_systems", [], args.data)
-    formula_x, formula_y = records_statistics(formulas)
+    data = FoldData.load(args.data)
+    records, y = data.records, data.y
+    x, formula_x = data.member_statistics()
+    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     system_ids: dict[frozenset[str], int] = {}
-    formula_systems = [chemical_system(r.structure) for r in formulas]
-    formula_system_ids = np.array([system_ids.setdefault(s, len(system_ids)) for s in formula_systems])
+    formula_system_ids = np.array([system_ids.setdefault(s, len(system_ids)) for s in data.formula_systems])
     system_of = np.array([system_ids.setdefault(chemical_system(r.structure), len(system_ids)) for r in records])
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(formulas)
     out = Path(args.out)
     for k in args.folds:
         path = out / f"fold_{k}.json"
         if path.exists():
             continue
-        train, val, test = (np.asarray(block) for block in folds[k])
-        rows = np.asarray(outside_chemical_systems(formula_systems, [records[i] for i in (*val, *test)]))
-        x = np.vstack([statistics[train], formula_x[rows]])
-        target = np.concatenate([y[train], formula_y[rows]])
-        memory = (
-            np.vstack([fractions[train], formula_fractions[rows]]),
-            target,
-            np.concatenate([system_of[train], formula_system_ids[rows]]),
-            np.concatenate([np.zeros(len(train), bool), np.ones(len(rows), bool)]),
+        train, val, test = (np.asarray(block) for block in data.folds[k])
+        fit = np.concatenate([train, val])  # the members are grown on the validation block too
+        rows = np.asarray(
+            held_out_extra_rows(data.formula_systems, formula_fractions, [records[i] for i in test], "compound")
         )
-        per_tree = tree_predictions(x, target, statistics[test], seed=k, threads=args.threads)
+        x_fit = np.vstack([x[fit], formula_x[rows]])
+        target = np.concatenate([y[fit], data.formula_y[rows]])
+        memory = (
+            np.vstack([fractions[fit], formula_fractions[rows]]),
+            target,
+            np.concatenate([system_of[fit], formula_system_ids[rows]]),
+        )
+        per_tree, _ = tree_predictions(x_fit, target, x[test], seed=k, threads=args.threads)
         predictions = {ROWS[0]: per_tree.mean(axis=0)}
         for name, other_systems_only in ((ROWS[1], False), (ROWS[2], True)):
             columns = neighbour_features(memory[0], memory[2], *memory, other_systems_only)
             test_columns = neighbour_features(fractions[test], system_of[test], *memory, other_systems_only)
-            predictions[name] = tree_predictions(
-                np.hstack([x, columns]), target, np.hstack([statistics[test], test_columns]), k, args.threads
-            ).mean(axis=0)
+            with_neighbours, _ = tree_predictions(
+                np.hstack([x_fit, columns]), target, np.hstack([x[test], test_columns]), k, args.threads
+            )
+            predictions[name] = with_neighbours.mean(axis=0)
         predictions[ROWS[3]] = np.median(per_tree, axis=0)
         predictions[ROWS[4]] = trimmed_mean(per_tree)
-        save_fold(path, [ids[i] for i in test], len(rows), y[test], predictions, k)
+        nodes = {}
+        for name, (n_trees, leaf) in zip(ROWS[5:], SIZE_BUDGET, strict=True):
+            budget_trees, nodes[name] = tree_predictions(x_fit, target, x[test], k, args.threads, n_trees, leaf)
+            predictions[name] = budget_trees.mean(axis=0)
+        save_fold(path, [data.ids[i] for i in test], len(rows), y[test], predictions, k, nodes=nodes)
     per_fold = finished_folds(out)
-    summary, table = compared_table(per_fold, records, y, ROWS, "forest")
+    nodes = {k: f["nodes"] for k, f in per_fold.items()}
+    node_cells = {name: row_range(nodes, name) if name in ROWS[5:] else "–" for name in ROWS}
+    summary, table = compared_table(per_fold, records, y, ROWS, "forest", {"nodes per fold": node_cells})
     meta = provenance("python benchmarks/forest_variants.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
-        *header_lines("Neighbours' Tc as inputs, and robust means of the trees (SuperCon3D all/all)", meta),
-        f"{len(per_fold)} folds; {N_TREES} extra trees, leaves of at least 2 rows, half the features per split, on "
-        f"composition statistics and per fold {row_range(per_fold, 'formula_rows')} formula rows; neighbour Tc: the "
-        f"{N_LISTED} nearest ln Tc and distances (L1 between atom fractions) and the inverse-distance weighted mean "
-        f"of the {N_NEIGHBOURS} nearest, never a row of the same composition nor a formula row of its own chemical "
-        "system. Family and order columns: MAE ln K over every fold's test structures. The last column counts the "
-        "folds on which the row's MAE is below the first row's.",
+        *header_lines(
+            "Neighbours' Tc as inputs, robust means and size budgets of the trees (SuperCon3D all/all)", meta
+        ),
+        f"{len(per_fold)} folds; {N_TREES} extra trees (the last rows: as many as named), leaves of at least 2 rows "
+        "(the last rows: as named), half the features per split, on the shipped members' composition statistics of "
+        "each fold's training and validation structures and of its "
+        f"{row_range(per_fold, 'formula_rows')} formula rows at least {SAME_COMPOUND_DISTANCE} (atom-fraction L1) "
+        f"from its test compounds; neighbour Tc: the {N_LISTED} nearest ln Tc and distances and the "
+        f"inverse-distance weighted mean of the {N_NEIGHBOURS} nearest, never a row within {SAME_COMPOUND_DISTANCE} "
+        "of the row's own composition. Family and order columns: MAE ln K over every fold's test structures. The "
+        "last column counts the folds on which the row's MAE is below the first row's.",
         "",
         *table,
     ]

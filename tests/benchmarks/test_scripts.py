@@ -501,30 +501,34 @@ def test_supercon3d_audit_measures_overlaps_and_formula_mismatch(benchmark_scrip
     assert pairs[0][2] == pytest.approx(0.00309, abs=1e-4)
 
 
-def test_forest_variants_neighbours_skip_the_same_compound_and_formula_rows_of_its_system(benchmark_script):
+def test_forest_variants_neighbours_skip_rows_of_the_same_compound(benchmark_script):
     script = benchmark_script("forest_variants")
     n = script.N_NEIGHBOURS + 4
     memory = np.zeros((n, 2))
-    memory[:, 0] = [*np.linspace(0.0, 1.0, n - 1), 1.0]  # the last row repeats the compound before it
+    # Rows 0.1 apart; the last row is 0.01 from the one before it: the same compound at SAME_COMPOUND_DISTANCE.
+    memory[:, 0] = [*(0.1 * np.arange(n - 1)), 0.1 * (n - 2) + 0.01]
     ln_tc = np.arange(n, dtype=float)
     systems = np.array([7, 7] + [1] * (n - 2))
-    is_formula = np.array([False, True] + [False] * (n - 2))
-    columns = script.neighbour_features(memory, systems, memory, ln_tc, systems, is_formula)
+    columns = script.neighbour_features(memory, systems, memory, ln_tc, systems)
     assert columns.shape == (n, 2 * script.N_LISTED + 1)
-    # Row 0 sees neither itself nor row 1 (a formula row of its own system): its nearest is row 2.
-    assert columns[0, : script.N_LISTED].tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
-    assert columns[0, script.N_LISTED] == pytest.approx(2 / (n - 2))
-    # Row 2 (another system) sees row 1, and rows 1 and 3 are equally near.
+    # Row 0 does not see itself; its own system's row 1 is its nearest.
+    assert columns[0, : script.N_LISTED].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert columns[0, script.N_LISTED] == pytest.approx(0.1)
+    # Rows 1 and 3 are equally near row 2.
     assert sorted(columns[2, :2].tolist()) == [1.0, 3.0]
     # The last two rows hold one compound: neither reads the other's Tc.
     assert columns[-1, 0] == columns[-2, 0] == n - 3
-    # A query outside the memory sees everything; the weighted mean lies within the neighbours' range.
-    query = script.neighbour_features(memory[:1] + 0.01, np.array([9]), memory, ln_tc, systems, is_formula)
+    # A query outside the memory sees everything beyond SAME_COMPOUND_DISTANCE; the weighted mean lies within the
+    # neighbours' range.
+    query = script.neighbour_features(memory[:1] + 0.05, np.array([9]), memory, ln_tc, systems)
     assert query[0, : script.N_LISTED].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert 0.0 < query[0, -1] < script.N_NEIGHBOURS - 1
-    # With other chemical systems only, a query of system 1 sees rows of system 7 first.
-    query = script.neighbour_features(memory[2:3] + 0.01, np.array([1]), memory, ln_tc, systems, is_formula, True)
-    assert query[0, :2].tolist() == [1.0, 0.0] and np.isinf(query[0, script.N_LISTED + 2])
+    # A query within SAME_COMPOUND_DISTANCE of row 0 does not see it.
+    query = script.neighbour_features(memory[:1] + 0.005, np.array([9]), memory, ln_tc, systems)
+    assert query[0, 0] == 1.0
+    # With other chemical systems only, a query of system 7 sees rows of system 1 only.
+    query = script.neighbour_features(memory[:1] + 0.05, np.array([7]), memory, ln_tc, systems, True)
+    assert query[0, :2].tolist() == [2.0, 3.0]
 
 
 def test_forest_variants_trimmed_mean_drops_the_extremes(benchmark_script):
