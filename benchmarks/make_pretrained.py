@@ -28,8 +28,10 @@ per-member weights; the held-out score on the card blends each fold with the wei
 
 Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
 in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
-held-out prediction, and the card reports its MAE. The weighted spread of those same members (none trained on the
-structure, as none trained on a new one) is compared with that held-out error; ``sd_scale`` is the 68.3% quantile
+held-out prediction, and the card reports its MAE. The spread of those same members (none trained on the
+structure, as none trained on a new one), as ``TcEnsemble`` computes it (their weighted variance plus, since
+2026-12-06, each forest member's variance over its trees, recomputed here by running the fold's forest on its test
+structures: ``held_out_tree_variance``), is compared with that held-out error; ``sd_scale`` is the 68.3% quantile
 of |error| / spread, so that mean ± sd_scale × spread covers 68% of held-out errors. On a new structure the spread
 over all members also holds each configuration's fold-to-fold variation, which widens the interval. (Until
 2026-12-05 the whole ensemble's spread on each SuperCon3D structure was used: most members trained on it, and with
@@ -205,8 +207,12 @@ def blend(
     return dict(zip(present, best.tolist(), strict=True)), dict(zip(ids, prediction.tolist(), strict=True)), chosen
 
 
-def held_out_spread(predictions: dict[str, float], member_weight: dict[str, float]) -> float:
-    """Weighted spread of one structure's held-out predictions (one per configuration), as ``TcEnsemble`` weighs.
+def held_out_spread(
+    predictions: dict[str, float], member_weight: dict[str, float], own_variance: dict[str, float] | None = None
+) -> float:
+    """Weighted spread of one structure's held-out predictions (one per configuration), as ``TcEnsemble`` weighs:
+    the square root of their weighted variance plus the weighted mean of each member's own variance
+    (``own_variance``, by configuration: a forest's variance over its trees; 0 where not given).
 
     None of these members trained on the structure, as none of the ensemble's members trained on a new one. The
     whole ensemble's spread on a SuperCon3D structure would mostly measure how far its one untrained member sits
@@ -217,7 +223,43 @@ def held_out_spread(predictions: dict[str, float], member_weight: dict[str, floa
     w = w / w.sum()
     p = np.array(list(predictions.values()))
     mean = float(w @ p)
-    return float(np.sqrt((w * (p - mean) ** 2).sum() / (1 - (w**2).sum())))
+    own = np.array([(own_variance or {}).get(n, 0.0) for n in predictions])
+    return float(np.sqrt((w * (p - mean) ** 2).sum() / (1 - (w**2).sum()) + w @ own))
+
+
+def held_out_tree_variance(
+    configs: dict[str, Configuration],
+    folds: list[str],
+    held_out: dict[str, tuple[float, int, dict[str, float]]],
+    data: str | None,
+) -> dict[str, dict[str, float]]:
+    """Structure id -> {forest configuration: the variance over its trees of the fold member that tested on it}.
+
+    Each ``CompositionForestTc`` fold member predicts its test block again; its mean must be the prediction its
+    results file holds (the member is the one that was scored), or this stops.
+    """
+    records = {r.id: r for r in load_supercon3d(data)}
+    variance: dict[str, dict[str, float]] = {}
+    for name, config in configs.items():
+        if kind(name) != "CompositionForestTc":
+            continue
+        for fold in folds:
+            ids = [i for i, (_, k, _) in held_out.items() if k == int(fold.split("_")[1])]
+            member = load_model(config.model(fold))
+            # SuperCon3D as published: 5 CIFs hold overlapping atoms (load_supercon3d's docstring).
+            graphs = member.graphs([records[i].structure for i in ids], allow_overlaps=True)
+            mean, own = next(member.members()).predict_graphs_and_variance(graphs)
+            recorded = np.array([held_out[i][2][name] for i in ids])
+            if not np.allclose(mean.numpy(), recorded, atol=1e-4):
+                raise SystemExit(f"{config.model(fold)}: its test predictions differ from its results file's")
+            for i, v in zip(ids, own.tolist(), strict=True):
+                variance.setdefault(i, {})[name] = v
+    return variance
+
+
+def mae_by_spread_fifth(error: np.ndarray, spread: np.ndarray) -> list[float]:
+    """Mean |error| of each fifth of the structures, ordered from the narrowest spread to the widest."""
+    return [float(error[part].mean()) for part in np.array_split(np.argsort(spread, kind="stable"), 5)]
 
 
 def fit_sd_scale(error: np.ndarray, spread: np.ndarray) -> float:
@@ -226,7 +268,10 @@ def fit_sd_scale(error: np.ndarray, spread: np.ndarray) -> float:
 
 
 def composition_subset(
-    configs: dict[str, Configuration], folds: list[str], held_out: dict[str, tuple[float, int, dict[str, float]]]
+    configs: dict[str, Configuration],
+    folds: list[str],
+    held_out: dict[str, tuple[float, int, dict[str, float]]],
+    own_variance: dict[str, dict[str, float]],
 ) -> dict:
     """Weights, spread scale and held-out score of the composition members alone (``load_model(members=...)``).
 
@@ -238,7 +283,7 @@ def composition_subset(
     config_weight = {n: weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
     ids = list(own)
     truth, prediction = np.array([own[i][0] for i in ids]), np.array([blended[i] for i in ids])
-    spread = np.array([held_out_spread(own[i][2], config_weight) for i in ids])
+    spread = np.array([held_out_spread(own[i][2], config_weight, own_variance.get(i)) for i in ids])
     error, fold = np.abs(truth - prediction), np.array([own[i][1] for i in ids])
     scale = fit_sd_scale(error, spread)
     per_fold = [
@@ -404,10 +449,13 @@ def main() -> None:
     weights, blended, fold_weights = blend(held_out, SODNET_WEIGHT_FLOOR)
     # What each fold member of a configuration weighs: its kind's weight, shared by the kind's configurations.
     config_weight = {n: weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
+    tree_variance = held_out_tree_variance(configs, folds, held_out, args.data)
     subsets = {}
     composition = [n for n in configs if is_composition(n)]
     if composition and len(composition) < len(configs):
-        subsets[COMPOSITION_MEMBERS] = composition_subset({n: configs[n] for n in composition}, folds, held_out)
+        subsets[COMPOSITION_MEMBERS] = composition_subset(
+            {n: configs[n] for n in composition}, folds, held_out, tree_variance
+        )
     elements = training_elements(args.data)
     absent = [e for e in ALL_ELEMENTS if e not in elements]
     if len(weights) > 1:
@@ -431,9 +479,16 @@ def main() -> None:
     calibration = calibrate(
         out,
         args.data,
-        {i: (t, blended[i], held_out_spread(p, config_weight)) for i, (t, _, p) in held_out.items()},
+        {
+            i: (t, blended[i], held_out_spread(p, config_weight, tree_variance.get(i)))
+            for i, (t, _, p) in held_out.items()
+        },
         {i: k for i, (_, k, _) in held_out.items()},
     )
+    between = np.array([held_out_spread(p, config_weight) for _, _, p in held_out.values()])
+    error = np.array([abs(t - blended[i]) for i, (t, _, _) in held_out.items()])
+    calibration["spearman_between_members"] = float(spearmanr(between, error).statistic)
+    calibration["mae_by_spread_fifth_between_members"] = mae_by_spread_fifth(error, between)
     calibration["kind_weights"] = weights
     calibration["kind_weights_per_fold"] = fold_weights
     calibration["subsets"] = {k: {n: v for n, v in s.items() if n != "member_weights"} for k, s in subsets.items()}
@@ -470,12 +525,23 @@ def main() -> None:
         "",
         "## Uncertainty",
         "",
-        "The reported sd is the members' spread times `sd_scale` = "
-        f"{calibration['sd_scale']:.2f} (`calibration.json`), the factor that makes mean ± sd cover 68% of the",
-        f"held-out errors of the {calibration['n']} SuperCon3D structures (each scored by the members that did not "
-        "train on it).",
-        f"After scaling, ±1 sd covers {calibration['coverage_1sd']:.0%} and ±2 sd {calibration['coverage_2sd']:.0%} "
-        f"of held-out errors; Spearman correlation of spread with |error|: {calibration['spearman']:.2f}.",
+        *textwrap.wrap(
+            f"The reported sd is the members' spread times `sd_scale` = {calibration['sd_scale']:.2f} "
+            "(`calibration.json`), the factor that makes mean ± sd cover 68% of the held-out errors of the "
+            f"{calibration['n']} SuperCon3D structures (each scored by the members that did not train on it). The "
+            "spread is that of a mixture of the members: the variance between their predictions plus the (weighted) "
+            "mean of each member's own variance, which for a `CompositionForestTc` member is the variance of its "
+            "trees' predictions (a network's is 0). After scaling, ±1 sd covers "
+            f"{calibration['coverage_1sd']:.0%} and ±2 sd {calibration['coverage_2sd']:.0%} of held-out errors; "
+            f"Spearman correlation of spread with |error|: {calibration['spearman']:.2f} "
+            f"({calibration['spearman_between_members']:.2f} for the spread between members alone, the ensemble's "
+            "spread until 2026-12-06). Held-out MAE (ln K) of each fifth of the structures, from the narrowest "
+            f"interval to the widest: {', '.join(f'{v:.3f}' for v in calibration['mae_by_spread_fifth'])} (by the "
+            "spread between members alone: "
+            f"{', '.join(f'{v:.3f}' for v in calibration['mae_by_spread_fifth_between_members'])}).",
+            110,
+            break_on_hyphens=False,
+        ),
         "The factor is fitted on the spread of the members that did not train on each structure (one per",
         "configuration, weighted as in the ensemble), the kind of spread the members show on a new structure.",
         "On a new structure the spread over all members also holds each configuration's fold-to-fold variation,",
@@ -556,7 +622,8 @@ def main() -> None:
         *(
             [
                 "- `CompositionForestTc` members' leaves hold a few training rows each (SuperCon3D structures and",
-                "  formula rows): on a composition they trained on they return close to its recorded Tc.",
+                "  formula rows): on a composition they trained on they return close to its recorded Tc, and their",
+                "  trees agree, so its interval is narrow: it tells nothing about accuracy.",
             ]
             if "CompositionForestTc" in weights
             else []
@@ -691,8 +758,11 @@ def calibrate(
         # What a user can check: the error and coverage among structures given a Tc in a band.
         "by_predicted_tc": {name: predicted_bands[name] for name in band_names if name in predicted_bands},
         "median_line_slope": float(median_line.coef_[0]),
+        # Held-out MAE of each fifth of the structures, ordered by spread: what a narrow interval is worth.
+        "mae_by_spread_fifth": mae_by_spread_fifth(error, spread),
         "method": "held-out error of the (blended) mean of the members that tested on each structure vs the "
-        "weighted spread of those members (one per configuration)",
+        "weighted spread of those members (one per configuration), with each forest member's variance over its "
+        "trees added to their variance",
     }
 
 

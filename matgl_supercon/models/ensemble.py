@@ -107,6 +107,9 @@ class TcEnsemble:
         digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
         if self.member_weights is not None:  # so an ensemble without member weights keeps its old fingerprint
             digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
+        if any(hasattr(module, "predict_graphs_and_variance") for module, _ in self._members):
+            # Since 2026-12-06 the spread holds the forests' tree variance: results written before differ.
+            digest.update(b"spread=mixture")
         for module, weights in self._members:
             add_model(digest, module._init_args, module.state_dict() if weights is None else weights)
         return digest.hexdigest()
@@ -136,26 +139,33 @@ class TcEnsemble:
 
     @torch.no_grad()
     def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs; sd is 0 for one member.
+        """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs.
 
-        With ``member_weights`` both are weighted; the spread is the unbiased weighted standard deviation (for
-        reliability weights), which equal weights turn into the plain sample standard deviation.
+        The variance is that of a mixture of the members: the spread between their predictions (the unbiased
+        weighted variance, for reliability weights; the plain sample variance with equal weights; 0 for one member)
+        plus the (weighted) mean of each member's own variance about its prediction, which a
+        :class:`~matgl_supercon.models.CompositionForestTc` gives as the variance over its trees and a network as 0.
+        On held-out SuperCon3D structures the forests' tree variance ranks the errors far better than the members'
+        disagreement alone (the shipped model card). An ensemble of one network has no spread (sd 0).
 
         Raises:
             ValueError: For a ``batch_size`` below 1.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        stacked = torch.stack([m.predict_graphs(graphs, batch_size) for m in self.members()])
+        predicted = [member_prediction(m, graphs, batch_size) for m in self.members()]
+        stacked = torch.stack([mean for mean, _ in predicted])
+        own = torch.stack([variance for _, variance in predicted]).to(stacked.dtype)
         if self.member_weights is None:
-            sd = stacked.std(0, unbiased=True) if len(self) > 1 else torch.zeros(stacked.shape[1])
-            return stacked.mean(0), sd * self.sd_scale
-        w = self.member_weights.to(stacked.dtype)[:, None]
-        mean = (w * stacked).sum(0)
-        if len(self) == 1:
-            return mean, torch.zeros_like(mean)
-        variance = (w * (stacked - mean) ** 2).sum(0) / (1 - (w**2).sum())
-        return mean, variance.sqrt() * self.sd_scale
+            mean, within = stacked.mean(0), own.mean(0)
+            between = stacked.var(0) if len(self) > 1 else torch.zeros_like(mean)
+        else:
+            w = self.member_weights.to(stacked.dtype)[:, None]
+            mean, within = (w * stacked).sum(0), (w * own).sum(0)
+            between = (
+                (w * (stacked - mean) ** 2).sum(0) / (1 - (w**2).sum()) if len(self) > 1 else torch.zeros_like(mean)
+            )
+        return mean, (between + within).sqrt() * self.sd_scale
 
     def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``."""
@@ -175,3 +185,16 @@ class TcEnsemble:
     def predict_structure(self, structure: Structure) -> torch.Tensor:
         """Tc in K (geometric mean over members)."""
         return self.predict_ln_tc([structure])[0].exp()[0]
+
+
+def member_prediction(model: OccupancyTcModel, graphs: Sequence, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A member's ln(Tc / K) of converted graphs and its own variance about it.
+
+    The variance is over its trees for a model with ``predict_graphs_and_variance``
+    (:class:`~matgl_supercon.models.CompositionForestTc`), else 0.
+    """
+    with_variance = getattr(model, "predict_graphs_and_variance", None)
+    if with_variance is not None:
+        return with_variance(graphs, batch_size)
+    mean = model.predict_graphs(graphs, batch_size)
+    return mean, torch.zeros_like(mean)

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 from matgl.models import MatGLModel
+from torch_geometric.data import Data
 
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._embedding import element_descriptors
@@ -182,3 +183,25 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
     def predict_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
         """ln(Tc / K) ``[n]`` of ``[n, n_statistics]`` composition statistics (the mean over trees)."""
         return self.tree_predictions(statistics).double().mean(-1).float()
+
+    @torch.no_grad()
+    def predict_graphs_and_variance(
+        self, graphs: Sequence[tuple[Data, torch.Tensor]], batch_size: int = 16
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ln(Tc / K) of ``(graph, lattice)`` pairs and the (unbiased) variance of the trees' predictions about it.
+
+        The first is :meth:`predict_graphs`'s; both are ``[len(graphs)]``.
+
+        A :class:`~matgl_supercon.models.TcEnsemble` adds this variance to the spread between its members: on
+        held-out SuperCon3D structures the trees' spread ranks the errors far better than the members'
+        disagreement does (the shipped model card).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        means, variances = [torch.zeros(0)], [torch.zeros(0)]
+        for start in range(0, len(graphs), batch_size):
+            statistics = self.graph_composition_statistics([g for g, _ in graphs[start : start + batch_size]])
+            trees = self.tree_predictions(statistics).double()
+            means.append(trees.mean(-1).float())
+            variances.append(trees.var(-1).float() if self.n_trees > 1 else torch.zeros(len(trees)))
+        return torch.cat(means), torch.cat(variances)

@@ -376,6 +376,12 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
     assert script.held_out_spread({"a": 1.0, "b": -1.0}, {"a": 0.3, "b": 0.1}) == pytest.approx(2 / 2**0.5)
     three = script.held_out_spread({"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1})
     assert three == pytest.approx((0.6875 / 0.625) ** 0.5)
+    # A forest's variance over its trees adds its weighted share: member a weighs 0.5 of the three.
+    with_trees = script.held_out_spread({"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1}, {"a": 0.4})
+    assert with_trees == pytest.approx((0.6875 / 0.625 + 0.5 * 0.4) ** 0.5)
+    # The narrowest fifth of the spreads first.
+    fifths = script.mae_by_spread_fifth(np.arange(10.0), np.arange(10.0)[::-1])
+    assert fifths == [8.5, 6.5, 4.5, 2.5, 0.5]
     # Without composition members the prediction is the plain mean of the configurations.
     sodnet_only = {i: (t, k, {"a": p["a"], "b": p["b"]}) for i, (t, k, p) in held_out.items()}
     assert script.blend(sodnet_only) == (

@@ -147,3 +147,32 @@ def test_composition_statistics_do_not_depend_on_the_batch(structures) -> None:
     together = model.structure_composition_statistics(structures)
     assert torch.equal(together, torch.cat([model.structure_composition_statistics([s]) for s in structures]))
     assert torch.equal(together, model.structure_composition_statistics(structures[::-1]).flip(0))
+
+
+def test_forest_variance_is_its_trees_and_ensembles_add_it_to_their_spread(structures) -> None:
+    x, y = statistics_and_labels(structures)
+    estimator = ExtraTreesRegressor(6, min_samples_leaf=3, random_state=0).fit(x, y)
+    forest = CompositionForestTc.from_estimator(estimator, **GRAPH)
+    graphs = forest.graphs(structures)
+    mean, variance = forest.predict_graphs_and_variance(graphs, batch_size=4)  # batches of 4, 4 and the rest
+    assert torch.equal(mean, forest.predict_graphs(graphs))
+    x_graphs = forest.graph_composition_statistics([g for g, _ in graphs]).numpy().astype(np.float64)
+    trees = np.stack([e.predict(x_graphs) for e in estimator.estimators_])
+    np.testing.assert_allclose(variance.numpy(), trees.var(0, ddof=1), rtol=1e-4, atol=1e-6)
+    assert (variance > 0).any()
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        forest.predict_graphs_and_variance(graphs, batch_size=0)
+    # One forest: its spread is its trees' sd. A network: none. Both: the mixture's variance, between + within.
+    alone = TcEnsemble([forest], sd_scale=2.0).predict_graphs(graphs)[1]
+    assert torch.allclose(alone, 2.0 * variance.sqrt(), atol=1e-6)
+    network = CompositionTc(**GRAPH, **BOTH, width=16, retrieval_neighbors=3)
+    network.set_retrieval_memory(x, y)
+    assert torch.equal(TcEnsemble([network]).predict_graphs(graphs)[1], torch.zeros(len(graphs)))
+    other = network.predict_graphs(graphs)
+    weighted = TcEnsemble([forest, network], member_weights=[3.0, 1.0]).predict_graphs(graphs)
+    blended = 0.75 * mean + 0.25 * other
+    between = (0.75 * (mean - blended) ** 2 + 0.25 * (other - blended) ** 2) / (1 - 0.75**2 - 0.25**2)
+    assert torch.allclose(weighted[0], blended, atol=1e-6)
+    assert torch.allclose(weighted[1], (between + 0.75 * variance).sqrt(), atol=1e-5)
+    plain = TcEnsemble([forest, network]).predict_graphs(graphs)[1]
+    assert torch.allclose(plain, (torch.stack([mean, other]).var(0) + variance / 2).sqrt(), atol=1e-5)
