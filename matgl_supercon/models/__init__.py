@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from matgl_supercon.models._shared_memory import read_state, share_retrieval_memory
 from matgl_supercon.models.composition import CompositionTc
-from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.models.ensemble import ForestSpreadGate, TcEnsemble
 from matgl_supercon.models.forest import CompositionForestTc
 from matgl_supercon.models.megnet import MEGNetTc
 from matgl_supercon.models.sodnet import SODNet, attach_positions
@@ -12,6 +12,7 @@ from matgl_supercon.models.sodnet import SODNet, attach_positions
 __all__ = [
     "CompositionForestTc",
     "CompositionTc",
+    "ForestSpreadGate",
     "MEGNetTc",
     "SODNet",
     "TcEnsemble",

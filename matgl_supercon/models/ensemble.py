@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -14,6 +15,26 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from matgl_supercon.models._tc_model import OccupancyTcModel
+
+
+@dataclass(frozen=True)
+class ForestSpreadGate:
+    """Member weights that change with how much the ensemble's forests' trees disagree on a structure.
+
+    The gate reads, per structure, the square root of the mean variance over their trees of the members that have
+    one (:class:`~matgl_supercon.models.CompositionForestTc`), in ln K, and picks the band of ``edges`` it falls in
+    (band ``i`` holds ``edges[i - 1] <= value < edges[i]``). On held-out SuperCon3D structures the forests err most
+    where their trees disagree, and there the SODNet and CompositionTc members deserve more weight
+    (``benchmarks/make_pretrained.py``, the shipped model card).
+
+    Attributes:
+        edges: Ascending band edges (ln K).
+        member_weights: One row per band (``len(edges) + 1``), one non-negative weight per member (relative; a row
+            needs a positive sum).
+    """
+
+    edges: tuple[float, ...]
+    member_weights: tuple[tuple[float, ...], ...]
 
 
 class TcEnsemble:
@@ -35,6 +56,7 @@ class TcEnsemble:
         weights: Sequence[dict[str, torch.Tensor]] | None = None,
         member_weights: Sequence[float] | None = None,
         training_elements: Sequence[str] | None = None,
+        gate: ForestSpreadGate | None = None,
     ) -> None:
         """Build the ensemble.
 
@@ -49,6 +71,8 @@ class TcEnsemble:
                 shipped ensemble of two model kinds weights each kind by what held-out predictions favour.
             training_elements: The elements the members' training data held, if known: a prediction for a crystal
                 with another element is an extrapolation, which :meth:`unseen_elements` reports.
+            gate: Member weights per band of the forests' tree spread, used instead of ``member_weights`` (see
+                :class:`ForestSpreadGate`); needs a member with a variance of its own (a forest).
         """
         if not models:
             raise ValueError("an ensemble needs at least one model")
@@ -62,6 +86,22 @@ class TcEnsemble:
                     f"member_weights: need {len(models)} positive finite values, got {list(member_weights)}"
                 )
             self.member_weights = w / w.sum()
+        self.gate = gate
+        if gate is not None:
+            rows = torch.as_tensor([[float(v) for v in row] for row in gate.member_weights], dtype=torch.float64)
+            edges = torch.as_tensor([float(e) for e in gate.edges], dtype=torch.float64)
+            if (
+                rows.shape != (len(edges) + 1, len(models))
+                or not bool(torch.isfinite(rows).all() & (rows >= 0).all() & (rows.sum(1) > 0).all())
+                or not bool(torch.isfinite(edges).all() & (edges.diff() > 0).all())
+            ):
+                raise ValueError(
+                    f"gate: need ascending finite edges and, per band (edges + 1), {len(models)} non-negative "
+                    f"weights with a positive sum; got edges {list(gate.edges)} and {len(rows)} rows"
+                )
+            if not any(hasattr(m, "predict_graphs_and_variance") for m in models):
+                raise ValueError("gate: no member has a variance of its own (a CompositionForestTc) to read")
+            self._gate_edges, self._gate_weights = edges, rows / rows.sum(1, keepdim=True)
         if weights is not None:
             if len(weights) != len(models):
                 raise ValueError(f"{len(weights)} sets of weights for {len(models)} models")
@@ -107,6 +147,8 @@ class TcEnsemble:
         digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
         if self.member_weights is not None:  # so an ensemble without member weights keeps its old fingerprint
             digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
+        if self.gate is not None:
+            digest.update(f"gate={self.gate!r}".encode())
         if any(hasattr(module, "predict_graphs_and_variance") for module, _ in self._members):
             # Since 2026-12-06 the spread holds the forests' tree variance: results written before differ.
             digest.update(b"spread=mixture")
@@ -146,7 +188,8 @@ class TcEnsemble:
         plus the (weighted) mean of each member's own variance about its prediction, which a
         :class:`~matgl_supercon.models.CompositionForestTc` gives as the variance over its trees and a network as 0.
         On held-out SuperCon3D structures the forests' tree variance ranks the errors far better than the members'
-        disagreement alone (the shipped model card). An ensemble of one network has no spread (sd 0).
+        disagreement alone (the shipped model card). An ensemble of one network has no spread (sd 0). The weights
+        are equal, ``member_weights``, or the ``gate``'s for each structure (:meth:`structure_weights`).
 
         Raises:
             ValueError: For a ``batch_size`` below 1.
@@ -156,16 +199,29 @@ class TcEnsemble:
         predicted = [member_prediction(m, graphs, batch_size) for m in self.members()]
         stacked = torch.stack([mean for mean, _ in predicted])
         own = torch.stack([variance for _, variance in predicted]).to(stacked.dtype)
-        if self.member_weights is None:
-            mean, within = stacked.mean(0), own.mean(0)
-            between = stacked.var(0) if len(self) > 1 else torch.zeros_like(mean)
-        else:
-            w = self.member_weights.to(stacked.dtype)[:, None]
-            mean, within = (w * stacked).sum(0), (w * own).sum(0)
-            between = (
-                (w * (stacked - mean) ** 2).sum(0) / (1 - (w**2).sum()) if len(self) > 1 else torch.zeros_like(mean)
-            )
-        return mean, (between + within).sqrt() * self.sd_scale
+        w = self.structure_weights(own).to(stacked.dtype)
+        mean = (w * stacked).sum(0)
+        # The unbiased weighted variance for reliability weights (the sample variance for equal weights); none for
+        # a single weighted member.
+        spread = 1 - (w**2).sum(0)
+        between = torch.where(spread > 1e-9, (w * (stacked - mean) ** 2).sum(0) / spread.clamp_min(1e-9), 0.0)
+        return mean, (between + (w * own).sum(0)).sqrt() * self.sd_scale
+
+    def structure_weights(self, own_variance: torch.Tensor) -> torch.Tensor:
+        """``[n_members, n]`` each member's weight per structure (summing to 1 over members).
+
+        ``own_variance`` (``[n_members, n]``, each member's own variance) feeds the gate; without one the weights
+        are ``member_weights``, or equal.
+        """
+        n_members, n = own_variance.shape
+        if self.gate is None:
+            if self.member_weights is None:
+                return torch.full((n_members, n), 1.0 / n_members, dtype=torch.float64)
+            return self.member_weights[:, None].expand(-1, n)
+        forests = torch.as_tensor([hasattr(m, "predict_graphs_and_variance") for m, _ in self._members])
+        tree_sd = own_variance[forests].double().mean(0).sqrt()
+        band = torch.bucketize(tree_sd, self._gate_edges, right=True)
+        return self._gate_weights[band].T
 
     def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``."""
@@ -174,13 +230,14 @@ class TcEnsemble:
     @torch.no_grad()
     def site_contributions(self, structure: Structure) -> torch.Tensor:
         """Each site's share of the predicted ln Tc, averaged over members like the mean (sums to the mean ln Tc)."""
-        shares = []
+        graphs = self.graphs([structure])
+        shares, own = [], []
         for model in self.members():
+            own.append(member_prediction(model, graphs, 1)[1])
             model.predict_ln_tc([structure])
             shares.append(model.feature_dict["site_contributions"])
-        if self.member_weights is None:
-            return torch.stack(shares).mean(0)
-        return (self.member_weights.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
+        w = self.structure_weights(torch.stack(own))[:, 0]
+        return (w.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
 
     def predict_structure(self, structure: Structure) -> torch.Tensor:
         """Tc in K (geometric mean over members)."""

@@ -10,13 +10,15 @@ import matgl
 
 from matgl_supercon.models._shared_memory import read_state
 from matgl_supercon.models._tc_model import OccupancyTcModel
-from matgl_supercon.models.ensemble import TcEnsemble
+from matgl_supercon.models.ensemble import ForestSpreadGate, TcEnsemble
 
 _HERE = Path(__file__).parent
 #: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``), and
 #: may name subsets of them with their own weights and spread scale
 #: (``"subsets": {name: {"member_weights": {...}, "sd_scale": s}}``) and the elements the members' training data held
-#: (``"training_elements": [...]``, :meth:`TcEnsemble.unseen_elements`).
+#: (``"training_elements": [...]``, :meth:`TcEnsemble.unseen_elements`). ``"gate": {"edges": [...], "member_weights":
+#: [{member folder name: weight}, ...]}`` weights the whole ensemble per band of its forests' tree spread instead
+#: (:class:`~matgl_supercon.models.ensemble.ForestSpreadGate`); its ``member_weights`` are then the ungated blend.
 ENSEMBLE_JSON = "ensemble.json"
 #: The subset of the shipped ensemble that reads compositions only: ``load_model(name, members=COMPOSITION_MEMBERS)``.
 COMPOSITION_MEMBERS = "composition"
@@ -104,7 +106,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         models.append(modules[key])
         weights.append(state)
     calibration = path / "calibration.json"
-    name, member_weights = path.name, None
+    name, member_weights, gated = path.name, None, None
     sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
     if subset is not None:
         name, sd_scale = f"{path.name}[{members}]", subset["sd_scale"]
@@ -119,6 +121,14 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
                 f"(members without a weight: {unweighted}; weights of no member: {unknown})"
             )
         member_weights = [given[n] for n in names]
+        if "gate" in described:
+            gate = described["gate"]
+            rows = []
+            for band, band_weights in enumerate(gate["member_weights"]):
+                if sorted(band_weights) != sorted(names):
+                    raise ValueError(f"{path / ENSEMBLE_JSON}: gate band {band} must weight every member folder once")
+                rows.append(tuple(band_weights[n] for n in names))
+            gated = ForestSpreadGate(tuple(gate["edges"]), tuple(rows))
     return TcEnsemble(
         models,
         name=name,
@@ -126,4 +136,5 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         weights=weights,
         member_weights=member_weights,
         training_elements=described.get("training_elements"),
+        gate=gated,
     )

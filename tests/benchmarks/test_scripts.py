@@ -544,6 +544,30 @@ def test_forest_variants_trimmed_mean_drops_the_extremes(benchmark_script):
     assert script.trimmed_mean(per_tree, cut=0.0).tolist() == [per_tree.mean()]
 
 
+def test_make_pretrained_gate_picks_weights_per_band_of_tree_spread(benchmark_script):
+    script = benchmark_script("make_pretrained")
+    composition, forest = next(iter(script.MEMBER_VARIANTS.values())), script.FOREST_VARIANT
+    # Three folds of eight structures, ln Tc 0. Where the trees agree (sd 0.1) the forest is exact and SODNet errs
+    # by 1; where they disagree (sd 1.0) SODNet is exact and the forest errs by 2. The composition member errs by 3.
+    held_out, tree_sd = {}, {}
+    for i in range(24):
+        agree = i % 2 == 0
+        held_out[f"s{i}"] = (0.0, i // 8, {"a": 1.0 if agree else 0.0, composition: 3.0, forest: 0.0 if agree else 2.0})
+        tree_sd[f"s{i}"] = 0.1 if agree else 1.0
+    gate, prediction, weights, per_fold = script.gated_blend(held_out, tree_sd, bands=2)
+    assert gate["edges"] == [pytest.approx(0.55)]
+    assert gate["kind_weights"] == [
+        {"SODNet": 0.0, "CompositionTc": 0.0, "CompositionForestTc": 1.0},
+        {"SODNet": 1.0, "CompositionTc": 0.0, "CompositionForestTc": 0.0},
+    ]
+    assert len(per_fold) == 3 and all(f["kind_weights"] == gate["kind_weights"] for f in per_fold)
+    assert all(p == pytest.approx(0.0) for p in prediction.values())  # each fold's gate, picked on the others
+    assert weights["s1"]["SODNet"] == 1.0 and weights["s0"]["CompositionForestTc"] == 1.0
+    assert script.kind_means({"a": 1.0, "b": 3.0, forest: 2.0}) == {"SODNet": 2.0, "CompositionForestTc": 2.0}
+    # One configuration holding all the weight has no spread between members, only its own variance.
+    assert script.held_out_spread({"a": 1.0, forest: 5.0}, {"a": 0.0, forest: 1.0}, {forest: 0.25}) == 0.5
+
+
 def test_make_pretrained_takes_retrained_configurations_from_their_runs(benchmark_script, tmp_path, monkeypatch):
     script = benchmark_script("make_pretrained")
     monkeypatch.setattr(script, "member_dirs", lambda name: (tmp_path / "results" / name, tmp_path / "runs" / name))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import matgl
 import numpy as np
 import pytest
@@ -7,8 +9,9 @@ import torch
 from pymatgen.core import Structure
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
-from matgl_supercon.models import CompositionForestTc, CompositionTc, TcEnsemble
+from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, TcEnsemble
 from matgl_supercon.models.forest import float32_at_most
+from matgl_supercon.pretrained import load_model
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
 from .conftest import ELEMENTS, cubic
@@ -176,3 +179,51 @@ def test_forest_variance_is_its_trees_and_ensembles_add_it_to_their_spread(struc
     assert torch.allclose(weighted[1], (between + 0.75 * variance).sqrt(), atol=1e-5)
     plain = TcEnsemble([forest, network]).predict_graphs(graphs)[1]
     assert torch.allclose(plain, (torch.stack([mean, other]).var(0) + variance / 2).sqrt(), atol=1e-5)
+
+
+def test_gate_weights_members_by_the_forests_tree_spread_and_loads_from_ensemble_json(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    forest = CompositionForestTc.from_estimator(
+        ExtraTreesRegressor(6, min_samples_leaf=3, random_state=0).fit(x, y), **GRAPH
+    )
+    network = CompositionTc(**GRAPH, **BOTH, width=16, retrieval_neighbors=3)
+    network.set_retrieval_memory(x, y)
+    graphs = forest.graphs(structures)
+    trees, variance = forest.predict_graphs_and_variance(graphs)
+    other = network.predict_graphs(graphs)
+    edge = float(variance.sqrt().median())
+    # Below the edge the forest alone, at or above it the network alone.
+    gate = ForestSpreadGate((edge,), ((1.0, 0.0), (0.0, 2.0)))
+    gated = TcEnsemble([forest, network], gate=gate, member_weights=[1.0, 1.0])
+    mean, sd = gated.predict_graphs(graphs)
+    wide = variance.sqrt() >= edge
+    assert 0 < int(wide.sum()) < len(graphs)
+    assert torch.allclose(mean, torch.where(wide, other, trees), atol=1e-6)
+    assert torch.allclose(sd, torch.where(wide, 0.0, variance.sqrt()), atol=1e-5)  # one member weighted: no between
+    assert gated.fingerprint() != TcEnsemble([forest, network], member_weights=[1.0, 1.0]).fingerprint()
+    for i in (int(wide.nonzero()[0]), int((~wide).nonzero()[0])):
+        share = gated.site_contributions(structures[i]).sum()
+        assert float(share) == pytest.approx(float(mean[i]), abs=1e-5)
+    for bad, message in (
+        (ForestSpreadGate((edge,), ((1.0, 0.0),)), "per band"),
+        (ForestSpreadGate((edge,), ((1.0, 0.0), (0.0, 0.0))), "positive sum"),
+        (ForestSpreadGate((0.5, 0.2), ((1.0, 0.0),) * 3), "ascending finite edges"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TcEnsemble([forest, network], gate=bad)
+    with pytest.raises(ValueError, match="no member has a variance of its own"):
+        TcEnsemble([network, network], gate=gate)
+    # From an ensemble folder's ensemble.json, by member folder name.
+    forest.save(tmp_path / "ensemble" / "forest")
+    network.save(tmp_path / "ensemble" / "network")
+    described = {
+        "member_weights": {"forest": 1.0, "network": 1.0},
+        "gate": {"edges": [edge], "member_weights": [{"forest": 1.0, "network": 0.0}, {"forest": 0.0, "network": 2.0}]},
+    }
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    loaded = load_model(tmp_path / "ensemble")
+    assert loaded.gate == gate and torch.allclose(loaded.predict_graphs(graphs)[0], mean, atol=1e-6)
+    described["gate"]["member_weights"][1] = {"forest": 1.0}
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    with pytest.raises(ValueError, match="gate band 1 must weight every member folder once"):
+        load_model(tmp_path / "ensemble")
