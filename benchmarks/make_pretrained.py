@@ -197,7 +197,8 @@ def blend(
     truth = np.array([held_out[i][0] for i in ids])
     fold = np.array([held_out[i][1] for i in ids])
     present = [k for k in KINDS if any(kind(n) == k for i in ids for n in held_out[i][2])]
-    parts = np.array([[np.mean([p for n, p in held_out[i][2].items() if kind(n) == k]) for i in ids] for k in present])
+    means = [kind_means(held_out[i][2]) for i in ids]
+    parts = np.array([[m[k] for m in means] for k in present])
     grid = weight_grid(len(present))
     if "SODNet" in present and len(present) > 1:
         grid = grid[grid[:, present.index("SODNet")] >= min_sodnet - 1e-9]

@@ -86,6 +86,8 @@ class TcEnsemble:
                     f"member_weights: need {len(models)} positive finite values, got {list(member_weights)}"
                 )
             self.member_weights = w / w.sum()
+        # Members with a variance of their own about their prediction (forests: over their trees).
+        self._own_variance = torch.as_tensor([hasattr(m, "predict_graphs_and_variance") for m in models])
         self.gate = gate
         if gate is not None:
             rows = torch.as_tensor([[float(v) for v in row] for row in gate.member_weights], dtype=torch.float64)
@@ -99,7 +101,7 @@ class TcEnsemble:
                     f"gate: need ascending finite edges and, per band (edges + 1), {len(models)} non-negative "
                     f"weights with a positive sum; got edges {list(gate.edges)} and {len(rows)} rows"
                 )
-            if not any(hasattr(m, "predict_graphs_and_variance") for m in models):
+            if not bool(self._own_variance.any()):
                 raise ValueError("gate: no member has a variance of its own (a CompositionForestTc) to read")
             self._gate_edges, self._gate_weights = edges, rows / rows.sum(1, keepdim=True)
         if weights is not None:
@@ -149,7 +151,7 @@ class TcEnsemble:
             digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
         if self.gate is not None:
             digest.update(f"gate={self.gate!r}".encode())
-        if any(hasattr(module, "predict_graphs_and_variance") for module, _ in self._members):
+        if bool(self._own_variance.any()):
             # Since 2026-12-06 the spread holds the forests' tree variance: results written before differ.
             digest.update(b"spread=mixture")
         for module, weights in self._members:
@@ -218,8 +220,7 @@ class TcEnsemble:
             if self.member_weights is None:
                 return torch.full((n_members, n), 1.0 / n_members, dtype=torch.float64)
             return self.member_weights[:, None].expand(-1, n)
-        forests = torch.as_tensor([hasattr(m, "predict_graphs_and_variance") for m, _ in self._members])
-        tree_sd = own_variance[forests].double().mean(0).sqrt()
+        tree_sd = own_variance[self._own_variance].double().mean(0).sqrt()
         band = torch.bucketize(tree_sd, self._gate_edges, right=True)
         return self._gate_weights[band].T
 
@@ -230,12 +231,13 @@ class TcEnsemble:
     @torch.no_grad()
     def site_contributions(self, structure: Structure) -> torch.Tensor:
         """Each site's share of the predicted ln Tc, averaged over members like the mean (sums to the mean ln Tc)."""
-        graphs = self.graphs([structure])
+        graphs = self.graphs([structure]) if self.gate is not None else None
         shares, own = [], []
-        for model in self.members():
-            own.append(member_prediction(model, graphs, 1)[1])
+        for model, has_own in zip(self.members(), self._own_variance.tolist(), strict=True):
             model.predict_ln_tc([structure])
             shares.append(model.feature_dict["site_contributions"])
+            # Only the gate reads the members' own variances, and only the forests have one.
+            own.append(model.predict_graphs_and_variance(graphs)[1] if graphs and has_own else torch.zeros(1))
         w = self.structure_weights(torch.stack(own))[:, 0]
         return (w.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
 
