@@ -25,6 +25,8 @@ errors correlate less than those of one configuration trained twice
 ``results/composition_members``). The means of the kinds of members are blended with the weights that give the
 lowest held-out MAE (``blend``; SODNet weighs at least ``SODNET_WEIGHT_FLOOR``), written to ``ensemble.json`` as
 per-member weights; the held-out score on the card blends each fold with the weights picked on the other folds.
+Since 2026-12-06 the weights also change with the forests' tree spread (``gated_blend``: one set of kind weights per
+band of it, ``GATE_BANDS`` bands, written to ``ensemble.json`` as its ``gate``), picked and scored the same way.
 
 Held-out score and calibration (``calibration.json``, applied by ``load_model``): every SuperCon3D structure is
 in the test block of one fold; the mean prediction of that fold's members (one per configuration) is its
@@ -605,13 +607,12 @@ def main() -> None:
         ungated_truth = np.array([t for t, _, _ in held_out.values()])
         ungated_prediction = np.array([blended[i] for i in held_out])
         folds_of = np.array([k for _, k, _ in held_out.values()])
-        gated_error = np.array([abs(t - structure_blend[i][0]) for i, (t, _, _) in held_out.items()])
         calibration["gate"] = {
             **gate,
             "per_fold": gate_per_fold,
             "ungated_held_out_mae": mae(ungated_truth, ungated_prediction),
             "better_folds": sum(
-                gated_error[folds_of == k].mean() < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean()
+                error[folds_of == k].mean() < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean()
                 for k in set(folds_of.tolist())
             ),
             "ungated_held_out_r2_fold_mean": float(
