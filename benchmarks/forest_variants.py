@@ -22,8 +22,9 @@ changes one thing:
 - **N trees, leaves of at least L rows**: the shipped members' size budget (about 3 MB, 300,000-340,000 nodes per
   fold) spent on fewer, deeper trees or on more, shallower ones (``SIZE_BUDGET``); the node counts are reported.
 
-Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds); the report, with
-per-family and ordered/disordered MAE over all test predictions, is ``benchmarks/results/forest_variants.{json,md}``.
+Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds, and a fresh ``--out``
+starts from the committed report's folds); the report, with per-family and ordered/disordered MAE over all test
+predictions, is ``benchmarks/results/forest_variants.{json,md}``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ from pathlib import Path
 
 import numpy as np
 from _report import header_lines, provenance, write_report
-from forest_inputs import N_TREES, FoldData, compared_table, finished_folds, fold_arguments, row_range, save_fold
+from forest_inputs import (
+    N_TREES,
+    FoldData,
+    compared_table,
+    finished_folds,
+    fold_arguments,
+    row_range,
+    save_fold,
+    unfinished_folds,
+)
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system, held_out_extra_rows
@@ -137,11 +147,7 @@ def main() -> None:
     formula_system_ids = np.array([system_ids.setdefault(s, len(system_ids)) for s in data.formula_systems])
     system_of = np.array([system_ids.setdefault(chemical_system(r.structure), len(system_ids)) for r in records])
     out = Path(args.out)
-    for k in args.folds:
-        path = out / f"fold_{k}.json"
-        if path.exists():
-            continue
-        train, val, test = (np.asarray(block) for block in data.folds[k])
+    for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "forest_variants.json"):
         fit = np.concatenate([train, val])  # the members are grown on the validation block too
         rows = np.asarray(
             held_out_extra_rows(data.formula_systems, formula_fractions, [records[i] for i in test], "compound")
