@@ -13,9 +13,11 @@ fold's test block (``outside_chemical_systems``; about 10,900 rows: a doping ser
 its label). Rows:
 
 - ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 30 trees,
-  leaves of at least 2 rows, half the statistics tried per split): the forests the shipped ensemble holds, about
-  3 MB each as tensors. With ``--save-members`` they are saved (``composition_retrieval.member_runs_dir``) with
+  leaves of at least 2 rows, half the statistics tried per split; since the night of 2026-12-06 the trees' mean
+  averaged with the leaf median, ``CompositionForestTc.leaf_median``): the forests the shipped ensemble holds, about
+  4 MB each as tensors. With ``--save-members`` they are saved (``composition_retrieval.member_runs_dir``) with
   their test predictions (``member_results_dir``) for ``make_pretrained.py``.
+- ``MEAN_ROW``: the same trees, their mean alone (the members until then, saved as ``MEAN_MEMBER_VARIANT``).
 - ``LARGE_ROW``: 500 fully grown extra trees (about 10 M nodes, 100 MB per fold): what more trees would give.
 - ``NO_FORMULAS_ROW``: the members' forest without the formula rows: what the formula table adds.
 - ``TRAIN_ONLY_ROW``: the members' forest on the training block alone, with the formula rows outside the
@@ -66,15 +68,17 @@ from matgl_supercon.training import (
 )
 
 RESULTS = Path(__file__).parent / "results"
-MEMBER_ROW = "extra trees, 30, leaves >= 2 (members)"
+MEMBER_ROW = "extra trees, 30, leaves >= 2, mean and leaf median (members)"
+MEAN_ROW = "the same trees, their mean alone"
 LARGE_ROW = "extra trees, 500, leaves >= 1"
 NO_FORMULAS_ROW = "members' forest without the formula rows"
 TRAIN_ONLY_ROW = "members' forest on the training block alone"
 EARLIER_ROW = "the same, descriptors until 2026-12-06"
 EARLIER_DESCRIPTORS = {"solid_descriptors": False, "ground_state_descriptors": False}
 #: The saved fold forests' name, as ``make_pretrained.py`` knows them (``composition_forest_formulas``: those of
-#: ``EARLIER_ROW``, shipped until 2026-12-06).
-MEMBER_VARIANT = "composition_forest_formulas_solid_ground_state"
+#: ``EARLIER_ROW``, shipped until 2026-12-06; ``MEAN_MEMBER_VARIANT``: ``MEAN_ROW``'s, shipped until that night).
+MEMBER_VARIANT = "composition_forest_formulas_solid_ground_state_median"
+MEAN_MEMBER_VARIANT = "composition_forest_formulas_solid_ground_state"
 
 
 def scoped(name: str, scope: str) -> str:
@@ -90,6 +94,8 @@ SHIPPED_VARIANT = scoped(MEMBER_VARIANT, SHIPPED_SCOPE)
 
 #: Bytes per tree node as the model stores it (int16 feature, int32 right child, float32 threshold or value).
 NODE_BYTES = 10
+#: Bytes per stored leaf target (float16 ln Tc; one per training row and tree when the leaf median is used).
+LEAF_TARGET_BYTES = 2
 
 
 def formula_rows(data: str | None) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
@@ -124,6 +130,7 @@ def main() -> None:
     #: formula-row statistics).
     configs = {
         MEMBER_ROW: (member_config, True, True, {}, x, formula_x),
+        MEAN_ROW: (replace(member_config, median_weight=0.0), True, True, {}, x, formula_x),
         LARGE_ROW: (replace(member_config, n_estimators=500, min_samples_leaf=1), True, True, {}, x, formula_x),
         NO_FORMULAS_ROW: (member_config, False, True, {}, x, formula_x),
         TRAIN_ONLY_ROW: (member_config, True, False, {}, x, formula_x),
@@ -159,7 +166,7 @@ def main() -> None:
                 "r2": r2(y[test], p),
                 "y_pred": p.tolist(),
                 "nodes": fitted["nodes"],
-                "megabytes": fitted["nodes"] * NODE_BYTES / 1e6,
+                "megabytes": (fitted["nodes"] * NODE_BYTES + len(model.leaf_targets) * LEAF_TARGET_BYTES) / 1e6,
                 "seconds": time.perf_counter() - started,
             }
             print(f"fold {k} {name}: {result[name]['mae']:.3f} ln K, {fitted['nodes']:,} nodes", flush=True)

@@ -161,9 +161,10 @@ def fit_forest(
         extra, params = (formula_x[rows], formula_y[rows]), {"formula_rows": len(rows)}
     config = CompositionForestConfig(**{"seed": seed + fold, **train_config})
     model, fitted = fit_composition_forest((x[everything], y[everything]), model_kwargs, config, extra=extra)
-    per_tree = model.tree_predictions(torch.as_tensor(x[test])).double().numpy()
+    statistics = torch.as_tensor(x[test])
+    per_tree = model.tree_predictions(statistics).double().numpy()
     params.update(config.__dict__, nodes=fitted["nodes"], training_rows=fitted["training_rows"])
-    return per_tree.mean(1), per_tree.std(1), params
+    return model.predict_statistics(statistics).double().numpy(), per_tree.std(1), params
 
 
 def fit_predict(
@@ -273,6 +274,13 @@ def run_cell(
     record = cell / "settings.json"
     if todo or record.exists():  # a cell's folds come from one configuration, or its mean compares nothing
         settings = {"seed": seed, "model_kwargs": model_kwargs or {}, "train_config": train_config or {}}
+        if model_name in FOREST_MODELS:
+            # Defaults filled in: a forest default that changes between versions (the leaf median, 2026-12-06)
+            # must not let a resumed cell mix folds grown both ways.
+            from matgl_supercon.training import CompositionForestConfig
+
+            resolved = CompositionForestConfig(**settings["train_config"]).__dict__
+            settings["train_config"] = {k: v for k, v in resolved.items() if k not in ("seed", "n_jobs")}
         started = any((cell / f"fold_{k}.json").exists() for k in task.folds)
         record_or_check_settings(record, settings, resuming=started)
     ran = False

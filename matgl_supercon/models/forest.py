@@ -6,6 +6,11 @@ same table. A fitted scikit-learn forest is a pickle, which must never be loaded
 module copies its trees into tensors: a :class:`CompositionForestTc` is a MatGL model like the others
 (``model.save(dir)``, ``matgl.load_model(dir)``, ``torch.load(..., weights_only=True)`` underneath), reads the same
 graphs and can be a member of a :class:`~matgl_supercon.models.TcEnsemble`.
+
+A forest copied with its training targets also predicts the weighted median of the training rows that share a leaf
+with the query (a quantile regression forest: Meinshausen, JMLR 7, 2006) and can average it with the trees' mean:
+the metric is an MAE, which a median serves, and on SuperCon3D all/all the average of the two scored lower than
+either (``benchmarks/results/forest_variants.md``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         ground_state_descriptors: bool = True,
         tree_sizes: Sequence[int] = (1,),
         max_depth: int = 0,
+        n_leaf_targets: int = 0,
+        median_weight: float = 0.0,
     ) -> None:
         """Build an empty forest (every tree one leaf of value 0) whose tensors ``load_state_dict`` then fills.
 
@@ -78,6 +85,11 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
                 0.530 ln K (R2 0.753), better than without either on 9 folds of 10, and than the solid's alone on 9.
             tree_sizes: Node count of each tree (set by :meth:`from_estimator`).
             max_depth: Depth of the deepest tree (set by :meth:`from_estimator`).
+            n_leaf_targets: Number of stored training targets, one per training row and tree (set by
+                :meth:`from_estimator` when given the training rows; 0: none stored, as in forests saved before
+                2026-12-06's leaf medians).
+            median_weight: Weight of the leaf median in the prediction, ``(1 - w) * mean + w * median`` (0: the
+                trees' mean alone; needs stored targets otherwise).
         """
         super().__init__()
         tree_sizes = [int(n) for n in tree_sizes]
@@ -85,12 +97,17 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             raise ValueError(f"tree_sizes: need at least one tree of at least one node, got {tree_sizes}")
         if max_depth < 0:
             raise ValueError(f"max_depth must be >= 0, got {max_depth}")
+        if not 0.0 <= median_weight <= 1.0:
+            raise ValueError(f"median_weight must be in [0, 1], got {median_weight}")
+        if median_weight > 0 and n_leaf_targets < 1:
+            raise ValueError("median_weight > 0 needs the training targets in the leaves (n_leaf_targets > 0)")
         self.save_args(locals())
         self._init_args["tree_sizes"] = tree_sizes  # plain ints, whatever sequence was passed
         self.element_types = tuple(element_types)
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
         self.max_depth = int(max_depth)
+        self.median_weight = float(median_weight)
         self.register_buffer(
             "descriptors",
             element_descriptors(self.element_types, valence_descriptors, solid_descriptors, ground_state_descriptors),
@@ -104,18 +121,31 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         self.register_buffer("feature", torch.full((n_nodes,), LEAF, dtype=torch.int16))
         self.register_buffer("right", torch.zeros(n_nodes, dtype=torch.int32))
         self.register_buffer("split_or_value", torch.zeros(n_nodes, dtype=torch.float32))
+        # The training targets of every leaf, leaf after leaf in node order (each training row once per tree), as
+        # float16 (ln Tc to within 0.002: 2 bytes per row and tree). A leaf has no right child, so its ``right``
+        # holds the first row of its targets here; they end where the next leaf's begin.
+        self.register_buffer("leaf_targets", torch.zeros(int(n_leaf_targets), dtype=torch.float16))
         self.init_target_scaling(0.0, 1.0)  # trees predict ln Tc itself; kept for the shared mixin
 
     @classmethod
-    def from_estimator(cls, estimator, **model_kwargs) -> CompositionForestTc:
+    def from_estimator(
+        cls,
+        estimator,
+        training_rows: tuple[np.ndarray, np.ndarray] | None = None,
+        median_weight: float = 0.0,
+        **model_kwargs,
+    ) -> CompositionForestTc:
         """Copy a fitted scikit-learn ``RandomForestRegressor`` or ``ExtraTreesRegressor`` (one output).
 
         The estimator must have been fitted on this model's :meth:`graph_composition_statistics` (same
-        ``element_types`` and descriptor options). Predictions then equal ``estimator.predict`` up to float32
-        rounding of the leaf values.
+        ``element_types`` and descriptor options). With ``median_weight`` 0, predictions then equal
+        ``estimator.predict`` up to float32 rounding of the leaf values.
 
         Args:
             estimator: The fitted forest.
+            training_rows: ``(statistics, ln Tc)`` the forest was fitted on: each tree's leaves keep the targets of
+                the rows that fall in them, for :meth:`leaf_median`.
+            median_weight: Weight of the leaf median in the prediction (needs ``training_rows`` when above 0).
             **model_kwargs: Arguments of :class:`CompositionForestTc` other than the tree layout.
         """
         trees = [e.tree_ for e in getattr(estimator, "estimators_", [])]
@@ -123,24 +153,55 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             raise ValueError(f"{type(estimator).__name__} has no fitted trees (call fit first)")
         if trees[0].n_outputs != 1:
             raise ValueError(f"only single-output forests can be copied, got {trees[0].n_outputs} outputs")
-        model = cls(**model_kwargs, tree_sizes=[t.node_count for t in trees], max_depth=max(t.max_depth for t in trees))
+        leaves = None
+        if training_rows is not None:
+            x, y = (np.asarray(a) for a in training_rows)
+            if x.ndim != 2 or y.shape != (len(x),) or len(x) == 0:
+                raise ValueError(f"training_rows: need [n, n_features] and [n] arrays, got {x.shape} and {y.shape}")
+            if x.shape[1] != estimator.n_features_in_:
+                raise ValueError(
+                    f"training_rows have {x.shape[1]} features; the forest was fitted on {estimator.n_features_in_}"
+                )
+            leaves = estimator.apply(x)  # [n, n_trees] leaf node of each row in each tree
+        model = cls(
+            **model_kwargs,
+            tree_sizes=[t.node_count for t in trees],
+            max_depth=max(t.max_depth for t in trees),
+            n_leaf_targets=0 if leaves is None else leaves.size,
+            median_weight=median_weight,
+        )
         n_features = composition_statistics_width(model.descriptors.shape[1])
         if estimator.n_features_in_ != n_features:
             raise ValueError(
                 f"the forest was fitted on {estimator.n_features_in_} features; this model's composition "
                 f"statistics have {n_features}"
             )
-        columns: dict[str, list[np.ndarray]] = {"feature": [], "right": [], "split_or_value": []}
+        columns: dict[str, list[np.ndarray]] = {"feature": [], "right": [], "split_or_value": [], "leaf_targets": []}
+        targets_before = 0
         for k, (offset, tree) in enumerate(zip(model.roots.tolist(), trees, strict=True)):
             leaf = tree.children_left < 0
             inner = np.flatnonzero(~leaf)
             if not np.array_equal(tree.children_left[inner], inner + 1):
                 raise ValueError(f"tree {k} is not in depth-first order (grown with max_leaf_nodes?): cannot copy it")
+            first_target = np.zeros(tree.node_count, dtype=np.int64)
+            if leaves is not None:
+                # Rows sorted by leaf (node order), then by ln Tc within a leaf; each leaf's first row.
+                order = np.lexsort((y, leaves[:, k]))
+                columns["leaf_targets"].append(y[order])
+                first_target = targets_before + np.searchsorted(leaves[order, k], np.arange(tree.node_count))
+                if empty := np.flatnonzero(leaf & (np.bincount(leaves[:, k], minlength=tree.node_count) == 0)).size:
+                    raise ValueError(
+                        f"training_rows leave {empty} leaves of tree {k} empty: not the rows the forest was fitted on"
+                    )
+                targets_before += len(y)
             columns["feature"].append(np.where(leaf, LEAF, tree.feature))
-            columns["right"].append(np.where(leaf, 0, tree.children_right + offset))
+            columns["right"].append(np.where(leaf, first_target, tree.children_right + offset))
             columns["split_or_value"].append(np.where(leaf, tree.value[:, 0, 0], float32_at_most(tree.threshold)))
+        if targets_before >= 2**31:
+            raise ValueError(f"{targets_before:,} leaf targets: more than int32 offsets address")
         dtypes = {"feature": torch.int16, "right": torch.int32, "split_or_value": torch.float32}
-        state = {n: torch.as_tensor(np.concatenate(v)).to(dtypes[n]) for n, v in columns.items()}
+        dtypes["leaf_targets"] = torch.float16
+        state = {n: torch.as_tensor(np.concatenate(v)).to(dtypes[n]) for n, v in columns.items() if v}
         model.load_state_dict({**model.state_dict(), **state})
         return model.eval()
 
@@ -163,8 +224,8 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             self._int64_key, self._int64 = key, (self.feature.long(), self.right.long())
         return self._int64
 
-    def tree_predictions(self, statistics: torch.Tensor) -> torch.Tensor:
-        """``[n, n_trees]`` ln Tc of every tree for ``[n, n_statistics]`` composition statistics."""
+    def leaf_nodes(self, statistics: torch.Tensor) -> torch.Tensor:
+        """``[n, n_trees]`` the leaf (row of the node tensors) that each tree sends each statistics row to."""
         x = torch.as_tensor(statistics, dtype=torch.float32)
         if not bool(torch.isfinite(x).all()):
             rows = torch.nonzero(~torch.isfinite(x).all(-1)).flatten().tolist()
@@ -178,19 +239,84 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
                 break
             goes_left = x.gather(1, f.clamp_min(0)) <= self.split_or_value[node]
             node = torch.where(inner, torch.where(goes_left, node + 1, right[node]), node)
-        return self.split_or_value[node]
+        return node
+
+    def tree_predictions(self, statistics: torch.Tensor) -> torch.Tensor:
+        """``[n, n_trees]`` ln Tc of every tree for ``[n, n_statistics]`` composition statistics."""
+        return self.split_or_value[self.leaf_nodes(statistics)]
+
+    def _leaf_target_ranges(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """First stored target and target count of every node (0 and 0 for an internal node).
+
+        Cached as :meth:`_int64_layout` is.
+        """
+        feature, right = self._int64_layout()
+        key = (feature.data_ptr(), right.data_ptr(), len(self.leaf_targets))
+        if getattr(self, "_ranges_key", None) != key:
+            leaf = torch.nonzero(feature < 0).flatten()  # node order, which is the order of their targets
+            first = right[leaf]
+            ends = torch.cat([first[1:], torch.tensor([len(self.leaf_targets)])])
+            start, count = torch.zeros_like(right), torch.zeros_like(right)
+            start[leaf], count[leaf] = first, ends - first
+            self._ranges_key, self._ranges = key, (start, count)
+        return self._ranges
+
+    def leaf_median(self, statistics: torch.Tensor) -> torch.Tensor:
+        """``[n]`` weighted median ln Tc of the training rows that share a leaf with each statistics row.
+
+        A training row in a leaf of ``m`` rows weighs ``1 / (m * n_trees)`` (Meinshausen's quantile regression
+        forest), so the weighted mean of these rows is the trees' mean; the median is the first value, in
+        increasing order, at which the cumulative weight reaches one half.
+        """
+        return self._median_in_leaves(self.leaf_nodes(statistics))
+
+    def _median_in_leaves(self, nodes: torch.Tensor) -> torch.Tensor:
+        """:meth:`leaf_median` of the rows whose leaves are ``nodes`` (``[n, n_trees]``)."""
+        if not len(self.leaf_targets):
+            raise ValueError("this forest was copied without its training rows: it has no leaf targets")
+        n, n_trees = nodes.shape
+        start, count = (t[nodes].flatten() for t in self._leaf_target_ranges())
+        # One entry per (row, tree, stored target of that tree's leaf).
+        pair = torch.repeat_interleave(torch.arange(n * n_trees), count)
+        offset = torch.arange(len(pair)) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+        value = self.leaf_targets[start[pair] + offset].double()
+        weight = 1.0 / (count[pair].double() * n_trees)
+        row = pair // n_trees
+        order = torch.argsort(value, stable=True)
+        order = order[torch.argsort(row[order], stable=True)]  # by row, increasing value within a row
+        cumulative = torch.cumsum(weight[order], 0)
+        row_start = torch.cumsum(torch.bincount(row, minlength=n), 0) - torch.bincount(row, minlength=n)
+        before = torch.cat([torch.zeros(1, dtype=torch.float64), cumulative])[row_start]
+        reached = (cumulative - before[row[order]]) >= 0.5 - 1e-9
+        # The first entry of each row that reaches one half: reached entries keep their position, the rest sort last.
+        position = torch.where(reached, torch.arange(len(order)), torch.full_like(order, len(order)))
+        first = torch.full((n,), len(order), dtype=torch.long).scatter_reduce(0, row[order], position, "amin")
+        return value[order][first].float()
 
     def predict_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
-        """ln(Tc / K) ``[n]`` of ``[n, n_statistics]`` composition statistics (the mean over trees)."""
-        return self.tree_predictions(statistics).double().mean(-1).float()
+        """ln(Tc / K) ``[n]`` of ``[n, n_statistics]`` composition statistics.
+
+        The mean over trees, averaged with :meth:`leaf_median` by ``median_weight``.
+        """
+        return self._prediction_and_trees(statistics)[0]
+
+    def _prediction_and_trees(self, statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict_statistics` ``[n]`` and :meth:`tree_predictions` (float64), walking the trees once."""
+        nodes = self.leaf_nodes(statistics)
+        trees = self.split_or_value[nodes].double()
+        prediction = trees.mean(-1).float()
+        if self.median_weight > 0:
+            prediction = (1 - self.median_weight) * prediction + self.median_weight * self._median_in_leaves(nodes)
+        return prediction, trees
 
     @torch.no_grad()
     def predict_graphs_and_variance(
         self, graphs: Sequence[tuple[Data, torch.Tensor]], batch_size: int = 16
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """ln(Tc / K) of ``(graph, lattice)`` pairs and the (unbiased) variance of the trees' predictions about it.
+        """ln(Tc / K) of ``(graph, lattice)`` pairs and the (unbiased) variance of the trees' predictions.
 
-        The first is :meth:`predict_graphs`'s; both are ``[len(graphs)]``.
+        The first is :meth:`predict_graphs`'s; both are ``[len(graphs)]``. The variance is about the trees' mean,
+        with or without a leaf median in the prediction (what the shipped gate and calibration were fitted on).
 
         A :class:`~matgl_supercon.models.TcEnsemble` adds this variance to the spread between its members: on
         held-out SuperCon3D structures the trees' spread ranks the errors far better than the members'
@@ -201,7 +327,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         means, variances = [torch.zeros(0)], [torch.zeros(0)]
         for start in range(0, len(graphs), batch_size):
             statistics = self.graph_composition_statistics([g for g, _ in graphs[start : start + batch_size]])
-            trees = self.tree_predictions(statistics).double()
-            means.append(trees.mean(-1).float())
+            prediction, trees = self._prediction_and_trees(statistics)
+            means.append(prediction)
             variances.append(trees.var(-1).float() if self.n_trees > 1 else torch.zeros(len(trees)))
         return torch.cat(means), torch.cat(variances)

@@ -118,7 +118,8 @@ class CompositionForestConfig:
     """Settings of :func:`fit_composition_forest` (scikit-learn's meanings).
 
     The defaults are the shipped members' (``benchmarks/composition_forest.py``): extra trees whose leaves hold at
-    least two rows, about 300,000 nodes (3 MB) per forest of 30 trees on SuperCon3D plus the formula table.
+    least two rows, about 300,000 nodes (3 MB) per forest of 30 trees on SuperCon3D plus the formula table, and the
+    training targets in their leaves (about 0.9 MB more) for the leaf median.
     """
 
     kind: Literal["extra_trees", "random_forest"] = "extra_trees"
@@ -126,6 +127,10 @@ class CompositionForestConfig:
     min_samples_leaf: int = 2
     #: Fraction of the statistics tried at each split.
     max_features: float = 0.5
+    #: Weight of the leaf median (:meth:`CompositionForestTc.leaf_median`) against the trees' mean. On SuperCon3D
+    #: all/all their average scored 0.501 ln K where the mean alone scored 0.510 (30 trees, 10 folds; better on 9),
+    #: for 2 bytes per training row and tree (``benchmarks/results/forest_variants.md``). 0 stores no targets.
+    median_weight: float = 0.5
     seed: int = 0
     #: Processes that grow trees (the fitted trees do not depend on it).
     n_jobs: int = 1
@@ -178,6 +183,11 @@ def fit_composition_forest(
         random_state=config.seed,
         n_jobs=config.n_jobs,
     ).fit(x, y)
-    model = CompositionForestTc.from_estimator(forest, **(model_kwargs or {}))
+    model = CompositionForestTc.from_estimator(
+        forest,
+        training_rows=(x, y) if config.median_weight > 0 else None,
+        median_weight=config.median_weight,
+        **(model_kwargs or {}),
+    )
     summary = {"nodes": len(model.feature), "training_rows": len(y), "seconds": time.perf_counter() - started}
     return model, summary

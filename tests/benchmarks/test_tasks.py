@@ -120,9 +120,10 @@ def test_run_cell_is_resumable(toy_task, tmp_path):
     assert run_cell(toy_task, "RF-c", tmp_path, command="same")["complete"]
 
 
-def test_forest_cell_predicts_the_mean_of_its_composition(toy_task, tmp_path):
-    # The statistics see V or Nb, not the lattice: every tree splits the two apart, so a test structure gets the
-    # mean target of the training structures of its element, and the trees agree (sd 0).
+def test_forest_cell_predicts_the_mean_and_median_of_its_composition(toy_task, tmp_path):
+    # The statistics see V or Nb, not the lattice: every tree splits the two apart, so a test structure's leaves
+    # hold the training structures of its element: the trees' mean is their mean target, the leaf median their
+    # (lower) median, and the trees agree (sd 0).
     summary = run_cell(toy_task, "CompositionForestTc", tmp_path, train_config={"n_estimators": 4}, command="test")
     assert summary["complete"]
     y = toy_task.targets
@@ -130,10 +131,17 @@ def test_forest_cell_predicts_the_mean_of_its_composition(toy_task, tmp_path):
         fold = json.loads((tmp_path / "toy_tc" / "CompositionForestTc" / f"fold_{k}.json").read_text())
         train, _, test = toy_task.train_val_test_positions(k)
         element = np.array([s.species[0].symbol for s in toy_task.structures])
-        expected = [y[train][element[train] == element[i]].mean() for i in test]
-        np.testing.assert_allclose(fold["predictions"], expected, rtol=1e-6)
+        same = [np.sort(np.float16(y[train][element[train] == element[i]])) for i in test]
+        expected = [0.5 * t.astype(np.float64).mean() + 0.5 * t[(len(t) - 1) // 2] for t in same]
+        np.testing.assert_allclose(fold["predictions"], expected, rtol=1e-3)
         np.testing.assert_allclose(fold["std"], 0.0, atol=1e-6)
         assert fold["parameters"]["n_estimators"] == 4 and fold["parameters"]["seed"] == k
+    # The cell records the forest settings with their defaults, so a changed default cannot mix folds.
+    settings = json.loads((tmp_path / "toy_tc" / "CompositionForestTc" / "settings.json").read_text())
+    assert settings["train_config"]["median_weight"] == 0.5 and settings["train_config"]["n_estimators"] == 4
+    assert run_cell(toy_task, "CompositionForestTc", tmp_path, train_config={"n_estimators": 4, "median_weight": 0.5})
+    with pytest.raises(ValueError, match="other settings"):
+        run_cell(toy_task, "CompositionForestTc", tmp_path, train_config={"n_estimators": 4, "median_weight": 0.0})
     with pytest.raises(ValueError, match="toy_tc is not a known task: use CompositionForestTc"):
         run_cell(toy_task, "CompositionForestTc+formulas", tmp_path, command="test")
     assert not runs_on("CompositionForestTc+formulas", "3dsc_mp_tc_formula")

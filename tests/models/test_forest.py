@@ -90,7 +90,7 @@ def test_copying_refuses_what_it_cannot_copy(structures) -> None:
 
 def test_trained_forest_is_seeded_blind_to_the_cell_and_follows_occupancies(structures) -> None:
     x, y = statistics_and_labels(structures)
-    config = CompositionForestConfig(n_estimators=8, min_samples_leaf=1)
+    config = CompositionForestConfig(n_estimators=8, min_samples_leaf=1, median_weight=0.0)  # the trees alone
     model, summary = fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra=(x[30:], y[30:]))
     again, _ = fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra=(x[30:], y[30:]))
     assert summary["training_rows"] == len(x) and summary["nodes"] == len(model.feature)
@@ -108,6 +108,48 @@ def test_trained_forest_is_seeded_blind_to_the_cell_and_follows_occupancies(stru
     assert torch.allclose(model.feature_dict["site_contributions"].sum(), ln_tc[0], atol=1e-6)
     ordered = model.predict_ln_tc([cubic(["Mg", "B"], 3.1)])[0]
     assert model.predict_ln_tc([cubic([{"Mg": 0.999999, "Al": 1e-6}, "B"], 3.1)])[0] == pytest.approx(float(ordered))
+
+
+def test_leaf_median_is_the_weighted_median_of_the_training_rows_in_the_leaves(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    y = np.round(y, 1)  # ties between rows
+    estimator = ExtraTreesRegressor(7, min_samples_leaf=3, random_state=0).fit(x, y)
+    forest = CompositionForestTc.from_estimator(estimator, training_rows=(x, y), median_weight=0.25, **GRAPH)
+    assert len(forest.leaf_targets) == 7 * len(x)
+    queries = x[::3] + 0.01
+    # Meinshausen's weights: a row sharing a leaf of m rows with the query weighs 1 / (m * trees).
+    stored = torch.tensor(y).half().double().numpy()
+    train_leaves, query_leaves = estimator.apply(x), estimator.apply(queries)
+    expected = []
+    for leaves in query_leaves:
+        same = train_leaves == leaves
+        weight = (same / same.sum(0)).sum(1) / 7
+        order = np.argsort(stored, kind="stable")
+        expected.append(stored[order][np.searchsorted(np.cumsum(weight[order]), 0.5 - 1e-9)])
+    median = forest.leaf_median(torch.as_tensor(queries))
+    np.testing.assert_array_equal(median.numpy(), np.float32(expected))
+    mean = forest.tree_predictions(torch.as_tensor(queries)).double().mean(-1).float()
+    assert torch.allclose(forest.predict_statistics(queries), 0.75 * mean + 0.25 * median, atol=1e-6)
+    predicted, variance = forest.predict_graphs_and_variance(forest.graphs(structures), batch_size=4)
+    assert torch.allclose(predicted, forest.predict_ln_tc(structures), atol=1e-6)
+    trees = forest.tree_predictions(x[: len(structures)]).double()
+    assert torch.allclose(variance, trees.var(-1).float(), atol=1e-6)  # still the trees' spread about their mean
+    forest.save(tmp_path / "forest")
+    loaded = matgl.load_model(tmp_path / "forest")
+    assert loaded.median_weight == 0.25 and torch.equal(
+        loaded.predict_ln_tc(structures), forest.predict_ln_tc(structures)
+    )
+    # Without the rows there is no median; rows that are not the fitted ones leave leaves empty.
+    plain = CompositionForestTc.from_estimator(estimator, **GRAPH)
+    assert len(plain.leaf_targets) == 0 and plain.median_weight == 0
+    with pytest.raises(ValueError, match="no leaf targets"):
+        plain.leaf_median(torch.as_tensor(queries))
+    with pytest.raises(ValueError, match="needs the training targets"):
+        CompositionForestTc.from_estimator(estimator, median_weight=0.5, **GRAPH)
+    with pytest.raises(ValueError, match="empty: not the rows the forest was fitted on"):
+        CompositionForestTc.from_estimator(estimator, training_rows=(x[:3], y[:3]), **GRAPH)
+    with pytest.raises(ValueError, match="median_weight must be in"):
+        CompositionForestTc(**GRAPH, median_weight=1.5)
 
 
 def test_save_load_round_trip_and_ensembles_with_a_composition_network(structures, tmp_path) -> None:
