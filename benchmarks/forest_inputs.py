@@ -114,15 +114,15 @@ def restore_committed_folds(out: Path, report: Path) -> None:
 
 
 def unfinished_folds(
-    data: FoldData, folds: Sequence[int], out: Path, report: Path
+    data: FoldData, folds: Sequence[int], out: Path, report: Path, rows: Sequence[str] = ()
 ) -> Iterator[tuple[int, Path, np.ndarray, np.ndarray, np.ndarray]]:
     """The folds among ``folds`` with no result under ``out`` yet, after :func:`restore_committed_folds` from the
     committed ``report``: each as its number, the path its result goes to and its train, validation and test
-    indices."""
+    indices. A fold whose result lacks one of ``rows`` (a row added to the script since) is run again."""
     restore_committed_folds(out, report)
     for k in folds:
         path = out / f"fold_{k}.json"
-        if not path.exists():
+        if not path.exists() or not set(rows) <= json.loads(path.read_text()).keys():
             yield k, path, *(np.asarray(block) for block in data.folds[k])
 
 

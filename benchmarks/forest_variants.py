@@ -19,12 +19,16 @@ changes one thing:
 - **median of the trees**, **20% trimmed mean of the trees**: the forest's prediction for a test structure is the
   median (or the mean of the middle 60%) of its trees' predictions instead of their mean; the metric is an MAE,
   which a median serves better than a mean when the trees disagree.
+- **mean of the trees and leaf median, averaged**: the same trees copied into a ``CompositionForestTc`` with their
+  leaves' training targets; the prediction is the mean of the trees averaged with the weighted median of the
+  training rows that share a leaf with the test structure (a quantile regression forest's median; the members'
+  prediction since the night of 2026-12-06, ``CompositionForestConfig.median_weight``).
 - **N trees, leaves of at least L rows**: the shipped members' size budget (about 3 MB, 300,000-340,000 nodes per
   fold) spent on fewer, deeper trees or on more, shallower ones (``SIZE_BUDGET``); the node counts are reported.
 
 Each fold's rows go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds, and a fresh ``--out``
-starts from the committed report's folds); the report, with per-family and ordered/disordered MAE over all test
-predictions, is ``benchmarks/results/forest_variants.{json,md}``.
+starts from the committed report's folds; a fold that lacks a row added since is run again); the report, with
+per-family and ordered/disordered MAE over all test predictions, is ``benchmarks/results/forest_variants.{json,md}``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from forest_inputs import (
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system, held_out_extra_rows
-from matgl_supercon.training import CompositionForestConfig
+from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
 RESULTS = Path(__file__).parent / "results"
 N_NEIGHBOURS = 10
@@ -62,8 +66,11 @@ ROWS = (
     "neighbour Tc, other chemical systems only",
     "median of the trees",
     "20% trimmed mean of the trees",
+    "mean of the trees and leaf median, averaged",
     *(f"{n} trees, leaves of at least {leaf} rows" for n, leaf in SIZE_BUDGET),
 )
+#: The rows that spend the size budget otherwise (after the rows that change how the 200 trees predict).
+BUDGET_ROWS = ROWS[-len(SIZE_BUDGET) :]
 
 
 def neighbour_features(
@@ -147,7 +154,7 @@ def main() -> None:
     formula_system_ids = np.array([system_ids.setdefault(s, len(system_ids)) for s in data.formula_systems])
     system_of = np.array([system_ids.setdefault(chemical_system(r.structure), len(system_ids)) for r in records])
     out = Path(args.out)
-    for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "forest_variants.json"):
+    for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "forest_variants.json", ROWS):
         fit = np.concatenate([train, val])  # the members are grown on the validation block too
         rows = np.asarray(
             held_out_extra_rows(data.formula_systems, formula_fractions, [records[i] for i in test], "compound")
@@ -170,14 +177,18 @@ def main() -> None:
             predictions[name] = with_neighbours.mean(axis=0)
         predictions[ROWS[3]] = np.median(per_tree, axis=0)
         predictions[ROWS[4]] = trimmed_mean(per_tree)
+        # The same 200 trees (same seed and rows) copied with their leaves' training targets, as the members are.
+        config = CompositionForestConfig(n_estimators=N_TREES, seed=k, n_jobs=args.threads, median_weight=0.5)
+        with_median, _ = fit_composition_forest((x_fit, target), config=config)
+        predictions[ROWS[5]] = with_median.predict_statistics(x[test]).numpy().astype(np.float64)
         nodes = {}
-        for name, (n_trees, leaf) in zip(ROWS[5:], SIZE_BUDGET, strict=True):
+        for name, (n_trees, leaf) in zip(BUDGET_ROWS, SIZE_BUDGET, strict=True):
             budget_trees, nodes[name] = tree_predictions(x_fit, target, x[test], k, args.threads, n_trees, leaf)
             predictions[name] = budget_trees.mean(axis=0)
         save_fold(path, [data.ids[i] for i in test], len(rows), y[test], predictions, k, nodes=nodes)
     per_fold = finished_folds(out)
     nodes = {k: f["nodes"] for k, f in per_fold.items()}
-    node_cells = {name: row_range(nodes, name) if name in ROWS[5:] else "–" for name in ROWS}
+    node_cells = {name: row_range(nodes, name) if name in BUDGET_ROWS else "–" for name in ROWS}
     summary, table = compared_table(per_fold, records, y, ROWS, "forest", {"nodes per fold": node_cells})
     meta = provenance("python benchmarks/forest_variants.py --data ../shared/data", f"{args.threads} jobs")
     lines = [

@@ -338,7 +338,7 @@ def composition_subset(
     """Weights, spread scale and held-out score of the composition members alone (``load_model(members=...)``).
 
     Blended and calibrated as the whole ensemble is (:func:`blend`, :func:`held_out_spread`), on the same
-    held-out predictions without the SODNet members'.
+    held-out predictions without the SODNet members'. Members of a kind the blend weighs 0 are not in the subset.
     """
     own = {i: (t, k, {n: p[n] for n in configs}) for i, (t, k, p) in held_out.items()}
     weights, blended, fold_weights = blend(own)
@@ -352,10 +352,12 @@ def composition_subset(
         {"mae": mae(truth[fold == k], prediction[fold == k]), "r2": r2(truth[fold == k], prediction[fold == k])}
         for k in sorted(set(fold.tolist()))
     ]
+    # A kind the blend drops (weight 0) is left out of the subset: loading it would cost time for nothing.
+    kept = {n: c for n, c in configs.items() if config_weight[n] > 0}
     return {
-        "member_weights": {f"{c.prefix}{f}": config_weight[n] for n, c in configs.items() for f in folds},
+        "member_weights": {f"{c.prefix}{f}": config_weight[n] for n, c in kept.items() for f in folds},
         "sd_scale": scale,
-        "n_members": len(configs) * len(folds),
+        "n_members": len(kept) * len(folds),
         "kind_weights": weights,
         "kind_weights_per_fold": fold_weights,
         "held_out_mae": float(error.mean()),
@@ -370,7 +372,7 @@ def subset_lines(subsets: dict[str, dict], calibration: dict) -> list[str]:
     if COMPOSITION_MEMBERS not in subsets:
         return []
     s = subsets[COMPOSITION_MEMBERS]
-    weights = ", ".join(f"{k} {w:.2f}" for k, w in s["kind_weights"].items())
+    weights = ", ".join(f"{k} {w:.2f}" for k, w in s["kind_weights"].items() if w > 0)
     speed = "faster than the whole ensemble"
     cost = json.loads(COST.read_text()) if COST.exists() else {}
     if {"shipped_ensemble", "shipped_composition_members"} <= set(cost):

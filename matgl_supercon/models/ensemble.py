@@ -67,8 +67,9 @@ class TcEnsemble:
             weights: Each member's state dict, loaded into its model before the member predicts. Building an
                 e3nn module costs about a second (code generation), loading weights microseconds, so members of
                 one architecture (e.g. the folds of one configuration) can share one module this way.
-            member_weights: Each member's (relative, positive) weight in the mean and spread; equal when None. A
-                shipped ensemble of two model kinds weights each kind by what held-out predictions favour.
+            member_weights: Each member's (relative, non-negative) weight in the mean and spread; equal when None.
+                A shipped ensemble of two model kinds weights each kind by what held-out predictions favour; a
+                member of weight 0 counts only where a ``gate`` weighs it.
             training_elements: The elements the members' training data held, if known: a prediction for a crystal
                 with another element is an extrapolation, which :meth:`unseen_elements` reports.
             gate: Member weights per band of the forests' tree spread, used instead of ``member_weights`` (see
@@ -81,9 +82,10 @@ class TcEnsemble:
         self.member_weights = None
         if member_weights is not None:
             w = torch.as_tensor([float(v) for v in member_weights], dtype=torch.float64)
-            if w.shape != (len(models),) or not bool(torch.isfinite(w).all() & (w > 0).all()):
+            if w.shape != (len(models),) or not bool(torch.isfinite(w).all() & (w >= 0).all() & (w.sum() > 0)):
                 raise ValueError(
-                    f"member_weights: need {len(models)} positive finite values, got {list(member_weights)}"
+                    f"member_weights: need {len(models)} finite values >= 0 with a positive sum, got "
+                    f"{list(member_weights)}"
                 )
             self.member_weights = w / w.sum()
         # Members with a variance of their own about their prediction (forests: over their trees).

@@ -42,7 +42,10 @@ def float32_at_most(threshold: np.ndarray) -> np.ndarray:
 
 
 class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
-    """Mean of regression trees on composition statistics (ln Tc), as a MatGL model.
+    """Regression trees on composition statistics (ln Tc), as a MatGL model.
+
+    It predicts the mean of the trees or, with ``median_weight``, that mean averaged with the median of the
+    training rows in the query's leaves.
 
     Build it from a fitted scikit-learn forest with :meth:`from_estimator` or train it with
     :func:`matgl_supercon.training.fit_composition_forest`. It reads the composition statistics CompositionTc

@@ -152,8 +152,13 @@ def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structu
         load_model(folder)
     with pytest.raises(ValueError, match=r"no member subset 'composition' \(it has: \['all'\]\)"):
         load_model(folder, members="composition")
-    with pytest.raises(ValueError, match="member_weights: need 2 positive finite values"):
-        TcEnsemble([sodnet, model], member_weights=[1.0, 0.0])
+    with pytest.raises(ValueError, match="member_weights: need 2 finite values >= 0 with a positive sum"):
+        TcEnsemble([sodnet, model], member_weights=[0.0, 0.0])
+    with pytest.raises(ValueError, match="member_weights: need 2 finite values >= 0 with a positive sum"):
+        TcEnsemble([sodnet, model], member_weights=[1.0, -0.5])
+    # A member of weight 0 (one a gate weighs elsewhere) leaves the mean to the others.
+    alone = TcEnsemble([sodnet, model], member_weights=[0.0, 1.0]).predict_ln_tc(structures)[0]
+    assert torch.allclose(alone, model.predict_ln_tc(structures), atol=1e-6)
 
 
 def test_members_sharing_a_module_keep_their_own_memory_keys(trained, structures, tmp_path):
