@@ -402,16 +402,21 @@ def test_distillation_students_keep_their_own_reports_and_run_folders(benchmark_
     assert len(names) == len(script.STUDENTS) + 1
     assert script.run_folder(3, 20, "formula_memory") == "formula_memory_variants3_epochs20"
     # Runs and reports taught by a forest other than the committed reports' get names of their own: those of the
-    # forests shipped on 2026-12-06 afternoon, and of the compound-scoped forests shipped since that evening.
+    # forests shipped on 2026-12-06 afternoon, of the compound-scoped ones of that evening, and of the forests with
+    # the leaf median shipped since that night.
     forest = benchmark_script("composition_forest")
     assert (
-        script.run_folder(3, 20, "formula_memory", forest.MEMBER_VARIANT)
+        script.run_folder(3, 20, "formula_memory", forest.MEAN_MEMBER_VARIANT)
         == "formula_memory_variants3_epochs20_solid_ground_state_teacher"
+    )
+    assert (
+        script.report_name(3, 40, "default", f"{forest.MEAN_MEMBER_VARIANT}_compound")
+        == "sodnet_distillation_variants3_epochs40_solid_ground_state_compound_teacher"
     )
     assert script.FOREST_VARIANT == forest.SHIPPED_VARIANT == f"{forest.MEMBER_VARIANT}_compound"
     assert (
         script.report_name(3, 40, "default", script.FOREST_VARIANT)
-        == "sodnet_distillation_variants3_epochs40_solid_ground_state_compound_teacher"
+        == "sodnet_distillation_variants3_epochs40_solid_ground_state_median_compound_teacher"
     )
 
 

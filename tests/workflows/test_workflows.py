@@ -128,8 +128,15 @@ def test_cli_benchmark_forest_cell(data_root, tmp_path, capsys):
     argv = [*common, "--model", "CompositionForestTc", "--train", '{"n_estimators": 3}']
     assert main(argv) == 0
     cell = out / "jarvis_tc_leaderboard" / "CompositionForestTc"
-    # The forest's own settings are recorded, not the GNNs' epochs.
-    assert json.loads((cell / "settings.json").read_text())["train_config"] == {"n_estimators": 3}
+    # The forest's own settings are recorded with their defaults, not the GNNs' epochs.
+    recorded = json.loads((cell / "settings.json").read_text())["train_config"]
+    assert recorded == {
+        "kind": "extra_trees",
+        "n_estimators": 3,
+        "min_samples_leaf": 2,
+        "max_features": 0.5,
+        "median_weight": 0.5,
+    }
     assert json.loads((cell / "fold_0.json").read_text())["parameters"]["n_estimators"] == 3
     with pytest.raises(SystemExit, match="--epochs: trees are grown"):
         main([*argv, "--epochs", "5"])
