@@ -258,7 +258,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         if getattr(self, "_ranges_key", None) != key:
             leaf = torch.nonzero(feature < 0).flatten()  # node order, which is the order of their targets
             first = right[leaf]
-            ends = torch.cat([first[1:], torch.tensor([len(self.leaf_targets)])])
+            ends = torch.cat([first[1:], torch.tensor([len(self.leaf_targets)], device=first.device)])
             start, count = torch.zeros_like(right), torch.zeros_like(right)
             start[leaf], count[leaf] = first, ends - first
             self._ranges_key, self._ranges = key, (start, count)
@@ -277,11 +277,11 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         """:meth:`leaf_median` of the rows whose leaves are ``nodes`` (``[n, n_trees]``)."""
         if not len(self.leaf_targets):
             raise ValueError("this forest was copied without its training rows: it has no leaf targets")
-        n, n_trees = nodes.shape
+        (n, n_trees), device = nodes.shape, nodes.device
         start, count = (t[nodes].flatten() for t in self._leaf_target_ranges())
         # One entry per (row, tree, stored target of that tree's leaf).
-        pair = torch.repeat_interleave(torch.arange(n * n_trees), count)
-        offset = torch.arange(len(pair)) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+        pair = torch.repeat_interleave(torch.arange(n * n_trees, device=device), count)
+        offset = torch.arange(len(pair), device=device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
         value = self.leaf_targets[start[pair] + offset].double()
         weight = 1.0 / (count[pair].double() * n_trees)
         row = pair // n_trees
@@ -289,11 +289,12 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         order = order[torch.argsort(row[order], stable=True)]  # by row, increasing value within a row
         cumulative = torch.cumsum(weight[order], 0)
         row_start = torch.cumsum(torch.bincount(row, minlength=n), 0) - torch.bincount(row, minlength=n)
-        before = torch.cat([torch.zeros(1, dtype=torch.float64), cumulative])[row_start]
+        before = torch.cat([torch.zeros(1, dtype=torch.float64, device=device), cumulative])[row_start]
         reached = (cumulative - before[row[order]]) >= 0.5 - 1e-9
         # The first entry of each row that reaches one half: reached entries keep their position, the rest sort last.
-        position = torch.where(reached, torch.arange(len(order)), torch.full_like(order, len(order)))
-        first = torch.full((n,), len(order), dtype=torch.long).scatter_reduce(0, row[order], position, "amin")
+        position = torch.where(reached, torch.arange(len(order), device=device), torch.full_like(order, len(order)))
+        first = torch.full((n,), len(order), dtype=torch.long, device=device)
+        first = first.scatter_reduce(0, row[order], position, "amin")
         return value[order][first].float()
 
     def predict_statistics(self, statistics: torch.Tensor) -> torch.Tensor:

@@ -185,6 +185,21 @@ def test_forest_saved_before_the_descriptor_options_loads_as_it_was_grown(struct
     assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
 
 
+def test_forest_saved_before_the_leaf_median_loads_as_the_trees_mean(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    model = CompositionForestTc.from_estimator(ExtraTreesRegressor(3, random_state=0).fit(x, y), **GRAPH)
+    model.save(tmp_path / "forest")
+    # Files written before 2026-12-06 night: no leaf arguments, no leaf_targets buffer.
+    init_args = torch.load(tmp_path / "forest" / "model.pt", weights_only=True)
+    assert init_args.pop("n_leaf_targets") == 0 and init_args.pop("median_weight") == 0.0
+    torch.save(init_args, tmp_path / "forest" / "model.pt")
+    state = torch.load(tmp_path / "forest" / "state.pt", weights_only=True)
+    assert len(state.pop("leaf_targets")) == 0
+    torch.save(state, tmp_path / "forest" / "state.pt")
+    loaded = matgl.load_model(tmp_path / "forest")
+    assert loaded.median_weight == 0 and torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
+
+
 def test_composition_statistics_do_not_depend_on_the_batch(structures) -> None:
     # In float32 the spread of a descriptor shared by every element present is rounding noise that moved with the
     # batch; trees split on it, so a structure's prediction did too.
