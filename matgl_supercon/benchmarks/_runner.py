@@ -161,10 +161,9 @@ def fit_forest(
         extra, params = (formula_x[rows], formula_y[rows]), {"formula_rows": len(rows)}
     config = CompositionForestConfig(**{"seed": seed + fold, **train_config})
     model, fitted = fit_composition_forest((x[everything], y[everything]), model_kwargs, config, extra=extra)
-    statistics = torch.as_tensor(x[test])
-    per_tree = model.tree_predictions(statistics).double().numpy()
+    prediction, per_tree = model.predict_statistics_and_trees(torch.as_tensor(x[test]))
     params.update(config.__dict__, nodes=fitted["nodes"], training_rows=fitted["training_rows"])
-    return model.predict_statistics(statistics).double().numpy(), per_tree.std(1), params
+    return prediction.double().numpy(), per_tree.numpy().std(1), params
 
 
 def fit_predict(

@@ -302,10 +302,13 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
 
         The mean over trees, averaged with :meth:`leaf_median` by ``median_weight``.
         """
-        return self._prediction_and_trees(statistics)[0]
+        return self.predict_statistics_and_trees(statistics)[0]
 
-    def _prediction_and_trees(self, statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`predict_statistics` ``[n]`` and :meth:`tree_predictions` (float64), walking the trees once."""
+    def predict_statistics_and_trees(self, statistics: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`predict_statistics` ``[n]`` and :meth:`tree_predictions` ``[n, n_trees]`` (float64).
+
+        The trees are walked once for both.
+        """
         nodes = self.leaf_nodes(statistics)
         trees = self.split_or_value[nodes].double()
         prediction = trees.mean(-1).float()
@@ -331,7 +334,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         means, variances = [torch.zeros(0)], [torch.zeros(0)]
         for start in range(0, len(graphs), batch_size):
             statistics = self.graph_composition_statistics([g for g, _ in graphs[start : start + batch_size]])
-            prediction, trees = self._prediction_and_trees(statistics)
+            prediction, trees = self.predict_statistics_and_trees(statistics)
             means.append(prediction)
             variances.append(trees.var(-1).float() if self.n_trees > 1 else torch.zeros(len(trees)))
         return torch.cat(means), torch.cat(variances)
