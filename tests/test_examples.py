@@ -51,3 +51,17 @@ def test_screen_example_resumes(tmp_path):
     again = run_example("screen.py", str(EXAMPLES / "structures"), "ranked.csv", cwd=tmp_path)
     assert again.startswith("4 files, 0 predicted now, 0 errors -> ranked.csv")
     assert again.splitlines()[1:] == first.splitlines()[1:]  # the same ranking, read back from the file
+
+
+def test_member_folders_named_in_the_docs_are_shipped():
+    # A member renamed by a rebuild (make_pretrained.py) must not leave a dead path in the pages users copy from.
+    import re
+
+    from matgl_supercon.pretrained import pretrained_dir
+
+    shipped = {p.name for p in pretrained_dir("SODNet-SuperCon3D").iterdir()}
+    root = EXAMPLES.parent
+    pages = [root / "README.md", root / "CONTRIBUTING.md", *EXAMPLES.glob("*.py")]
+    named = {(page.name, m) for page in pages for m in re.findall(r"[a-z0-9_.]+_fold_\d+", page.read_text())}
+    assert named, "the docs name no member folder; the pattern is stale"
+    assert {(page, m) for page, m in named if m not in shipped} == set()
