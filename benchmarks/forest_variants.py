@@ -23,6 +23,9 @@ changes one thing:
   leaves' training targets; the prediction is the mean of the trees averaged with the weighted median of the
   training rows that share a leaf with the test structure (a quantile regression forest's median; the members'
   prediction since the night of 2026-12-06, ``CompositionForestConfig.median_weight``).
+- **absolute-error splits**: the same 200 trees' settings, but each split lowers the rows' absolute error about
+  their median instead of their squared error about their mean (``CompositionForestConfig.criterion``), so that the
+  splits serve an MAE as the leaf median does; the trees' mean, and their mean averaged with their leaf median.
 - **N trees, leaves of at least L rows**: the shipped members' size budget (about 3 MB, 300,000-340,000 nodes per
   fold) spent on fewer, deeper trees or on more, shallower ones (``SIZE_BUDGET``); the node counts are reported.
 
@@ -50,6 +53,7 @@ from forest_inputs import (
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system, held_out_extra_rows
+from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
 RESULTS = Path(__file__).parent / "results"
@@ -67,6 +71,8 @@ ROWS = (
     "median of the trees",
     "20% trimmed mean of the trees",
     "mean of the trees and leaf median, averaged",
+    "absolute-error splits, mean of the trees",
+    "absolute-error splits, mean of the trees and leaf median, averaged",
     *(f"{n} trees, leaves of at least {leaf} rows" for n, leaf in SIZE_BUDGET),
 )
 #: The rows that spend the size budget otherwise (after the rows that change how the 200 trees predict).
@@ -123,7 +129,11 @@ def tree_predictions(
     min_samples_leaf: int | None = None,
 ) -> tuple[np.ndarray, int]:
     """``[n_trees, n_test]``: each of the members' extra trees' prediction (their mean is the forest's), and the
-    forest's node count. ``min_samples_leaf`` defaults to the members'."""
+    forest's node count. ``min_samples_leaf`` defaults to the members'.
+
+    Grown in scikit-learn, for inputs beside the statistics (the neighbour columns), which a
+    :class:`~matgl_supercon.models.CompositionForestTc` cannot read; :func:`grown` grows the others.
+    """
     from sklearn.ensemble import ExtraTreesRegressor
 
     members = CompositionForestConfig()
@@ -136,6 +146,24 @@ def tree_predictions(
     ).fit(x, y)
     per_tree = np.stack([tree.predict(x_test) for tree in forest.estimators_])
     return per_tree, sum(tree.tree_.node_count for tree in forest.estimators_)
+
+
+def grown(
+    x: np.ndarray, y: np.ndarray, seed: int, threads: int, median_weight: float = 0.0, **settings: int | str
+) -> tuple[CompositionForestTc, int]:
+    """The members' forest with ``N_TREES`` trees (or ``settings``' changes) grown as the package grows its members,
+    and its node count."""
+    config = CompositionForestConfig(
+        **{"n_estimators": N_TREES, **settings}, seed=seed, n_jobs=threads, median_weight=median_weight
+    )
+    model, summary = fit_composition_forest((x, y), config=config)
+    return model, summary["nodes"]
+
+
+def predicted(model: CompositionForestTc, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``model``'s prediction ``[n]`` and its trees' ``[n_trees, n]``, float64."""
+    prediction, trees = model.predict_statistics_and_trees(x)
+    return prediction.numpy().astype(np.float64), trees.numpy().T
 
 
 def trimmed_mean(per_tree: np.ndarray, cut: float = 0.2) -> np.ndarray:
@@ -166,7 +194,8 @@ def main() -> None:
             target,
             np.concatenate([system_of[fit], formula_system_ids[rows]]),
         )
-        per_tree, _ = tree_predictions(x_fit, target, x[test], seed=k, threads=args.threads)
+        # One forest gives the rows that differ only in how its 200 trees predict.
+        with_median, per_tree = predicted(grown(x_fit, target, k, args.threads, median_weight=0.5)[0], x[test])
         predictions = {ROWS[0]: per_tree.mean(axis=0)}
         for name, other_systems_only in ((ROWS[1], False), (ROWS[2], True)):
             columns = neighbour_features(memory[0], memory[2], *memory, other_systems_only)
@@ -177,14 +206,14 @@ def main() -> None:
             predictions[name] = with_neighbours.mean(axis=0)
         predictions[ROWS[3]] = np.median(per_tree, axis=0)
         predictions[ROWS[4]] = trimmed_mean(per_tree)
-        # The same 200 trees (same seed and rows) copied with their leaves' training targets, as the members are.
-        config = CompositionForestConfig(n_estimators=N_TREES, seed=k, n_jobs=args.threads, median_weight=0.5)
-        with_median, _ = fit_composition_forest((x_fit, target), config=config)
-        predictions[ROWS[5]] = with_median.predict_statistics(x[test]).numpy().astype(np.float64)
+        predictions[ROWS[5]] = with_median
+        absolute = grown(x_fit, target, k, args.threads, median_weight=0.5, criterion="absolute_error")[0]
+        absolute_with_median, absolute_trees = predicted(absolute, x[test])
+        predictions[ROWS[6]], predictions[ROWS[7]] = absolute_trees.mean(axis=0), absolute_with_median
         nodes = {}
         for name, (n_trees, leaf) in zip(BUDGET_ROWS, SIZE_BUDGET, strict=True):
-            budget_trees, nodes[name] = tree_predictions(x_fit, target, x[test], k, args.threads, n_trees, leaf)
-            predictions[name] = budget_trees.mean(axis=0)
+            budget, nodes[name] = grown(x_fit, target, k, args.threads, n_estimators=n_trees, min_samples_leaf=leaf)
+            predictions[name] = predicted(budget, x[test])[0]
         save_fold(path, [data.ids[i] for i in test], len(rows), y[test], predictions, k, nodes=nodes)
     per_fold = finished_folds(out)
     nodes = {k: f["nodes"] for k, f in per_fold.items()}

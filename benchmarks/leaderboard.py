@@ -223,8 +223,8 @@ def main() -> None:
         "- The same trees with geometry descriptors or JARVIS-DFT Tc rows, per family (what helps the best "
         "composition learner?): [results/forest_inputs.md](results/forest_inputs.md)",
         "- The same trees with their neighbours' Tc as inputs, a median or trimmed mean of the trees, their mean "
-        "averaged with their leaf median (the members' prediction since 2026-12-06 night), or the members' size "
-        "budget spent otherwise: [results/forest_variants.md](results/forest_variants.md)",
+        "averaged with their leaf median (the members' prediction since 2026-12-06 night), splits on the absolute "
+        "error, or the members' size budget spent otherwise: [results/forest_variants.md](results/forest_variants.md)",
         "- Which elemental properties the composition statistics hold (the solid's properties from pymatgen, Magpie's "
         "DFT ground state): [results/element_properties.md](results/element_properties.md)",
         "- Other learners and settings on the shipped forests' inputs (boosting, features per split, weighted "
@@ -264,7 +264,8 @@ def main() -> None:
         "descriptors, the formula table or JARVIS-DFT's computed Tc, per family and disorder.",
         "- `forest_variants.py`: the same trees (the members' formula rows) with the ln Tc of each row's nearest "
         "compositions as inputs, with a median or trimmed mean of the trees or their mean averaged with the leaf "
-        "median in place of their mean, and with the members' size budget spent on fewer or more trees.",
+        "median in place of their mean, with splits that lower the absolute error, and with the members' size budget "
+        "spent on fewer or more trees.",
         "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "
         "properties, the elemental Tc, Magpie's DFT ground state).",
         "- `forest_learners.py`: gradient boosting and one-setting changes of those trees on the shipped forests' "

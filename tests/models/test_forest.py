@@ -86,6 +86,20 @@ def test_copying_refuses_what_it_cannot_copy(structures) -> None:
         fit_composition_forest((x, y), GRAPH, CompositionForestConfig(kind="boosting"))
     with pytest.raises(ValueError, match="extra: need"):
         fit_composition_forest((x, y), GRAPH, extra=(x[:3], y[:2]))
+    with pytest.raises(ValueError, match="criterion must be 'squared_error' or 'absolute_error', got 'huber'"):
+        fit_composition_forest((x, y), GRAPH, CompositionForestConfig(criterion="huber"))
+
+
+def test_absolute_error_splits_make_leaves_predict_their_median(structures) -> None:
+    x, y = statistics_and_labels(structures)
+    y = y.copy()
+    y[0] = 50.0  # an outlier moves a mean, not a median
+    # One leaf per tree (it must hold every row; extra trees draw no bootstrap): each tree predicts the whole set.
+    one_leaf = {"n_estimators": 2, "min_samples_leaf": len(y), "median_weight": 0.0}
+    for criterion, expected in (("squared_error", np.mean(y)), ("absolute_error", np.median(y))):
+        model, summary = fit_composition_forest((x, y), GRAPH, CompositionForestConfig(criterion=criterion, **one_leaf))
+        assert summary["nodes"] == 2
+        np.testing.assert_allclose(model.predict_statistics(x[:1]).numpy(), [expected], rtol=1e-6)
 
 
 def test_trained_forest_is_seeded_blind_to_the_cell_and_follows_occupancies(structures) -> None:
