@@ -329,6 +329,47 @@ def fit_sd_scale(error: np.ndarray, spread: np.ndarray) -> float:
     return float(np.quantile(error / np.maximum(spread, 1e-6), 0.6827))
 
 
+def coverage(error: np.ndarray, sd: np.ndarray) -> dict[str, float]:
+    """The share of held-out errors within ±1 and ±2 sd."""
+    return {"coverage_1sd": float(np.mean(error <= sd)), "coverage_2sd": float(np.mean(error <= 2 * sd))}
+
+
+def banded_sd_scale(
+    error: np.ndarray, spread: np.ndarray, prediction: np.ndarray, fold: np.ndarray
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """One :func:`fit_sd_scale` per band of the predicted Tc (``TC_BANDS_K``), as ``TcEnsemble`` applies them.
+
+    One factor for all leaves the coldest predictions' intervals too narrow and the hottest' too wide; a factor per
+    band holds the coverage in each band a user reads. Each band's factor is fitted on all held-out structures
+    predicted in it, so its coverage there is 68% by construction; the honest figure is the cross-fitted one: each
+    fold's structures scaled by the factors fitted on the other folds.
+
+    Args:
+        error: Held-out |error| (ln K).
+        spread: The members' (unscaled) spread.
+        prediction: Held-out predicted ln Tc.
+        fold: The fold whose test block holds each structure.
+
+    Returns:
+        ``calibration.json``'s ``sd_scale_by_predicted_tc``, the scaled sd of each structure, and its cross-fitted
+        scaled sd.
+    """
+    edges = np.log(TC_BANDS_K)
+
+    def fitted(rows: np.ndarray) -> np.ndarray:
+        band = np.digitize(prediction[rows], edges)
+        if missing := sorted(set(range(len(edges) + 1)) - set(band.tolist())):
+            raise ValueError(f"no held-out prediction in the predicted-Tc band(s) {missing}: cannot fit their scale")
+        return np.array([fit_sd_scale(error[rows][band == b], spread[rows][band == b]) for b in range(len(edges) + 1)])
+
+    scales = fitted(np.ones(len(error), bool))
+    sd = spread * scales[np.digitize(prediction, edges)]
+    crossed = np.empty(len(error))
+    for k in set(fold.tolist()):
+        crossed[fold == k] = (spread * fitted(fold != k)[np.digitize(prediction, edges)])[fold == k]
+    return {"edges_ln_k": edges.tolist(), "scales": scales.tolist(), "bands": tc_band_names()}, sd, crossed
+
+
 def composition_subset(
     configs: dict[str, Configuration],
     folds: list[str],
@@ -347,7 +388,7 @@ def composition_subset(
     truth, prediction = np.array([own[i][0] for i in ids]), np.array([blended[i] for i in ids])
     spread = np.array([held_out_spread(own[i][2], config_weight, own_variance.get(i)) for i in ids])
     error, fold = np.abs(truth - prediction), np.array([own[i][1] for i in ids])
-    scale = fit_sd_scale(error, spread)
+    banded, sd, crossed = banded_sd_scale(error, spread, prediction, fold)
     per_fold = [
         {"mae": mae(truth[fold == k], prediction[fold == k]), "r2": r2(truth[fold == k], prediction[fold == k])}
         for k in sorted(set(fold.tolist()))
@@ -356,15 +397,28 @@ def composition_subset(
     kept = {n: c for n, c in configs.items() if config_weight[n] > 0}
     return {
         "member_weights": {f"{c.prefix}{f}": config_weight[n] for n, c in kept.items() for f in folds},
-        "sd_scale": scale,
+        "sd_scale": fit_sd_scale(error, spread),  # one factor for all, for comparison
+        "sd_scale_by_predicted_tc": banded,
         "n_members": len(kept) * len(folds),
         "kind_weights": weights,
         "kind_weights_per_fold": fold_weights,
         "held_out_mae": float(error.mean()),
         "held_out_folds": {"all": fold_summary(per_fold)},
-        "coverage_1sd": float(np.mean(error <= scale * spread)),
-        "coverage_2sd": float(np.mean(error <= 2 * scale * spread)),
+        **coverage(error, sd),
+        "cross_fitted": coverage(error, crossed),
     }
+
+
+def band_scale(calibration: dict, band: str) -> float:
+    """The spread scale of one predicted-Tc band (named as :func:`tc_band_names` names it)."""
+    banded = calibration["sd_scale_by_predicted_tc"]
+    return banded["scales"][banded["bands"].index(band)]
+
+
+def scales_text(calibration: dict) -> str:
+    """The spread scale of each predicted-Tc band, for the model card."""
+    banded = calibration["sd_scale_by_predicted_tc"]
+    return ", ".join(f"{b}: {v:.2f}" for b, v in zip(banded["bands"], banded["scales"], strict=True))
 
 
 def subset_lines(subsets: dict[str, dict], calibration: dict) -> list[str]:
@@ -387,8 +441,9 @@ def subset_lines(subsets: dict[str, dict], calibration: dict) -> list[str]:
         f"{speed}, and blind to the structure: polymorphs of one composition get one value. Held-out MAE "
         f"{s['held_out_mae']:.3f} ln K (R2 {s['held_out_folds']['all']['r2_mean']:.3f}, "
         f"the mean over folds; the whole ensemble {calibration['held_out_mae']:.3f} / "
-        f"{calibration['held_out_r2_fold_mean']:.3f}); its own spread scale {s['sd_scale']:.2f}, after which "
-        f"±1 sd covers {s['coverage_1sd']:.0%} and ±2 sd {s['coverage_2sd']:.0%} of held-out errors."
+        f"{calibration['held_out_r2_fold_mean']:.3f}); its own spread scales ({scales_text(s)}), after which "
+        f"±1 sd covers {s['coverage_1sd']:.0%} and ±2 sd {s['coverage_2sd']:.0%} of held-out errors "
+        f"({s['cross_fitted']['coverage_1sd']:.0%} and {s['cross_fitted']['coverage_2sd']:.0%} cross-fitted)."
     )
     return ["## Composition members alone", "", *textwrap.wrap(text, 110), ""]
 
@@ -632,6 +687,7 @@ def main() -> None:
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
     memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems" or name in networks]
     maes = np.array([r[2] for r in rows])
+    one_factor = list(calibration["one_factor_coverage_1sd_by_predicted_tc"].values())  # coldest band first
     lines = [
         f"# {args.name}",
         "",
@@ -667,12 +723,18 @@ def main() -> None:
         "## Uncertainty",
         "",
         *textwrap.wrap(
-            f"The reported sd is the members' spread times `sd_scale` = {calibration['sd_scale']:.2f} "
-            "(`calibration.json`), the factor that makes mean ± sd cover 68% of the held-out errors of the "
-            f"{calibration['n']} SuperCon3D structures (each scored by the members that did not train on it). The "
+            "The reported sd is the members' spread times the `sd_scale` of the band its predicted Tc falls in "
+            f"({scales_text(calibration)}; `calibration.json`), the factor that makes mean ± sd cover 68% of the "
+            f"held-out errors predicted in that band, of the {calibration['n']} SuperCon3D structures (each scored by "
+            "the members that did not train on it; one factor for all bands would be "
+            f"{calibration['sd_scale']:.2f}, which covers {one_factor[0]:.0%} of the errors of the coldest "
+            f"predictions and {one_factor[-1]:.0%} of the hottest). Scaled by the factors fitted on the other "
+            "folds, ±1 sd covers "
+            f"{calibration['cross_fitted']['coverage_1sd']:.0%} and ±2 sd "
+            f"{calibration['cross_fitted']['coverage_2sd']:.0%} of each fold's held-out errors. The "
             "spread is that of a mixture of the members: the variance between their predictions plus the (weighted) "
             "mean of each member's own variance, which for a `CompositionForestTc` member is the variance of its "
-            "trees' predictions (a network's is 0). After scaling, ±1 sd covers "
+            "trees' predictions (a network's is 0). After scaling, in sample, ±1 sd covers "
             f"{calibration['coverage_1sd']:.0%} and ±2 sd {calibration['coverage_2sd']:.0%} of held-out errors; "
             f"Spearman correlation of spread with |error|: {calibration['spearman']:.2f} "
             f"({calibration['spearman_between_members']:.2f} for the spread between members alone, the ensemble's "
@@ -683,7 +745,7 @@ def main() -> None:
             110,
             break_on_hyphens=False,
         ),
-        "The factor is fitted on the spread of the members that did not train on each structure (one per",
+        "The factors are fitted on the spread of the members that did not train on each structure (one per",
         "configuration, weighted as in the ensemble), the kind of spread the members show on a new structure.",
         "On a new structure the spread over all members also holds each configuration's fold-to-fold variation,",
         "which widens the interval; its coverage on compositions new to every member has not been measured.",
@@ -709,13 +771,16 @@ def main() -> None:
             for b, v in calibration["by_recorded_tc"].items()
         ],
         "",
-        "The same by predicted Tc, the band a user sees: the spread widens where the predictions are cold.",
+        "The same by predicted Tc, the band a user sees (and the band of the spread scale): the spread widens where",
+        "the predictions are cold. The last column scales each fold by the factors fitted on the other folds.",
         "",
-        "| predicted Tc | n | held-out MAE ln K | median scaled sd | coverage ±1 sd | coverage ±2 sd |",
-        "|---|---|---|---|---|---|",
+        "| predicted Tc | n | held-out MAE ln K | sd_scale | median scaled sd | coverage ±1 sd | coverage ±2 sd | "
+        "coverage ±1 sd, cross-fitted |",
+        "|---|---|---|---|---|---|---|---|",
         *[
-            f"| {b} | {v['n']} | {v['mae']:.3f} | {v['median_sd']:.3f} | {v['coverage_1sd']:.0%} | "
-            f"{v['coverage_2sd']:.0%} |"
+            f"| {b} | {v['n']} | {v['mae']:.3f} | {band_scale(calibration, b):.2f} | {v['median_sd']:.3f} | "
+            f"{v['coverage_1sd']:.0%} | {v['coverage_2sd']:.0%} | "
+            f"{calibration['cross_fitted']['coverage_1sd_by_predicted_tc'][b]:.0%} |"
             for b, v in calibration["by_predicted_tc"].items()
         ],
         "",
@@ -850,8 +915,8 @@ def calibrate(
     truth, prediction, spread = (np.array([held_out[i][j] for i in ids]) for j in range(3))
     load_model(folder)
     error = np.abs(truth - prediction)
-    scale = fit_sd_scale(error, spread)
-    sd = spread * scale
+    folds = np.array([fold_of[i] for i in ids])
+    banded, sd, crossed = banded_sd_scale(error, spread, prediction, folds)
 
     def by_group(labels: np.ndarray) -> dict[str, dict]:
         """``grouped_mae`` per group, with the group's median scaled sd, ±1 sd coverage, bias and error share."""
@@ -872,7 +937,6 @@ def calibrate(
 
     order = {"order": "ordered", "disorder": "disordered"}
     # Scores per fold, as the leaderboard reports models: all structures, and the ordered ones (the paper's all->O).
-    folds = np.array([fold_of[i] for i in ids])
     ordered = np.array([records[i].metadata["order"] == "order" for i in ids])
     by_fold = {
         regime: fold_summary(
@@ -883,12 +947,28 @@ def calibrate(
         )
         for regime, keep in (("all", np.ones(len(ids), bool)), ("all->O", ordered))
     }
+    band_of = tc_bands(prediction)
+    one_factor = spread * fit_sd_scale(error, spread)
     return {
-        "sd_scale": scale,
+        "sd_scale": fit_sd_scale(error, spread),  # one factor for all, for comparison; load_model reads the bands
+        "sd_scale_by_predicted_tc": banded,
+        # Each fold scaled by the factors fitted on the other folds (see banded_sd_scale).
+        "cross_fitted": {
+            **coverage(error, crossed),
+            "coverage_1sd_by_predicted_tc": {
+                name: float(np.mean(error[band_of == name] <= crossed[band_of == name]))
+                for name in tc_band_names()
+                if (band_of == name).any()
+            },
+        },
+        "one_factor_coverage_1sd_by_predicted_tc": {
+            name: float(np.mean(error[band_of == name] <= one_factor[band_of == name]))
+            for name in tc_band_names()
+            if (band_of == name).any()
+        },
         "n": len(ids),
         "held_out_mae": float(error.mean()),
-        "coverage_1sd": float(np.mean(error <= sd)),
-        "coverage_2sd": float(np.mean(error <= 2 * sd)),
+        **coverage(error, sd),
         "spearman": float(spearmanr(spread, error).statistic),
         "by_family": by_group(np.array([records[i].metadata["family"] for i in ids])),
         # The ordered structures' row is the paper's all->O regime (models trained on all, tested on ordered).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,25 +47,29 @@ class TcEnsemble:
     graphs). Members that share most of their training data
     agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale`` (measured on held-out
     predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd covers about 68% of
-    held-out errors.
+    held-out errors. With ``sd_scale_edges`` it is one factor per band of the predicted ln Tc, so that the coverage
+    holds in each band a user reads (one factor leaves the coldest predictions' intervals too narrow and the
+    hottest' too wide on SuperCon3D).
     """
 
     def __init__(
         self,
         models: Sequence[OccupancyTcModel],
         name: str = "ensemble",
-        sd_scale: float = 1.0,
+        sd_scale: float | Sequence[float] = 1.0,
         weights: Sequence[dict[str, torch.Tensor]] | None = None,
         member_weights: Sequence[float] | None = None,
         training_elements: Sequence[str] | None = None,
         gate: ForestSpreadGate | None = None,
+        sd_scale_edges: Sequence[float] = (),
     ) -> None:
         """Build the ensemble.
 
         Args:
             models: One model per member. With ``weights``, several members may pass the same module object.
             name: Shown in reports.
-            sd_scale: Multiplies the members' spread (see the class docstring).
+            sd_scale: Multiplies the members' spread (see the class docstring): one factor, or one per band of
+                ``sd_scale_edges``.
             weights: Each member's state dict, loaded into its model before the member predicts. Building an
                 e3nn module costs about a second (code generation), loading weights microseconds, so members of
                 one architecture (e.g. the folds of one configuration) can share one module this way.
@@ -74,11 +80,23 @@ class TcEnsemble:
                 with another element is an extrapolation, which :meth:`unseen_elements` reports.
             gate: Member weights per band of the forests' tree spread, used instead of ``member_weights`` (see
                 :class:`ForestSpreadGate`); needs a member with a variance of its own (a forest).
+            sd_scale_edges: Ascending edges (ln K) of the bands of the predicted mean ln Tc that have their own
+                ``sd_scale`` (a band holds its lower edge); none for one factor.
         """
         if not models:
             raise ValueError("an ensemble needs at least one model")
-        if not sd_scale > 0:
-            raise ValueError(f"sd_scale must be positive, got {sd_scale}")
+        scales = [float(sd_scale)] if isinstance(sd_scale, int | float) else [float(v) for v in sd_scale]
+        scale_edges = [float(e) for e in sd_scale_edges]
+        if (
+            len(scales) != len(scale_edges) + 1
+            or not all(math.isfinite(v) and v > 0 for v in scales)
+            or not all(math.isfinite(e) for e in scale_edges)
+            or any(b <= a for a, b in itertools.pairwise(scale_edges))
+        ):
+            raise ValueError(
+                f"sd_scale must be positive and finite, one per band of ascending finite sd_scale_edges "
+                f"({len(scale_edges) + 1} bands); got sd_scale {sd_scale} and edges {list(sd_scale_edges)}"
+            )
         self.member_weights = None
         if member_weights is not None:
             w = torch.as_tensor([float(v) for v in member_weights], dtype=torch.float64)
@@ -113,7 +131,9 @@ class TcEnsemble:
                 model.load_state_dict(state)  # strict: weights that do not fit their model fail here, not later
         self._members = [(m.eval(), None if weights is None else weights[i]) for i, m in enumerate(models)]
         self.name = name
-        self.sd_scale = float(sd_scale)
+        # One factor stays a float (its fingerprint, and what code that reads ``sd_scale`` expects).
+        self.sd_scale: float | tuple[float, ...] = scales[0] if len(scales) == 1 else tuple(scales)
+        self.sd_scale_edges = tuple(scale_edges)
         self.training_elements = None if training_elements is None else frozenset(training_elements)
         settings = {(m.element_types, m.cutoff, m.max_neighbors) for m, _ in self._members}
         if len(settings) != 1:
@@ -149,6 +169,8 @@ class TcEnsemble:
         the predictions of two models in one results file.
         """
         digest = hashlib.sha256(f"sd_scale={self.sd_scale!r}".encode())
+        if self.sd_scale_edges:
+            digest.update(f"sd_scale_edges={self.sd_scale_edges!r}".encode())
         if self.member_weights is not None:  # so an ensemble without member weights keeps its old fingerprint
             digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
         if self.gate is not None:
@@ -187,6 +209,8 @@ class TcEnsemble:
     def predict_graphs(self, graphs: Sequence, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, sd × sd_scale)`` of ln(Tc / K) over members for converted graphs.
 
+        With ``sd_scale_edges`` the factor is that of the band the mean falls in (:meth:`spread_scale`).
+
         The variance is that of a mixture of the members: the spread between their predictions (the unbiased
         weighted variance, for reliability weights; the plain sample variance with equal weights; 0 for one member)
         plus the (weighted) mean of each member's own variance about its prediction, which a
@@ -209,7 +233,13 @@ class TcEnsemble:
         # a single weighted member.
         spread = 1 - (w**2).sum(0)
         between = torch.where(spread > 1e-9, (w * (stacked - mean) ** 2).sum(0) / spread.clamp_min(1e-9), 0.0)
-        return mean, (between + (w * own).sum(0)).sqrt() * self.sd_scale
+        return mean, (between + (w * own).sum(0)).sqrt() * self.spread_scale(mean)
+
+    def spread_scale(self, mean: torch.Tensor) -> torch.Tensor:
+        """The ``sd_scale`` of each predicted mean ln Tc (its band's, with ``sd_scale_edges``), like ``mean``."""
+        scales = torch.as_tensor(self.sd_scale, dtype=mean.dtype).reshape(-1)
+        edges = torch.as_tensor(self.sd_scale_edges, dtype=mean.dtype)
+        return scales[torch.bucketize(mean, edges, right=True)]
 
     def structure_weights(self, own_variance: torch.Tensor) -> torch.Tensor:
         """``[n_members, n]`` each member's weight per structure (summing to 1 over members).

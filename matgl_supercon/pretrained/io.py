@@ -15,7 +15,8 @@ from matgl_supercon.models.ensemble import ForestSpreadGate, TcEnsemble
 _HERE = Path(__file__).parent
 #: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``), and
 #: may name subsets of them with their own weights and spread scale
-#: (``"subsets": {name: {"member_weights": {...}, "sd_scale": s}}``) and the elements the members' training data held
+#: (``"subsets": {name: {"member_weights": {...}, "sd_scale": s}}``, and ``"sd_scale_by_predicted_tc": {"edges_ln_k":
+#: [...], "scales": [...]}`` as in ``calibration.json``) and the elements the members' training data held
 #: (``"training_elements": [...]``, :meth:`TcEnsemble.unseen_elements`). ``"gate": {"edges": [...], "member_weights":
 #: [{member folder name: weight}, ...]}`` weights the whole ensemble per band of its forests' tree spread instead
 #: (:class:`~matgl_supercon.models.ensemble.ForestSpreadGate`); its ``member_weights`` are then the ungated blend.
@@ -107,9 +108,9 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         weights.append(state)
     calibration = path / "calibration.json"
     name, member_weights, gated = path.name, None, None
-    sd_scale = json.loads(calibration.read_text())["sd_scale"] if calibration.exists() else 1.0
+    scaling = json.loads(calibration.read_text()) if calibration.exists() else {"sd_scale": 1.0}
     if subset is not None:
-        name, sd_scale = f"{path.name}[{members}]", subset["sd_scale"]
+        name, scaling = f"{path.name}[{members}]", subset
         member_weights = [subset["member_weights"][f.name] for f in folders]
     elif len(folders) > 1 and (path / ENSEMBLE_JSON).exists():
         given = described["member_weights"]
@@ -129,10 +130,13 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
                     raise ValueError(f"{path / ENSEMBLE_JSON}: gate band {band} must weight every member folder once")
                 rows.append(tuple(band_weights[n] for n in names))
             gated = ForestSpreadGate(tuple(gate["edges"]), tuple(rows))
+    # Since 2026-12-07 one factor per band of the predicted Tc; a calibration written before has one for all.
+    banded = scaling.get("sd_scale_by_predicted_tc", {"scales": scaling["sd_scale"], "edges_ln_k": ()})
     return TcEnsemble(
         models,
         name=name,
-        sd_scale=sd_scale,
+        sd_scale=banded["scales"],
+        sd_scale_edges=banded["edges_ln_k"],
         weights=weights,
         member_weights=member_weights,
         training_elements=described.get("training_elements"),

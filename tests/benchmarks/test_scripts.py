@@ -629,3 +629,27 @@ def test_non_superconductors_sub_kelvin_column_scores_only_the_structures_below_
     assert header == "Tc < 1 K (2): MAE (bias)"
     assert cells[script.REFERENCE_ROW] == "1.000 (+0.00)"  # errors +1 and -1; the warm structure does not count
     assert all(cells[name] == "1.000 (+1.00)" for name in script.FLOOR_ROWS)
+
+
+def test_make_pretrained_fits_one_spread_scale_per_predicted_tc_band(benchmark_script):
+    script = benchmark_script("make_pretrained")
+    generator = np.random.default_rng(0)  # test data only; the package itself draws from torch.Generator
+    edges = np.log(script.TC_BANDS_K)
+    # 2,000 structures per predicted band, in 4 folds; the errors of band b are (b + 1) times wider than the spread.
+    prediction = np.repeat([edges[0] - 1, *(edges[:-1] + np.diff(edges) / 2), edges[-1] + 1], 2000)
+    band = np.digitize(prediction, edges)
+    spread = np.full(len(prediction), 0.5)
+    error = np.abs(generator.normal(size=len(prediction))) * 0.5 * (band + 1)
+    fold = np.tile(np.arange(4), len(prediction) // 4)
+    banded, sd, crossed = script.banded_sd_scale(error, spread, prediction, fold)
+    assert banded["edges_ln_k"] == pytest.approx(edges.tolist()) and banded["bands"] == script.tc_band_names()
+    # Each band's factor is the 68.3% quantile of |N(0, 1)| (about 1) times the band's width, and holds 68% there.
+    assert banded["scales"] == pytest.approx([1.0, 2.0, 3.0, 4.0], rel=0.1)
+    for b in range(4):
+        assert np.mean(error[band == b] <= sd[band == b]) == pytest.approx(0.683, abs=0.01)
+        assert np.mean(error[band == b] <= crossed[band == b]) == pytest.approx(0.683, abs=0.05)
+    # One factor for all would cover the widest band's errors far less often.
+    one = spread * script.fit_sd_scale(error, spread)
+    assert np.mean(error[band == 3] <= one[band == 3]) < 0.5
+    with pytest.raises(ValueError, match=r"no held-out prediction in the predicted-Tc band\(s\) \[3\]"):
+        script.banded_sd_scale(error[band < 3], spread[band < 3], prediction[band < 3], fold[band < 3])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import replace
 
 import matgl
@@ -159,6 +160,22 @@ def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structu
     # A member of weight 0 (one a gate weighs elsewhere) leaves the mean to the others.
     alone = TcEnsemble([sodnet, model], member_weights=[0.0, 1.0]).predict_ln_tc(structures)[0]
     assert torch.allclose(alone, model.predict_ln_tc(structures), atol=1e-6)
+    # One spread scale per band of the predicted ln Tc, from calibration.json (a band holds its lower edge).
+    (folder / "ensemble.json").unlink()
+    mean, sd = load_model(folder).predict_ln_tc(structures)
+    edge = float(mean.median())
+    banded = {"sd_scale": 1.0, "sd_scale_by_predicted_tc": {"edges_ln_k": [edge], "scales": [2.0, 3.0]}}
+    (folder / "calibration.json").write_text(json.dumps(banded))
+    scaled = load_model(folder)
+    assert scaled.sd_scale == (2.0, 3.0) and scaled.sd_scale_edges == (edge,)
+    assert torch.allclose(scaled.predict_ln_tc(structures)[1], sd * torch.where(mean >= edge, 3.0, 2.0), atol=1e-6)
+    (folder / "calibration.json").write_text(json.dumps({"sd_scale": 2.0}))  # one factor, as written until then
+    one_factor = load_model(folder)
+    assert torch.allclose(one_factor.predict_ln_tc(structures)[1], 2.0 * sd, atol=1e-6)
+    assert one_factor.fingerprint() != scaled.fingerprint()
+    for scales, edges in (([1.0], [0.0]), ([1.0, 0.0], [0.0]), ([1.0, 1.0, 1.0], [1.0, 0.0]), ([1.0, 2.0], [math.inf])):
+        with pytest.raises(ValueError, match="sd_scale must be positive and finite, one per band of ascending"):
+            TcEnsemble([sodnet, model], sd_scale=scales, sd_scale_edges=edges)
 
 
 def test_members_sharing_a_module_keep_their_own_memory_keys(trained, structures, tmp_path):

@@ -132,6 +132,7 @@ def test_cli_benchmark_forest_cell(data_root, tmp_path, capsys):
     recorded = json.loads((cell / "settings.json").read_text())["train_config"]
     assert recorded == {
         "kind": "extra_trees",
+        "criterion": "squared_error",
         "n_estimators": 3,
         "min_samples_leaf": 2,
         "max_features": 0.5,
