@@ -34,7 +34,9 @@ held-out prediction, and the card reports its MAE. The spread of those same memb
 structure, as none trained on a new one), as ``TcEnsemble`` computes it (their weighted variance plus, since
 2026-12-06, each forest member's variance over its trees, recomputed here by running the fold's forest on its test
 structures: ``held_out_tree_variance``), is compared with that held-out error; ``sd_scale`` is the 68.3% quantile
-of |error| / spread, so that mean ± sd_scale × spread covers 68% of held-out errors. On a new structure the spread
+of |error| / spread, so that mean ± sd_scale × spread covers 68% of held-out errors, since 2026-12-07 one factor per
+band of the predicted Tc (``TC_BANDS_K``; ``banded_sd_scale``, ``calibration.json``'s ``sd_scale_by_predicted_tc``),
+with the coverage of factors fitted on the other folds reported beside it. On a new structure the spread
 over all members also holds each configuration's fold-to-fold variation, which widens the interval. (Until
 2026-12-05 the whole ensemble's spread on each SuperCon3D structure was used: most members trained on it, and with
 forest members that spread mostly measures the one untrained member's error, which inflated the reported coverage
@@ -948,24 +950,21 @@ def calibrate(
         for regime, keep in (("all", np.ones(len(ids), bool)), ("all->O", ordered))
     }
     band_of = tc_bands(prediction)
-    one_factor = spread * fit_sd_scale(error, spread)
+
+    def within_by_band(sd_of: np.ndarray) -> dict[str, float]:
+        """The share of each predicted band's held-out errors within ±1 ``sd_of``, coldest band first."""
+        return {
+            n: float(np.mean(error[band_of == n] <= sd_of[band_of == n]))
+            for n in tc_band_names()
+            if (band_of == n).any()
+        }
+
     return {
         "sd_scale": fit_sd_scale(error, spread),  # one factor for all, for comparison; load_model reads the bands
         "sd_scale_by_predicted_tc": banded,
         # Each fold scaled by the factors fitted on the other folds (see banded_sd_scale).
-        "cross_fitted": {
-            **coverage(error, crossed),
-            "coverage_1sd_by_predicted_tc": {
-                name: float(np.mean(error[band_of == name] <= crossed[band_of == name]))
-                for name in tc_band_names()
-                if (band_of == name).any()
-            },
-        },
-        "one_factor_coverage_1sd_by_predicted_tc": {
-            name: float(np.mean(error[band_of == name] <= one_factor[band_of == name]))
-            for name in tc_band_names()
-            if (band_of == name).any()
-        },
+        "cross_fitted": {**coverage(error, crossed), "coverage_1sd_by_predicted_tc": within_by_band(crossed)},
+        "one_factor_coverage_1sd_by_predicted_tc": within_by_band(spread * fit_sd_scale(error, spread)),
         "n": len(ids),
         "held_out_mae": float(error.mean()),
         **coverage(error, sd),
