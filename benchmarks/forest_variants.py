@@ -45,6 +45,7 @@ from forest_inputs import (
     FoldData,
     compared_table,
     finished_folds,
+    fit_predict,
     fold_arguments,
     row_range,
     save_fold,
@@ -119,40 +120,15 @@ def neighbour_features(
     return np.vstack(columns)
 
 
-def tree_predictions(
-    x: np.ndarray,
-    y: np.ndarray,
-    x_test: np.ndarray,
-    seed: int,
-    threads: int,
-    n_trees: int = N_TREES,
-    min_samples_leaf: int | None = None,
-) -> tuple[np.ndarray, int]:
-    """``[n_trees, n_test]``: each of the members' extra trees' prediction (their mean is the forest's), and the
-    forest's node count. ``min_samples_leaf`` defaults to the members'.
-
-    Grown in scikit-learn, for inputs beside the statistics (the neighbour columns), which a
-    :class:`~matgl_supercon.models.CompositionForestTc` cannot read; :func:`grown` grows the others.
-    """
-    from sklearn.ensemble import ExtraTreesRegressor
-
-    members = CompositionForestConfig()
-    forest = ExtraTreesRegressor(
-        n_estimators=n_trees,
-        min_samples_leaf=members.min_samples_leaf if min_samples_leaf is None else min_samples_leaf,
-        max_features=members.max_features,
-        random_state=seed,
-        n_jobs=threads,
-    ).fit(x, y)
-    per_tree = np.stack([tree.predict(x_test) for tree in forest.estimators_])
-    return per_tree, sum(tree.tree_.node_count for tree in forest.estimators_)
-
-
 def grown(
     x: np.ndarray, y: np.ndarray, seed: int, threads: int, median_weight: float = 0.0, **settings: int | str
 ) -> tuple[CompositionForestTc, int]:
     """The members' forest with ``N_TREES`` trees (or ``settings``' changes) grown as the package grows its members,
-    and its node count."""
+    and its node count.
+
+    The neighbour rows' inputs go beside the statistics, which a :class:`~matgl_supercon.models.CompositionForestTc`
+    cannot read: those forests are grown in scikit-learn (:func:`forest_inputs.fit_predict`, the same settings).
+    """
     config = CompositionForestConfig(
         **{"n_estimators": N_TREES, **settings}, seed=seed, n_jobs=threads, median_weight=median_weight
     )
@@ -200,10 +176,9 @@ def main() -> None:
         for name, other_systems_only in ((ROWS[1], False), (ROWS[2], True)):
             columns = neighbour_features(memory[0], memory[2], *memory, other_systems_only)
             test_columns = neighbour_features(fractions[test], system_of[test], *memory, other_systems_only)
-            with_neighbours, _ = tree_predictions(
+            predictions[name], _ = fit_predict(
                 np.hstack([x_fit, columns]), target, np.hstack([x[test], test_columns]), k, args.threads
             )
-            predictions[name] = with_neighbours.mean(axis=0)
         predictions[ROWS[3]] = np.median(per_tree, axis=0)
         predictions[ROWS[4]] = trimmed_mean(per_tree)
         predictions[ROWS[5]] = with_median

@@ -357,18 +357,19 @@ def banded_sd_scale(
         scaled sd.
     """
     edges = np.log(TC_BANDS_K)
+    band = np.digitize(prediction, edges)
 
     def fitted(rows: np.ndarray) -> np.ndarray:
-        band = np.digitize(prediction[rows], edges)
-        if missing := sorted(set(range(len(edges) + 1)) - set(band.tolist())):
+        if missing := sorted(set(range(len(edges) + 1)) - set(band[rows].tolist())):
             raise ValueError(f"no held-out prediction in the predicted-Tc band(s) {missing}: cannot fit their scale")
-        return np.array([fit_sd_scale(error[rows][band == b], spread[rows][band == b]) for b in range(len(edges) + 1)])
+        chosen = [rows & (band == b) for b in range(len(edges) + 1)]
+        return np.array([fit_sd_scale(error[c], spread[c]) for c in chosen])
 
     scales = fitted(np.ones(len(error), bool))
-    sd = spread * scales[np.digitize(prediction, edges)]
+    sd = spread * scales[band]
     crossed = np.empty(len(error))
     for k in set(fold.tolist()):
-        crossed[fold == k] = (spread * fitted(fold != k)[np.digitize(prediction, edges)])[fold == k]
+        crossed[fold == k] = (spread * fitted(fold != k)[band])[fold == k]
     return {"edges_ln_k": edges.tolist(), "scales": scales.tolist(), "bands": tc_band_names()}, sd, crossed
 
 
@@ -959,12 +960,13 @@ def calibrate(
             if (band_of == n).any()
         }
 
+    one_factor = fit_sd_scale(error, spread)
     return {
-        "sd_scale": fit_sd_scale(error, spread),  # one factor for all, for comparison; load_model reads the bands
+        "sd_scale": one_factor,  # one factor for all, for comparison; load_model reads the bands
         "sd_scale_by_predicted_tc": banded,
         # Each fold scaled by the factors fitted on the other folds (see banded_sd_scale).
         "cross_fitted": {**coverage(error, crossed), "coverage_1sd_by_predicted_tc": within_by_band(crossed)},
-        "one_factor_coverage_1sd_by_predicted_tc": within_by_band(spread * fit_sd_scale(error, spread)),
+        "one_factor_coverage_1sd_by_predicted_tc": within_by_band(spread * one_factor),
         "n": len(ids),
         "held_out_mae": float(error.mean()),
         **coverage(error, sd),

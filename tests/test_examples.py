@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from matgl_supercon.pretrained import pretrained_dir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -55,10 +58,6 @@ def test_screen_example_resumes(tmp_path):
 
 def test_member_folders_named_in_the_docs_are_shipped():
     # A member renamed by a rebuild (make_pretrained.py) must not leave a dead path in the pages users copy from.
-    import re
-
-    from matgl_supercon.pretrained import pretrained_dir
-
     shipped = {p.name for p in pretrained_dir("SODNet-SuperCon3D").iterdir()}
     root = EXAMPLES.parent
     pages = [root / "README.md", root / "CONTRIBUTING.md", *EXAMPLES.glob("*.py")]
