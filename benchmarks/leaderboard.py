@@ -108,6 +108,63 @@ def task_sections() -> list[str]:
     return lines
 
 
+#: SuperCon3D's families, in the order of the per-family table.
+FAMILIES = ("cuprate", "iron-based", "heavy-Fermion", "h_based", "others")
+
+
+def disordered_mae(by_disorder: dict[str, dict]) -> dict:
+    """Count and MAE of every structure that is not ordered, from the MAE per disorder type."""
+    groups = [g for name, g in by_disorder.items() if name != "ordered"]
+    n = sum(g["n"] for g in groups)
+    return {"n": n, "mae": sum(g["n"] * g["mae"] for g in groups) / n}
+
+
+def family_section(card: Path) -> list[str]:
+    """SuperCon3D all/all per family and order: the shipped ensemble and every complete ``supercon3d_tc`` cell.
+
+    The issue asks the model to beat the Magpie forest on every family, not only on the mean; the pooled test folds
+    of each row are the same 1,578 structures.
+    """
+    rows = []
+    calibration = card / "calibration.json"
+    if calibration.exists():
+        c = json.loads(calibration.read_text())
+        groups = {**c["by_family"], **c["by_order"]}
+        rows.append(("SODNet-SuperCon3D, the shipped ensemble", c["held_out_mae"], groups))
+    for path in sorted((RESULTS / "tasks" / "supercon3d_tc").glob("*/summary.json")):
+        s = json.loads(path.read_text())
+        if not s["complete"]:
+            continue
+        families, by_disorder = s["by_group"]["family"], s["by_group"]["disorder"]
+        groups = {**families, "ordered": by_disorder["ordered"], "disordered": disordered_mae(by_disorder)}
+        pooled = sum(g["n"] * g["mae"] for g in families.values()) / sum(g["n"] for g in families.values())
+        rows.append((f"{s['model']} (`supercon3d_tc` cell)", pooled, groups))
+    if not rows:
+        return []
+    columns = (*FAMILIES, "ordered", "disordered")
+    counts = " | ".join(f"{name} ({rows[0][2][name]['n']})" for name in columns)
+    lines = [
+        "",
+        "## SuperCon3D all/all by family and order (MAE ln K over the 10 pooled test folds)",
+        "",
+        "The shipped ensemble's held-out predictions (each structure scored by the members that did not train on it)",
+        "and the `supercon3d_tc` cells above, on the same 1,578 structures; the best of each column in bold.",
+        "",
+        f"| model | all | {counts} |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    best = {name: min(r[2][name]["mae"] for r in rows) for name in columns}
+    best_all = min(r[1] for r in rows)
+
+    def cell(value: float, lowest: float) -> str:
+        return f"**{value:.3f}**" if value == lowest else f"{value:.3f}"
+
+    for label, pooled, groups in sorted(rows, key=lambda r: r[1]):
+        values = " | ".join(cell(groups[name]["mae"], best[name]) for name in columns)
+        lines.append(f"| {label} | {cell(pooled, best_all)} | {values} |")
+    return lines
+
+
 #: The legend of the † mark, printed when a cell carries it.
 PREVIOUS_DEFAULTS_NOTE = (
     " † marks GNN cells that ran with the defaults until\n"
@@ -201,6 +258,7 @@ def main() -> None:
         "`results.json.gz`, which `matgl_supercon.benchmarks.read_matbench_results` loads with matbench itself.",
         "MAE ± sd over folds; R2 is the mean over folds." + (PREVIOUS_DEFAULTS_NOTE if "†" in sections_text else ""),
         *sections,
+        *family_section(card),
         "",
         "## Other results",
         "",

@@ -9,14 +9,14 @@ what="${1:-classical}"
 export HF_HUB_OFFLINE=1
 
 classical() {
-  for task in supercon3d_tc supercon3d_tc_O supercon3d_tc_5fold jarvis_tc_leaderboard jarvis_tc_5fold \
-              3dsc_mp_tc_formula 3dsc_mp_tc_mpid 3dsc_mp_tc_random; do
+  for task in supercon3d_tc supercon3d_tc_O supercon3d_tc_OSD supercon3d_tc_5fold jarvis_tc_leaderboard \
+              jarvis_tc_5fold 3dsc_mp_tc_formula 3dsc_mp_tc_mpid 3dsc_mp_tc_random; do
     for model in median RF-c SVR-c RF-geo SVR-geo CompositionForestTc; do
       mgl-supercon benchmark "$task" --model "$model"
     done
   done
   # The formula table's Tc > 0 is SuperCon3D's target (ln Tc); 3DSC_MP (Tc = 0 rows, K) and JARVIS (computed) differ.
-  for task in supercon3d_tc supercon3d_tc_O supercon3d_tc_5fold; do
+  for task in supercon3d_tc supercon3d_tc_O supercon3d_tc_OSD supercon3d_tc_5fold; do
     mgl-supercon benchmark "$task" --model CompositionForestTc+formulas
   done
 }
@@ -24,7 +24,7 @@ classical() {
 gnn() {
   # SODNet on the paper protocol reuses the checkpoints of benchmarks/supercon3d_sodnet.py (same folds, same
   # train/validation/test ids, checked in tests/benchmarks, same arguments), so each fold model is trained once.
-  for pair in supercon3d_tc:all supercon3d_tc_O:O; do
+  for pair in supercon3d_tc:all supercon3d_tc_O:O supercon3d_tc_OSD:O+SD; do
     task="${pair%%:*}"; regime="${pair##*:}"
     mkdir -p "runs/benchmarks/$task"
     [ -L "runs/benchmarks/$task/SODNet" ] || ln -s "../../supercon3d_sodnet/$regime" "runs/benchmarks/$task/SODNet"

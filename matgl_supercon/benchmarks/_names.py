@@ -7,6 +7,7 @@ from typing import Literal, get_args
 TaskName = Literal[
     "supercon3d_tc",
     "supercon3d_tc_O",
+    "supercon3d_tc_OSD",
     "supercon3d_tc_5fold",
     "3dsc_mp_tc_formula",
     "3dsc_mp_tc_mpid",

@@ -7,7 +7,8 @@ the dictionary layout of ``matbench.MatbenchTask.as_dict`` (see :mod:`._matbench
 Tasks (``TASKS``):
 
 * ``supercon3d_tc``: SuperCon3D, the paper protocol (10 folds 8:1:1, target ln Tc); ``supercon3d_tc_O`` the
-  same on the ordered structures only; ``supercon3d_tc_5fold``: Matbench's 5-fold KFold on all.
+  same on the ordered structures only, ``supercon3d_tc_OSD`` on the ordered and substitutionally disordered ones
+  (the paper's O+SD regime); ``supercon3d_tc_5fold``: Matbench's 5-fold KFold on all.
 * ``3dsc_mp_tc_formula`` / ``3dsc_mp_tc_mpid``: 3DSC_MP, Tc in K, 5-fold GroupKFold by ``formula_sc`` /
   by ``mp_id``; ``3dsc_mp_tc_random``: plain KFold, to show how much it overstates accuracy.
 * ``jarvis_tc_leaderboard``: the JARVIS-Leaderboard split (556 train, 30 val, 30 test), Tc in K;
@@ -56,13 +57,16 @@ class TaskSpec:
     dataset: Literal["supercon3d", "3dsc_mp", "jarvis"]
     target: Literal["ln_tc", "tc"]
     split: Literal["paper", "kfold", "group_formula_sc", "group_mp_id", "leaderboard"]
-    subset: Literal["all", "ordered"] = "all"
+    subset: Literal["all", "ordered", "ordered_sd"] = "all"
     description: str = ""
 
 
 TASKS: dict[str, TaskSpec] = {
     "supercon3d_tc": TaskSpec("supercon3d", "ln_tc", "paper", "all", "SuperCon3D, paper protocol, ln Tc"),
     "supercon3d_tc_O": TaskSpec("supercon3d", "ln_tc", "paper", "ordered", "SuperCon3D ordered only, paper protocol"),
+    "supercon3d_tc_OSD": TaskSpec(
+        "supercon3d", "ln_tc", "paper", "ordered_sd", "SuperCon3D ordered + substitutional disorder, paper protocol"
+    ),
     "supercon3d_tc_5fold": TaskSpec("supercon3d", "ln_tc", "kfold", "all", "SuperCon3D, Matbench 5-fold, ln Tc"),
     "3dsc_mp_tc_formula": TaskSpec("3dsc_mp", "tc", "group_formula_sc", "all", "3DSC_MP, GroupKFold by formula_sc"),
     "3dsc_mp_tc_mpid": TaskSpec("3dsc_mp", "tc", "group_mp_id", "all", "3DSC_MP, GroupKFold by mp_id"),
@@ -332,8 +336,9 @@ def load_task(name: TaskName, data_dir: str | Path | None = None) -> TcTask:
     spec = TASKS[name]
     records = _records(spec, data_dir)
     disorder = [classify_disorder(r.structure)[0] for r in records]
-    if spec.subset == "ordered":
-        keep = [i for i, d in enumerate(disorder) if d == "ordered"]
+    if spec.subset != "all":
+        kept = ("ordered",) if spec.subset == "ordered" else ("ordered", "SD")
+        keep = [i for i, d in enumerate(disorder) if d in kept]
         records, disorder = [records[i] for i in keep], [disorder[i] for i in keep]
     if spec.split == "leaderboard":
         keep = [i for i, r in enumerate(records) if r.metadata.get("leaderboard_split") in ("train", "val", "test")]

@@ -274,6 +274,23 @@ def test_leaderboard_labels_baseline_files_by_their_extra_data_and_scope(benchma
     assert label("supercon3d_baselines_svr_tuning", "RF-c") is None
 
 
+def test_leaderboard_family_table_covers_every_structure_once(benchmark_script):
+    from matgl_supercon.pretrained import pretrained_dir
+
+    lines = benchmark_script("leaderboard").family_section(pretrained_dir("SODNet-SuperCon3D"))
+    header = next(line for line in lines if line.startswith("| model"))
+    counts = [int(column.rsplit("(", 1)[1].rstrip(") ")) for column in header.split("|")[3:-1]]
+    assert sum(counts[:5]) == sum(counts[5:]) == 1578  # five families, then ordered and disordered
+    rows = [line.split("|")[1:-1] for line in lines if line.startswith("| ") and line is not header]
+    assert len(rows) > 2 and rows[0][0].strip().startswith("SODNet-SuperCon3D")
+    for row in rows:
+        values = [float(v.strip(" *")) for v in row[1:]]
+        # The pooled MAE is the count-weighted mean of the families' and of the ordered and disordered MAEs.
+        for first, last in ((2, 7), (7, 9)):
+            pooled = np.dot(counts[first - 2 : last - 2], values[first - 1 : last - 1]) / 1578
+            assert pooled == pytest.approx(values[0], abs=2e-3), row[0]
+
+
 def test_composition_retrieval_restores_committed_folds_it_does_not_have(benchmark_script, tmp_path, monkeypatch):
     script = benchmark_script("composition_retrieval")
     monkeypatch.setattr(script, "RESULTS", tmp_path)

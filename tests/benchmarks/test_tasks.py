@@ -197,13 +197,13 @@ def test_real_task_splits(data_root, supercon3d):
 
 
 def test_sodnet_cells_and_paper_script_share_folds(data_root, supercon3d, benchmark_script):
-    # run_tasks.sh lets the supercon3d_tc(_O) SODNet cells reuse the models of benchmarks/supercon3d_sodnet.py;
+    # run_tasks.sh lets the supercon3d_tc(_O, _OSD) SODNet cells reuse the models of benchmarks/supercon3d_sodnet.py;
     # that is only sound while both see the same training, validation and test ids in every fold.
     script = benchmark_script("supercon3d_sodnet")
     converter = SODNet().make_converter(allow_overlaps=True)  # SuperCon3D as published
     disorder = [DISORDER_TYPES[int(converter.get_graph(r.structure)[0].disorder)] for r in supercon3d]
     ids = [r.id for r in supercon3d]
-    for task_name, regime in (("supercon3d_tc", "all"), ("supercon3d_tc_O", "O")):
+    for task_name, regime in (("supercon3d_tc", "all"), ("supercon3d_tc_O", "O"), ("supercon3d_tc_OSD", "O+SD")):
         task = load_task(task_name, data_root)
         members = script.regime_members(regime, disorder)
         folds = paper_folds([ids[i] for i in members])
