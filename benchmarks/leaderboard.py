@@ -297,6 +297,8 @@ def main() -> None:
         "- Learning curves (MAE against training-set size, with a fitted asymptote): "
         "[results/learning_curve.md](results/learning_curve.md)",
         "- Tc label noise (repeated measurements of one composition): [results/label_noise.md](results/label_noise.md)",
+        "- The composition members' intervals on chemical systems none of them saw: "
+        "[results/uncertainty_new_systems.md](results/uncertainty_new_systems.md)",
         "- Disorder types per dataset: [results/disorder_counts.md](results/disorder_counts.md)",
         "- SuperCon3D audit (CIFs with overlapping atoms, CIF compositions far from the table's formula): "
         "[results/supercon3d_audit.md](results/supercon3d_audit.md)",
@@ -340,6 +342,8 @@ def main() -> None:
         "- `pretrained_features.py`: frozen CHGNet features of each structure's ordered approximant for the forests.",
         "- `learning_curve.py`: SODNet and forests on nested subsets of each fold's training block.",
         "- `label_noise.py`: how far repeated SuperCon measurements of one composition disagree.",
+        "- `uncertainty_new_systems.py`: the composition members' coverage on SuperCon3D folds grouped by chemical "
+        "system, against random folds built the same way.",
         "- `sodnet_cost.py`: SODNet parameters, inference and training speed, peak memory.",
         "- `svr_tuning.py`: how far a tuned RBF SVR gets on SuperCon3D (the paper's SVM rows).",
         "- `composition_head_alone.py`: how much of a composition-head SODNet's prediction the head makes alone.",
