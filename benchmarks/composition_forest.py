@@ -12,10 +12,11 @@ SuperCon superconductors (one-site virtual crystals, Stanev et al. 2018) of ever
 fold's test block (``outside_chemical_systems``; about 10,900 rows: a doping series of a test compound would leak
 its label). Rows:
 
-- ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 30 trees,
-  leaves of at least 2 rows, half the statistics tried per split; since the night of 2026-12-06 the trees' mean
-  averaged with the leaf median, ``CompositionForestTc.leaf_median``): the forests the shipped ensemble holds, about
-  4 MB each as tensors. With ``--save-members`` they are saved (``composition_retrieval.member_runs_dir``) with
+- ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 45 trees
+  since 2026-12-07, 30 before; leaves of at least 2 rows, half the statistics tried per split; since the night of
+  2026-12-06 the trees' mean averaged with the leaf median, ``CompositionForestTc.leaf_median``): the forests the
+  shipped ensemble holds, about 6 MB each as tensors. With ``--save-members`` they are saved
+  (``composition_retrieval.member_runs_dir``) with
   their test predictions (``member_results_dir``) for ``make_pretrained.py``.
 - ``MEAN_ROW``: the same trees, their mean alone (the members until then, saved as ``MEAN_MEMBER_VARIANT``).
 - ``LARGE_ROW``: 500 fully grown extra trees (about 10 M nodes, 100 MB per fold): what more trees would give.
@@ -68,7 +69,7 @@ from matgl_supercon.training import (
 )
 
 RESULTS = Path(__file__).parent / "results"
-MEMBER_ROW = "extra trees, 30, leaves >= 2, mean and leaf median (members)"
+MEMBER_ROW = f"extra trees, {CompositionForestConfig().n_estimators}, leaves >= 2, mean and leaf median (members)"
 MEAN_ROW = "the same trees, their mean alone"
 LARGE_ROW = "extra trees, 500, leaves >= 1"
 NO_FORMULAS_ROW = "members' forest without the formula rows"

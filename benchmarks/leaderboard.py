@@ -122,8 +122,8 @@ def disordered_mae(by_disorder: dict[str, dict]) -> dict:
 def family_section(card: Path) -> list[str]:
     """SuperCon3D all/all per family and order: the shipped ensemble and every complete ``supercon3d_tc`` cell.
 
-    The issue asks the model to beat the Magpie forest on every family, not only on the mean; the pooled test folds
-    of each row are the same 1,578 structures.
+    A model should beat the Magpie forest (RF-c) on every family, not only on the mean; the pooled test folds of
+    each row are the same 1,578 structures.
     """
     rows = []
     calibration = card / "calibration.json"
@@ -276,6 +276,8 @@ def main() -> None:
         "[results/composition_mlp.md](results/composition_mlp.md)",
         "- Composition statistics: forest against a retrieval-augmented network (TabR, SODNet's retrieval module): "
         "[results/composition_retrieval.md](results/composition_retrieval.md)",
+        "- Compositions as sets of elements: the forest against an element-attention network (Roost / CrabNet-style) "
+        "on the formula table: [results/composition_attention.md](results/composition_attention.md)",
         "- Extra trees on composition statistics with the SuperCon formula table (the `CompositionForestTc` members): "
         "[results/composition_forest.md](results/composition_forest.md)",
         "- The same trees with geometry descriptors or JARVIS-DFT Tc rows, per family (what helps the best "
@@ -318,6 +320,8 @@ def main() -> None:
         "composition statistics.",
         "- `composition_retrieval.py`: the forest against SODNet's retrieval module (TabR) with a small predictor on "
         "the same statistics.",
+        "- `composition_attention.py`: an element-attention network on compositions and the formula table, beside "
+        "the forest members (folds 0-1).",
         "- `composition_forest.py`: extra trees on the same statistics, trained beside each fold's formula-table "
         "rows; saves the shipped `CompositionForestTc` members.",
         "- `forest_inputs.py`: those trees (200 of them) with and without the `-geo` cell and neighbour "

@@ -17,10 +17,11 @@ fold and member), against a control that differs only in the split:
   formula-table rows within 0.02 (atom fractions) of a test composition left out, as for the shipped members.
 
 In each fold, 10 members are grown as the shipped ones are (``fit_composition_forest``, its default settings: extra
-trees, 30 trees, leaves of at least 2 rows, the trees' mean averaged with their leaf median), each on all but one
-tenth of the fold's training structures plus the fold's formula rows, as each shipped member misses one tenth of
-SuperCon3D. A :class:`~matgl_supercon.models.TcEnsemble` of them, with the shipped composition subset's spread
-scales per predicted-Tc band, predicts the test structures: the same code path and the same factors a user gets.
+trees, 45 trees since 2026-12-07, leaves of at least 2 rows, the trees' mean averaged with their leaf median), each
+on all but one tenth of the fold's training structures plus the fold's formula rows, as each shipped member misses
+one tenth of SuperCon3D. A :class:`~matgl_supercon.models.TcEnsemble` of them, with the shipped composition
+subset's spread scales per predicted-Tc band, predicts the test structures: the same code path and the same factors
+a user gets.
 Reported per split: MAE, the coverage of mean ± 1 sd and ± 2 sd (68% and 95% for a calibrated Gaussian; the
 shipped factors give 68% and 89-90% on the paper folds) overall and per band of the predicted Tc, and the median sd.
 
