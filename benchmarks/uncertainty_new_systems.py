@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +107,13 @@ def main() -> None:
     formula_y = np.log([r.tc for r in formulas])
     scales, edges, bands = composition_scales()
     config = CompositionForestConfig(n_jobs=args.threads)
+    # What a finished fold was measured with: a rerun after the shipped forests or their factors change must not mix
+    # folds of both.
+    settings = {
+        "scales": scales,
+        "edges": edges,
+        "forest": {k: v for k, v in asdict(config).items() if k not in ("seed", "n_jobs")},
+    }
     out = Path(args.out)
     for split, (group_by, scope) in SPLITS.items():
         groups = systems if group_by == "system" else [r.id for r in records]
@@ -114,6 +121,8 @@ def main() -> None:
         for k in args.folds:
             path = out / split.split(" ")[0] / f"fold_{k}.json"
             if path.exists():
+                if json.loads(path.read_text()).get("settings") != settings:
+                    raise SystemExit(f"{path}: measured with other forests or spread scales; remove {out} to rerun")
                 continue
             started = time.perf_counter()
             train, test = folds[k]
@@ -139,6 +148,7 @@ def main() -> None:
                 "sd": sd.double().tolist(),
                 "formula_rows": len(rows),
                 "seconds": time.perf_counter() - started,
+                "settings": settings,
             }
             write_json_atomic(path, result)
             print(
