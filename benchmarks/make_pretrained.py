@@ -710,6 +710,9 @@ def main() -> None:
     write_json_atomic(out / "calibration.json", calibration)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
     memory_names = [name for name in configs if MEMORY_DATA.get(name) == "formulas_new_systems" or name in networks]
+    retrieval = any(
+        architecture(out / f"{c.prefix}{folds[0]}").get("retrieval_neighbors", 0) > 0 for c in configs.values()
+    )
     maes = np.array([r[2] for r in rows])
     one_factor = list(calibration["one_factor_coverage_1sd_by_predicted_tc"].values())  # coldest band first
     lines = [
@@ -841,13 +844,21 @@ def main() -> None:
             if (tail := calibration["by_recorded_tc"].get(f"Tc < {TC_BANDS_K[0]:g} K"))
             else []
         ),
-        "- Each member saw 80% of the data; a structure from SuperCon3D was in the training set of most members.",
-        "- Members with `retrieval_neighbors` keep their training structures' composition statistics and ln Tc",
-        "  (the retrieval memory): on a structure of their training set they read its own label, so their",
-        "  prediction there is close to the recorded Tc and tells nothing about accuracy.",
+        "- Each member trained on 80% of the data (the forests on 90%: their fold's training and validation",
+        "  blocks); a structure from SuperCon3D was in the training set of most members.",
         *(
             [
-                "- Composition members (`CompositionTc`, `CompositionForestTc`) do not see the structure: polymorphs",
+                "- Members with `retrieval_neighbors` keep their training structures' composition statistics and ln Tc",
+                "  (the retrieval memory): on a structure of their training set they read its own label, so their",
+                "  prediction there is close to the recorded Tc and tells nothing about accuracy.",
+            ]
+            if retrieval
+            else []
+        ),
+        *(
+            [
+                f"- Composition members ({', '.join(f'`{k}`' for k in weights if k != 'SODNet')}) do not see the "
+                "structure: polymorphs",
                 "  of one composition get one value from them, and only the SODNet members tell them apart.",
             ]
             if len(weights) > 1
