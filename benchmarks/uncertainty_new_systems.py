@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
+from make_pretrained import coverage
 
 from matgl_supercon.benchmarks import mae
 from matgl_supercon.data import (
@@ -74,17 +75,14 @@ def member_blocks(n: int, fold: int) -> list[np.ndarray]:
     return np.array_split(order, N_MEMBERS)
 
 
-def coverage(error: np.ndarray, sd: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
-    """Count, MAE, coverage of ±1 and ±2 sd and median sd of ``rows`` (all by default)."""
+def band_coverage(error: np.ndarray, sd: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
+    """Count, MAE, coverage of ±1 and ±2 sd (``make_pretrained.coverage``, as the card's) and median sd of ``rows``
+    (all by default); NaN for no rows."""
     rows = np.arange(len(error)) if rows is None else rows
+    if not len(rows):
+        return {"n": 0, **dict.fromkeys(("mae", "coverage_1sd", "coverage_2sd", "median_sd"), float("nan"))}
     e, s = error[rows], sd[rows]
-    return {
-        "n": len(rows),
-        "mae": float(e.mean()) if len(rows) else float("nan"),
-        "coverage_1sd": float((e <= s).mean()) if len(rows) else float("nan"),
-        "coverage_2sd": float((e <= 2 * s).mean()) if len(rows) else float("nan"),
-        "median_sd": float(np.median(s)) if len(rows) else float("nan"),
-    }
+    return {"n": len(rows), "mae": float(e.mean()), **coverage(e, s), "median_sd": float(np.median(s))}
 
 
 def main() -> None:
@@ -173,8 +171,10 @@ def summarise(out: Path, bands: list[str], edges: list[float], scales: list[floa
             "folds": [int(f.stem.split("_")[1]) for f in files],
             "fold_mae": [mae(np.array(f["y_true"]), np.array(f["mean"])) for f in folds],
             "formula_rows": [f["formula_rows"] for f in folds],
-            "all": coverage(error, sd),
-            "by_predicted_tc": {name: coverage(error, sd, np.flatnonzero(band == b)) for b, name in enumerate(bands)},
+            "all": band_coverage(error, sd),
+            "by_predicted_tc": {
+                name: band_coverage(error, sd, np.flatnonzero(band == b)) for b, name in enumerate(bands)
+            },
         }
     meta = provenance("python benchmarks/uncertainty_new_systems.py --data ../shared/data", threads)
     lines = [
