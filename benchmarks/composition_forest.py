@@ -93,8 +93,9 @@ SHIPPED_SCOPE: ExtraScope = "compound"
 SHIPPED_VARIANT = scoped(MEMBER_VARIANT, SHIPPED_SCOPE)
 
 
-#: Bytes per tree node as the model stores it (int16 feature, int32 right child, float32 threshold or value).
-NODE_BYTES = 10
+#: Bytes per tree node as the model stores it (int16 feature or leaf code, float32 threshold or value); runs
+#: recorded before 2026-12-07 counted 10 (an int32 right child as well).
+NODE_BYTES = 6
 #: Bytes per stored leaf target (float16 ln Tc; one per training row and tree when the leaf median is used).
 LEAF_TARGET_BYTES = 2
 

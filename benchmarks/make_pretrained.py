@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import matgl
 import numpy as np
 import torch
 from composition_forest import SHIPPED_SCOPE
@@ -69,7 +70,7 @@ from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
 from matgl_supercon.data import extra_training_records, load_supercon3d
 from matgl_supercon.graph import ALL_ELEMENTS
-from matgl_supercon.models import read_state, share_retrieval_memory
+from matgl_supercon.models import share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import load_model, pretrained_dir
 from matgl_supercon.pretrained.io import COMPOSITION_MEMBERS, ENSEMBLE_JSON
@@ -93,8 +94,8 @@ MEMBER_PREFIX = {"blocks2_composition": ""}
 #: fold networks of ``composition_retrieval.py --save-members`` (``MEMBER_VARIANTS["distinct_memory"]``, 23 MB) were
 #: shipped too; their weight had fallen to 0 except for 0.10 where the trees disagree most, and without them the
 #: held-out score is 0.496 ln K against 0.497 (R2 0.768 both) at 45 MB instead of 68 (the size then went to forests of
-#: 45 trees instead of 30: 0.491 at 65.5 MB). The forests' own spread (the variance over their trees) calibrates their
-#: subset without a second composition configuration.
+#: 45 trees instead of 30: 0.491 at 45.4 MB with 6 bytes per tree node). The forests' own spread (the variance over
+#: their trees) calibrates their subset without a second composition configuration.
 SHIPPED_COMPOSITION_MEMBERS = (FOREST_VARIANT,)
 #: Member kinds, in the order of their weights in ``calibration.json``.
 KINDS = ("SODNet", "CompositionTc", "CompositionForestTc")
@@ -904,14 +905,16 @@ def main() -> None:
 
 
 def copy_member(source: Path, target: Path) -> None:
-    """Copy a model folder; a shipped member whose memory rows are in a shared file gets them back in its state.
+    """Copy a model folder, its weights written as this version of the package stores them.
 
-    The shared rows are worked out again for the new set of members (``share_retrieval_memory``).
+    A shipped member whose memory rows are in a shared file gets them back in its state (the shared rows are worked
+    out again for the new set of members, ``share_retrieval_memory``); a forest saved with 10-byte nodes (before
+    2026-12-07) is written with 6-byte ones.
     """
     shutil.copytree(source, target)
-    if (target / SHARED_MEMORY_JSON).exists():
-        torch.save(read_state(source), target / "state.pt")
-        (target / SHARED_MEMORY_JSON).unlink()
+    model = matgl.load_model(source)  # weights_only=True; the model's loader converts older layouts
+    torch.save(model.state_dict(), target / "state.pt")
+    (target / SHARED_MEMORY_JSON).unlink(missing_ok=True)
 
 
 def architecture(member: Path) -> dict:

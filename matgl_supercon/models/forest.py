@@ -27,8 +27,11 @@ from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._embedding import element_descriptors
 from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, composition_statistics_width
 
-#: ``feature`` of a leaf node (scikit-learn's ``TREE_UNDEFINED`` is -2; any negative value marks a leaf here).
+#: ``feature`` of a leaf without stored targets; a leaf holding ``m`` targets has ``LEAF - m`` (scikit-learn's
+#: ``TREE_UNDEFINED`` is -2; any negative value marks a leaf here).
 LEAF = -1
+#: Most training targets one leaf can hold (``feature`` is int16).
+MAX_LEAF_TARGETS = 2**15 - 1
 
 
 def float32_at_most(threshold: np.ndarray) -> np.ndarray:
@@ -39,6 +42,58 @@ def float32_at_most(threshold: np.ndarray) -> np.ndarray:
     """
     rounded = threshold.astype(np.float32)
     return np.where(rounded > threshold, np.nextafter(rounded, np.float32(-np.inf)), rounded).astype(np.float32)
+
+
+def preorder_layout(
+    feature: torch.Tensor, tree_sizes: Sequence[int], n_leaf_targets: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right children and leaf target ranges of trees stored in depth-first order by their ``feature`` alone.
+
+    In a depth-first (preorder) listing of a binary tree whose nodes have 0 or 2 children, count +1 for an internal
+    node and -1 for a leaf: every proper prefix of a subtree sums to 0 or more and the whole subtree to -1. The left
+    subtree of internal node ``i`` starts at ``i + 1`` and so ends at the first ``j > i`` where the running sum falls
+    one below its value at ``i``; the right child is ``j + 1``.
+
+    Args:
+        feature: ``[n_nodes]`` split columns (>= 0) and leaf codes (``LEAF - m`` for ``m`` stored targets), trees one
+            after the other.
+        tree_sizes: Node count of each tree.
+        n_leaf_targets: Number of stored targets, which the leaf codes must add up to.
+
+    Returns:
+        ``right`` (int64 row of each internal node's right child; 0 for a leaf), ``first_target`` and
+        ``target_count`` (int64 per node; 0 for an internal node).
+
+    Raises:
+        ValueError: If the leaf pattern is not a sequence of such trees of these sizes, or the leaves hold another
+            number of targets.
+    """
+    device, codes = feature.device, feature.detach().cpu().numpy().astype(np.int64)
+    n, sizes = len(codes), np.asarray(tree_sizes, dtype=np.int64)
+    if sizes.sum() != n:
+        raise ValueError(f"tree sizes add up to {sizes.sum()} nodes; the forest stores {n}")
+    leaf = codes < 0
+    running = np.cumsum(np.where(leaf, -1, 1))
+    starts, last = np.cumsum(sizes) - sizes, np.cumsum(sizes) - 1
+    tree = np.repeat(np.arange(len(sizes)), sizes)
+    within = running - np.concatenate([[0], running])[starts][tree]  # the running sum from the tree's root
+    is_last = np.zeros(n, dtype=bool)
+    is_last[last] = True
+    bad = (is_last & (within != -1)) | (~is_last & (within < 0))
+    if bad.any():
+        trees = np.unique(tree[bad]).tolist()
+        raise ValueError(f"the leaf pattern of trees {trees[:10]} is not a depth-first tree of the stored size")
+    # Positions grouped by running sum, increasing within a group (a stable sort); the internal nodes in that order
+    # too, so the lookups of the first position after i whose sum is one lower come sorted (about 3x faster).
+    order = np.argsort(running, kind="stable")
+    key = running[order] * (n + 1) + order
+    inner = order[~leaf[order]]
+    right = np.zeros(n, dtype=np.int64)
+    right[inner] = order[np.searchsorted(key, (running[inner] - 1) * (n + 1) + inner + 1)] + 1
+    count = np.where(leaf, LEAF - codes, 0)
+    if count.sum() != n_leaf_targets:
+        raise ValueError(f"the leaves hold {count.sum()} training targets; the forest stores {n_leaf_targets}")
+    return tuple(torch.as_tensor(a, device=device) for a in (right, np.cumsum(count) - count, count))
 
 
 class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
@@ -117,16 +172,16 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         )
         n_nodes = sum(tree_sizes)
         self.register_buffer("roots", torch.tensor(np.cumsum([0, *tree_sizes[:-1]]), dtype=torch.long))
-        # One node per row, trees one after the other, in scikit-learn's depth-first order: an internal node's left
-        # child is the next row and ``right`` holds the absolute row of its right child. ``split_or_value`` is an
-        # internal node's threshold (go left when the feature value is <= it) and a leaf's ln Tc; ``feature`` is
-        # the split's column or LEAF. 10 bytes per node, so that ten fold forests fit in a shipped package.
+        # One node per row, trees one after the other, in scikit-learn's depth-first order (an internal node's left
+        # child is the next row). ``feature`` is an internal node's split column (>= 0) or, negative, marks a leaf
+        # holding ``-1 - feature`` stored training targets; ``split_or_value`` is an internal node's threshold (go
+        # left when the feature value is <= it) and a leaf's ln Tc. The right children and the leaves' target
+        # offsets follow from the leaf pattern (:func:`preorder_layout`) and are rebuilt on first use, so a node
+        # costs 6 bytes on disk; ten fold forests of 45 trees then fit under 5 MB each.
         self.register_buffer("feature", torch.full((n_nodes,), LEAF, dtype=torch.int16))
-        self.register_buffer("right", torch.zeros(n_nodes, dtype=torch.int32))
         self.register_buffer("split_or_value", torch.zeros(n_nodes, dtype=torch.float32))
         # The training targets of every leaf, leaf after leaf in node order (each training row once per tree), as
-        # float16 (ln Tc to within 0.002: 2 bytes per row and tree). A leaf has no right child, so its ``right``
-        # holds the first row of its targets here; they end where the next leaf's begin.
+        # float16 (ln Tc to within 0.002: 2 bytes per row and tree).
         self.register_buffer("leaf_targets", torch.zeros(int(n_leaf_targets), dtype=torch.float16))
         self.init_target_scaling(0.0, 1.0)  # trees predict ln Tc itself; kept for the shared mixin
 
@@ -179,31 +234,28 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
                 f"the forest was fitted on {estimator.n_features_in_} features; this model's composition "
                 f"statistics have {n_features}"
             )
-        columns: dict[str, list[np.ndarray]] = {"feature": [], "right": [], "split_or_value": [], "leaf_targets": []}
-        targets_before = 0
-        for k, (offset, tree) in enumerate(zip(model.roots.tolist(), trees, strict=True)):
+        columns: dict[str, list[np.ndarray]] = {"feature": [], "split_or_value": [], "leaf_targets": []}
+        for k, tree in enumerate(trees):
             leaf = tree.children_left < 0
             inner = np.flatnonzero(~leaf)
             if not np.array_equal(tree.children_left[inner], inner + 1):
                 raise ValueError(f"tree {k} is not in depth-first order (grown with max_leaf_nodes?): cannot copy it")
-            first_target = np.zeros(tree.node_count, dtype=np.int64)
+            count = np.zeros(tree.node_count, dtype=np.int64)
             if leaves is not None:
-                # Rows sorted by leaf (node order), then by ln Tc within a leaf; each leaf's first row.
-                order = np.lexsort((y, leaves[:, k]))
-                columns["leaf_targets"].append(y[order])
-                first_target = targets_before + np.searchsorted(leaves[order, k], np.arange(tree.node_count))
-                if empty := np.flatnonzero(leaf & (np.bincount(leaves[:, k], minlength=tree.node_count) == 0)).size:
+                # Rows sorted by leaf (node order), then by ln Tc within a leaf.
+                columns["leaf_targets"].append(y[np.lexsort((y, leaves[:, k]))])
+                count = np.bincount(leaves[:, k], minlength=tree.node_count)
+                if empty := np.flatnonzero(leaf & (count == 0)).size:
                     raise ValueError(
                         f"training_rows leave {empty} leaves of tree {k} empty: not the rows the forest was fitted on"
                     )
-                targets_before += len(y)
-            columns["feature"].append(np.where(leaf, LEAF, tree.feature))
-            columns["right"].append(np.where(leaf, first_target, tree.children_right + offset))
+                if count.max() > MAX_LEAF_TARGETS:
+                    raise ValueError(
+                        f"a leaf of tree {k} holds {count.max()} training rows; at most {MAX_LEAF_TARGETS} are stored"
+                    )
+            columns["feature"].append(np.where(leaf, LEAF - count, tree.feature))
             columns["split_or_value"].append(np.where(leaf, tree.value[:, 0, 0], float32_at_most(tree.threshold)))
-        if targets_before >= 2**31:
-            raise ValueError(f"{targets_before:,} leaf targets: more than int32 offsets address")
-        dtypes = {"feature": torch.int16, "right": torch.int32, "split_or_value": torch.float32}
-        dtypes["leaf_targets"] = torch.float16
+        dtypes = {"feature": torch.int16, "split_or_value": torch.float32, "leaf_targets": torch.float16}
         state = {n: torch.as_tensor(np.concatenate(v)).to(dtypes[n]) for n, v in columns.items() if v}
         model.load_state_dict({**model.state_dict(), **state})
         return model.eval()
@@ -213,19 +265,56 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         """Number of trees."""
         return len(self.roots)
 
-    def _int64_layout(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``feature`` and ``right`` as int64 for indexing, converted once per change of the stored tensors.
+    def _layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``feature``, right children, first stored target and target count of every node, all int64.
 
-        They are stored narrow (the file size); converting a few million nodes on every call of a 16-structure batch
-        costs more than walking the trees.
+        Rebuilt from the stored tensors (:func:`preorder_layout`, about 20 ms for a million nodes) only when they
+        change: loading the same weights again (an ensemble's members take theirs in turn) finds them equal to those
+        of the cached layout, which a comparison tells in well under a millisecond.
         """
-        try:
-            key = tuple((t.data_ptr(), t._version, t.device) for t in (self.feature, self.right))
-        except RuntimeError:  # tensors made under torch.inference_mode keep no version counter
-            return self.feature.long(), self.right.long()
-        if getattr(self, "_int64_key", None) != key:
-            self._int64_key, self._int64 = key, (self.feature.long(), self.right.long())
-        return self._int64
+        cached = getattr(self, "_layout_cache", None)  # (feature, number of targets, layout)
+        if (
+            cached is None
+            or cached[0].shape != self.feature.shape
+            or cached[0].device != self.feature.device
+            or cached[1] != len(self.leaf_targets)
+            or not torch.equal(cached[0], self.feature)
+        ):
+            layout = preorder_layout(self.feature, self._init_args["tree_sizes"], len(self.leaf_targets))
+            cached = (self.feature.clone(), len(self.leaf_targets), (self.feature.long(), *layout))
+            self._layout_cache = cached
+        return cached[2]
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        """Check the loaded leaf pattern now, not at the first prediction; read files saved with 10-byte nodes too.
+
+        Those (saved before 2026-12-07) stored an int32 ``right``: each internal node's right child, and each leaf's
+        first target, its targets ending where the next leaf's begin. It becomes the leaves' target counts.
+        """
+        right = state_dict.pop(prefix + "right", None)
+        if right is not None and prefix + "feature" in state_dict:
+            feature = state_dict[prefix + "feature"].long()
+            leaf = torch.nonzero(feature < 0).flatten()
+            n_targets = len(state_dict.get(prefix + "leaf_targets", ()))
+            first = right.long()[leaf]
+            end = torch.tensor([n_targets], device=first.device)
+            count = torch.cat([first[1:], end]) - first if n_targets else torch.zeros_like(first)
+            if bool((count < 0).any() | (count > MAX_LEAF_TARGETS).any()):
+                error_msgs.append(f"{prefix}right: leaf target offsets out of order or too far apart")
+                return
+            feature[leaf] = LEAF - count
+            state_dict[prefix + "feature"] = feature.to(torch.int16)
+        errors_before = len(error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        if len(error_msgs) == errors_before:
+            try:
+                self._layout()
+            except ValueError as error:
+                error_msgs.append(f"{prefix}feature: {error}")
 
     def leaf_nodes(self, statistics: torch.Tensor) -> torch.Tensor:
         """``[n, n_trees]`` the leaf (row of the node tensors) that each tree sends each statistics row to."""
@@ -234,7 +323,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
             rows = torch.nonzero(~torch.isfinite(x).all(-1)).flatten().tolist()
             raise ValueError(f"composition statistics of rows {rows[:10]} are not finite")
         node = self.roots.expand(len(x), -1).clone()
-        feature, right = self._int64_layout()
+        feature, right, _, _ = self._layout()
         for _ in range(self.max_depth):  # every path ends at a leaf within max_depth steps
             f = feature[node]
             inner = f >= 0
@@ -247,22 +336,6 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
     def tree_predictions(self, statistics: torch.Tensor) -> torch.Tensor:
         """``[n, n_trees]`` ln Tc of every tree for ``[n, n_statistics]`` composition statistics."""
         return self.split_or_value[self.leaf_nodes(statistics)]
-
-    def _leaf_target_ranges(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """First stored target and target count of every node (0 and 0 for an internal node).
-
-        Cached as :meth:`_int64_layout` is.
-        """
-        feature, right = self._int64_layout()
-        key = (feature.data_ptr(), right.data_ptr(), len(self.leaf_targets))
-        if getattr(self, "_ranges_key", None) != key:
-            leaf = torch.nonzero(feature < 0).flatten()  # node order, which is the order of their targets
-            first = right[leaf]
-            ends = torch.cat([first[1:], torch.tensor([len(self.leaf_targets)], device=first.device)])
-            start, count = torch.zeros_like(right), torch.zeros_like(right)
-            start[leaf], count[leaf] = first, ends - first
-            self._ranges_key, self._ranges = key, (start, count)
-        return self._ranges
 
     def leaf_median(self, statistics: torch.Tensor) -> torch.Tensor:
         """``[n]`` weighted median ln Tc of the training rows that share a leaf with each statistics row.
@@ -278,7 +351,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         if not len(self.leaf_targets):
             raise ValueError("this forest was copied without its training rows: it has no leaf targets")
         (n, n_trees), device = nodes.shape, nodes.device
-        start, count = (t[nodes].flatten() for t in self._leaf_target_ranges())
+        start, count = (t[nodes].flatten() for t in self._layout()[2:])
         # One entry per (row, tree, stored target of that tree's leaf).
         pair = torch.repeat_interleave(torch.arange(n * n_trees, device=device), count)
         offset = torch.arange(len(pair), device=device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)

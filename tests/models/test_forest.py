@@ -10,7 +10,7 @@ from pymatgen.core import Structure
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
 from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, TcEnsemble
-from matgl_supercon.models.forest import float32_at_most
+from matgl_supercon.models.forest import LEAF, float32_at_most, preorder_layout
 from matgl_supercon.pretrained import load_model
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
@@ -212,6 +212,52 @@ def test_forest_saved_before_the_leaf_median_loads_as_the_trees_mean(structures,
     torch.save(state, tmp_path / "forest" / "state.pt")
     loaded = matgl.load_model(tmp_path / "forest")
     assert loaded.median_weight == 0 and torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
+
+
+def test_right_children_and_leaf_targets_follow_from_the_stored_leaf_pattern(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    estimator = RandomForestRegressor(4, min_samples_leaf=2, random_state=0).fit(x, y)
+    forest = CompositionForestTc.from_estimator(estimator, training_rows=(x, y), median_weight=0.5, **GRAPH)
+    # 6 bytes a node on disk (int16 feature or leaf code, float32 threshold or value): no right children stored.
+    state = forest.state_dict()
+    assert (
+        "right" not in state
+        and state["feature"].dtype == torch.int16
+        and state["split_or_value"].dtype == torch.float32
+    )
+    sizes = [e.tree_.node_count for e in estimator.estimators_]
+    right, first, count = preorder_layout(forest.feature, sizes, len(forest.leaf_targets))
+    offsets = np.cumsum([0, *sizes[:-1]])
+    inner = np.concatenate([e.tree_.children_right >= 0 for e in estimator.estimators_])
+    expected = np.concatenate([e.tree_.children_right + o for e, o in zip(estimator.estimators_, offsets, strict=True)])
+    np.testing.assert_array_equal(right.numpy()[inner], expected[inner])
+    leaves = estimator.apply(x)
+    rows = np.concatenate([np.bincount(leaves[:, k], minlength=n) for k, n in enumerate(sizes)])
+    np.testing.assert_array_equal(count.numpy(), np.where(inner, 0, rows))
+    np.testing.assert_array_equal(first.numpy()[~inner], (np.cumsum(rows) - rows)[~inner])
+    # A damaged pattern or target count is named, not walked.
+    broken = forest.feature.clone()
+    broken[sizes[0] - 1] = 3  # the last leaf of tree 0 made internal
+    with pytest.raises(ValueError, match=r"leaf pattern of trees \[0\] is not a depth-first tree"):
+        preorder_layout(broken, sizes, len(forest.leaf_targets))
+    with pytest.raises(ValueError, match=f"the leaves hold {len(forest.leaf_targets)} training targets; the forest"):
+        preorder_layout(forest.feature, sizes, len(forest.leaf_targets) + 1)
+    with pytest.raises(ValueError, match="tree sizes add up to"):
+        preorder_layout(forest.feature, sizes[:-1], len(forest.leaf_targets))
+
+    # A file saved before 2026-12-07: leaves marked LEAF, and an int32 ``right`` holding each internal node's right
+    # child and each leaf's first target, as scikit-learn's arrays give them.
+    forest.save(tmp_path / "forest")
+    old_feature = torch.where(forest.feature < 0, LEAF, forest.feature).to(torch.int16)
+    old_right = torch.as_tensor(np.where(inner, expected, np.cumsum(rows) - rows), dtype=torch.int32)
+    torch.save({**state, "feature": old_feature, "right": old_right}, tmp_path / "forest" / "state.pt")
+    loaded = matgl.load_model(tmp_path / "forest")
+    assert torch.equal(loaded.feature, forest.feature) and "right" not in loaded.state_dict()
+    assert torch.equal(loaded.predict_ln_tc(structures), forest.predict_ln_tc(structures))
+    with pytest.raises(RuntimeError, match="leaf target offsets out of order"):
+        loaded.load_state_dict({**state, "feature": old_feature, "right": old_right.flip(0)})
+    with pytest.raises(RuntimeError, match=r"feature: the leaf pattern of trees \[0\]"):  # at loading, not later
+        loaded.load_state_dict({**state, "feature": broken})
 
 
 def test_composition_statistics_do_not_depend_on_the_batch(structures) -> None:

@@ -481,11 +481,12 @@ def test_shipped_model_loads_safely_and_predicts(capsys):
 
     folder = pretrained_dir("SODNet-SuperCon3D")
     total = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    # 65.5 MB since 2026-12-07 (68.4 MB with 10 CompositionTc members and 30-tree forests from 2026-12-06 night,
-    # 83.4 MB with 30 SODNet members before): 10 SODNet members (0.3 MB each) and 10 CompositionForestTc members of 45
-    # trees (6.2 MB each, grown on the formula rows of every chemical system, with their leaves' training targets for
-    # the leaf median).
-    assert total < 68e6
+    # 45.4 MB since 2026-12-07 (65.5 MB that morning with 10 bytes per tree node, 68.4 MB with 10 CompositionTc
+    # members and 30-tree forests from 2026-12-06 night, 83.4 MB with 30 SODNet members before): 10 SODNet members
+    # (0.3 MB each) and 10 CompositionForestTc members of 45 trees (4.2 MB each at 6 bytes per node, grown on the
+    # formula rows of every chemical system, with their leaves' training targets for the leaf median).
+    assert total < 47e6
+    assert max(f.stat().st_size for f in folder.rglob("*") if f.is_file()) < 5e6  # every file of the package small
     for pt in folder.rglob("*.pt"):
         torch.load(pt, weights_only=True)  # plain tensors and Python values only
     ensemble = load_model("SODNet-SuperCon3D")
