@@ -85,7 +85,8 @@ def preorder_layout(
         raise ValueError(f"the leaf pattern of trees {trees[:10]} is not a depth-first tree of the stored size")
     # Positions grouped by running sum, increasing within a group (a stable sort); the internal nodes in that order
     # too, so the lookups of the first position after i whose sum is one lower come sorted (about 3x faster).
-    order = np.argsort(running, kind="stable")
+    narrow = running.astype(np.int16) if running.min() >= -(2**15) and running.max() < 2**15 else running
+    order = np.argsort(narrow, kind="stable")  # a radix sort for 16-bit values: 5x faster
     key = running[order] * (n + 1) + order
     inner = order[~leaf[order]]
     right = np.zeros(n, dtype=np.int64)
@@ -268,22 +269,28 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
     def _layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``feature``, right children, first stored target and target count of every node, all int64.
 
-        Rebuilt from the stored tensors (:func:`preorder_layout`, about 20 ms for a million nodes) only when they
-        change: loading the same weights again (an ensemble's members take theirs in turn) finds them equal to those
-        of the cached layout, which a comparison tells in well under a millisecond.
+        Rebuilt from the stored tensors (:func:`preorder_layout`, about 20 ms for half a million nodes) only when they
+        change. The same tensor unchanged since (same storage and version counter) is told at once; weights loaded
+        again (an ensemble's members take theirs in turn) are compared with the cached copy.
         """
-        cached = getattr(self, "_layout_cache", None)  # (feature, number of targets, layout)
+        try:
+            key = (self.feature.data_ptr(), self.feature._version, self.feature.device, len(self.leaf_targets))
+        except RuntimeError:  # tensors made under torch.inference_mode keep no version counter
+            key = None
+        cached = getattr(self, "_layout_cache", None)  # (key, feature, number of targets, layout)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[3]
         if (
             cached is None
-            or cached[0].shape != self.feature.shape
-            or cached[0].device != self.feature.device
-            or cached[1] != len(self.leaf_targets)
-            or not torch.equal(cached[0], self.feature)
+            or cached[1].shape != self.feature.shape
+            or cached[1].device != self.feature.device
+            or cached[2] != len(self.leaf_targets)
+            or not torch.equal(cached[1], self.feature)
         ):
             layout = preorder_layout(self.feature, self._init_args["tree_sizes"], len(self.leaf_targets))
-            cached = (self.feature.clone(), len(self.leaf_targets), (self.feature.long(), *layout))
-            self._layout_cache = cached
-        return cached[2]
+            cached = (key, self.feature.clone(), len(self.leaf_targets), (self.feature.long(), *layout))
+        self._layout_cache = (key, *cached[1:])
+        return cached[3]
 
     def _load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
