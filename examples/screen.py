@@ -3,9 +3,9 @@
 Run from the repository root:  python examples/screen.py [FOLDER] [OUT.csv]
 Rerun it and it skips what is already in OUT.csv; unreadable files go to OUT.errors.csv.
 For a large folder, ``screen_folder(folder, out, load_model("SODNet-SuperCon3D", members="composition"))`` (from
-``matgl_supercon.pretrained``) ranks with the ensemble's composition members alone (its ten forests): about 19x
-faster on a CPU, nearly as accurate on SuperCon3D (held-out MAE 0.502 ln K; the whole ensemble 0.497), but blind to
-the structure.
+``matgl_supercon.pretrained``) ranks with the ensemble's composition members alone (its ten forests): about 11x
+faster on a CPU (302 against 27.5 structures/s, ``benchmarks/results/sodnet_cost.json``), nearly as accurate on
+SuperCon3D (held-out MAE 0.495 ln K; the whole ensemble 0.491), but blind to the structure.
 """
 
 from __future__ import annotations
