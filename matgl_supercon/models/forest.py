@@ -111,6 +111,8 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
     set the converter an ensemble shares.
     """
 
+    #: Not raised when the nodes went from 10 bytes to 6 (2026-12-07): files of either layout load, told apart by
+    #: their keys, and MatGL would warn on every older file.
     __version__ = 1
     #: Forests saved before these options existed (2026-12-06) were grown without those columns.
     DEFAULTS_BEFORE: ClassVar[dict[str, object]] = {"solid_descriptors": False, "ground_state_descriptors": False}
@@ -177,7 +179,7 @@ class CompositionForestTc(CompositionStatisticsTcModel, MatGLModel):
         # child is the next row). ``feature`` is an internal node's split column (>= 0) or, negative, marks a leaf
         # holding ``-1 - feature`` stored training targets; ``split_or_value`` is an internal node's threshold (go
         # left when the feature value is <= it) and a leaf's ln Tc. The right children and the leaves' target
-        # offsets follow from the leaf pattern (:func:`preorder_layout`) and are rebuilt on first use, so a node
+        # offsets follow from the leaf pattern (:func:`preorder_layout`) and are rebuilt when weights load, so a node
         # costs 6 bytes on disk; ten fold forests of 45 trees then fit under 5 MB each.
         self.register_buffer("feature", torch.full((n_nodes,), LEAF, dtype=torch.int16))
         self.register_buffer("split_or_value", torch.zeros(n_nodes, dtype=torch.float32))
