@@ -15,9 +15,9 @@ its label). Rows:
 - ``MEMBER_ROW``: :func:`matgl_supercon.training.fit_composition_forest` with its defaults (extra trees, 45 trees
   since 2026-12-07, 30 before; leaves of at least 2 rows, half the statistics tried per split; since the night of
   2026-12-06 the trees' mean averaged with the leaf median, ``CompositionForestTc.leaf_median``): the forests the
-  shipped ensemble holds, about 6 MB each as tensors. With ``--save-members`` they are saved
-  (``composition_retrieval.member_runs_dir``) with
-  their test predictions (``member_results_dir``) for ``make_pretrained.py``.
+  shipped ensemble holds, about 4 MB each as tensors (6 MB before 2026-12-07's 6-byte nodes). With
+  ``--save-members`` they are saved (``composition_retrieval.member_runs_dir``) with their test predictions
+  (``member_results_dir``) for ``make_pretrained.py``.
 - ``MEAN_ROW``: the same trees, their mean alone (the members until then, saved as ``MEAN_MEMBER_VARIANT``).
 - ``LARGE_ROW``: 500 fully grown extra trees (about 10 M nodes, 100 MB per fold): what more trees would give.
 - ``NO_FORMULAS_ROW``: the members' forest without the formula rows: what the formula table adds.
