@@ -40,6 +40,7 @@ from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_m
 from matgl_supercon.data import (
     chemical_system,
     extra_training_records,
+    held_out_extra_rows,
     load_jarvis_tc,
     load_supercon3d,
     outside_chemical_systems,
@@ -190,6 +191,23 @@ class FoldData:
             [chemical_system(r.structure) for r in formulas],
         )
 
+    def member_rows(
+        self, train: np.ndarray, val: np.ndarray, test: np.ndarray, formula_fractions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows a fold's shipped ``CompositionForestTc`` member grows on: the SuperCon3D indices of its training
+        and validation blocks, and the formula-table rows at least ``SAME_COMPOUND_DISTANCE`` from its test
+        compounds (the ``compound`` scope of :func:`~matgl_supercon.data.held_out_extra_rows`).
+
+        Args:
+            train: The fold's training indices.
+            val: Its validation indices.
+            test: Its test indices.
+            formula_fractions: :func:`~matgl_supercon.data.atom_fractions` of ``formulas``.
+        """
+        held_out = [self.records[i] for i in test]
+        rows = held_out_extra_rows(self.formula_systems, formula_fractions, held_out, "compound")
+        return np.concatenate([train, val]), np.asarray(rows)
+
     def member_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Float64 composition statistics of the structures and of the formula rows, as the shipped
         ``CompositionForestTc`` members read them (its default descriptor table)."""
@@ -216,7 +234,7 @@ def save_fold(
     truth: np.ndarray,
     predictions: dict,
     k: int,
-    **counts: int | dict[str, int],
+    **counts: float | dict[str, int],
 ) -> None:
     """Write one fold's result: its test ids, its count of formula rows (and of any other rows it trained on, named
     in ``counts``) and each row's :func:`scored` predictions."""

@@ -53,7 +53,7 @@ from forest_inputs import (
 )
 from scipy.spatial.distance import cdist
 
-from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system, held_out_extra_rows
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system
 from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
@@ -159,10 +159,7 @@ def main() -> None:
     system_of = np.array([system_ids.setdefault(chemical_system(r.structure), len(system_ids)) for r in records])
     out = Path(args.out)
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "forest_variants.json", ROWS):
-        fit = np.concatenate([train, val])  # the members are grown on the validation block too
-        rows = np.asarray(
-            held_out_extra_rows(data.formula_systems, formula_fractions, [records[i] for i in test], "compound")
-        )
+        fit, rows = data.member_rows(train, val, test, formula_fractions)
         x_fit = np.vstack([x[fit], formula_x[rows]])
         target = np.concatenate([y[fit], data.formula_y[rows]])
         memory = (
