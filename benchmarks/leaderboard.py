@@ -195,6 +195,30 @@ def baseline_label(stem: str, model: str) -> str | None:
     return f"{model} + {extra} (ours)" if extra else f"{model} (ours)"
 
 
+def r2_convention_note() -> list[str]:
+    """A paragraph on the scale of the quoted R2 values, from ``results/r2_conventions.json`` (none without it)."""
+    path = RESULTS / "r2_conventions.json"
+    if not path.exists():
+        return []
+    rows = {(r["model"], r["regime"]): r for r in json.loads(path.read_text())["rows"]}
+    matched = [rows[(m, "O")] for m in ("RF-c", "RF-geo") if (m, "O") in rows and rows[(m, "O")]["paper"]]
+    if not matched:
+        return []
+    pairs = "; ".join(
+        f"{r['model']} O: MAE {r['mae']:.3f} against the paper's {r['paper']['mae']:.3f}, "
+        f"R2 {r['R2 ln, fold mean']:.3f} on ln Tc, {r['R2 K, pooled']:.3f} on Tc in kelvin (pooled) "
+        f"against the paper's {r['paper']['r2']:.3f}"
+        for r in matched
+    )
+    return [
+        "",
+        "Our R2 is on ln Tc, per fold, averaged over the folds. Where our classical baselines match the paper's MAE, "
+        f"the paper's R2 matches ours on Tc in kelvin instead ({pairs}): the quoted R2 of the classical rows are "
+        "probably not on the scale of ours. Five conventions for every cell: "
+        "[results/r2_conventions.md](results/r2_conventions.md).",
+    ]
+
+
 def main() -> None:
     rows = []
     # The default configuration, and the one it replaced on 2026-11-27 (free element embeddings, no weight average).
@@ -250,6 +274,7 @@ def main() -> None:
         lines.append(f"| {model} | {regime} | {m:.3f} ± {msd:.3f} | {r:.3f} ± {rsd:.3f} | {folds} | [{src}]({src}) |")
     for model, regime, m, r in sorted(QUOTED, key=lambda x: (order.get(x[1], 9), x[2])):
         lines.append(f"| {model} | {regime} | {m:.3f} | {r:.3f} | 10 | quoted |")
+    lines += r2_convention_note()
     lines += [
         "",
         "## Matbench-style tasks (`mgl-supercon benchmark TASK --model NAME`)",

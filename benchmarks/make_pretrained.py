@@ -220,6 +220,20 @@ def blend(
     return dict(zip(present, best.tolist(), strict=True)), dict(zip(ids, prediction.tolist(), strict=True)), chosen
 
 
+def held_out_results(
+    configs: dict[str, Configuration], folds: Sequence[str]
+) -> dict[str, tuple[float, int, dict[str, float]]]:
+    """Structure id -> (its ln Tc, the fold that tested it, each configuration's prediction), from the
+    configurations' per-fold results files (``fold_<k>.json``); the ``held_out`` of :func:`blend`."""
+    held_out: dict[str, tuple[float, int, dict[str, float]]] = {}
+    for name, config in configs.items():
+        for fold in folds:
+            result = json.loads((config.results / f"{fold}.json").read_text())
+            for i, truth, pred in zip(result["ids"], result["y_true"], result["y_pred"], strict=True):
+                held_out.setdefault(i, (truth, int(fold.split("_")[1]), {}))[2][name] = pred
+    return held_out
+
+
 def kind_means(predictions: dict[str, float]) -> dict[str, float]:
     """The mean prediction of each kind's configurations."""
     kinds = dict.fromkeys(kind(n) for n in predictions)
@@ -601,15 +615,14 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    rows, held_out = [], {}
+    rows = []
     for name, config in configs.items():
         for fold in folds:
             copy_member(config.model(fold), out / f"{config.prefix}{fold}")
             result = json.loads((config.results / f"{fold}.json").read_text())
             t, p = result["y_true"], result["y_pred"]
             rows.append((f"{config.prefix}{fold}", name, mae(t, p), r2(t, p), result["epochs_run"]))
-            for i, truth, pred in zip(result["ids"], t, p, strict=True):
-                held_out.setdefault(i, (truth, int(fold.split("_")[1]), {}))[2][name] = pred
+    held_out = held_out_results(configs, folds)
     sodnet_names = [name for name in configs if kind(name) == "SODNet"]
     networks = [name for name in configs if kind(name) == "CompositionTc"]  # forests have no retrieval memory
     weights, blended, fold_weights = blend(held_out, SODNET_WEIGHT_FLOOR)
