@@ -355,6 +355,8 @@ def main() -> None:
         "compositions as inputs, with a median or trimmed mean of the trees or their mean averaged with the leaf "
         "median in place of their mean, with splits that lower the absolute error, and with the members' size budget "
         "spent on fewer or more trees.",
+        "- `forest_residuals.py`: those trees corrected by their out-of-fold errors on neighbouring compositions "
+        "(residual smoothing), and where their error lies by distance to the nearest training row.",
         "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "
         "properties, the elemental Tc, Magpie's DFT ground state).",
         "- `forest_learners.py`: gradient boosting and one-setting changes of those trees on the shipped forests' "
@@ -375,6 +377,8 @@ def main() -> None:
         "system, against random folds built the same way.",
         "- `sodnet_cost.py`: SODNet parameters, inference and training speed, peak memory.",
         "- `svr_tuning.py`: how far a tuned RBF SVR gets on SuperCon3D (the paper's SVM rows).",
+        "- `r2_conventions.py`: the committed cells' and the shipped ensemble's R2 on ln Tc and on Tc in kelvin, "
+        "per fold and pooled, beside the paper's quoted R2.",
         "- `composition_head_alone.py`: how much of a composition-head SODNet's prediction the head makes alone.",
         "- `classical_tasks.py`: composition baselines on 3DSC_MP (grouped vs random folds) and JARVIS Tc.",
         "- `disorder_counts.py`: disorder types per dataset, beside each dataset's own labels.",
