@@ -671,3 +671,32 @@ def test_make_pretrained_fits_one_spread_scale_per_predicted_tc_band(benchmark_s
     assert np.mean(error[band == 3] <= one[band == 3]) < 0.5
     with pytest.raises(ValueError, match=r"no held-out prediction in the predicted-Tc band\(s\) \[3\]"):
         script.banded_sd_scale(error[band < 3], spread[band < 3], prediction[band < 3], fold[band < 3])
+
+
+def test_forest_residuals_correct_by_the_near_neighbours_residuals_shrunk(benchmark_script):
+    script = benchmark_script("forest_residuals")
+    # One test compound; training rows at 0.02 (residual +1), 0.5 (beyond MAX_DISTANCE, residual +100).
+    corrections = script.corrections(np.array([[0.02, 0.5]]), np.array([1.0, 100.0]))
+    for name, (_, lam, alpha) in zip(script.ROWS[1:], script.SETTINGS, strict=True):
+        # The near row weighs exp(0) = 1, the far one nothing: alpha * 1 / (1 + lambda).
+        assert corrections[name].tolist() == pytest.approx([alpha / (1.0 + lam)])
+    folds = {
+        0: {name: {"mae": 0.5} for name in script.ROWS},
+        1: {**{name: {"mae": 0.4} for name in script.ROWS}, script.ROWS[2]: {"mae": 0.3}},
+        2: {**{name: {"mae": 0.6} for name in script.ROWS}, script.ROWS[2]: {"mae": 0.55}},
+    }
+    mean, _, taken = script.picked_on_other_folds(folds)
+    # Folds 0 and 1 take the row best on the others (ROWS[2]); fold 2 takes it too (best on 0 and 1 together).
+    assert taken == [script.ROWS[2]] * 3 and mean == pytest.approx((0.5 + 0.3 + 0.55) / 3)
+
+
+def test_r2_conventions_score_ln_tc_and_kelvin_per_fold_and_pooled(benchmark_script):
+    script = benchmark_script("r2_conventions")
+    truth = [np.log([1.0, 10.0, 100.0]), np.log([2.0, 20.0])]
+    perfect = script.scores([(t, t) for t in truth])
+    assert perfect["mae"] == 0.0 and all(perfect[c] == pytest.approx(1.0) for c in script.CONVENTIONS)
+    # Off by ln 2 on the hottest structure only: in kelvin that one error is 100 K, on ln Tc as small as any.
+    shifted = script.scores([(truth[0], truth[0] + np.array([0.0, 0.0, np.log(2.0)])), (truth[1], truth[1])])
+    assert shifted["mae"] == pytest.approx(np.log(2.0) / 6)
+    assert shifted["R2 K, pooled"] < shifted["R2 ln, pooled"] < 1.0
+    assert shifted["R2 ln, fold mean"] == pytest.approx((script.r2(truth[0], truth[0] + [0, 0, np.log(2.0)]) + 1) / 2)
