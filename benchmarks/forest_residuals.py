@@ -122,7 +122,8 @@ def error_by_distance(
     for k, fold in per_fold.items():
         train, val, test = (np.asarray(block) for block in data.folds[k])
         fit, rows = data.member_rows(train, val, test, formula_fractions)
-        assert [data.ids[i] for i in test] == fold["ids"], f"fold {k}: test ids differ from the stored ones"
+        if [data.ids[i] for i in test] != fold["ids"]:
+            raise SystemExit(f"fold {k}: the stored test ids are not this data's fold {k} test block")
         fit_fractions = np.vstack([fractions[fit], formula_fractions[rows]])
         nearest.append(cdist(fractions[test], fit_fractions, "cityblock").min(axis=1))
         y = data.y[[position[i] for i in fold["ids"]]]
