@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
 from forest_inputs import (
+    N_TREES,
     FoldData,
     compared_table,
     finished_folds,
@@ -46,14 +47,13 @@ from forest_inputs import (
     save_fold,
     unfinished_folds,
 )
+from forest_variants import grown, predicted
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.benchmarks import mae
 from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions
-from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
 RESULTS = Path(__file__).parent / "results"
-N_TREES = 200
 INNER_FOLDS = 5
 MAX_DISTANCE = 0.4
 #: (tau, lambda, alpha) of the correction rows: distance scale, shrinkage and how much of the correction is added.
@@ -66,11 +66,9 @@ DISTANCE_BANDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
 
 
 def grown_prediction(x: np.ndarray, y: np.ndarray, queries: np.ndarray, seed: int, threads: int) -> np.ndarray:
-    """The members' forest with ``N_TREES`` trees grown on ``(x, y)``: its float64 prediction of ``queries``."""
-    config = CompositionForestConfig(n_estimators=N_TREES, seed=seed, n_jobs=threads, median_weight=0.5)
-    model, _ = fit_composition_forest((x, y), config=config)
-    prediction, _ = model.predict_statistics_and_trees(queries)
-    return prediction.numpy().astype(np.float64)
+    """The members' forest with ``N_TREES`` trees grown on ``(x, y)`` (``forest_variants.grown``, the trees' mean
+    averaged with their leaf median): its float64 prediction of ``queries``."""
+    return predicted(grown(x, y, seed, threads, median_weight=0.5)[0], queries)[0]
 
 
 def near_any(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -339,6 +339,12 @@ def held_out_tree_variance(
     return variance
 
 
+def held_out_tree_sd(tree_variance: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Structure id -> what the gate reads (:class:`~matgl_supercon.models.ForestSpreadGate`): the square root of
+    its forest members' mean variance over their trees, from :func:`held_out_tree_variance`."""
+    return {i: float(np.sqrt(np.mean(list(v.values())))) for i, v in tree_variance.items()}
+
+
 def mae_by_spread_fifth(error: np.ndarray, spread: np.ndarray) -> list[float]:
     """Mean |error| of each fifth of the structures, ordered from the narrowest spread to the widest."""
     return [float(error[part].mean()) for part in np.array_split(np.argsort(spread, kind="stable"), 5)]
@@ -637,9 +643,9 @@ def main() -> None:
     # beside other kinds.
     structure_blend, gate = {i: (blended[i], config_weight) for i in held_out}, None
     if tree_variance and len(weights) > 1:
-        forests = [n for n in configs if kind(n) == "CompositionForestTc"]
-        tree_sd = {i: float(np.sqrt(np.mean([v[n] for n in forests]))) for i, v in tree_variance.items()}
-        gate, gated, gated_weights, gate_per_fold = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)
+        gate, gated, gated_weights, gate_per_fold = gated_blend(
+            held_out, held_out_tree_sd(tree_variance), SODNET_WEIGHT_FLOOR
+        )
         structure_blend = {i: (gated[i], config_weights(gated_weights[i])) for i in held_out}
     subsets = {}
     composition = [n for n in configs if is_composition(n)]

@@ -36,8 +36,8 @@ from make_pretrained import (
     configurations,
     gated_blend,
     held_out_results,
+    held_out_tree_sd,
     held_out_tree_variance,
-    kind,
 )
 
 from matgl_supercon.benchmarks import mae, r2
@@ -93,9 +93,7 @@ def ensemble_folds(data: str | None, ordered: set[str]) -> dict[str, list[tuple[
     configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], pretrained_dir("SODNet-SuperCon3D"))
     folds = [f"fold_{k}" for k in range(10)]
     held_out = held_out_results(configs, folds)
-    variance = held_out_tree_variance(configs, folds, held_out, data)
-    forests = [n for n in configs if kind(n) == "CompositionForestTc"]
-    tree_sd = {i: float(np.sqrt(np.mean([v[n] for n in forests]))) for i, v in variance.items()}
+    tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
     _, prediction, _, _ = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)
     out = {}
     for regime, keep in (("all", lambda i: True), ("all->O", lambda i: i in ordered)):
