@@ -357,6 +357,8 @@ def main() -> None:
         "spent on fewer or more trees.",
         "- `forest_residuals.py`: those trees corrected by their out-of-fold errors on neighbouring compositions "
         "(residual smoothing), and where their error lies by distance to the nearest training row.",
+        "- `forest_target_encoding.py`: those trees with target encodings (the mean ln Tc of the training rows that "
+        "hold each element, or each pair of elements) as inputs.",
         "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "
         "properties, the elemental Tc, Magpie's DFT ground state).",
         "- `forest_learners.py`: gradient boosting and one-setting changes of those trees on the shipped forests' "

@@ -700,3 +700,27 @@ def test_r2_conventions_score_ln_tc_and_kelvin_per_fold_and_pooled(benchmark_scr
     assert shifted["mae"] == pytest.approx(np.log(2.0) / 6)
     assert shifted["R2 K, pooled"] < shifted["R2 ln, pooled"] < 1.0
     assert shifted["R2 ln, fold mean"] == pytest.approx((script.r2(truth[0], truth[0] + [0, 0, np.log(2.0)]) + 1) / 2)
+
+
+def test_forest_target_encoding_leaves_out_near_rows_and_shrinks_to_the_mean(benchmark_script):
+    script = benchmark_script("forest_target_encoding")
+    # Three training rows over two elements: A (ln Tc 1), A0.5B0.5 (2), B (6); all-row mean 3.
+    fractions = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+    ln_tc = np.array([1.0, 2.0, 6.0])
+    near = script.near_rows(fractions, fractions)
+    assert [n.tolist() for n in near] == [[0], [1], [2]]  # each row is only near itself
+    s = script.SHRINK_ROWS
+
+    def shrunk(total: float, count: int) -> float:
+        return (total + s * 3.0) / (count + s)
+
+    encoded = script.target_encodings(fractions, ln_tc, fractions, near)
+    # Row A leaves itself out: A is then held by the mixed row alone.
+    assert encoded[0].tolist() == pytest.approx([shrunk(2.0, 1)] * 6)
+    # The mixed row leaves itself out: A is held by row A alone, B by row B alone, the pair AB by no row.
+    a, b = shrunk(1.0, 1), shrunk(6.0, 1)
+    assert encoded[1].tolist() == pytest.approx([(a + b) / 2, a, b, 3.0, 3.0, 3.0])
+    # A query that leaves nothing out sees every row: A in rows A and AB, the pair AB in the mixed row.
+    whole = script.target_encodings(fractions, ln_tc, fractions[1:2], [np.array([], dtype=int)])
+    a, b = shrunk(3.0, 2), shrunk(8.0, 2)
+    assert whole[0].tolist() == pytest.approx([(a + b) / 2, a, b, *[shrunk(2.0, 1)] * 3])
