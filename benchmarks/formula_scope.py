@@ -146,7 +146,8 @@ def retrieval_members(data: FoldData, fractions: np.ndarray, data_root: str | No
     out (the training block's rows stay).
     """
     import torch
-    from make_pretrained import SHIPPED_SODNET, kind, member_dirs
+    from _ensemble_members import kind, member_dirs
+    from sodnet_variants import SHIPPED_SODNET
 
     from matgl_supercon.pretrained import load_model
 

@@ -27,18 +27,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _report import header_lines, provenance, write_report
-from leaderboard import QUOTED
-from make_pretrained import (
+from _ensemble_blend import SODNET_WEIGHT_FLOOR, gated_blend
+from _ensemble_members import (
     SHIPPED_COMPOSITION_MEMBERS,
-    SHIPPED_SODNET,
-    SODNET_WEIGHT_FLOOR,
     configurations,
-    gated_blend,
     held_out_results,
     held_out_tree_sd,
     held_out_tree_variance,
 )
+from _report import header_lines, provenance, write_report
+from leaderboard import QUOTED
+from sodnet_variants import SHIPPED_SODNET
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import load_supercon3d

@@ -42,10 +42,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _ensemble_members import SHIPPED_COMPOSITION_MEMBERS, kind, member_dirs
 from _report import header_lines, provenance, write_report
 from composition_forest import SHIPPED_VARIANT as FOREST_VARIANT
 from composition_retrieval import member_results_dir
-from make_pretrained import SHIPPED_COMPOSITION_MEMBERS, kind, member_dirs
 from sodnet_variants import DEFAULT_VARIANT, FORMULA_MEMORY, SHIPPED_SODNET, TRAIN, VARIANTS, results_dir
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _ensemble_calibration import coverage
 from _report import header_lines, provenance, write_report
-from make_pretrained import coverage
 
 from matgl_supercon.benchmarks import mae
 from matgl_supercon.data import (
@@ -76,8 +76,8 @@ def member_blocks(n: int, fold: int) -> list[np.ndarray]:
 
 
 def band_coverage(error: np.ndarray, sd: np.ndarray, rows: np.ndarray | None = None) -> dict[str, float]:
-    """Count, MAE, coverage of ±1 and ±2 sd (``make_pretrained.coverage``, as the card's) and median sd of ``rows``
-    (all by default); NaN for no rows."""
+    """Count, MAE, coverage of ±1 and ±2 sd (``_ensemble_calibration.coverage``, as the card's) and median sd of
+    ``rows`` (all by default); NaN for no rows."""
     rows = np.arange(len(error)) if rows is None else rows
     if not len(rows):
         return {"n": 0, **dict.fromkeys(("mae", "coverage_1sd", "coverage_2sd", "median_sd"), float("nan"))}

@@ -325,18 +325,19 @@ def test_forest_scripts_restore_committed_folds_they_do_not_have(benchmark_scrip
 
 
 def test_model_card_says_when_the_memory_leaves_out_near_copies(benchmark_script):
-    script = benchmark_script("make_pretrained")
+    members = benchmark_script("_ensemble_members")
+    card = benchmark_script("_model_card")
     distinct = benchmark_script("composition_retrieval").MEMBER_VARIANTS["distinct_memory"]
     # Since 2026-12-07 only the forests ship beside SODNet; an ensemble built with --variants may still add networks.
-    assert script.SHIPPED_COMPOSITION_MEMBERS == (script.FOREST_VARIANT,)
-    assert script.near_copy_lines(["composition_tc_formula_memory"]) == []
-    assert "within 0.02" in " ".join(script.near_copy_lines([distinct]))
+    assert members.SHIPPED_COMPOSITION_MEMBERS == (members.FOREST_VARIANT,)
+    assert card.near_copy_lines(["composition_tc_formula_memory"]) == []
+    assert "within 0.02" in " ".join(card.near_copy_lines([distinct]))
 
 
 def test_model_card_tc_bands(benchmark_script):
-    script = benchmark_script("make_pretrained")
+    calibration = benchmark_script("_ensemble_calibration")
     ln_tc = np.log([0.05, 0.999, 1.0, 9.9, 10.0, 29.0, 30.0, 250.0])
-    assert script.tc_bands(ln_tc).tolist() == [
+    assert calibration.tc_bands(ln_tc).tolist() == [
         "Tc < 1 K",
         "Tc < 1 K",
         "1-10 K",
@@ -349,12 +350,15 @@ def test_model_card_tc_bands(benchmark_script):
 
 
 def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchmark_script):
-    script = benchmark_script("make_pretrained")
-    composition = next(iter(script.MEMBER_VARIANTS.values()))
-    forest = script.FOREST_VARIANT
-    assert [script.kind(n) for n in ("descriptors_only_ema0.995", composition, forest)] == list(script.KINDS)
-    assert script.is_composition(forest) and not script.is_composition("descriptors_only_ema0.995")
-    grid = script.weight_grid(3)
+    members = benchmark_script("_ensemble_members")
+    blending = benchmark_script("_ensemble_blend")
+    calibration = benchmark_script("_ensemble_calibration")
+    card = benchmark_script("_model_card")
+    composition = next(iter(members.MEMBER_VARIANTS.values()))
+    forest = members.FOREST_VARIANT
+    assert [members.kind(n) for n in ("descriptors_only_ema0.995", composition, forest)] == list(members.KINDS)
+    assert members.is_composition(forest) and not members.is_composition("descriptors_only_ema0.995")
+    grid = blending.weight_grid(3)
     assert len(grid) == 231 and np.allclose(grid.sum(1), 1.0) and (grid >= 0).all()
     # Three folds of four structures, ln Tc 0; SODNet configurations "a" and "b" err by +1 and -1 on folds 0-1
     # (their mean is exact) and both by +4 on fold 2; the composition member errs by +1 everywhere. A composition
@@ -364,11 +368,11 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
         k = i // 4
         a, b = (1.0, -1.0) if k < 2 else (4.0, 4.0)
         held_out[f"s{i}"] = (0.0, k, {"a": a, "b": b, composition: 1.0})
-    weights, prediction, chosen = script.blend(held_out)
+    weights, prediction, chosen = blending.blend(held_out)
     assert weights == {"SODNet": 0.0, "CompositionTc": 1.0}  # over all folds: 4 (2w + 4 - 3w) = 16 - 4w
     # The shipped ensemble's floor keeps SODNet in on every fold (the best weight is then the floor).
-    floored, _, chosen_floored = script.blend(held_out, script.SODNET_WEIGHT_FLOOR)
-    assert floored["SODNet"] == pytest.approx(script.SODNET_WEIGHT_FLOOR) == pytest.approx(0.05)
+    floored, _, chosen_floored = blending.blend(held_out, blending.SODNET_WEIGHT_FLOOR)
+    assert floored["SODNet"] == pytest.approx(blending.SODNET_WEIGHT_FLOOR) == pytest.approx(0.05)
     assert all(c["SODNet"] >= 0.05 - 1e-9 for c in chosen_floored)
     # Folds 0 and 1 pick on one exact fold and fold 2 (16 - 8w): w = 1; fold 2 picks on folds 0-1 (8w): w = 0,
     # and pays SODNet's error there.
@@ -377,13 +381,13 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
     # A forest member that errs by -1 on folds 0-1 and by 0 on fold 2: half forest and half composition member is
     # exact on folds 0-1, and the forest alone on fold 2.
     with_forest = {i: (t, k, {**p, forest: -1.0 if k < 2 else 0.0}) for i, (t, k, p) in held_out.items()}
-    weights, prediction, chosen = script.blend(with_forest)
-    assert list(weights) == list(script.KINDS) and weights["SODNet"] == 0.0
+    weights, prediction, chosen = blending.blend(with_forest)
+    assert list(weights) == list(members.KINDS) and weights["SODNet"] == 0.0
     assert weights["CompositionForestTc"] == pytest.approx(0.5) and weights["CompositionTc"] == pytest.approx(0.5)
     # Fold 2 picks on folds 0-1, where every equal share of the two composition kinds is exact.
     assert chosen[2]["CompositionTc"] == pytest.approx(chosen[2]["CompositionForestTc"])
     # The card gives each kind's range of per-fold weights, a weight picked on every fold once.
-    paragraph = script.blend_paragraph(
+    paragraph = card.blend_paragraph(
         {"SODNet": 0.05, "CompositionForestTc": 0.95},
         [{"SODNet": 0.05, "CompositionForestTc": 0.95}, {"SODNet": 0.1, "CompositionForestTc": 0.95}],
     )
@@ -391,18 +395,20 @@ def test_shipped_ensemble_weights_its_kinds_of_members_by_held_out_error(benchma
     # The held-out spread weighs members as TcEnsemble does (unbiased for reliability weights): two members give
     # |d| / sqrt(2) whatever their weights; 1, -1, 0 weighted 2:1:1 have mean 0.25, weighted variance 0.6875 and
     # 1 - sum(w^2) = 0.625.
-    assert script.held_out_spread({"a": 1.0, "b": -1.0}, {"a": 0.3, "b": 0.1}) == pytest.approx(2 / 2**0.5)
-    three = script.held_out_spread({"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1})
+    assert calibration.held_out_spread({"a": 1.0, "b": -1.0}, {"a": 0.3, "b": 0.1}) == pytest.approx(2 / 2**0.5)
+    three = calibration.held_out_spread({"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1})
     assert three == pytest.approx((0.6875 / 0.625) ** 0.5)
     # A forest's variance over its trees adds its weighted share: member a weighs 0.5 of the three.
-    with_trees = script.held_out_spread({"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1}, {"a": 0.4})
+    with_trees = calibration.held_out_spread(
+        {"a": 1.0, "b": -1.0, "c": 0.0}, {"a": 0.2, "b": 0.1, "c": 0.1}, {"a": 0.4}
+    )
     assert with_trees == pytest.approx((0.6875 / 0.625 + 0.5 * 0.4) ** 0.5)
     # The narrowest fifth of the spreads first.
-    fifths = script.mae_by_spread_fifth(np.arange(10.0), np.arange(10.0)[::-1])
+    fifths = calibration.mae_by_spread_fifth(np.arange(10.0), np.arange(10.0)[::-1])
     assert fifths == [8.5, 6.5, 4.5, 2.5, 0.5]
     # Without composition members the prediction is the plain mean of the configurations.
     sodnet_only = {i: (t, k, {"a": p["a"], "b": p["b"]}) for i, (t, k, p) in held_out.items()}
-    assert script.blend(sodnet_only) == (
+    assert blending.blend(sodnet_only) == (
         {"SODNet": 1.0},
         {i: (p["a"] + p["b"]) / 2 for i, (_, _, p) in sodnet_only.items()},
         [{"SODNet": 1.0}] * 3,
@@ -568,8 +574,10 @@ def test_forest_variants_trimmed_mean_drops_the_extremes(benchmark_script):
 
 
 def test_make_pretrained_gate_picks_weights_per_band_of_tree_spread(benchmark_script):
-    script = benchmark_script("make_pretrained")
-    composition, forest = next(iter(script.MEMBER_VARIANTS.values())), script.FOREST_VARIANT
+    members = benchmark_script("_ensemble_members")
+    blending = benchmark_script("_ensemble_blend")
+    calibration = benchmark_script("_ensemble_calibration")
+    composition, forest = next(iter(members.MEMBER_VARIANTS.values())), members.FOREST_VARIANT
     # Three folds of eight structures, ln Tc 0. Where the trees agree (sd 0.1) the forest is exact and SODNet errs
     # by 1; where they disagree (sd 1.0) SODNet is exact and the forest errs by 2. The composition member errs by 3.
     held_out, tree_sd = {}, {}
@@ -577,7 +585,7 @@ def test_make_pretrained_gate_picks_weights_per_band_of_tree_spread(benchmark_sc
         agree = i % 2 == 0
         held_out[f"s{i}"] = (0.0, i // 8, {"a": 1.0 if agree else 0.0, composition: 3.0, forest: 0.0 if agree else 2.0})
         tree_sd[f"s{i}"] = 0.1 if agree else 1.0
-    gate, prediction, weights, per_fold = script.gated_blend(held_out, tree_sd, bands=2)
+    gate, prediction, weights, per_fold = blending.gated_blend(held_out, tree_sd, bands=2)
     assert gate["edges"] == [pytest.approx(0.55)]
     assert gate["kind_weights"] == [
         {"SODNet": 0.0, "CompositionTc": 0.0, "CompositionForestTc": 1.0},
@@ -586,23 +594,23 @@ def test_make_pretrained_gate_picks_weights_per_band_of_tree_spread(benchmark_sc
     assert len(per_fold) == 3 and all(f["kind_weights"] == gate["kind_weights"] for f in per_fold)
     assert all(p == pytest.approx(0.0) for p in prediction.values())  # each fold's gate, picked on the others
     assert weights["s1"]["SODNet"] == 1.0 and weights["s0"]["CompositionForestTc"] == 1.0
-    assert script.kind_means({"a": 1.0, "b": 3.0, forest: 2.0}) == {"SODNet": 2.0, "CompositionForestTc": 2.0}
+    assert blending.kind_means({"a": 1.0, "b": 3.0, forest: 2.0}) == {"SODNet": 2.0, "CompositionForestTc": 2.0}
     # One configuration holding all the weight has no spread between members, only its own variance.
-    assert script.held_out_spread({"a": 1.0, forest: 5.0}, {"a": 0.0, forest: 1.0}, {forest: 0.25}) == 0.5
+    assert calibration.held_out_spread({"a": 1.0, forest: 5.0}, {"a": 0.0, forest: 1.0}, {forest: 0.25}) == 0.5
 
 
 def test_make_pretrained_takes_retrained_configurations_from_their_runs(benchmark_script, tmp_path, monkeypatch):
-    script = benchmark_script("make_pretrained")
-    monkeypatch.setattr(script, "member_dirs", lambda name: (tmp_path / "results" / name, tmp_path / "runs" / name))
+    members = benchmark_script("_ensemble_members")
+    monkeypatch.setattr(members, "member_dirs", lambda name: (tmp_path / "results" / name, tmp_path / "runs" / name))
     shipped = tmp_path / "shipped"
     for name in ("a", "b"):
         (tmp_path / "results" / name / "all").mkdir(parents=True)
         (shipped / f"{name}_fold_0").mkdir(parents=True)
         (shipped / f"{name}_fold_0" / "model.json").write_text("{}")
-    configs = script.configurations(["a", "b"], shipped)
+    configs = members.configurations(["a", "b"], shipped)
     assert all(c.shipped for c in configs.values())
     # "b" was retrained: its shipped members are out of date, so it comes from its runs, "a" still from the ensemble.
-    configs = script.configurations(["a", "b"], shipped, from_runs=["b"])
+    configs = members.configurations(["a", "b"], shipped, from_runs=["b"])
     assert configs["a"].model("fold_0") == shipped / "a_fold_0"
     assert configs["b"].model("fold_0") == tmp_path / "runs" / "b" / "all" / "fold_0" / "model"
 
@@ -650,27 +658,27 @@ def test_non_superconductors_sub_kelvin_column_scores_only_the_structures_below_
 
 
 def test_make_pretrained_fits_one_spread_scale_per_predicted_tc_band(benchmark_script):
-    script = benchmark_script("make_pretrained")
+    calibration = benchmark_script("_ensemble_calibration")
     generator = np.random.default_rng(0)  # test data only; the package itself draws from torch.Generator
-    edges = np.log(script.TC_BANDS_K)
+    edges = np.log(calibration.TC_BANDS_K)
     # 2,000 structures per predicted band, in 4 folds; the errors of band b are (b + 1) times wider than the spread.
     prediction = np.repeat([edges[0] - 1, *(edges[:-1] + np.diff(edges) / 2), edges[-1] + 1], 2000)
     band = np.digitize(prediction, edges)
     spread = np.full(len(prediction), 0.5)
     error = np.abs(generator.normal(size=len(prediction))) * 0.5 * (band + 1)
     fold = np.tile(np.arange(4), len(prediction) // 4)
-    banded, sd, crossed = script.banded_sd_scale(error, spread, prediction, fold)
-    assert banded["edges_ln_k"] == pytest.approx(edges.tolist()) and banded["bands"] == script.tc_band_names()
+    banded, sd, crossed = calibration.banded_sd_scale(error, spread, prediction, fold)
+    assert banded["edges_ln_k"] == pytest.approx(edges.tolist()) and banded["bands"] == calibration.tc_band_names()
     # Each band's factor is the 68.3% quantile of |N(0, 1)| (about 1) times the band's width, and holds 68% there.
     assert banded["scales"] == pytest.approx([1.0, 2.0, 3.0, 4.0], rel=0.1)
     for b in range(4):
         assert np.mean(error[band == b] <= sd[band == b]) == pytest.approx(0.683, abs=0.01)
         assert np.mean(error[band == b] <= crossed[band == b]) == pytest.approx(0.683, abs=0.05)
     # One factor for all would cover the widest band's errors far less often.
-    one = spread * script.fit_sd_scale(error, spread)
+    one = spread * calibration.fit_sd_scale(error, spread)
     assert np.mean(error[band == 3] <= one[band == 3]) < 0.5
     with pytest.raises(ValueError, match=r"no held-out prediction in the predicted-Tc band\(s\) \[3\]"):
-        script.banded_sd_scale(error[band < 3], spread[band < 3], prediction[band < 3], fold[band < 3])
+        calibration.banded_sd_scale(error[band < 3], spread[band < 3], prediction[band < 3], fold[band < 3])
 
 
 def test_forest_residuals_correct_by_the_near_neighbours_residuals_shrunk(benchmark_script):
