@@ -226,7 +226,7 @@ def main() -> None:
             "per_fold": gate_per_fold,
             "ungated_held_out_mae": mae(ungated_truth, ungated_prediction),
             "better_folds": sum(
-                error[folds_of == k].mean() < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean()
+                bool(error[folds_of == k].mean() < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean())
                 for k in set(folds_of.tolist())
             ),
             "ungated_held_out_r2_fold_mean": float(

@@ -732,3 +732,45 @@ def test_forest_target_encoding_leaves_out_near_rows_and_shrinks_to_the_mean(ben
     whole = script.target_encodings(fractions, ln_tc, fractions[1:2], [np.array([], dtype=int)])
     a, b = shrunk(3.0, 2), shrunk(8.0, 2)
     assert whole[0].tolist() == pytest.approx([(a + b) / 2, a, b, *[shrunk(2.0, 1)] * 3])
+
+
+def test_shipped_model_card_is_what_the_card_writer_writes_from_its_calibration(benchmark_script):
+    """The card in the package is rebuilt text, not edited text: the card writer, given the shipped ensemble's
+    calibration and members, writes it line for line (all but the build date)."""
+    from matgl_supercon.graph import ALL_ELEMENTS
+    from matgl_supercon.pretrained import pretrained_dir
+    from matgl_supercon.pretrained.io import ENSEMBLE_JSON
+
+    card, members = benchmark_script("_model_card"), benchmark_script("_ensemble_members")
+    make_pretrained = benchmark_script("make_pretrained")
+    shipped = pretrained_dir("SODNet-SuperCon3D")
+    shipped_card = (shipped / "README.md").read_text().splitlines()
+    calibration = json.loads((shipped / "calibration.json").read_text())
+    command = shipped_card[-1].split("`")[1]
+    variants = command.split("--variants ")[1].split(" --")[0].split()
+    configs = members.configurations(variants, shipped)
+    rows = []
+    for name, config in configs.items():
+        for k in range(10):
+            result = json.loads((config.results / f"fold_{k}.json").read_text())
+            truth, prediction = result["y_true"], result["y_pred"]
+            scores = make_pretrained.mae(truth, prediction), make_pretrained.r2(truth, prediction)
+            rows.append((f"{config.prefix}fold_{k}", name, *scores, result["epochs_run"]))
+    elements = json.loads((shipped / ENSEMBLE_JSON).read_text())["training_elements"]
+    size = float(next(line for line in shipped_card if "Total size" in line).split("Total size ")[1].split(" MB")[0])
+    facts = card.CardFacts(
+        name=shipped.name,
+        command=command,
+        members=rows,
+        architectures={n: make_pretrained.architecture(shipped / f"{c.prefix}fold_0") for n, c in configs.items()},
+        weights=calibration["kind_weights"],
+        fold_weights=calibration["kind_weights_per_fold"],
+        size_mb=size,
+        absent_elements=[e for e in ALL_ELEMENTS if e not in elements],
+        memory_names=[],
+        shared_rows=0,
+        shared_files=[],
+    )
+    written = "\n".join(card.card_lines(facts, calibration)).splitlines()
+    assert written[:-1] == shipped_card[:-1]
+    assert written[-1].startswith(f"Built by `{command}` on ")
