@@ -737,6 +737,7 @@ def test_forest_target_encoding_leaves_out_near_rows_and_shrinks_to_the_mean(ben
 def test_shipped_model_card_is_what_the_card_writer_writes_from_its_calibration(benchmark_script):
     """The card in the package is rebuilt text, not edited text: the card writer, given the shipped ensemble's
     calibration and members, writes it line for line (all but the build date)."""
+    from matgl_supercon.benchmarks import mae, r2
     from matgl_supercon.graph import ALL_ELEMENTS
     from matgl_supercon.pretrained import pretrained_dir
     from matgl_supercon.pretrained.io import ENSEMBLE_JSON
@@ -754,7 +755,7 @@ def test_shipped_model_card_is_what_the_card_writer_writes_from_its_calibration(
         for k in range(10):
             result = json.loads((config.results / f"fold_{k}.json").read_text())
             truth, prediction = result["y_true"], result["y_pred"]
-            scores = make_pretrained.mae(truth, prediction), make_pretrained.r2(truth, prediction)
+            scores = mae(truth, prediction), r2(truth, prediction)
             rows.append((f"{config.prefix}fold_{k}", name, *scores, result["epochs_run"]))
     elements = json.loads((shipped / ENSEMBLE_JSON).read_text())["training_elements"]
     size = float(next(line for line in shipped_card if "Total size" in line).split("Total size ")[1].split(" MB")[0])
