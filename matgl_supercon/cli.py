@@ -153,7 +153,8 @@ def _tc_model(args: argparse.Namespace):
 def _cmd_predict(args: argparse.Namespace) -> int:
     from matgl_supercon.workflows import predict_tc
 
-    _print_predictions(predict_tc(args.files, _tc_model(args), args.batch_size), args.json, args.csv)
+    predictions = predict_tc(args.files, _tc_model(args), args.batch_size, args.allow_overlaps)
+    _print_predictions(predictions, args.json, args.csv)
     return 0
 
 
@@ -169,6 +170,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         top_k=args.top,
         progress=sys.stderr.isatty(),  # a bar on a terminal; a batch job's log gets the summary lines only
+        allow_overlaps=args.allow_overlaps,
         **({"patterns": args.pattern} if args.pattern else {}),
     )
     print(
@@ -517,6 +519,16 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_allow_overlaps(parser: argparse.ArgumentParser) -> None:
+    """``--allow-overlaps`` of the prediction commands."""
+    parser.add_argument(
+        "--allow-overlaps",
+        action="store_true",
+        help="accept atoms closer than 0.5 A whose occupancies sum above 1, such as an atom a CIF lists twice "
+        "(refused by default, naming the sites)",
+    )
+
+
 def add_threads(parser: argparse.ArgumentParser) -> None:
     """``--threads``: torch CPU threads of a long job (two jobs beside each other on 2 cores want 1 each)."""
     parser.add_argument(
@@ -556,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = predict.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON")
     out.add_argument("--csv", action="store_true", help="print CSV")
+    add_allow_overlaps(predict)
     predict.set_defaults(func=_cmd_predict)
 
     screen = sub.add_parser("screen", help="rank a folder of structure files by predicted Tc (resumable)")
@@ -575,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
         "*.vasp, CONTCAR*, *.extxyz)",
     )
     add_model(screen)
+    add_allow_overlaps(screen)
     screen.set_defaults(func=_cmd_screen)
 
     dope = sub.add_parser("dope", help="substitute dopants on a host element's sites and rank the variants")

@@ -182,9 +182,12 @@ class TcEnsemble:
             add_model(digest, module._init_args, module.state_dict() if weights is None else weights)
         return digest.hexdigest()
 
-    def make_converter(self):
-        """The graph converter of the first member (all members share the graph settings)."""
-        return self._members[0][0].make_converter()
+    def make_converter(self, allow_overlaps: bool = False):
+        """The graph converter of the first member (all members share the graph settings).
+
+        ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
+        """
+        return self._members[0][0].make_converter(allow_overlaps=allow_overlaps)
 
     def graphs(self, structures: Sequence[Structure], allow_overlaps: bool = False) -> list:
         """``(graph, lattice)`` of each structure, converted once for all members (they share graph settings).
@@ -193,9 +196,14 @@ class TcEnsemble:
         """
         return self._members[0][0].graphs(structures, allow_overlaps)
 
-    def graphs_or_errors(self, structures: Sequence[Structure]) -> tuple[list[int], list, dict[int, str]]:
-        """Convert what can be converted: ``(indices, graphs, {index: error})`` (no exception for bad input)."""
-        converter = self.make_converter()
+    def graphs_or_errors(
+        self, structures: Sequence[Structure], allow_overlaps: bool = False
+    ) -> tuple[list[int], list, dict[int, str]]:
+        """Convert what can be converted: ``(indices, graphs, {index: error})`` (no exception for bad input).
+
+        ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
+        """
+        converter = self.make_converter(allow_overlaps)
         indices, graphs, errors = [], [], {}
         for i, structure in enumerate(structures):
             try:
@@ -256,9 +264,14 @@ class TcEnsemble:
         band = torch.bucketize(tree_sd, self._gate_edges, right=True)
         return self._gate_weights[band].T
 
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``."""
-        return self.predict_graphs(self.graphs(structures), batch_size)
+    def predict_ln_tc(
+        self, structures: Sequence[Structure], batch_size: int = 16, allow_overlaps: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, sd)`` of ln(Tc / K) over members, each ``[len(structures)]``.
+
+        ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
+        """
+        return self.predict_graphs(self.graphs(structures, allow_overlaps), batch_size)
 
     @torch.no_grad()
     def site_contributions(self, structure: Structure) -> torch.Tensor:

@@ -73,6 +73,7 @@ def predict_tc(
     structures: Sequence[Structure | Atoms | str | Path],
     model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
     batch_size: int = 16,
+    allow_overlaps: bool = False,
 ) -> list[TcPrediction]:
     """Predict Tc of structures (or structure files), ordered or disordered.
 
@@ -81,6 +82,8 @@ def predict_tc(
             file pymatgen reads.
         model: Shipped model name, model folder, or a loaded :class:`TcEnsemble`.
         batch_size: Structures per forward pass.
+        allow_overlaps: Accept two atoms closer than 0.5 A whose occupancies sum above 1, such as an atom a CIF lists
+            twice (five SuperCon3D CIFs do); by default such a structure is refused, naming the two sites.
 
     Returns:
         One :class:`TcPrediction` per input, in order.
@@ -97,7 +100,7 @@ def predict_tc(
         else:
             parsed.append(as_structure(item))
             sources.append(parsed[-1].composition.reduced_formula)
-    mean, sd = ensemble.predict_ln_tc(parsed, batch_size)
+    mean, sd = ensemble.predict_ln_tc(parsed, batch_size, allow_overlaps)
     return [
         make_prediction(source, structure, m, s, unseen_elements=ensemble.unseen_elements(structure))
         for source, structure, m, s in zip(sources, parsed, mean.tolist(), sd.tolist(), strict=True)

@@ -71,6 +71,7 @@ def screen_folder(
     top_k: int = 10,
     patterns: Iterable[str] = DEFAULT_PATTERNS,
     progress: bool = True,
+    allow_overlaps: bool = False,
 ) -> ScreenReport:
     """Predict Tc for every structure file under ``folder``.
 
@@ -89,6 +90,9 @@ def screen_folder(
         top_k: Size of the summary ranking.
         patterns: File name patterns (case is ignored); files matching none are listed in the report.
         progress: Show a progress bar.
+        allow_overlaps: Accept two atoms closer than 0.5 A whose occupancies sum above 1 (an atom a CIF lists twice);
+            by default such a file goes to the errors file. Recorded beside the model when set, so a rerun does not
+            mix the two settings in one results file.
 
     Returns:
         A :class:`ScreenReport` with the top-k predictions over the whole results file.
@@ -114,6 +118,8 @@ def screen_folder(
     rows = read_csv_rows(out_csv)
     errors = read_csv_rows(errors_csv)
     identity = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
+    if allow_overlaps:  # only when set, so that results files written before the option existed still resume
+        identity["allow_overlaps"] = True
     record_or_check_settings(out_csv.with_suffix(".model.json"), identity, resuming=bool(rows or errors))
     done = {r["source"] for r in rows} | {r["source"] for r in errors}
     todo = [f for f in files if f not in done]
@@ -128,7 +134,7 @@ def screen_folder(
             parsed = list(executor.map(_parse, chunk)) if executor else [_parse(p) for p in chunk]
             readable = [item for item in parsed if not isinstance(item[1], str)]
             errors += [{"source": p, "error": e} for p, e, _ in parsed if isinstance(e, str)]
-            converted, graphs, failed = ensemble.graphs_or_errors([s for _, s, _ in readable])
+            converted, graphs, failed = ensemble.graphs_or_errors([s for _, s, _ in readable], allow_overlaps)
             errors += [{"source": readable[j][0], "error": message} for j, message in failed.items()]
             good = [readable[j] for j in converted]
             if good:

@@ -205,6 +205,31 @@ def test_screen_lists_exactly_the_corrupt_files(tiny_model_dir, tmp_path):
     assert (again.n_done_before, again.n_predicted) == (43, 0)
 
 
+def test_predict_and_screen_accept_an_atom_listed_twice_only_when_asked(tiny_model_dir, tmp_path, capsys):
+    # Two Mg 0.09 A apart, as an ICSD CIF that lists an atom twice gives them: refused, naming both sites and the flag.
+    twice = Structure(Lattice.cubic(3.0), ["Mg", "Mg", "B"], [[0, 0, 0], [0.03, 0, 0], [0.5, 0.5, 0.5]])
+    (tmp_path / "cifs").mkdir()
+    path = tmp_path / "cifs" / "twice.cif"
+    twice.to(filename=str(path))
+    with pytest.raises(ValueError, match=r"site 0 \(Mg .* and site 1 \(Mg .* 0\.090 A apart.*--allow-overlaps"):
+        predict_tc([twice], tiny_model_dir)
+    (taken,) = predict_tc([path], tiny_model_dir, allow_overlaps=True)
+    assert taken.formula == "Mg2B" and math.isfinite(taken.tc)
+    assert main(["predict", str(path), "--model", str(tiny_model_dir), "--allow-overlaps", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["ln_tc"] == pytest.approx(taken.ln_tc, abs=1e-6)
+    # screen lists the file as an error by default; with the flag it predicts it, into another results file: the
+    # setting is recorded beside the model, so one results file never mixes the two.
+    refused = screen_folder(tmp_path / "cifs", tmp_path / "strict.csv", tiny_model_dir, progress=False)
+    assert (refused.n_predicted, refused.n_errors) == (0, 1)
+    with pytest.raises(ValueError, match=r"strict\.model\.json: the outputs beside it were made with other settings"):
+        screen_folder(tmp_path / "cifs", tmp_path / "strict.csv", tiny_model_dir, progress=False, allow_overlaps=True)
+    argv = ["screen", str(tmp_path / "cifs"), "--model", str(tiny_model_dir), "--out", str(tmp_path / "all.csv")]
+    assert main([*argv, "--allow-overlaps"]) == 0
+    assert "1 files: 0 done before, 1 predicted now, 0 unreadable" in capsys.readouterr().out
+    with (tmp_path / "all.csv").open() as handle:
+        assert float(next(csv.DictReader(handle))["ln_tc"]) == pytest.approx(taken.ln_tc, abs=1e-6)
+
+
 def test_predictions_name_the_elements_the_training_data_lacked(tiny_model_dir, tmp_path, capsys):
     folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
     weights = {"member_0": 1.0, "member_1": 1.0}
