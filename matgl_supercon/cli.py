@@ -200,7 +200,8 @@ def _cmd_dope(args: argparse.Namespace) -> int:
 
     fractions = _numbers(args.fractions, "--fractions")  # before the file and the model are read
     dopants = [d.strip() for d in args.dopants.split(",")]
-    variants = explore_doping(read_structure(args.parent), args.host, dopants, fractions, _tc_model(args), args.out)
+    parent = read_structure(args.parent)
+    variants = explore_doping(parent, args.host, dopants, fractions, _tc_model(args), args.out, args.allow_overlaps)
     formula_width = _column_width("formula", (v.prediction.formula for v in variants))
     print(f"{'dopant':6s} {'x':>6s} {'formula':{formula_width}s} {'Tc / K':>8s}  range (± 1 sd)")
     for v in variants:
@@ -220,7 +221,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     png = args.png or str(Path(args.file).with_suffix(".explain.png"))
     structure = read_structure(args.file)
     ensemble = resolve_model(args.model)
-    rows = explain_structure(structure, ensemble, png)
+    rows = explain_structure(structure, ensemble, png, args.allow_overlaps)
     unseen = ensemble.unseen_elements(structure)
     note = f"note: {args.file}: no training structure held {', '.join(unseen)}; these shares are an extrapolation"
     if args.json:
@@ -598,6 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
     dope.add_argument("--fractions", default="0.05,0.1,0.2", help="comma-separated fractions of the host")
     dope.add_argument("--out", default=None, help="folder for the variants' CIFs")
     add_model(dope)
+    add_allow_overlaps(dope)
     dope.set_defaults(func=_cmd_dope)
 
     explain = sub.add_parser("explain", help="per-site contributions to the predicted ln Tc (table + PNG)")
@@ -605,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--png", default=None, help="chart path (default <file>.explain.png)")
     explain.add_argument("--json", action="store_true", help="print JSON")
     add_model(explain, members=False)  # composition members only share their value out by occupancy
+    add_allow_overlaps(explain)
     explain.set_defaults(func=_cmd_explain)
 
     generate = sub.add_parser("generate", help="generate crystals for a target Tc with a trained DiffCSP-SC")

@@ -237,7 +237,7 @@ class OccupancyStructure2Graph(GraphConverter):
                 raise ValueError(
                     f"{describe_site(structure, a)} and {other} are {dist[overlaps[0]]:.3f} A apart with occupancies "
                     f"summing to {total[a] + total[b]:.3f}: two atoms where there is room for one ({why}?); "
-                    "allow_overlaps=True (mgl-supercon predict/screen/train --allow-overlaps) accepts it"
+                    "allow_overlaps=True (--allow-overlaps on the command line) accepts it"
                 )
         if not self.allow_isolated:
             lonely = np.setdiff1d(np.arange(len(structure)), src)

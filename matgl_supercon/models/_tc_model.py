@@ -207,9 +207,11 @@ class CompositionStatisticsTcModel(OccupancyTcModel):
             self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)
 
-    def predict_ln_tc(self, structures: Sequence[Structure], batch_size: int = 16) -> torch.Tensor:
-        """ln(Tc / K) of many structures."""
-        return self.predict_graphs(self.graphs(structures), batch_size)
+    def predict_ln_tc(
+        self, structures: Sequence[Structure], batch_size: int = 16, allow_overlaps: bool = False
+    ) -> torch.Tensor:
+        """ln(Tc / K) of many structures (``allow_overlaps``: as in :meth:`make_converter`)."""
+        return self.predict_graphs(self.graphs(structures, allow_overlaps), batch_size)
 
     def predict_structure(self, structure: Structure, *args, **kwargs) -> torch.Tensor:
         """Tc in K of one (ordered or disordered) structure."""

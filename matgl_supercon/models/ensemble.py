@@ -274,12 +274,15 @@ class TcEnsemble:
         return self.predict_graphs(self.graphs(structures, allow_overlaps), batch_size)
 
     @torch.no_grad()
-    def site_contributions(self, structure: Structure) -> torch.Tensor:
-        """Each site's share of the predicted ln Tc, averaged over members like the mean (sums to the mean ln Tc)."""
-        graphs = self.graphs([structure]) if self.gate is not None else None
+    def site_contributions(self, structure: Structure, allow_overlaps: bool = False) -> torch.Tensor:
+        """Each site's share of the predicted ln Tc, averaged over members like the mean (sums to the mean ln Tc).
+
+        ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
+        """
+        graphs = self.graphs([structure], allow_overlaps) if self.gate is not None else None
         shares, own = [], []
         for model, has_own in zip(self.members(), self._own_variance.tolist(), strict=True):
-            model.predict_ln_tc([structure])
+            model.predict_ln_tc([structure], allow_overlaps=allow_overlaps)
             shares.append(model.feature_dict["site_contributions"])
             # Only the gate reads the members' own variances, and only the forests have one.
             own.append(model.predict_graphs_and_variance(graphs)[1] if graphs and has_own else torch.zeros(1))

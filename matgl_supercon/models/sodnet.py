@@ -440,9 +440,14 @@ class SODNet(OccupancyTcModel, MatGLModel):
         structures: Sequence[Structure],
         batch_size: int = 16,
         state_attr: np.ndarray | torch.Tensor | None = None,
+        allow_overlaps: bool = False,
     ) -> torch.Tensor:
-        """ln(Tc / K) of many structures (``state_attr``: one state row each, for a model with ``state_dim``)."""
-        return self.predict_graphs(self.graphs(structures), batch_size, state_attr)
+        """ln(Tc / K) of many structures.
+
+        ``state_attr``: one state row each, for a model with ``state_dim``; ``allow_overlaps``: as in
+        :meth:`make_converter`.
+        """
+        return self.predict_graphs(self.graphs(structures, allow_overlaps), batch_size, state_attr)
 
     def predict_structure(
         self, structure: Structure, state_attr: np.ndarray | torch.Tensor | None = None, *args, **kwargs

@@ -83,6 +83,7 @@ def explore_doping(
     fractions: Sequence[float],
     model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
     out_dir: str | Path | None = None,
+    allow_overlaps: bool = False,
 ) -> list[DopingVariant]:
     """Predict Tc of every (dopant, fraction) variant of ``parent``, best first; optionally write CIFs.
 
@@ -93,6 +94,7 @@ def explore_doping(
         fractions: Dopant fractions of the host occupancy.
         model: Shipped model name, model folder, or loaded ensemble.
         out_dir: When given, each variant is written as ``<formula>.cif`` there.
+        allow_overlaps: Accept two atoms closer than 0.5 A whose occupancies sum above 1 (an atom a CIF lists twice).
 
     Returns:
         Variants sorted by predicted Tc, highest first.
@@ -108,7 +110,7 @@ def explore_doping(
     ensemble = resolve_model(model)
     parent = as_structure(parent)  # once, not once per variant
     variants = [(d, x, substitute(parent, host, d, x)) for d in dopants for x in fractions]
-    predictions = predict_tc([s for _, _, s in variants], ensemble)
+    predictions = predict_tc([s for _, _, s in variants], ensemble, allow_overlaps=allow_overlaps)
     ranked = sorted(
         (DopingVariant(d, x, s, p) for (d, x, s), p in zip(variants, predictions, strict=True)),
         key=lambda v: v.prediction.tc,

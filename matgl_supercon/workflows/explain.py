@@ -32,6 +32,7 @@ def explain_structure(
     structure: Structure | Atoms,
     model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
     png: str | Path | None = None,
+    allow_overlaps: bool = False,
 ) -> list[SiteContribution]:
     """Per-site contributions to the predicted ln Tc, optionally drawn as a bar chart.
 
@@ -45,13 +46,14 @@ def explain_structure(
         structure: Input structure (pymatgen ``Structure`` or ASE ``Atoms``).
         model: Shipped model name, model folder, or loaded ensemble.
         png: Where to save a bar chart of the shares.
+        allow_overlaps: Accept two atoms closer than 0.5 A whose occupancies sum above 1 (an atom a CIF lists twice).
 
     Returns:
         One entry per site, in site order.
     """
     ensemble = resolve_model(model)
     structure = as_structure(structure)
-    shares = ensemble.site_contributions(structure).numpy()
+    shares = ensemble.site_contributions(structure, allow_overlaps).numpy()
     _, site_kinds = classify_disorder(structure)
     rows = [
         SiteContribution(

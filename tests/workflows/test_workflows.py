@@ -217,6 +217,18 @@ def test_predict_and_screen_accept_an_atom_listed_twice_only_when_asked(tiny_mod
     assert taken.formula == "Mg2B" and math.isfinite(taken.tc)
     assert main(["predict", str(path), "--model", str(tiny_model_dir), "--allow-overlaps", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["ln_tc"] == pytest.approx(taken.ln_tc, abs=1e-6)
+    # explain and dope take it too; the site shares still sum to the predicted ln Tc.
+    with pytest.raises(ValueError, match="0.090 A apart"):
+        explain_structure(twice, tiny_model_dir)
+    shares = [r.contribution for r in explain_structure(twice, tiny_model_dir, allow_overlaps=True)]
+    assert sum(shares) == pytest.approx(taken.ln_tc, abs=1e-5)
+    (variant,) = explore_doping(twice, "Mg", ["Al"], [0.1], tiny_model_dir, allow_overlaps=True)
+    assert variant.prediction.formula == "Mg1.8Al0.2B"
+    png = tmp_path / "twice.png"
+    assert main(["explain", str(path), "--model", str(tiny_model_dir), "--png", str(png), "--allow-overlaps"]) == 0
+    assert png.exists() and "sum = ln Tc" in capsys.readouterr().out
+    argv = ["dope", str(path), "--host", "Mg", "--dopants", "Al", "--fractions", "0.1", "--model", str(tiny_model_dir)]
+    assert main([*argv, "--allow-overlaps"]) == 0 and "Mg1.8Al0.2B" in capsys.readouterr().out
     # screen lists the file as an error by default; with the flag it predicts it, into another results file: the
     # setting is recorded beside the model, so one results file never mixes the two.
     refused = screen_folder(tmp_path / "cifs", tmp_path / "strict.csv", tiny_model_dir, progress=False)
