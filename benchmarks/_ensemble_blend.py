@@ -11,7 +11,18 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from _ensemble_members import KINDS, kind
+from _ensemble_members import (
+    KINDS,
+    SHIPPED_COMPOSITION_MEMBERS,
+    configurations,
+    held_out_results,
+    held_out_tree_sd,
+    held_out_tree_variance,
+    kind,
+)
+from sodnet_variants import SHIPPED_SODNET
+
+from matgl_supercon.pretrained import pretrained_dir
 
 #: Step of the grid of kind weights (non-negative, summing to 1) tried on held-out predictions.
 WEIGHT_STEP = 0.05
@@ -118,3 +129,20 @@ def gated_blend(
             means = kind_means(held_out[ids[j]][2])
             prediction[ids[j]] = sum(w[name] * means[name] for name in w)
     return fit(np.ones(len(ids), bool)), prediction, structure_weights, per_fold
+
+
+def shipped_held_out(
+    data: str | None,
+) -> tuple[dict[str, tuple[float, int, dict[str, float]]], dict[str, float]]:
+    """The shipped ``SODNet-SuperCon3D`` ensemble's held-out predictions, rebuilt as ``make_pretrained.py`` scores it.
+
+    Returns:
+        Structure id -> (its ln Tc, the fold that tested it, each configuration's prediction) (:func:`blend`'s
+        ``held_out``), and each structure's cross-validated prediction: its fold's members blended by the gate
+        picked on the other folds (:func:`gated_blend`).
+    """
+    configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], pretrained_dir("SODNet-SuperCon3D"))
+    folds = [f"fold_{k}" for k in range(10)]
+    held_out = held_out_results(configs, folds)
+    tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
+    return held_out, gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]

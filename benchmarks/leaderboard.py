@@ -357,6 +357,8 @@ def main() -> None:
         "spent on fewer or more trees.",
         "- `forest_residuals.py`: those trees corrected by their out-of-fold errors on neighbouring compositions "
         "(residual smoothing), and where their error lies by distance to the nearest training row.",
+        "- `low_tc_gate.py`: the shipped ensemble with a low-Tc gate: where a forest that also grew on the formula "
+        "table's non-superconductors (at a floor Tc) reads cold, the prediction moves towards it.",
         "- `forest_target_encoding.py`: those trees with target encodings (the mean ln Tc of the training rows that "
         "hold each element, or each pair of elements) as inputs.",
         "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "

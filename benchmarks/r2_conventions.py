@@ -27,22 +27,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _ensemble_blend import SODNET_WEIGHT_FLOOR, gated_blend
-from _ensemble_members import (
-    SHIPPED_COMPOSITION_MEMBERS,
-    configurations,
-    held_out_results,
-    held_out_tree_sd,
-    held_out_tree_variance,
-)
+from _ensemble_blend import shipped_held_out
 from _report import header_lines, provenance, write_report
 from leaderboard import QUOTED
-from sodnet_variants import SHIPPED_SODNET
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import load_supercon3d
 from matgl_supercon.graph import classify_disorder
-from matgl_supercon.pretrained import pretrained_dir
 
 RESULTS = Path(__file__).parent / "results"
 #: Leaderboard task -> the paper's regime name.
@@ -89,15 +80,11 @@ def cell_folds(cell: Path, ln_tc: dict[str, float]) -> list[tuple[np.ndarray, np
 def ensemble_folds(data: str | None, ordered: set[str]) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """The shipped ensemble's cross-fitted held-out ``(recorded, predicted)`` ln Tc per fold: ``all`` and
     ``all->O`` (its ordered test structures)."""
-    configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], pretrained_dir("SODNet-SuperCon3D"))
-    folds = [f"fold_{k}" for k in range(10)]
-    held_out = held_out_results(configs, folds)
-    tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
-    _, prediction, _, _ = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)
+    held_out, prediction = shipped_held_out(data)
     out = {}
     for regime, keep in (("all", lambda i: True), ("all->O", lambda i: i in ordered)):
         out[regime] = []
-        for k in range(len(folds)):
+        for k in range(10):
             ids = [i for i, (_, fold, _) in held_out.items() if fold == k and keep(i)]
             out[regime].append((np.array([held_out[i][0] for i in ids]), np.array([prediction[i] for i in ids])))
     return out

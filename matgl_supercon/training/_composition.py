@@ -148,6 +148,7 @@ def fit_composition_forest(
     model_kwargs: dict | None = None,
     config: CompositionForestConfig | None = None,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
+    extra_weights: np.ndarray | None = None,
 ) -> tuple[CompositionForestTc, dict]:
     """Fit a tree ensemble on composition statistics and copy it into a :class:`CompositionForestTc`.
 
@@ -160,6 +161,9 @@ def fit_composition_forest(
         config: Forest settings.
         extra: Further training rows (e.g. formula-table records as virtual crystals), weighted like the others:
             unlike the networks, trees gain from them (``benchmarks/results/composition_forest.md``).
+        extra_weights: ``[n_extra]`` sample weights of the ``extra`` rows (the ``train`` rows weigh 1), e.g. to let
+            floor-Tc rows of non-superconductors shift the leaves they share less. Only with
+            ``config.median_weight`` 0: the leaf median counts every row once.
 
     Returns:
         The model (eval mode) and a summary (``nodes``, ``training_rows``, ``seconds``).
@@ -172,6 +176,17 @@ def fit_composition_forest(
         raise ValueError(f"kind must be one of {sorted(forests)}, got {config.kind!r}")
     if config.criterion not in ("squared_error", "absolute_error"):
         raise ValueError(f"criterion must be 'squared_error' or 'absolute_error', got {config.criterion!r}")
+    if extra_weights is not None:
+        if extra is None:
+            raise ValueError("extra_weights weigh the extra rows; give them as extra")
+        if config.median_weight > 0:
+            raise ValueError("extra_weights need median_weight 0: the leaf median counts every row once")
+        extra_weights = np.asarray(extra_weights, dtype=np.float64)
+        if extra_weights.shape != (len(extra[1]),) or not (np.isfinite(extra_weights) & (extra_weights > 0)).all():
+            raise ValueError(
+                f"extra_weights: need {len(extra[1])} finite weights above 0 (one per extra row), got shape "
+                f"{extra_weights.shape}"
+            )
     started = time.perf_counter()
     parts = {"train": train, **({"extra": extra} if extra is not None else {})}
     arrays = {
@@ -192,7 +207,9 @@ def fit_composition_forest(
         max_features=config.max_features,
         random_state=config.seed,
         n_jobs=config.n_jobs,
-    ).fit(x, y)
+    ).fit(
+        x, y, sample_weight=None if extra_weights is None else np.concatenate([np.ones(len(train[1])), extra_weights])
+    )
     model = CompositionForestTc.from_estimator(
         forest,
         training_rows=(x, y) if config.median_weight > 0 else None,

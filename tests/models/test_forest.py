@@ -124,6 +124,22 @@ def test_trained_forest_is_seeded_blind_to_the_cell_and_follows_occupancies(stru
     assert model.predict_ln_tc([cubic([{"Mg": 0.999999, "Al": 1e-6}, "B"], 3.1)])[0] == pytest.approx(float(ordered))
 
 
+def test_forest_extra_rows_take_sample_weights(structures) -> None:
+    x, y = statistics_and_labels(structures)
+    config = CompositionForestConfig(n_estimators=4, min_samples_leaf=len(x), median_weight=0.0)  # one leaf per tree
+    # One leaf holds every row: it predicts their weighted mean, the extra rows weighing 0.25 each.
+    weights = np.full(len(x) - 30, 0.25)
+    model, _ = fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra=(x[30:], y[30:]), extra_weights=weights)
+    expected = (y[:30].sum() + 0.25 * y[30:].sum()) / (30 + 0.25 * (len(x) - 30))
+    np.testing.assert_allclose(model.predict_statistics(x[:3]).numpy(), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="extra_weights need median_weight 0"):
+        fit_composition_forest((x[:30], y[:30]), GRAPH, extra=(x[30:], y[30:]), extra_weights=weights)
+    with pytest.raises(ValueError, match=r"extra_weights: need \d+ finite weights above 0"):
+        fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra=(x[30:], y[30:]), extra_weights=weights[1:])
+    with pytest.raises(ValueError, match="give them as extra"):
+        fit_composition_forest((x[:30], y[:30]), GRAPH, config, extra_weights=weights)
+
+
 def test_leaf_median_is_the_weighted_median_of_the_training_rows_in_the_leaves(structures, tmp_path) -> None:
     x, y = statistics_and_labels(structures)
     y = np.round(y, 1)  # ties between rows
