@@ -39,6 +39,27 @@ class ForestSpreadGate:
     member_weights: tuple[tuple[float, ...], ...]
 
 
+@dataclass(frozen=True)
+class LowTcGate:
+    """Where a group of members reads cold, their mean takes a share of the prediction.
+
+    The group (``members``) weighs nothing elsewhere. Where its mean ln Tc is below ``threshold``, each structure's
+    weights become ``(1 - weight)`` × the other members' (from ``member_weights`` or the :class:`ForestSpreadGate`)
+    and ``weight`` shared equally by the group. The shipped group is forests that also grew on the formula table's
+    non-superconductors at a floor Tc: alone they score worse than the ensemble, but where they read cold they tell
+    the sub-kelvin superconductors that the other members predict too warm (``benchmarks/results/low_tc_gate.md``).
+
+    Attributes:
+        members: One flag per member: whether it belongs to the group.
+        threshold: ln(Tc / K) below which the group's mean takes its share.
+        weight: The group's share there, in (0, 1].
+    """
+
+    members: tuple[bool, ...]
+    threshold: float
+    weight: float
+
+
 class TcEnsemble:
     """Weighted mean and spread of ln Tc over several Tc models (e.g. the cross-validation fold models).
 
@@ -62,6 +83,7 @@ class TcEnsemble:
         training_elements: Sequence[str] | None = None,
         gate: ForestSpreadGate | None = None,
         sd_scale_edges: Sequence[float] = (),
+        low_tc_gate: LowTcGate | None = None,
     ) -> None:
         """Build the ensemble.
 
@@ -82,6 +104,8 @@ class TcEnsemble:
                 :class:`ForestSpreadGate`); needs a member with a variance of its own (a forest).
             sd_scale_edges: Ascending edges (ln K) of the bands of the predicted mean ln Tc that have their own
                 ``sd_scale`` (a band holds its lower edge); none for one factor.
+            low_tc_gate: A group of members that takes a share of the prediction where it reads cold (see
+                :class:`LowTcGate`); the ``gate`` reads the tree spread of the other forests only.
         """
         if not models:
             raise ValueError("an ensemble needs at least one model")
@@ -108,6 +132,21 @@ class TcEnsemble:
             self.member_weights = w / w.sum()
         # Members with a variance of their own about their prediction (forests: over their trees).
         self._own_variance = torch.as_tensor([hasattr(m, "predict_graphs_and_variance") for m in models])
+        self.low_tc_gate = low_tc_gate
+        self._low = torch.zeros(len(models), dtype=torch.bool)
+        if low_tc_gate is not None:
+            self._low = torch.as_tensor([bool(v) for v in low_tc_gate.members], dtype=torch.bool)
+            if (
+                self._low.shape != (len(models),)
+                or bool(self._low.all())
+                or not bool(self._low.any())
+                or not math.isfinite(low_tc_gate.threshold)
+                or not 0.0 < low_tc_gate.weight <= 1.0
+            ):
+                raise ValueError(
+                    f"low_tc_gate: need one flag per member ({len(models)}), some members in the group and some out, "
+                    f"a finite threshold and a weight in (0, 1]; got {low_tc_gate}"
+                )
         self.gate = gate
         if gate is not None:
             rows = torch.as_tensor([[float(v) for v in row] for row in gate.member_weights], dtype=torch.float64)
@@ -121,7 +160,7 @@ class TcEnsemble:
                     f"gate: need ascending finite edges and, per band (edges + 1), {len(models)} non-negative "
                     f"weights with a positive sum; got edges {list(gate.edges)} and {len(rows)} rows"
                 )
-            if not bool(self._own_variance.any()):
+            if not bool((self._own_variance & ~self._low).any()):
                 raise ValueError("gate: no member has a variance of its own (a CompositionForestTc) to read")
             self._gate_edges, self._gate_weights = edges, rows / rows.sum(1, keepdim=True)
         if weights is not None:
@@ -175,6 +214,8 @@ class TcEnsemble:
             digest.update(f"member_weights={self.member_weights.tolist()!r}".encode())
         if self.gate is not None:
             digest.update(f"gate={self.gate!r}".encode())
+        if self.low_tc_gate is not None:
+            digest.update(f"low_tc_gate={self.low_tc_gate!r}".encode())
         if bool(self._own_variance.any()):
             # Since 2026-12-06 the spread holds the forests' tree variance: results written before differ.
             digest.update(b"spread=mixture")
@@ -235,7 +276,7 @@ class TcEnsemble:
         predicted = [member_prediction(m, graphs, batch_size) for m in self.members()]
         stacked = torch.stack([mean for mean, _ in predicted])
         own = torch.stack([variance for _, variance in predicted]).to(stacked.dtype)
-        w = self.structure_weights(own).to(stacked.dtype)
+        w = self.structure_weights(own, stacked).to(stacked.dtype)
         mean = (w * stacked).sum(0)
         # The unbiased weighted variance for reliability weights (the sample variance for equal weights); none for
         # a single weighted member.
@@ -249,20 +290,33 @@ class TcEnsemble:
         edges = torch.as_tensor(self.sd_scale_edges, dtype=mean.dtype)
         return scales[torch.bucketize(mean, edges, right=True)]
 
-    def structure_weights(self, own_variance: torch.Tensor) -> torch.Tensor:
+    def structure_weights(self, own_variance: torch.Tensor, predictions: torch.Tensor | None = None) -> torch.Tensor:
         """``[n_members, n]`` each member's weight per structure (summing to 1 over members).
 
         ``own_variance`` (``[n_members, n]``, each member's own variance) feeds the gate; without one the weights
-        are ``member_weights``, or equal.
+        are ``member_weights``, or equal. ``predictions`` (``[n_members, n]``, each member's ln Tc) feed the
+        ``low_tc_gate``, which needs them.
         """
         n_members, n = own_variance.shape
         if self.gate is None:
             if self.member_weights is None:
-                return torch.full((n_members, n), 1.0 / n_members, dtype=torch.float64)
-            return self.member_weights[:, None].expand(-1, n)
-        tree_sd = own_variance[self._own_variance].double().mean(0).sqrt()
-        band = torch.bucketize(tree_sd, self._gate_edges, right=True)
-        return self._gate_weights[band].T
+                base = torch.full((n_members, n), 1.0 / n_members, dtype=torch.float64)
+            else:
+                base = self.member_weights[:, None].expand(-1, n)
+        else:
+            tree_sd = own_variance[self._own_variance & ~self._low].double().mean(0).sqrt()
+            band = torch.bucketize(tree_sd, self._gate_edges, right=True)
+            base = self._gate_weights[band].T
+        if self.low_tc_gate is None:
+            return base
+        if predictions is None:
+            raise ValueError("structure_weights: the low_tc_gate reads the members' predictions; give them")
+        outside = base.masked_fill(self._low[:, None], 0.0)
+        outside = outside / outside.sum(0, keepdim=True)
+        group = self._low.double()[:, None].expand(-1, n) / int(self._low.sum())
+        cold = predictions[self._low].double().mean(0) < self.low_tc_gate.threshold
+        share = self.low_tc_gate.weight
+        return torch.where(cold, (1.0 - share) * outside + share * group, outside)
 
     def predict_ln_tc(
         self, structures: Sequence[Structure], batch_size: int = 16, allow_overlaps: bool = False
@@ -286,7 +340,8 @@ class TcEnsemble:
             shares.append(model.feature_dict["site_contributions"])
             # Only the gate reads the members' own variances, and only the forests have one.
             own.append(model.predict_graphs_and_variance(graphs)[1] if graphs and has_own else torch.zeros(1))
-        w = self.structure_weights(torch.stack(own))[:, 0]
+        predictions = torch.stack([s.sum() for s in shares])[:, None]  # each member's ln Tc: its shares' sum
+        w = self.structure_weights(torch.stack(own), predictions)[:, 0]
         return (w.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
 
     def predict_structure(self, structure: Structure) -> torch.Tensor:

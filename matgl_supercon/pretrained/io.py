@@ -10,7 +10,7 @@ import matgl
 
 from matgl_supercon.models._shared_memory import read_state
 from matgl_supercon.models._tc_model import OccupancyTcModel
-from matgl_supercon.models.ensemble import ForestSpreadGate, TcEnsemble
+from matgl_supercon.models.ensemble import ForestSpreadGate, LowTcGate, TcEnsemble
 
 _HERE = Path(__file__).parent
 #: File of an ensemble folder that weights its members (``{"member_weights": {member folder name: weight}}``), and
@@ -20,6 +20,9 @@ _HERE = Path(__file__).parent
 #: (``"training_elements": [...]``, :meth:`TcEnsemble.unseen_elements`). ``"gate": {"edges": [...], "member_weights":
 #: [{member folder name: weight}, ...]}`` weights the whole ensemble per band of its forests' tree spread instead
 #: (:class:`~matgl_supercon.models.ensemble.ForestSpreadGate`); its ``member_weights`` are then the ungated blend.
+#: ``"low_tc_gate": {"members": [member folder name, ...], "threshold": t, "weight": w}`` gives that group of members
+#: a share of the prediction where it reads cold (:class:`~matgl_supercon.models.ensemble.LowTcGate`); a subset
+#: leaves the group out.
 ENSEMBLE_JSON = "ensemble.json"
 #: The subset of the shipped ensemble that reads compositions only: ``load_model(name, members=COMPOSITION_MEMBERS)``.
 COMPOSITION_MEMBERS = "composition"
@@ -107,7 +110,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         models.append(modules[key])
         weights.append(state)
     calibration = path / "calibration.json"
-    name, member_weights, gated = path.name, None, None
+    name, member_weights, gated, low = path.name, None, None, None
     scaling = json.loads(calibration.read_text()) if calibration.exists() else {"sd_scale": 1.0}
     if subset is not None:
         name, scaling = f"{path.name}[{members}]", subset
@@ -130,6 +133,12 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
                     raise ValueError(f"{path / ENSEMBLE_JSON}: gate band {band} must weight every member folder once")
                 rows.append(tuple(band_weights[n] for n in names))
             gated = ForestSpreadGate(tuple(gate["edges"]), tuple(rows))
+        if "low_tc_gate" in described:
+            group = described["low_tc_gate"]
+            if unknown := sorted(set(group["members"]) - set(names)):
+                raise ValueError(f"{path / ENSEMBLE_JSON}: low_tc_gate names members without a folder: {unknown}")
+            members_in = tuple(n in group["members"] for n in names)
+            low = LowTcGate(members_in, float(group["threshold"]), float(group["weight"]))
     # Since 2026-12-07 one factor per band of the predicted Tc; a calibration written before has one for all.
     banded = scaling.get("sd_scale_by_predicted_tc", {"scales": scaling["sd_scale"], "edges_ln_k": ()})
     return TcEnsemble(
@@ -141,4 +150,5 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         member_weights=member_weights,
         training_elements=described.get("training_elements"),
         gate=gated,
+        low_tc_gate=low,
     )

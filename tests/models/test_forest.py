@@ -9,7 +9,7 @@ import torch
 from pymatgen.core import Structure
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
-from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, TcEnsemble
+from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, LowTcGate, TcEnsemble
 from matgl_supercon.models.forest import LEAF, float32_at_most, preorder_layout
 from matgl_supercon.pretrained import load_model
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
@@ -359,4 +359,48 @@ def test_gate_weights_members_by_the_forests_tree_spread_and_loads_from_ensemble
     described["gate"]["member_weights"][1] = {"forest": 1.0}
     (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
     with pytest.raises(ValueError, match="gate band 1 must weight every member folder once"):
+        load_model(tmp_path / "ensemble")
+
+
+def test_low_tc_gate_lets_a_group_share_the_prediction_where_it_reads_cold(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    forest = CompositionForestTc.from_estimator(
+        ExtraTreesRegressor(6, min_samples_leaf=3, random_state=0).fit(x, y), **GRAPH
+    )
+    cold_reader = CompositionForestTc.from_estimator(
+        ExtraTreesRegressor(4, min_samples_leaf=3, random_state=1).fit(x, y - 1.0), **GRAPH
+    )
+    graphs = forest.graphs(structures)
+    base, base_variance = forest.predict_graphs_and_variance(graphs)
+    group, _ = cold_reader.predict_graphs_and_variance(graphs)
+    threshold = float(group.median())
+    gate = LowTcGate((False, True), threshold, 0.5)
+    ensemble = TcEnsemble([forest, cold_reader], member_weights=[1.0, 0.0], low_tc_gate=gate)
+    mean, sd = ensemble.predict_graphs(graphs)
+    cold = group < threshold
+    assert 0 < int(cold.sum()) < len(graphs)
+    # Elsewhere the group weighs nothing: the forest's prediction and its own trees' spread.
+    assert torch.allclose(mean, torch.where(cold, 0.5 * base + 0.5 * group, base), atol=1e-6)
+    assert torch.allclose(sd[~cold], base_variance[~cold].sqrt(), atol=1e-5)
+    assert ensemble.fingerprint() != TcEnsemble([forest, cold_reader], member_weights=[1.0, 0.0]).fingerprint()
+    i = int(cold.nonzero()[0])
+    assert float(ensemble.site_contributions(structures[i]).sum()) == pytest.approx(float(mean[i]), abs=1e-5)
+    for bad in (LowTcGate((True, True), 0.0, 0.5), LowTcGate((False, True), 0.0, 0.0), LowTcGate((True,), 0.0, 1.0)):
+        with pytest.raises(ValueError, match="low_tc_gate: need one flag per member"):
+            TcEnsemble([forest, cold_reader], low_tc_gate=bad)
+    # From ensemble.json, by member folder name; the spread gate reads the other forests' trees only.
+    forest.save(tmp_path / "ensemble" / "forest")
+    cold_reader.save(tmp_path / "ensemble" / "nonsc")
+    edge = float(base_variance.sqrt().median())
+    described = {
+        "member_weights": {"forest": 1.0, "nonsc": 0.0},
+        "gate": {"edges": [edge], "member_weights": [{"forest": 1.0, "nonsc": 0.0}] * 2},
+        "low_tc_gate": {"members": ["nonsc"], "threshold": threshold, "weight": 0.5},
+    }
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    loaded = load_model(tmp_path / "ensemble")
+    assert loaded.low_tc_gate == gate and torch.allclose(loaded.predict_graphs(graphs)[0], mean, atol=1e-6)
+    described["low_tc_gate"]["members"] = ["nonsc", "gone"]
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    with pytest.raises(ValueError, match=r"low_tc_gate names members without a folder: \['gone'\]"):
         load_model(tmp_path / "ensemble")
