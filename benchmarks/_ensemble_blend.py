@@ -22,6 +22,7 @@ from _ensemble_members import (
 )
 from sodnet_variants import SHIPPED_SODNET
 
+from matgl_supercon.benchmarks import mae
 from matgl_supercon.pretrained import pretrained_dir
 
 #: Step of the grid of kind weights (non-negative, summing to 1) tried on held-out predictions.
@@ -34,6 +35,9 @@ SODNET_WEIGHT_FLOOR = 0.05
 #: members' held-out predictions 2, 3 and 5 bands gave 0.507, 0.503 and 0.506 ln K against 0.511 for one weighting
 #: (picked on the other folds; 2026-12-06); 3 was kept.
 GATE_BANDS = 3
+#: The low-Tc rule's grid (:func:`low_tc_rule`): thresholds on the low-Tc forests' ln Tc, and their weight below it.
+LOW_TC_THRESHOLDS = tuple(np.round(np.arange(-2.0, 3.01, 0.2), 1).tolist())
+LOW_TC_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
 def weight_grid(n_kinds: int) -> np.ndarray:
@@ -146,3 +150,27 @@ def shipped_held_out(
     held_out = held_out_results(configs, folds)
     tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
     return held_out, gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
+
+
+def low_tc_gated(ensemble: np.ndarray, forest: np.ndarray, threshold: float, weight: float) -> np.ndarray:
+    """The rule: ``(1 - weight) * ensemble + weight * forest`` where ``forest < threshold``, else ``ensemble``."""
+    return np.where(forest < threshold, (1.0 - weight) * ensemble + weight * forest, ensemble)
+
+
+def low_tc_rule(truth: np.ndarray, ensemble: np.ndarray, forest: np.ndarray) -> tuple[float, float]:
+    """The ``(threshold, weight)`` of the grid with the lowest MAE on these structures (the first of ties)."""
+    grid = [(t, w) for t in LOW_TC_THRESHOLDS for w in LOW_TC_WEIGHTS]
+    errors = [mae(truth, low_tc_gated(ensemble, forest, t, w)) for t, w in grid]
+    return grid[int(np.argmin(errors))]
+
+
+def low_tc_cross_fitted(
+    truth: np.ndarray, ensemble: np.ndarray, forest: np.ndarray, fold: np.ndarray
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Each fold's structures gated by the rule picked on the other folds, and the rule each fold took."""
+    prediction, picks = np.empty(len(truth)), []
+    for k in sorted(set(fold.tolist())):
+        rule = low_tc_rule(truth[fold != k], ensemble[fold != k], forest[fold != k])
+        picks.append(rule)
+        prediction[fold == k] = low_tc_gated(ensemble[fold == k], forest[fold == k], *rule)
+    return prediction, picks

@@ -34,6 +34,11 @@ MEMBER_PREFIX = {"blocks2_composition": ""}
 #: 45 trees instead of 30: 0.491 at 45.4 MB with 6 bytes per tree node). The forests' own spread (the variance over
 #: their trees) calibrates their subset without a second composition configuration.
 SHIPPED_COMPOSITION_MEMBERS = (FOREST_VARIANT,)
+#: The fold forests that ``low_tc_gate.py --save-members`` saves: grown also on the formula table's non-superconductors
+#: at a floor Tc, they take a share of the shipped ensemble's prediction where they read cold (``LowTcGate``) and
+#: weigh nothing elsewhere.
+LOW_TC_VARIANT = "composition_forest_non_superconductors"
+SHIPPED_LOW_TC_MEMBERS = (LOW_TC_VARIANT,)
 #: Member kinds, in the order of their weights in ``calibration.json``.
 KINDS = ("SODNet", "CompositionTc", "CompositionForestTc")
 

@@ -296,18 +296,21 @@ def training_set(
     return np.vstack(x), np.concatenate(y)
 
 
-def fold_arguments(doc: str, out: str) -> argparse.Namespace:
+def fold_arguments(doc: str, out: str, save_members: str | None = None) -> argparse.Namespace:
     """The command line of the forest scripts: ``--data``, ``--folds`` (default all 10), ``--out``, ``--threads``.
 
     Args:
         doc: The script's docstring (its first line describes the command).
         out: Default ``--out`` folder for the per-fold results.
+        save_members: When given, a ``--save-members`` flag with this help text.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--folds", nargs="*", type=int, default=list(range(10)))
     parser.add_argument("--out", default=out)
     parser.add_argument("--threads", type=int, default=2)
+    if save_members is not None:
+        parser.add_argument("--save-members", action="store_true", help=save_members)
     return parser.parse_args()
 
 

@@ -1,7 +1,7 @@
 """A low-Tc gate on the shipped ensemble: where forests that know the non-superconductors read cold, listen to them.
 
 Usage:
-    python benchmarks/low_tc_gate.py --data ../shared/data [--folds 0 1 2] [--threads 2]
+    python benchmarks/low_tc_gate.py --data ../shared/data [--folds 0 1 2] [--threads 2] [--save-members]
 
 The shipped ensemble reads too warm below 1 K: the 231 sub-kelvin structures of SuperCon3D carry a third of its
 held-out error (MAE about 1.16 ln K, bias about +1 ln K; the model card). Forests that also grow on the formula
@@ -17,6 +17,9 @@ forest predicts ln Tc below a threshold, the prediction becomes ``(1 - w)`` × t
 forest's. Threshold (``THRESHOLDS``) and ``w`` (``WEIGHTS``) are picked for each fold on the other nine folds, so
 each fold's score is held out; the rule picked on all folds is reported beside it.
 
+With ``--save-members`` each fold's forest is also saved (``composition_retrieval.member_runs_dir(LOW_TC_VARIANT)``)
+with its test predictions (``member_results_dir``), for ``make_pretrained.py`` to ship as the ``LowTcGate``'s group.
+
 Each fold's forest predictions go to ``--out/fold_K.json`` as they finish (a rerun skips finished folds, and a fresh
 ``--out`` starts from the committed report's folds); the report, with per-family, ordered/disordered and sub-kelvin
 MAE over all test structures, is ``benchmarks/results/low_tc_gate.{json,md}``.
@@ -27,8 +30,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from _ensemble_blend import shipped_held_out
+from _ensemble_blend import low_tc_cross_fitted, low_tc_rule, shipped_held_out
+from _ensemble_members import LOW_TC_VARIANT
 from _report import header_lines, provenance, write_report
+from composition_retrieval import member_results_dir, member_runs_dir
 from forest_inputs import (
     FoldData,
     finished_folds,
@@ -43,7 +48,12 @@ from non_superconductors import non_superconductors
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import atom_fractions, outside_compounds
-from matgl_supercon.training import CompositionForestConfig, fit_composition_forest, write_json_atomic
+from matgl_supercon.training import (
+    CompositionForestConfig,
+    fit_composition_forest,
+    save_model_atomic,
+    write_json_atomic,
+)
 
 RESULTS = Path(__file__).parent / "results"
 #: The non-superconductors' floor Tc (K) and sample weight: ``non_superconductors.py``'s best rule with them all.
@@ -51,45 +61,27 @@ FLOOR_K = 0.5
 FLOOR_WEIGHT = 0.1
 #: Trees of the non-superconductor forest: the shipped members' count.
 NS_TREES = 45
-#: The rule's grid: thresholds on the forest's ln Tc, and the forest's weight below it.
-THRESHOLDS = tuple(np.round(np.arange(-2.0, 3.01, 0.2), 1).tolist())
-WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 ROWS = ("the shipped ensemble", "non-superconductor forest alone", "ensemble with the low-Tc gate")
 
 
-def gated(ensemble: np.ndarray, forest: np.ndarray, threshold: float, weight: float) -> np.ndarray:
-    """The rule: ``(1 - weight) * ensemble + weight * forest`` where ``forest < threshold``, else ``ensemble``."""
-    return np.where(forest < threshold, (1.0 - weight) * ensemble + weight * forest, ensemble)
-
-
-def pick(truth: np.ndarray, ensemble: np.ndarray, forest: np.ndarray) -> tuple[float, float]:
-    """The ``(threshold, weight)`` of the grid with the lowest MAE on these structures (the first of ties)."""
-    grid = [(t, w) for t in THRESHOLDS for w in WEIGHTS]
-    errors = [mae(truth, gated(ensemble, forest, t, w)) for t, w in grid]
-    return grid[int(np.argmin(errors))]
-
-
-def cross_fitted(
-    truth: np.ndarray, ensemble: np.ndarray, forest: np.ndarray, fold: np.ndarray
-) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """Each fold's structures gated by the rule picked on the other folds, and the rule each fold took."""
-    prediction, picks = np.empty(len(truth)), []
-    for k in sorted(set(fold.tolist())):
-        rule = pick(truth[fold != k], ensemble[fold != k], forest[fold != k])
-        picks.append(rule)
-        prediction[fold == k] = gated(ensemble[fold == k], forest[fold == k], *rule)
-    return prediction, picks
-
-
 def main() -> None:
-    args = fold_arguments(__doc__, "runs/low_tc_gate")
+    args = fold_arguments(__doc__, "runs/low_tc_gate", save_members="save the fold forests for make_pretrained.py")
     data = FoldData.load(args.data)
     records, y = data.records, data.y
     x, formula_x = data.member_statistics()
     zero_x, zero_fractions = non_superconductors(args.data)
     fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     out = Path(args.out)
-    for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "low_tc_gate.json"):
+    todo = list(unfinished_folds(data, range(10), out, RESULTS / "low_tc_gate.json"))
+    if args.save_members:  # a finished fold is grown again (the same seed: the same forest) to save its member
+        todo = [
+            (k, out / f"fold_{k}.json", *(np.asarray(block) for block in data.folds[k]))
+            for k in args.folds
+            if not (member_runs_dir(LOW_TC_VARIANT) / "all" / f"fold_{k}" / "model" / "model.json").exists()
+        ]
+    else:
+        todo = [fold for fold in todo if fold[0] in args.folds]
+    for k, path, train, val, test in todo:
         fit, rows = data.member_rows(train, val, test, formula_fractions)
         zeros = np.asarray(outside_compounds(zero_fractions, fractions[test]))
         extra_x = np.vstack([formula_x[rows], zero_x[zeros]])
@@ -101,6 +93,13 @@ def main() -> None:
         )
         prediction = forest.predict_statistics(x[test]).numpy().astype(np.float64)
         print(f"fold {k}: non-superconductor forest {mae(y[test], prediction):.3f} ln K", flush=True)
+        if args.save_members:
+            member = member_runs_dir(LOW_TC_VARIANT) / "all" / f"fold_{k}" / "model"
+            member.parent.mkdir(parents=True, exist_ok=True)
+            save_model_atomic(forest, member)
+            saved = {"ids": [data.ids[i] for i in test], "y_true": y[test].tolist(), "y_pred": prediction.tolist()}
+            saved.update(mae=mae(y[test], prediction), r2=r2(y[test], prediction), epochs_run=None)  # trees: none
+            write_json_atomic(member_results_dir(LOW_TC_VARIANT) / "all" / f"fold_{k}.json", saved)
         write_json_atomic(
             path,
             {
@@ -119,8 +118,8 @@ def main() -> None:
     fold = np.array([held_out[i][1] for i in ids])
     ensemble = np.array([ensemble_by_id[i] for i in ids])
     forest = np.array([forest_by_id[i] for i in ids])
-    with_gate, picks = cross_fitted(truth, ensemble, forest, fold)
-    everywhere = pick(truth, ensemble, forest)
+    with_gate, picks = low_tc_cross_fitted(truth, ensemble, forest, fold)
+    everywhere = low_tc_rule(truth, ensemble, forest)
     predictions = dict(zip(ROWS, (ensemble, forest, with_gate), strict=True))
     # The per-fold layout summarise reads: each row's MAE, R2 and test predictions, in each fold's id order.
     scored = {

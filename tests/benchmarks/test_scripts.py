@@ -778,12 +778,12 @@ def test_shipped_model_card_is_what_the_card_writer_writes_from_its_calibration(
 
 
 def test_low_tc_gate_blends_where_the_forest_reads_cold_with_the_rule_picked_on_other_folds(benchmark_script):
-    script = benchmark_script("low_tc_gate")
+    script = benchmark_script("_ensemble_blend")
     ensemble, forest = np.array([2.0, 2.0, 1.0]), np.array([-2.0, 0.0, 3.0])
-    assert script.gated(ensemble, forest, 0.5, 0.5).tolist() == [0.0, 1.0, 1.0]  # only below the threshold
+    assert script.low_tc_gated(ensemble, forest, 0.5, 0.5).tolist() == [0.0, 1.0, 1.0]  # only below the threshold
     # Two folds: the truth is the forest's where it reads cold, the ensemble's elsewhere.
     truth = np.array([-2.0, 0.0, 1.0, -2.0, 0.0, 1.0])
     fold = np.array([0, 0, 0, 1, 1, 1])
-    prediction, picks = script.cross_fitted(truth, np.tile(ensemble, 2), np.tile(forest, 2), fold)
+    prediction, picks = script.low_tc_cross_fitted(truth, np.tile(ensemble, 2), np.tile(forest, 2), fold)
     # The first threshold above 0 with the forest alone below it: exact on both folds, each picked on the other.
     assert picks == [(0.2, 1.0), (0.2, 1.0)] and prediction.tolist() == truth.tolist()
