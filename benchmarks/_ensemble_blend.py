@@ -9,11 +9,14 @@ blends a fold with the weights picked on the other folds.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 from _ensemble_members import (
     KINDS,
     SHIPPED_COMPOSITION_MEMBERS,
+    SHIPPED_LOW_TC_MEMBERS,
+    Configuration,
     configurations,
     held_out_results,
     held_out_tree_sd,
@@ -22,7 +25,7 @@ from _ensemble_members import (
 )
 from sodnet_variants import SHIPPED_SODNET
 
-from matgl_supercon.benchmarks import mae
+from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.pretrained import pretrained_dir
 
 #: Step of the grid of kind weights (non-negative, summing to 1) tried on held-out predictions.
@@ -136,20 +139,31 @@ def gated_blend(
 
 
 def shipped_held_out(
-    data: str | None,
+    data: str | None, low_tc: bool = True
 ) -> tuple[dict[str, tuple[float, int, dict[str, float]]], dict[str, float]]:
     """The shipped ``SODNet-SuperCon3D`` ensemble's held-out predictions, rebuilt as ``make_pretrained.py`` scores it.
 
+    Args:
+        data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
+        low_tc: With the low-Tc gate (:func:`low_tc_blend`, its ``SHIPPED_LOW_TC_MEMBERS``), as shipped; without
+            it, the blend the gate works on.
+
     Returns:
         Structure id -> (its ln Tc, the fold that tested it, each configuration's prediction) (:func:`blend`'s
-        ``held_out``), and each structure's cross-validated prediction: its fold's members blended by the gate
-        picked on the other folds (:func:`gated_blend`).
+        ``held_out``, the low-Tc group left out), and each structure's cross-validated prediction: its fold's members
+        blended by the gates picked on the other folds (:func:`gated_blend`, then :func:`low_tc_blend`).
     """
-    configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], pretrained_dir("SODNet-SuperCon3D"))
+    shipped = pretrained_dir("SODNet-SuperCon3D")
+    configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], shipped)
     folds = [f"fold_{k}" for k in range(10)]
     held_out = held_out_results(configs, folds)
     tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
-    return held_out, gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
+    prediction = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
+    if low_tc:
+        group = configurations(list(SHIPPED_LOW_TC_MEMBERS), shipped)
+        _, blended = low_tc_blend(group, folds, held_out, {i: (p, {}) for i, p in prediction.items()})
+        prediction = {i: p for i, (p, _) in blended.items()}
+    return held_out, prediction
 
 
 def low_tc_gated(ensemble: np.ndarray, forest: np.ndarray, threshold: float, weight: float) -> np.ndarray:
@@ -174,3 +188,57 @@ def low_tc_cross_fitted(
         picks.append(rule)
         prediction[fold == k] = low_tc_gated(ensemble[fold == k], forest[fold == k], *rule)
     return prediction, picks
+
+
+def low_tc_blend(
+    low_configs: dict[str, Configuration],
+    folds: Sequence[str],
+    held_out: dict[str, tuple[float, int, dict[str, float]]],
+    structure_blend: dict[str, tuple[float, dict[str, float]]],
+) -> tuple[dict, dict[str, tuple[float, dict[str, float]]]]:
+    """The ``LowTcGate`` on top of the blend: its rule, and each structure's prediction and configuration weights.
+
+    Args:
+        low_configs: The group's configurations (forests that also grew on non-superconductors).
+        folds: The folds every configuration finished.
+        held_out: The other configurations' held-out predictions (:func:`blend`'s).
+        structure_blend: Structure id -> (its held-out prediction, each other configuration's weight in it).
+
+    Returns:
+        The rule picked on all folds with its held-out record (``calibration.json``'s ``low_tc_gate``), and each
+        structure's cross-validated prediction and weights, the group's included: where the group's mean reads below
+        the threshold picked on the other folds, the group shares ``weight`` equally; elsewhere it weighs 0.
+    """
+    group_held_out = held_out_results(low_configs, folds)
+    ids = list(held_out)
+    truth = np.array([held_out[i][0] for i in ids])
+    fold = np.array([held_out[i][1] for i in ids])
+    base = np.array([structure_blend[i][0] for i in ids])
+    group = np.array([np.mean([group_held_out[i][2][n] for n in low_configs]) for i in ids])
+    prediction, picks = low_tc_cross_fitted(truth, base, group, fold)
+    rule_of = dict(zip(sorted(set(fold.tolist())), picks, strict=True))
+    blended = {}
+    for j, i in enumerate(ids):
+        threshold, share = rule_of[int(fold[j])]
+        weights = structure_blend[i][1]
+        if group[j] < threshold:
+            group_weights = dict.fromkeys(low_configs, share / len(low_configs))
+            weights = {n: (1.0 - share) * w for n, w in weights.items()} | group_weights
+        else:
+            weights = weights | dict.fromkeys(low_configs, 0.0)
+        blended[i] = (float(prediction[j]), weights)
+    threshold, share = low_tc_rule(truth, base, group)
+    per_fold = sorted(rule_of)
+    record = {
+        "threshold": threshold,
+        "weight": share,
+        "per_fold": [list(rule_of[k]) for k in per_fold],
+        "cold_share": float(np.mean(group < threshold)),
+        "without_held_out_mae": mae(truth, base),
+        "without_held_out_r2_fold_mean": float(np.mean([r2(truth[fold == k], base[fold == k]) for k in per_fold])),
+        "better_folds": sum(
+            bool(mae(truth[fold == k], prediction[fold == k]) < mae(truth[fold == k], base[fold == k]))
+            for k in per_fold
+        ),
+    }
+    return record, blended

@@ -75,6 +75,11 @@ def card_lines(facts: CardFacts, calibration: dict) -> list[str]:
             if "gate" in calibration
             else []
         ),
+        *(
+            ["", *textwrap.wrap(low_tc_paragraph(calibration), 110, break_on_hyphens=False)]
+            if "low_tc_gate" in calibration
+            else []
+        ),
         "",
         "## Data and split",
         "SuperCon3D (Chen et al., NeurIPS 2024): 1,578 ICSD structures (1,016 ordered, 562 disordered) with",
@@ -311,9 +316,10 @@ def gate_paragraph(calibration: dict) -> str:
         "The weights change with how far the forest members' trees disagree on a structure (`gate` in "
         f"`{ENSEMBLE_JSON}`: the square root of the forests' mean variance over their trees, in ln K, in "
         f"{len(bands)} bands of equal counts of held-out structures): {weights}. Where the trees disagree, the "
-        "forests err most, and the networks take weight. The held-out score below uses, for each fold, the bands "
-        f"and weights picked on the other folds: {calibration['held_out_mae']:.3f} ln K (R2 "
-        f"{calibration['held_out_r2_fold_mean']:.3f}) against {gate['ungated_held_out_mae']:.3f} (R2 "
+        "forests err most, and the networks take weight. With, for each fold, the bands and weights picked on the "
+        f"other folds, the members score {gate.get('held_out_mae', calibration['held_out_mae']):.3f} ln K held out (R2 "
+        f"{gate.get('held_out_r2_fold_mean', calibration['held_out_r2_fold_mean']):.3f}) against "
+        f"{gate['ungated_held_out_mae']:.3f} (R2 "
         f"{gate['ungated_held_out_r2_fold_mean']:.3f}) with one weighting for every structure, lower on "
         f"{gate['better_folds']} of {len(gate['per_fold'])} folds."
     )
@@ -361,3 +367,21 @@ def near_copy_lines(memory_names: Sequence[str]) -> list[str]:
         "  composition, lightly doped copies such as Mg0.997Fe0.003B2 beside MgB2: no held-out structure reads its",
         "  own compound's Tc from the formula table (benchmarks/results/formula_scope.md).",
     ]
+
+
+def low_tc_paragraph(calibration: dict) -> str:
+    """The model card's account of the low-Tc gate (``calibration["low_tc_gate"]``)."""
+    low = calibration["low_tc_gate"]
+    rules = sorted({tuple(rule) for rule in low["per_fold"]})
+    return (
+        "Below 1 K the members above read too warm. Beside them the ensemble holds forests that also grew on the "
+        "formula table's non-superconductors at a floor Tc of 0.5 K (`LowTcGate`, `low_tc_gate` in "
+        f"`{ENSEMBLE_JSON}`): alone they score worse, but where their mean reads ln Tc below {low['threshold']:.1f} "
+        f"(Tc below {np.exp(low['threshold']):.2f} K; {low['cold_share']:.0%} of the held-out structures) they take "
+        f"{low['weight']:.2f} of the weight, and none elsewhere. With each fold's rule picked on the other folds ("
+        + ", ".join(f"below {t:.1f} with {w:.2f}" for t, w in rules)
+        + f"), the held-out score below is {calibration['held_out_mae']:.3f} ln K (R2 "
+        f"{calibration['held_out_r2_fold_mean']:.3f}) against {low['without_held_out_mae']:.3f} (R2 "
+        f"{low['without_held_out_r2_fold_mean']:.3f}) without them, lower on {low['better_folds']} of "
+        f"{len(low['per_fold'])} folds (benchmarks/results/low_tc_gate.md)."
+    )

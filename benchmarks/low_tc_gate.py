@@ -1,21 +1,22 @@
-"""A low-Tc gate on the shipped ensemble: where forests that know the non-superconductors read cold, listen to them.
+"""The shipped ensemble's low-Tc gate: where forests that know the non-superconductors read cold, listen to them.
 
 Usage:
     python benchmarks/low_tc_gate.py --data ../shared/data [--folds 0 1 2] [--threads 2] [--save-members]
 
-The shipped ensemble reads too warm below 1 K: the 231 sub-kelvin structures of SuperCon3D carry a third of its
-held-out error (MAE about 1.16 ln K, bias about +1 ln K; the model card). Forests that also grow on the formula
-table's non-superconductors at a floor Tc (``non_superconductors.py``) read colder there, but worse everywhere else
-(0.538 ln K against 0.499 with 200 trees). This script uses them only where they read cold.
+Without the gate the shipped ensemble reads too warm below 1 K: the 231 sub-kelvin structures of SuperCon3D carry a
+third of its held-out error (MAE about 1.16 ln K, bias about +1 ln K; the model card). Forests that also grow on the
+formula table's non-superconductors at a floor Tc (``non_superconductors.py``) read colder there, but worse
+everywhere else (0.538 ln K against 0.499 with 200 trees). This script uses them only where they read cold.
 
 Each fold grows one such forest (``NS_TREES`` extra trees, the members' other settings, the mean of the trees) on
 the shipped forest members' rows (the fold's training and validation structures and the formula table's
 superconductors 0.02 or more from its test compounds) and on the formula table's Tc = 0 compositions of the same
 scope at ln ``FLOOR_K``, each weighing ``FLOOR_WEIGHT`` (``fit_composition_forest(..., extra_weights=...)``). The
-rule, on top of the shipped ensemble's held-out predictions (``_ensemble_blend.shipped_held_out``): where that
-forest predicts ln Tc below a threshold, the prediction becomes ``(1 - w)`` × the ensemble's + ``w`` × the
-forest's. Threshold (``THRESHOLDS``) and ``w`` (``WEIGHTS``) are picked for each fold on the other nine folds, so
-each fold's score is held out; the rule picked on all folds is reported beside it.
+rule, on top of the shipped ensemble's held-out predictions without it (``_ensemble_blend.shipped_held_out``,
+``low_tc=False``): where that forest predicts ln Tc below a threshold, the prediction becomes ``(1 - w)`` × the
+ensemble's + ``w`` × the forest's. Threshold (``_ensemble_blend.LOW_TC_THRESHOLDS``) and ``w`` (``LOW_TC_WEIGHTS``)
+are picked for each fold on the other nine folds, so each fold's score is held out; the rule picked on all folds is
+reported beside it.
 
 With ``--save-members`` each fold's forest is also saved (``composition_retrieval.member_runs_dir(LOW_TC_VARIANT)``)
 with its test predictions (``member_results_dir``), for ``make_pretrained.py`` to ship as the ``LowTcGate``'s group.
@@ -61,7 +62,7 @@ FLOOR_K = 0.5
 FLOOR_WEIGHT = 0.1
 #: Trees of the non-superconductor forest: the shipped members' count.
 NS_TREES = 45
-ROWS = ("the shipped ensemble", "non-superconductor forest alone", "ensemble with the low-Tc gate")
+ROWS = ("the ensemble without the gate", "non-superconductor forest alone", "the ensemble with the low-Tc gate")
 
 
 def main() -> None:
@@ -112,7 +113,7 @@ def main() -> None:
         )
     per_fold = finished_folds(out)
     forest_by_id = {i: p for f in per_fold.values() for i, p in zip(f["ids"], f["y_pred"], strict=True)}
-    held_out, ensemble_by_id = shipped_held_out(args.data)
+    held_out, ensemble_by_id = shipped_held_out(args.data, low_tc=False)
     ids = [i for i in held_out if i in forest_by_id]
     truth = np.array([held_out[i][0] for i in ids])
     fold = np.array([held_out[i][1] for i in ids])
@@ -153,8 +154,9 @@ def main() -> None:
     taken = sorted({(t, w) for t, w in picks})
     meta = provenance("python benchmarks/low_tc_gate.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
-        *header_lines("A low-Tc gate on the shipped ensemble (SuperCon3D all/all)", meta),
-        f"{len(scored)} folds; the shipped ensemble's held-out predictions (each fold's members, gated as picked on "
+        *header_lines("The low-Tc gate of the shipped ensemble (SuperCon3D all/all)", meta),
+        f"{len(scored)} folds; the shipped ensemble's held-out predictions without the low-Tc gate (each fold's "
+        "members, gated as picked on "
         f"the other folds). Non-superconductor forest: {NS_TREES} extra trees (the mean of the trees) on the shipped "
         f"forests' rows ({row_range(per_fold, 'formula_rows')} formula rows) and "
         f"{row_range(per_fold, 'non_superconductor_rows')} Tc = 0 compositions at {FLOOR_K:g} K weighing "
@@ -163,7 +165,7 @@ def main() -> None:
         + ", ".join(f"below {t:g} with w {w:g}" for t, w in taken)
         + f"; on all folds: below {everywhere[0]:g} with w {everywhere[1]:g}). Family and order columns: MAE ln K "
         "over every fold's test structures. The last column counts the folds on which the row's MAE is below the "
-        "ensemble's.",
+        "ensemble's without the gate.",
         "",
         *header,
         *table,

@@ -59,10 +59,11 @@ from pathlib import Path
 import matgl
 import numpy as np
 import torch
-from _ensemble_blend import SODNET_WEIGHT_FLOOR, blend, gated_blend
+from _ensemble_blend import SODNET_WEIGHT_FLOOR, blend, gated_blend, low_tc_blend
 from _ensemble_calibration import calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
 from _ensemble_members import (
     SHIPPED_COMPOSITION_MEMBERS,
+    SHIPPED_LOW_TC_MEMBERS,
     configurations,
     held_out_results,
     held_out_tree_sd,
@@ -109,11 +110,19 @@ def main() -> None:
         default=[],
         help="with --members-from-shipped: configurations retrained since, taken from their runs all the same",
     )
+    parser.add_argument(
+        "--low-tc-members",
+        nargs="*",
+        default=list(SHIPPED_LOW_TC_MEMBERS),
+        help="forest configurations that form the LowTcGate's group (default: SHIPPED_LOW_TC_MEMBERS; none: no gate)",
+    )
     args = parser.parse_args()
-    if unknown := sorted(set(args.from_runs) - set(args.variants)):
-        raise SystemExit(f"--from-runs {' '.join(unknown)}: not among the --variants")
+    if unknown := sorted(set(args.from_runs) - set(args.variants) - set(args.low_tc_members)):
+        raise SystemExit(f"--from-runs {' '.join(unknown)}: not among the --variants or --low-tc-members")
     shipped = pretrained_dir(args.name)
-    configs = configurations(args.variants, shipped if args.members_from_shipped else None, args.from_runs)
+    source = shipped if args.members_from_shipped else None
+    configs = configurations(args.variants, source, args.from_runs)
+    low_configs = configurations(args.low_tc_members, source, args.from_runs)
     if len(configs) < 2:
         raise SystemExit("the spread is calibrated on the held-out members' disagreement: give two configurations")
     # Only folds that every configuration finished, so each held-out structure has one member per configuration.
@@ -121,7 +130,7 @@ def main() -> None:
         set.intersection(
             *(
                 {f.stem for f in c.results.glob("fold_*.json") if (c.model(f.stem) / "model.json").exists()}
-                for c in configs.values()
+                for c in {**configs, **low_configs}.values()
             )
         ),
         key=lambda name: int(name.split("_")[1]),
@@ -135,7 +144,7 @@ def main() -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     rows = []
-    for name, config in configs.items():
+    for name, config in {**configs, **low_configs}.items():
         for fold in folds:
             copy_member(config.model(fold), out / f"{config.prefix}{fold}")
             result = json.loads((config.results / f"{fold}.json").read_text())
@@ -160,6 +169,14 @@ def main() -> None:
             held_out, held_out_tree_sd(tree_variance), SODNET_WEIGHT_FLOOR
         )
         structure_blend = {i: (gated[i], config_weights(gated_weights[i])) for i in held_out}
+    spread_gated = {i: prediction for i, (prediction, _) in structure_blend.items()}  # before any low-Tc gate
+    low_tc, own_variance, predictions = None, dict(tree_variance), {i: p for i, (_, _, p) in held_out.items()}
+    if low_configs:
+        low_tc, structure_blend = low_tc_blend(low_configs, folds, held_out, structure_blend)
+        for i, (_, _, p) in held_out_results(low_configs, folds).items():
+            predictions[i] = {**predictions[i], **p}
+        for i, v in held_out_tree_variance(low_configs, folds, held_out_results(low_configs, folds), args.data).items():
+            own_variance[i] = {**own_variance.get(i, {}), **v}
     subsets = {}
     composition = [n for n in configs if is_composition(n)]
     if composition and len(composition) < len(configs):
@@ -168,8 +185,10 @@ def main() -> None:
         )
     elements = training_elements(args.data)
     absent = [e for e in ALL_ELEMENTS if e not in elements]
+    low_members = [f"{c.prefix}{fold}" for c in low_configs.values() for fold in folds]
     if len(weights) > 1:
         member_weights = {f"{c.prefix}{fold}": config_weight[name] for name, c in configs.items() for fold in folds}
+        member_weights.update(dict.fromkeys(low_members, 0.0))  # the low-Tc group weighs only where it reads cold
         described = {
             "member_weights": member_weights,
             **(
@@ -178,9 +197,12 @@ def main() -> None:
                         "edges": gate["edges"],
                         "member_weights": [
                             {
-                                f"{c.prefix}{fold}": config_weights(w)[name]
-                                for name, c in configs.items()
-                                for fold in folds
+                                **{
+                                    f"{c.prefix}{fold}": config_weights(w)[name]
+                                    for name, c in configs.items()
+                                    for fold in folds
+                                },
+                                **dict.fromkeys(low_members, 0.0),
                             }
                             for w in gate["kind_weights"]
                         ],
@@ -191,6 +213,11 @@ def main() -> None:
             ),
             "subsets": {k: {n: v[n] for n in ("member_weights", "sd_scale")} for k, v in subsets.items()},
             "training_elements": elements,
+            **(
+                {"low_tc_gate": {"members": low_members, "threshold": low_tc["threshold"], "weight": low_tc["weight"]}}
+                if low_tc
+                else {}
+            ),
         }
         write_json_atomic(out / ENSEMBLE_JSON, described)
     # Members given the same memory set end their retrieval memories with the same rows (the formula table):
@@ -207,13 +234,14 @@ def main() -> None:
         out,
         args.data,
         {
-            i: (t, structure_blend[i][0], held_out_spread(p, structure_blend[i][1], tree_variance.get(i)))
-            for i, (t, _, p) in held_out.items()
+            i: (t, structure_blend[i][0], held_out_spread(predictions[i], structure_blend[i][1], own_variance.get(i)))
+            for i, (t, _, _) in held_out.items()
         },
         {i: k for i, (_, k, _) in held_out.items()},
     )
-    between = np.array([held_out_spread(p, structure_blend[i][1]) for i, (_, _, p) in held_out.items()])
+    between = np.array([held_out_spread(predictions[i], structure_blend[i][1]) for i in held_out])
     error = np.array([abs(t - structure_blend[i][0]) for i, (t, _, _) in held_out.items()])
+    spread_gated_error = np.array([abs(t - spread_gated[i]) for i, (t, _, _) in held_out.items()])
     calibration["spearman_between_members"] = float(spearmanr(between, error).statistic)
     calibration["mae_by_spread_fifth_between_members"] = mae_by_spread_fifth(error, between)
     calibration["kind_weights"] = weights
@@ -224,9 +252,21 @@ def main() -> None:
         calibration["gate"] = {
             **gate,
             "per_fold": gate_per_fold,
+            "held_out_mae": float(spread_gated_error.mean()),
+            "held_out_r2_fold_mean": float(
+                np.mean(
+                    [
+                        r2(ungated_truth[folds_of == k], np.array([spread_gated[i] for i in held_out])[folds_of == k])
+                        for k in set(folds_of.tolist())
+                    ]
+                )
+            ),
             "ungated_held_out_mae": mae(ungated_truth, ungated_prediction),
             "better_folds": sum(
-                bool(error[folds_of == k].mean() < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean())
+                bool(
+                    spread_gated_error[folds_of == k].mean()
+                    < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean()
+                )
                 for k in set(folds_of.tolist())
             ),
             "ungated_held_out_r2_fold_mean": float(
@@ -238,11 +278,14 @@ def main() -> None:
                 )
             ),
         }
+    if low_tc:
+        calibration["low_tc_gate"] = low_tc
     calibration["kind_weights_per_fold"] = fold_weights
     calibration["subsets"] = {k: {n: v for n, v in s.items() if n != "member_weights"} for k, s in subsets.items()}
     write_json_atomic(out / "calibration.json", calibration)
     command = (
         f"python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"
+        f" --low-tc-members {' '.join(args.low_tc_members)}"
         f"{' --members-from-shipped' if args.members_from_shipped else ''}"
         f"{''.join(f' --from-runs {name}' for name in args.from_runs)}"
     )
@@ -250,7 +293,9 @@ def main() -> None:
         name=args.name,
         command=command,
         members=rows,
-        architectures={name: architecture(out / f"{c.prefix}{folds[0]}") for name, c in configs.items()},
+        architectures={
+            name: architecture(out / f"{c.prefix}{folds[0]}") for name, c in {**configs, **low_configs}.items()
+        },
         weights=weights,
         fold_weights=fold_weights,
         size_mb=sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6,

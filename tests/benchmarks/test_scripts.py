@@ -749,7 +749,8 @@ def test_shipped_model_card_is_what_the_card_writer_writes_from_its_calibration(
     calibration = json.loads((shipped / "calibration.json").read_text())
     command = shipped_card[-1].split("`")[1]
     variants = command.split("--variants ")[1].split(" --")[0].split()
-    configs = members.configurations(variants, shipped)
+    low_tc = command.split("--low-tc-members ")[1].split(" --")[0].split() if "--low-tc-members " in command else []
+    configs = members.configurations(variants + low_tc, shipped)
     rows = []
     for name, config in configs.items():
         for k in range(10):
