@@ -9,14 +9,12 @@ blends a fold with the weights picked on the other folds.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 import numpy as np
 from _ensemble_members import (
     KINDS,
     SHIPPED_COMPOSITION_MEMBERS,
     SHIPPED_LOW_TC_MEMBERS,
-    Configuration,
     configurations,
     held_out_results,
     held_out_tree_sd,
@@ -160,8 +158,8 @@ def shipped_held_out(
     tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
     prediction = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
     if low_tc:
-        group = configurations(list(SHIPPED_LOW_TC_MEMBERS), shipped)
-        _, blended = low_tc_blend(group, folds, held_out, {i: (p, {}) for i, p in prediction.items()})
+        group = held_out_results(configurations(list(SHIPPED_LOW_TC_MEMBERS), shipped), folds)
+        _, blended = low_tc_blend(group, held_out, {i: (p, {}) for i, p in prediction.items()})
         prediction = {i: p for i, (p, _) in blended.items()}
     return held_out, prediction
 
@@ -191,16 +189,15 @@ def low_tc_cross_fitted(
 
 
 def low_tc_blend(
-    low_configs: dict[str, Configuration],
-    folds: Sequence[str],
+    group_held_out: dict[str, tuple[float, int, dict[str, float]]],
     held_out: dict[str, tuple[float, int, dict[str, float]]],
     structure_blend: dict[str, tuple[float, dict[str, float]]],
 ) -> tuple[dict, dict[str, tuple[float, dict[str, float]]]]:
     """The ``LowTcGate`` on top of the blend: its rule, and each structure's prediction and configuration weights.
 
     Args:
-        low_configs: The group's configurations (forests that also grew on non-superconductors).
-        folds: The folds every configuration finished.
+        group_held_out: The group's held-out predictions (:func:`held_out_results` of its configurations: forests
+            that also grew on non-superconductors).
         held_out: The other configurations' held-out predictions (:func:`blend`'s).
         structure_blend: Structure id -> (its held-out prediction, each other configuration's weight in it).
 
@@ -209,31 +206,31 @@ def low_tc_blend(
         structure's cross-validated prediction and weights, the group's included: where the group's mean reads below
         the threshold picked on the other folds, the group shares ``weight`` equally; elsewhere it weighs 0.
     """
-    group_held_out = held_out_results(low_configs, folds)
+    group = list(next(iter(group_held_out.values()))[2])
     ids = list(held_out)
     truth = np.array([held_out[i][0] for i in ids])
     fold = np.array([held_out[i][1] for i in ids])
     base = np.array([structure_blend[i][0] for i in ids])
-    group = np.array([np.mean([group_held_out[i][2][n] for n in low_configs]) for i in ids])
-    prediction, picks = low_tc_cross_fitted(truth, base, group, fold)
+    group_mean = np.array([np.mean([group_held_out[i][2][n] for n in group]) for i in ids])
+    prediction, picks = low_tc_cross_fitted(truth, base, group_mean, fold)
     rule_of = dict(zip(sorted(set(fold.tolist())), picks, strict=True))
     blended = {}
     for j, i in enumerate(ids):
         threshold, share = rule_of[int(fold[j])]
         weights = structure_blend[i][1]
-        if group[j] < threshold:
-            group_weights = dict.fromkeys(low_configs, share / len(low_configs))
+        if group_mean[j] < threshold:
+            group_weights = dict.fromkeys(group, share / len(group))
             weights = {n: (1.0 - share) * w for n, w in weights.items()} | group_weights
         else:
-            weights = weights | dict.fromkeys(low_configs, 0.0)
+            weights = weights | dict.fromkeys(group, 0.0)
         blended[i] = (float(prediction[j]), weights)
-    threshold, share = low_tc_rule(truth, base, group)
+    threshold, share = low_tc_rule(truth, base, group_mean)
     per_fold = sorted(rule_of)
     record = {
         "threshold": threshold,
         "weight": share,
         "per_fold": [list(rule_of[k]) for k in per_fold],
-        "cold_share": float(np.mean(group < threshold)),
+        "cold_share": float(np.mean(group_mean < threshold)),
         "without_held_out_mae": mae(truth, base),
         "without_held_out_r2_fold_mean": float(np.mean([r2(truth[fold == k], base[fold == k]) for k in per_fold])),
         "better_folds": sum(

@@ -172,10 +172,11 @@ def main() -> None:
     spread_gated = {i: prediction for i, (prediction, _) in structure_blend.items()}  # before any low-Tc gate
     low_tc, own_variance, predictions = None, dict(tree_variance), {i: p for i, (_, _, p) in held_out.items()}
     if low_configs:
-        low_tc, structure_blend = low_tc_blend(low_configs, folds, held_out, structure_blend)
-        for i, (_, _, p) in held_out_results(low_configs, folds).items():
+        group_held_out = held_out_results(low_configs, folds)
+        low_tc, structure_blend = low_tc_blend(group_held_out, held_out, structure_blend)
+        for i, (_, _, p) in group_held_out.items():
             predictions[i] = {**predictions[i], **p}
-        for i, v in held_out_tree_variance(low_configs, folds, held_out_results(low_configs, folds), args.data).items():
+        for i, v in held_out_tree_variance(low_configs, folds, group_held_out, args.data).items():
             own_variance[i] = {**own_variance.get(i, {}), **v}
     subsets = {}
     composition = [n for n in configs if is_composition(n)]
