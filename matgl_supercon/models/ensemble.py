@@ -163,6 +163,11 @@ class TcEnsemble:
             if not bool((self._own_variance & ~self._low).any()):
                 raise ValueError("gate: no member has a variance of its own (a CompositionForestTc) to read")
             self._gate_edges, self._gate_weights = edges, rows / rows.sum(1, keepdim=True)
+        if low_tc_gate is not None:
+            # Outside its cold structures the group weighs nothing: the other members must carry the weight there.
+            rows = self._gate_weights if gate is not None else self.member_weights
+            if rows is not None and not bool((rows.reshape(-1, len(models))[:, ~self._low].sum(1) > 0).all()):
+                raise ValueError("low_tc_gate: the members outside the group need a positive weight (every gate band)")
         if weights is not None:
             if len(weights) != len(models):
                 raise ValueError(f"{len(weights)} sets of weights for {len(models)} models")

@@ -388,6 +388,8 @@ def test_low_tc_gate_lets_a_group_share_the_prediction_where_it_reads_cold(struc
     for bad in (LowTcGate((True, True), 0.0, 0.5), LowTcGate((False, True), 0.0, 0.0), LowTcGate((True,), 0.0, 1.0)):
         with pytest.raises(ValueError, match="low_tc_gate: need one flag per member"):
             TcEnsemble([forest, cold_reader], low_tc_gate=bad)
+    with pytest.raises(ValueError, match="the members outside the group need a positive weight"):
+        TcEnsemble([forest, cold_reader], member_weights=[0.0, 1.0], low_tc_gate=gate)
     # From ensemble.json, by member folder name; the spread gate reads the other forests' trees only.
     forest.save(tmp_path / "ensemble" / "forest")
     cold_reader.save(tmp_path / "ensemble" / "nonsc")
