@@ -10,10 +10,11 @@ recorded Tc for the model card.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _ensemble_blend import blend
+from _ensemble_blend import blend, low_tc_blend
 from _ensemble_members import Configuration, kind
 from scipy.stats import spearmanr
 from sklearn.linear_model import QuantileRegressor
@@ -111,23 +112,47 @@ def banded_sd_scale(
     return {"edges_ln_k": edges.tolist(), "scales": scales.tolist(), "bands": tc_band_names()}, sd, crossed
 
 
+@dataclass(frozen=True)
+class LowTcGroup:
+    """The ``LowTcGate``'s group of configurations and their held-out predictions and tree variances."""
+
+    configs: dict[str, Configuration]
+    held_out: dict[str, tuple[float, int, dict[str, float]]]  # as :func:`held_out_results` gives them
+    tree_variance: dict[str, dict[str, float]]  # as :func:`held_out_tree_variance` gives them
+
+    def joined(
+        self, predictions: dict[str, dict[str, float]], own_variance: dict[str, dict[str, float]]
+    ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+        """Each structure's configuration predictions and own variances with the group's beside them."""
+        joined = {i: {**p, **self.held_out[i][2]} for i, p in predictions.items()}
+        variance = {i: {**own_variance.get(i, {}), **self.tree_variance.get(i, {})} for i in predictions}
+        return joined, variance
+
+
 def composition_subset(
     configs: dict[str, Configuration],
     folds: list[str],
     held_out: dict[str, tuple[float, int, dict[str, float]]],
     own_variance: dict[str, dict[str, float]],
+    group: LowTcGroup | None = None,
 ) -> dict:
     """Weights, spread scale and held-out score of the composition members alone (``load_model(members=...)``).
 
-    Blended and calibrated as the whole ensemble is (:func:`blend`, :func:`held_out_spread`), on the same
-    held-out predictions without the SODNet members'. Members of a kind the blend weighs 0 are not in the subset.
+    Blended and calibrated as the whole ensemble is (:func:`blend`, :func:`held_out_spread`, and with a ``group``
+    the low-Tc gate, :func:`low_tc_blend`), on the same held-out predictions without the SODNet members'. Members
+    of a kind the blend weighs 0 are not in the subset; the group's are, weighing 0 outside its gate.
     """
     own = {i: (t, k, {n: p[n] for n in configs}) for i, (t, k, p) in held_out.items()}
     weights, blended, fold_weights = blend(own)
     config_weight = {n: weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
     ids = list(own)
-    truth, prediction = np.array([own[i][0] for i in ids]), np.array([blended[i] for i in ids])
-    spread = np.array([held_out_spread(own[i][2], config_weight, own_variance.get(i)) for i in ids])
+    structure = {i: (blended[i], config_weight) for i in ids}
+    predictions, variance, low = {i: own[i][2] for i in ids}, own_variance, None
+    if group is not None:
+        low, structure = low_tc_blend(group.held_out, own, structure)
+        predictions, variance = group.joined(predictions, own_variance)
+    truth, prediction = np.array([own[i][0] for i in ids]), np.array([structure[i][0] for i in ids])
+    spread = np.array([held_out_spread(predictions[i], structure[i][1], variance.get(i)) for i in ids])
     error, fold = np.abs(truth - prediction), np.array([own[i][1] for i in ids])
     banded, sd, crossed = banded_sd_scale(error, spread, prediction, fold)
     per_fold = [
@@ -136,11 +161,21 @@ def composition_subset(
     ]
     # A kind the blend drops (weight 0) is left out of the subset: loading it would cost time for nothing.
     kept = {n: c for n, c in configs.items() if config_weight[n] > 0}
+    group_members = [f"{c.prefix}{f}" for c in (group.configs.values() if group else ()) for f in folds]
     return {
-        "member_weights": {f"{c.prefix}{f}": config_weight[n] for n, c in kept.items() for f in folds},
+        "member_weights": {f"{c.prefix}{f}": config_weight[n] for n, c in kept.items() for f in folds}
+        | dict.fromkeys(group_members, 0.0),
+        **(
+            {
+                "low_tc_gate": {"members": group_members, "threshold": low["threshold"], "weight": low["weight"]},
+                "low_tc": low,
+            }
+            if low
+            else {}
+        ),
         "sd_scale": fit_sd_scale(error, spread),  # one factor for all, for comparison
         "sd_scale_by_predicted_tc": banded,
-        "n_members": len(kept) * len(folds),
+        "n_members": len(kept) * len(folds) + len(group_members),
         "kind_weights": weights,
         "kind_weights_per_fold": fold_weights,
         "held_out_mae": float(error.mean()),

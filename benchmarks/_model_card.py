@@ -264,6 +264,12 @@ def subset_lines(subsets: dict[str, dict], calibration: dict) -> list[str]:
         return []
     s = subsets[COMPOSITION_MEMBERS]
     weights = ", ".join(f"{k} {w:.2f}" for k, w in s["kind_weights"].items() if w > 0)
+    if "low_tc" in s:  # the low-Tc group is a composition member too
+        low = s["low_tc"]
+        weights += (
+            f"; with the low-Tc gate, below ln Tc {low['threshold']:.1f} weighing {low['weight']:.2f}, which takes it "
+            f"from {low['without_held_out_mae']:.3f} to {s['held_out_mae']:.3f}"
+        )
     speed = "faster than the whole ensemble"
     cost = json.loads(COST.read_text()) if COST.exists() else {}
     if {"shipped_ensemble", "shipped_composition_members"} <= set(cost):

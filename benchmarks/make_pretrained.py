@@ -60,7 +60,7 @@ import matgl
 import numpy as np
 import torch
 from _ensemble_blend import SODNET_WEIGHT_FLOOR, blend, gated_blend, low_tc_blend
-from _ensemble_calibration import calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
+from _ensemble_calibration import LowTcGroup, calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
 from _ensemble_members import (
     SHIPPED_COMPOSITION_MEMBERS,
     SHIPPED_LOW_TC_MEMBERS,
@@ -85,6 +85,9 @@ from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
 from matgl_supercon.pretrained import pretrained_dir
 from matgl_supercon.pretrained.io import COMPOSITION_MEMBERS, ENSEMBLE_JSON
 from matgl_supercon.training import write_json_atomic
+
+#: What ``ensemble.json`` keeps of a member subset (``load_model(members=...)`` reads them).
+SUBSET_FIELDS = ("member_weights", "sd_scale", "sd_scale_by_predicted_tc", "low_tc_gate")
 
 
 def main() -> None:
@@ -171,18 +174,19 @@ def main() -> None:
         structure_blend = {i: (gated[i], config_weights(gated_weights[i])) for i in held_out}
     spread_gated = {i: prediction for i, (prediction, _) in structure_blend.items()}  # before any low-Tc gate
     low_tc, own_variance, predictions = None, dict(tree_variance), {i: p for i, (_, _, p) in held_out.items()}
+    group = None
     if low_configs:
         group_held_out = held_out_results(low_configs, folds)
+        group = LowTcGroup(
+            low_configs, group_held_out, held_out_tree_variance(low_configs, folds, group_held_out, args.data)
+        )
         low_tc, structure_blend = low_tc_blend(group_held_out, held_out, structure_blend)
-        for i, (_, _, p) in group_held_out.items():
-            predictions[i] = {**predictions[i], **p}
-        for i, v in held_out_tree_variance(low_configs, folds, group_held_out, args.data).items():
-            own_variance[i] = {**own_variance.get(i, {}), **v}
+        predictions, own_variance = group.joined(predictions, own_variance)
     subsets = {}
     composition = [n for n in configs if is_composition(n)]
     if composition and len(composition) < len(configs):
         subsets[COMPOSITION_MEMBERS] = composition_subset(
-            {n: configs[n] for n in composition}, folds, held_out, tree_variance
+            {n: configs[n] for n in composition}, folds, held_out, tree_variance, group
         )
     elements = training_elements(args.data)
     absent = [e for e in ALL_ELEMENTS if e not in elements]
@@ -212,7 +216,7 @@ def main() -> None:
                 if gate
                 else {}
             ),
-            "subsets": {k: {n: v[n] for n in ("member_weights", "sd_scale")} for k, v in subsets.items()},
+            "subsets": {k: {n: v[n] for n in SUBSET_FIELDS if n in v} for k, v in subsets.items()},
             "training_elements": elements,
             **(
                 {"low_tc_gate": {"members": low_members, "threshold": low_tc["threshold"], "weight": low_tc["weight"]}}
@@ -282,7 +286,9 @@ def main() -> None:
     if low_tc:
         calibration["low_tc_gate"] = low_tc
     calibration["kind_weights_per_fold"] = fold_weights
-    calibration["subsets"] = {k: {n: v for n, v in s.items() if n != "member_weights"} for k, s in subsets.items()}
+    calibration["subsets"] = {
+        k: {n: v for n, v in s.items() if n not in ("member_weights", "low_tc_gate")} for k, s in subsets.items()
+    }
     write_json_atomic(out / "calibration.json", calibration)
     command = (
         f"python benchmarks/make_pretrained.py --variants {' '.join(args.variants)}"

@@ -22,7 +22,7 @@ _HERE = Path(__file__).parent
 #: (:class:`~matgl_supercon.models.ensemble.ForestSpreadGate`); its ``member_weights`` are then the ungated blend.
 #: ``"low_tc_gate": {"members": [member folder name, ...], "threshold": t, "weight": w}`` gives that group of members
 #: a share of the prediction where it reads cold (:class:`~matgl_supercon.models.ensemble.LowTcGate`); a subset
-#: leaves the group out.
+#: may hold its own (over its members).
 ENSEMBLE_JSON = "ensemble.json"
 #: The subset of the shipped ensemble that reads compositions only: ``load_model(name, members=COMPOSITION_MEMBERS)``.
 COMPOSITION_MEMBERS = "composition"
@@ -115,6 +115,8 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
     if subset is not None:
         name, scaling = f"{path.name}[{members}]", subset
         member_weights = [subset["member_weights"][f.name] for f in folders]
+        if "low_tc_gate" in subset:
+            low = _low_tc_gate(path, subset["low_tc_gate"], [f.name for f in folders])
     elif len(folders) > 1 and (path / ENSEMBLE_JSON).exists():
         given = described["member_weights"]
         names = [m.name for m in folders]
@@ -134,11 +136,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
                 rows.append(tuple(band_weights[n] for n in names))
             gated = ForestSpreadGate(tuple(gate["edges"]), tuple(rows))
         if "low_tc_gate" in described:
-            group = described["low_tc_gate"]
-            if unknown := sorted(set(group["members"]) - set(names)):
-                raise ValueError(f"{path / ENSEMBLE_JSON}: low_tc_gate names members without a folder: {unknown}")
-            members_in = tuple(n in group["members"] for n in names)
-            low = LowTcGate(members_in, float(group["threshold"]), float(group["weight"]))
+            low = _low_tc_gate(path, described["low_tc_gate"], names)
     # Since 2026-12-07 one factor per band of the predicted Tc; a calibration written before has one for all.
     banded = scaling.get("sd_scale_by_predicted_tc", {"scales": scaling["sd_scale"], "edges_ln_k": ()})
     return TcEnsemble(
@@ -152,3 +150,14 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         gate=gated,
         low_tc_gate=low,
     )
+
+
+def _low_tc_gate(path: Path, spec: dict, names: list[str]) -> LowTcGate:
+    """The :class:`LowTcGate` an ``ensemble.json`` (or one of its subsets) describes over the member folders ``names``.
+
+    Raises:
+        ValueError: For a group member without a folder among ``names``.
+    """
+    if unknown := sorted(set(spec["members"]) - set(names)):
+        raise ValueError(f"{path / ENSEMBLE_JSON}: low_tc_gate names members without a folder: {unknown}")
+    return LowTcGate(tuple(n in spec["members"] for n in names), float(spec["threshold"]), float(spec["weight"]))

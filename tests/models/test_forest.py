@@ -400,8 +400,16 @@ def test_low_tc_gate_lets_a_group_share_the_prediction_where_it_reads_cold(struc
         "low_tc_gate": {"members": ["nonsc"], "threshold": threshold, "weight": 0.5},
     }
     (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    fast_weights = {"forest": 1.0, "nonsc": 0.0}
+    described["subsets"] = {
+        "fast": {"member_weights": fast_weights, "sd_scale": 1.0, "low_tc_gate": described["low_tc_gate"]}
+    }
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
     loaded = load_model(tmp_path / "ensemble")
     assert loaded.low_tc_gate == gate and torch.allclose(loaded.predict_graphs(graphs)[0], mean, atol=1e-6)
+    # A subset may hold its own gate, over its own members.
+    fast = load_model(tmp_path / "ensemble", members="fast")
+    assert fast.low_tc_gate == gate and torch.allclose(fast.predict_graphs(graphs)[0], mean, atol=1e-6)
     described["low_tc_gate"]["members"] = ["nonsc", "gone"]
     (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
     with pytest.raises(ValueError, match=r"low_tc_gate names members without a folder: \['gone'\]"):
