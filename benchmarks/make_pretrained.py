@@ -59,7 +59,7 @@ from pathlib import Path
 import matgl
 import numpy as np
 import torch
-from _ensemble_blend import SODNET_WEIGHT_FLOOR, blend, gated_blend, low_tc_blend
+from _ensemble_blend import SODNET_WEIGHT_FLOOR, against_baseline, blend, gated_blend, low_tc_blend
 from _ensemble_calibration import LowTcGroup, calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
 from _ensemble_members import (
     SHIPPED_COMPOSITION_MEMBERS,
@@ -246,42 +246,22 @@ def main() -> None:
     )
     between = np.array([held_out_spread(predictions[i], structure_blend[i][1]) for i in held_out])
     error = np.array([abs(t - structure_blend[i][0]) for i, (t, _, _) in held_out.items()])
-    spread_gated_error = np.array([abs(t - spread_gated[i]) for i, (t, _, _) in held_out.items()])
     calibration["spearman_between_members"] = float(spearmanr(between, error).statistic)
     calibration["mae_by_spread_fifth_between_members"] = mae_by_spread_fifth(error, between)
     calibration["kind_weights"] = weights
     if gate:
-        ungated_truth = np.array([t for t, _, _ in held_out.values()])
-        ungated_prediction = np.array([blended[i] for i in held_out])
+        truth = np.array([t for t, _, _ in held_out.values()])
+        gated_prediction = np.array([spread_gated[i] for i in held_out])
         folds_of = np.array([k for _, k, _ in held_out.values()])
+        against = against_baseline(truth, gated_prediction, np.array([blended[i] for i in held_out]), folds_of)
         calibration["gate"] = {
             **gate,
             "per_fold": gate_per_fold,
-            "held_out_mae": float(spread_gated_error.mean()),
-            "held_out_r2_fold_mean": float(
-                np.mean(
-                    [
-                        r2(ungated_truth[folds_of == k], np.array([spread_gated[i] for i in held_out])[folds_of == k])
-                        for k in set(folds_of.tolist())
-                    ]
-                )
-            ),
-            "ungated_held_out_mae": mae(ungated_truth, ungated_prediction),
-            "better_folds": sum(
-                bool(
-                    spread_gated_error[folds_of == k].mean()
-                    < np.abs(ungated_truth - ungated_prediction)[folds_of == k].mean()
-                )
-                for k in set(folds_of.tolist())
-            ),
-            "ungated_held_out_r2_fold_mean": float(
-                np.mean(
-                    [
-                        r2(ungated_truth[folds_of == k], ungated_prediction[folds_of == k])
-                        for k in set(folds_of.tolist())
-                    ]
-                )
-            ),
+            "held_out_mae": mae(truth, gated_prediction),
+            "held_out_r2_fold_mean": against["r2_fold_mean"],
+            "ungated_held_out_mae": against["baseline_mae"],
+            "better_folds": against["better_folds"],
+            "ungated_held_out_r2_fold_mean": against["baseline_r2_fold_mean"],
         }
     if low_tc:
         calibration["low_tc_gate"] = low_tc
