@@ -10,12 +10,11 @@ recorded Tc for the model card.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from _ensemble_blend import blend, low_tc_blend
-from _ensemble_members import Configuration, kind
+from _ensemble_members import Configuration, LowTcGroup, kind
 from scipy.stats import spearmanr
 from sklearn.linear_model import QuantileRegressor
 
@@ -110,23 +109,6 @@ def banded_sd_scale(
     for k in set(fold.tolist()):
         crossed[fold == k] = (spread * fitted(fold != k)[band])[fold == k]
     return {"edges_ln_k": edges.tolist(), "scales": scales.tolist(), "bands": tc_band_names()}, sd, crossed
-
-
-@dataclass(frozen=True)
-class LowTcGroup:
-    """The ``LowTcGate``'s group of configurations and their held-out predictions and tree variances."""
-
-    configs: dict[str, Configuration]
-    held_out: dict[str, tuple[float, int, dict[str, float]]]  # as :func:`held_out_results` gives them
-    tree_variance: dict[str, dict[str, float]]  # as :func:`held_out_tree_variance` gives them
-
-    def joined(
-        self, predictions: dict[str, dict[str, float]], own_variance: dict[str, dict[str, float]]
-    ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-        """Each structure's configuration predictions and own variances with the group's beside them."""
-        joined = {i: {**p, **self.held_out[i][2]} for i, p in predictions.items()}
-        variance = {i: {**own_variance.get(i, {}), **self.tree_variance.get(i, {})} for i in predictions}
-        return joined, variance
 
 
 def composition_subset(

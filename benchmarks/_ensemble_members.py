@@ -149,3 +149,26 @@ def held_out_tree_sd(tree_variance: dict[str, dict[str, float]]) -> dict[str, fl
     """Structure id -> what the gate reads (:class:`~matgl_supercon.models.ForestSpreadGate`): the square root of
     its forest members' mean variance over their trees, from :func:`held_out_tree_variance`."""
     return {i: float(np.sqrt(np.mean(list(v.values())))) for i, v in tree_variance.items()}
+
+
+@dataclass(frozen=True)
+class LowTcGroup:
+    """The ``LowTcGate``'s group of configurations and their held-out predictions and tree variances."""
+
+    configs: dict[str, Configuration]
+    held_out: dict[str, tuple[float, int, dict[str, float]]]  # as :func:`held_out_results` gives them
+    tree_variance: dict[str, dict[str, float]]  # as :func:`held_out_tree_variance` gives them
+
+    @classmethod
+    def load(cls, configs: dict[str, Configuration], folds: list[str], data: str | None) -> LowTcGroup:
+        """The group's held-out predictions (its results files) and tree variances (its fold forests rerun)."""
+        held_out = held_out_results(configs, folds)
+        return cls(configs, held_out, held_out_tree_variance(configs, folds, held_out, data))
+
+    def joined(
+        self, predictions: dict[str, dict[str, float]], own_variance: dict[str, dict[str, float]]
+    ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+        """Each structure's configuration predictions and own variances with the group's beside them."""
+        joined = {i: {**p, **self.held_out[i][2]} for i, p in predictions.items()}
+        variance = {i: {**own_variance.get(i, {}), **self.tree_variance.get(i, {})} for i in predictions}
+        return joined, variance

@@ -73,15 +73,13 @@ def main() -> None:
     zero_x, zero_fractions = non_superconductors(args.data)
     fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
     out = Path(args.out)
-    todo = list(unfinished_folds(data, range(10), out, RESULTS / "low_tc_gate.json"))
+    todo = list(unfinished_folds(data, args.folds, out, RESULTS / "low_tc_gate.json"))
     if args.save_members:  # a finished fold is grown again (the same seed: the same forest) to save its member
         todo = [
             (k, out / f"fold_{k}.json", *(np.asarray(block) for block in data.folds[k]))
             for k in args.folds
             if not (member_runs_dir(LOW_TC_VARIANT) / "all" / f"fold_{k}" / "model" / "model.json").exists()
         ]
-    else:
-        todo = [fold for fold in todo if fold[0] in args.folds]
     for k, path, train, val, test in todo:
         fit, rows = data.member_rows(train, val, test, formula_fractions)
         zeros = np.asarray(outside_compounds(zero_fractions, fractions[test]))

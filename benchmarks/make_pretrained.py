@@ -60,10 +60,11 @@ import matgl
 import numpy as np
 import torch
 from _ensemble_blend import SODNET_WEIGHT_FLOOR, against_baseline, blend, gated_blend, low_tc_blend
-from _ensemble_calibration import LowTcGroup, calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
+from _ensemble_calibration import calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
 from _ensemble_members import (
     SHIPPED_COMPOSITION_MEMBERS,
     SHIPPED_LOW_TC_MEMBERS,
+    LowTcGroup,
     configurations,
     held_out_results,
     held_out_tree_sd,
@@ -176,11 +177,8 @@ def main() -> None:
     low_tc, own_variance, predictions = None, dict(tree_variance), {i: p for i, (_, _, p) in held_out.items()}
     group = None
     if low_configs:
-        group_held_out = held_out_results(low_configs, folds)
-        group = LowTcGroup(
-            low_configs, group_held_out, held_out_tree_variance(low_configs, folds, group_held_out, args.data)
-        )
-        low_tc, structure_blend = low_tc_blend(group_held_out, held_out, structure_blend)
+        group = LowTcGroup.load(low_configs, folds, args.data)
+        low_tc, structure_blend = low_tc_blend(group.held_out, held_out, structure_blend)
         predictions, own_variance = group.joined(predictions, own_variance)
     subsets = {}
     composition = [n for n in configs if is_composition(n)]
