@@ -20,6 +20,7 @@ from _ensemble_members import (
     held_out_tree_sd,
     held_out_tree_variance,
     kind,
+    records_by_id,
 )
 from sodnet_variants import SHIPPED_SODNET
 
@@ -155,7 +156,7 @@ def shipped_held_out(
     configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], shipped)
     folds = [f"fold_{k}" for k in range(10)]
     held_out = held_out_results(configs, folds)
-    tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, data))
+    tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, records_by_id(data)))
     prediction = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
     if low_tc:
         group = held_out_results(configurations(list(SHIPPED_LOW_TC_MEMBERS), shipped), folds)

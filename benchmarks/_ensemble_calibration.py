@@ -10,6 +10,7 @@ recorded Tc for the model card.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from scipy.stats import spearmanr
 from sklearn.linear_model import QuantileRegressor
 
 from matgl_supercon.benchmarks import fold_summary, grouped_mae, mae, r2
-from matgl_supercon.data import load_supercon3d
+from matgl_supercon.data import SuperconRecord
 from matgl_supercon.pretrained import load_model
 
 #: Edges (K) of the recorded-Tc bands whose held-out error the card reports.
@@ -168,18 +169,20 @@ def composition_subset(
 
 
 def calibrate(
-    folder: Path, data: str | None, held_out: dict[str, tuple[float, float, float]], fold_of: dict[str, int]
+    folder: Path,
+    records: Mapping[str, SuperconRecord],
+    held_out: dict[str, tuple[float, float, float]],
+    fold_of: dict[str, int],
 ) -> dict:
     """Spread scale and coverage of the ensemble against held-out errors (see the module docstring).
 
     Args:
         folder: The packaged ensemble (loaded once, as a check that it loads).
-        data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
+        records: SuperCon3D's records by id (``_ensemble_members.records_by_id``).
         held_out: Structure id -> (its ln Tc, its held-out prediction and the weighted spread of the members that
             tested on it, see :func:`held_out_spread`).
         fold_of: Structure id -> the fold whose test block holds it (for the per-fold scores).
     """
-    records = {r.id: r for r in load_supercon3d(data)}
     ids = list(held_out)
     truth, prediction, spread = (np.array([held_out[i][j] for i in ids]) for j in range(3))
     load_model(folder)

@@ -10,7 +10,7 @@ has one held-out prediction for it (its per-fold results files), which ``_ensemb
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from composition_forest import SHIPPED_VARIANT as FOREST_VARIANT
 from composition_retrieval import MEMBER_VARIANTS, member_results_dir, member_runs_dir
 from sodnet_variants import results_dir, runs_dir
 
-from matgl_supercon.data import load_supercon3d
+from matgl_supercon.data import SuperconRecord, load_supercon3d
 from matgl_supercon.pretrained import load_model
 
 #: Member folder prefixes that differ from ``<variant>_``: the shipped ensemble's first configuration was the
@@ -115,18 +115,23 @@ def held_out_results(
     return held_out
 
 
+def records_by_id(data: str | None) -> dict[str, SuperconRecord]:
+    """SuperCon3D's records by id, read once for every step of a build that needs the structures (about 9 s)."""
+    return {r.id: r for r in load_supercon3d(data)}
+
+
 def held_out_tree_variance(
     configs: dict[str, Configuration],
     folds: list[str],
     held_out: dict[str, tuple[float, int, dict[str, float]]],
-    data: str | None,
+    records: Mapping[str, SuperconRecord],
 ) -> dict[str, dict[str, float]]:
     """Structure id -> {forest configuration: the variance over its trees of the fold member that tested on it}.
 
-    Each ``CompositionForestTc`` fold member predicts its test block again; its mean must be the prediction its
-    results file holds (the member is the one that was scored), or this stops.
+    Each ``CompositionForestTc`` fold member predicts its test block again (``records``: SuperCon3D by id, from
+    :func:`records_by_id`); its mean must be the prediction its results file holds (the member is the one that was
+    scored), or this stops.
     """
-    records = {r.id: r for r in load_supercon3d(data)}
     variance: dict[str, dict[str, float]] = {}
     for name, config in configs.items():
         if kind(name) != "CompositionForestTc":
@@ -160,10 +165,12 @@ class LowTcGroup:
     tree_variance: dict[str, dict[str, float]]  # as :func:`held_out_tree_variance` gives them
 
     @classmethod
-    def load(cls, configs: dict[str, Configuration], folds: list[str], data: str | None) -> LowTcGroup:
+    def load(
+        cls, configs: dict[str, Configuration], folds: list[str], records: Mapping[str, SuperconRecord]
+    ) -> LowTcGroup:
         """The group's held-out predictions (its results files) and tree variances (its fold forests rerun)."""
         held_out = held_out_results(configs, folds)
-        return cls(configs, held_out, held_out_tree_variance(configs, folds, held_out, data))
+        return cls(configs, held_out, held_out_tree_variance(configs, folds, held_out, records))
 
     def joined(
         self, predictions: dict[str, dict[str, float]], own_variance: dict[str, dict[str, float]]

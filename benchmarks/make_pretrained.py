@@ -71,6 +71,7 @@ from _ensemble_members import (
     held_out_tree_variance,
     is_composition,
     kind,
+    records_by_id,
 )
 from _model_card import CardFacts, card_lines
 from composition_forest import SHIPPED_SCOPE
@@ -79,7 +80,7 @@ from sodnet_variants import MEMORY_DATA, SHIPPED_SODNET
 
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import mae, r2
-from matgl_supercon.data import extra_training_records, load_supercon3d
+from matgl_supercon.data import SuperconRecord, extra_training_records
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models import share_retrieval_memory
 from matgl_supercon.models._shared_memory import SHARED_MEMORY_JSON
@@ -164,7 +165,8 @@ def main() -> None:
         return {n: kind_weights[kind(n)] / sum(kind(m) == kind(n) for m in configs) for n in configs}
 
     config_weight = config_weights(weights)
-    tree_variance = held_out_tree_variance(configs, folds, held_out, args.data)
+    records = records_by_id(args.data)  # read once: the forests' tree variances, calibration, training elements
+    tree_variance = held_out_tree_variance(configs, folds, held_out, records)
     # Each structure's blend and spread: the ungated weights, or the gate's for its band where there are forests
     # beside other kinds.
     structure_blend, gate = {i: (blended[i], config_weight) for i in held_out}, None
@@ -177,7 +179,7 @@ def main() -> None:
     low_tc, own_variance, predictions = None, dict(tree_variance), {i: p for i, (_, _, p) in held_out.items()}
     group = None
     if low_configs:
-        group = LowTcGroup.load(low_configs, folds, args.data)
+        group = LowTcGroup.load(low_configs, folds, records)
         low_tc, structure_blend = low_tc_blend(group.held_out, held_out, structure_blend)
         predictions, own_variance = group.joined(predictions, own_variance)
     subsets = {}
@@ -186,7 +188,7 @@ def main() -> None:
         subsets[COMPOSITION_MEMBERS] = composition_subset(
             {n: configs[n] for n in composition}, folds, held_out, tree_variance, group
         )
-    elements = training_elements(args.data)
+    elements = training_elements(args.data, list(records.values()))
     absent = [e for e in ALL_ELEMENTS if e not in elements]
     low_members = [f"{c.prefix}{fold}" for c in low_configs.values() for fold in folds]
     if len(weights) > 1:
@@ -235,7 +237,7 @@ def main() -> None:
             shared_files.append(file)
     calibration = calibrate(
         out,
-        args.data,
+        records,
         {
             i: (t, structure_blend[i][0], held_out_spread(predictions[i], structure_blend[i][1], own_variance.get(i)))
             for i, (t, _, _) in held_out.items()
@@ -320,13 +322,16 @@ def architecture(member: Path) -> dict:
     return out
 
 
-def training_elements(data: str | None) -> list[str]:
+def training_elements(data: str | None, records: list[SuperconRecord]) -> list[str]:
     """The elements of the members' training data, for ``ensemble.json``'s ``training_elements``.
 
     That is SuperCon3D, and the formula table that the retrieval members read (``MEMORY_DATA``) and the forests grew
     on (``composition_forest.py``; with ``SHIPPED_SCOPE`` ``compound``, rows of every chemical system).
+
+    Args:
+        data: The data root (default ``$MATGL_SUPERCON_DATA``), for the formula table.
+        records: SuperCon3D's records, already read.
     """
-    records = load_supercon3d(data)
     reference = records if SHIPPED_SCOPE == "system" else []  # no reference: every formula row
     extra = [
         *(r for name in sorted(set(MEMORY_DATA.values())) for r in extra_training_records(name, records, data)),
