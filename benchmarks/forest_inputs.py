@@ -208,12 +208,13 @@ class FoldData:
         rows = held_out_extra_rows(self.formula_systems, formula_fractions, held_out, "compound")
         return np.concatenate([train, val]), np.asarray(rows)
 
-    def member_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+    def member_statistics(self, **model_kwargs: bool) -> tuple[np.ndarray, np.ndarray]:
         """Float64 composition statistics of the structures and of the formula rows, as the shipped
-        ``CompositionForestTc`` members read them (its default descriptor table)."""
+        ``CompositionForestTc`` members read them (its default descriptor table; ``model_kwargs`` change its
+        descriptor options)."""
         from matgl_supercon.models import CompositionForestTc
 
-        members = CompositionForestTc()
+        members = CompositionForestTc(**model_kwargs)
         # SuperCon3D as published: 5 CIFs hold overlapping atoms (load_supercon3d's docstring).
         x = members.structure_composition_statistics([r.structure for r in self.records], allow_overlaps=True)
         formula_x = members.structure_composition_statistics([r.structure for r in self.formulas])

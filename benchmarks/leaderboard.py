@@ -363,6 +363,8 @@ def main() -> None:
         "hold each element, or each pair of elements) as inputs.",
         "- `element_properties.py`: those trees on the statistics of five elemental descriptor tables (the solid's "
         "properties, the elemental Tc, Magpie's DFT ground state).",
+        "- `forest_element_tables.py`: those trees (the members' formula rows) with one more elemental table: "
+        "Oliynyk's properties, XenonPy's, or the MEGNet, mat2vec and SkipAtom element embeddings.",
         "- `forest_learners.py`: gradient boosting and one-setting changes of those trees on the shipped forests' "
         "inputs (training and validation blocks, formula rows outside the test systems).",
         "- `formula_scope.py`: those trees with the formula rows outside the test chemical systems, outside the test "
@@ -390,8 +392,9 @@ def main() -> None:
         "table's formula, and their test error.",
         "- `perov5_csp.py`: the DiffCSP core on Perov-5 crystal structure prediction.",
         "- `make_pretrained.py`: packages the fold models as the shipped `SODNet-SuperCon3D` ensemble.",
-        "- `make_element_table.py`: writes the package's copy of Magpie's DFT ground-state columns (from matminer), "
-        "which `ground_state_descriptors` reads.",
+        "- `make_element_table.py`: writes the package's copies of Magpie's DFT ground-state columns (from "
+        "matminer) and of Oliynyk's elemental properties (from ElementEmbeddings), which `ground_state_descriptors` "
+        "and `oliynyk_descriptors` read.",
         "- `run_tasks.sh`: every Matbench-style cell above (`mgl-supercon benchmark`, resumable).",
         "- `diffcsp_sc_generation.py`: Tc-conditioned generation on the DiffCSP-SC split, SR/NSR metrics.",
         "- `leaderboard.py`: this page.",

@@ -49,6 +49,61 @@ GROUND_STATE_COLUMNS: tuple[str, ...] = ("GSvolume_pa", "GSbandgap", "GSmagmom",
 GROUND_STATE_TABLE = Path(__file__).with_name("magpie_ground_state.csv")
 
 
+#: Oliynyk et al.'s elemental properties (Chem. Mater. 28, 7324 (2016)), as ``OLIYNYK_TABLE`` holds them (written
+#: from the copy ElementEmbeddings ships, Onwuli et al., Digital Discovery 2023, MIT licence, by
+#: ``benchmarks/make_element_table.py``): radii (Miracle, Zunger, ionic, crystal), five more electronegativity scales,
+#: metallic and Gilman valences, polarizability and each element's thermal properties (boiling point, density,
+#: specific heat, heats of fusion, vaporisation and atomisation, thermal conductivity, cohesive energy), which the
+#: lattice's stiffness and so the phonons follow. Their 18 other columns (atomic number and weight, period, group,
+#: Mendeleev number, covalent radius, Pauling electronegativity, valence and unfilled-shell counts, first ionisation
+#: energy, melting point) repeat the other tables' and are left out (with them, 200 trees scored 0.490 ln K instead
+#: of 0.493: ``benchmarks/results/forest_element_tables.md``). The table has 85 elements (H to Bi, Th, U); the others
+#: take the column median (:func:`element_descriptors`).
+OLIYNYK_COLUMNS: tuple[str, ...] = (
+    "families",
+    "Metal",
+    "Nonmetal",
+    "Metalliod",
+    "l_quantum_number",
+    "Atomic_Radius",
+    "Miracle_Radius_[pm]",
+    "Zunger_radii_sum",
+    "ionic_radius",
+    "crystal_radius",
+    "MB_electonegativity",
+    "Gordy_electonegativity",
+    "Mulliken_EN",
+    "Allred-Rockow_electronegativity",
+    "metallic_valence",
+    "gilmor_number_of_valence_electron",
+    "outer_shell_electrons",
+    "polarizability(A^3)",
+    "Boiling_Point_(K)",
+    "Density_(g/mL)",
+    "specific_heat_(J/g_K)_",
+    "heat_of_fusion_(kJ/mol)_",
+    "heat_of_vaporization_(kJ/mol)_",
+    "thermal_conductivity_(W/(m_K))_",
+    "heat_atomization(kJ/mol)",
+    "Cohesive_energy",
+)
+OLIYNYK_TABLE = Path(__file__).with_name("oliynyk_elements.csv")
+
+
+@functools.cache
+def _oliynyk_rows() -> dict[str, tuple[float, ...]]:
+    with OLIYNYK_TABLE.open(newline="") as handle:
+        return {
+            row["symbol"]: tuple(float(row[c]) if row[c] else math.nan for c in OLIYNYK_COLUMNS)
+            for row in csv.DictReader(handle)
+        }
+
+
+def oliynyk_properties(symbol: str) -> list[float]:
+    """:data:`OLIYNYK_COLUMNS` of an element: NaN where the table has no value, or no row for the element."""
+    return list(_oliynyk_rows().get(symbol, (math.nan,) * len(OLIYNYK_COLUMNS)))
+
+
 @functools.cache
 def _ground_state_rows() -> dict[str, tuple[float, ...]]:
     with GROUND_STATE_TABLE.open(newline="") as handle:
@@ -104,7 +159,11 @@ def valence_electrons(symbol: str) -> list[float]:
 
 
 def element_descriptors(
-    element_types: tuple[str, ...], valence: bool = False, solid: bool = False, ground_state: bool = False
+    element_types: tuple[str, ...],
+    valence: bool = False,
+    solid: bool = False,
+    ground_state: bool = False,
+    oliynyk: bool = False,
 ) -> torch.Tensor:
     """Standardised elemental properties, one row per element.
 
@@ -117,6 +176,7 @@ def element_descriptors(
         valence: Also add the valence-electron counts of :func:`valence_electrons`.
         solid: Also add the properties of each element's solid (:func:`solid_properties`).
         ground_state: Also add Magpie's DFT ground-state columns (:func:`ground_state_properties`).
+        oliynyk: Also add Oliynyk et al.'s elemental properties (:func:`oliynyk_properties`).
 
     Returns:
         ``[len(element_types), n_properties + 4]`` float32 tensor: the standardised properties (``ELEMENT_PROPERTIES``,
@@ -140,6 +200,8 @@ def element_descriptors(
                 values += solid_properties(symbol)
             if ground_state:
                 values += ground_state_properties(symbol)
+            if oliynyk:
+                values += oliynyk_properties(symbol)
             values += [float(element.block == b) for b in _BLOCKS]
             rows.append(values)
     table = torch.tensor(rows, dtype=torch.float64)

@@ -788,3 +788,10 @@ def test_low_tc_gate_blends_where_the_forest_reads_cold_with_the_rule_picked_on_
     prediction, picks = script.low_tc_cross_fitted(truth, np.tile(ensemble, 2), np.tile(forest, 2), fold)
     # The first threshold above 0 with the forest alone below it: exact on both folds, each picked on the other.
     assert picks == [(0.2, 1.0), (0.2, 1.0)] and prediction.tolist() == truth.tolist()
+
+
+def test_make_element_table_writes_the_shipped_oliynyk_table(benchmark_script) -> None:
+    pytest.importorskip("elementembeddings")  # pip install --no-deps elementembeddings
+    from matgl_supercon.models._embedding import OLIYNYK_TABLE
+
+    assert benchmark_script("make_element_table").oliynyk_text() == OLIYNYK_TABLE.read_text()

@@ -9,8 +9,11 @@ from pymatgen.core import Element
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._embedding import (
     GROUND_STATE_COLUMNS,
+    OLIYNYK_COLUMNS,
+    OLIYNYK_TABLE,
     element_descriptors,
     ground_state_properties,
+    oliynyk_properties,
     solid_properties,
 )
 
@@ -46,3 +49,22 @@ def test_ground_state_table_is_magpies():
     solid = element_descriptors(tuple(ALL_ELEMENTS), valence=True, solid=True)
     assert everything.shape == (len(ALL_ELEMENTS), solid.shape[1] + 5) and bool(torch.isfinite(everything).all())
     assert torch.equal(everything[:, : solid.shape[1] - 4], solid[:, :-4])
+
+
+def test_oliynyk_table_holds_its_85_elements_with_their_published_values():
+    rows = OLIYNYK_TABLE.read_text().splitlines()
+    assert rows[0].split(",") == ["symbol", *OLIYNYK_COLUMNS] and len(rows) == 1 + 85
+    column = {name: i for i, name in enumerate(OLIYNYK_COLUMNS)}
+    copper, oxygen = oliynyk_properties("Cu"), oliynyk_properties("O")
+    assert copper[column["Cohesive_energy"]] == pytest.approx(3.49)  # eV per atom
+    assert copper[column["thermal_conductivity_(W/(m_K))_"]] == pytest.approx(401.0)
+    assert oxygen[column["Metal"]] == 0.0 and copper[column["Metal"]] == 1.0
+    # Beyond Bi only Th and U are listed: the others are all NaN, and the descriptor table fills in column medians.
+    assert not any(math.isnan(v) for v in oliynyk_properties("U")[column["Metal"] :])
+    assert all(math.isnan(v) for v in oliynyk_properties("Pu"))
+    everything = element_descriptors(tuple(ALL_ELEMENTS), True, True, True, oliynyk=True)
+    without = element_descriptors(tuple(ALL_ELEMENTS), True, True, True)
+    assert everything.shape == (len(ALL_ELEMENTS), without.shape[1] + len(OLIYNYK_COLUMNS))
+    assert bool(torch.isfinite(everything).all())
+    # Each column is standardised on its own: the shared columns agree to rounding.
+    assert torch.allclose(everything[:, : without.shape[1] - 4], without[:, :-4], atol=1e-6)

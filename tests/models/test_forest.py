@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
 from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, LowTcGate, TcEnsemble
+from matgl_supercon.models._embedding import OLIYNYK_COLUMNS
 from matgl_supercon.models.forest import LEAF, float32_at_most, preorder_layout
 from matgl_supercon.pretrained import load_model
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
@@ -212,6 +213,19 @@ def test_forest_saved_before_the_descriptor_options_loads_as_it_was_grown(struct
     torch.save(init_args, tmp_path / "forest" / "model.pt")
     loaded = matgl.load_model(tmp_path / "forest")
     assert loaded._init_args["solid_descriptors"] is False and loaded._init_args["ground_state_descriptors"] is False
+    assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
+
+
+def test_forest_on_oliynyk_columns_reads_them_after_a_round_trip(structures, tmp_path) -> None:
+    options = {**GRAPH, "oliynyk_descriptors": True}
+    template = CompositionForestTc(**options)
+    assert template.descriptors.shape[1] == CompositionForestTc(**GRAPH).descriptors.shape[1] + len(OLIYNYK_COLUMNS)
+    x = template.graph_composition_statistics([g for g, _ in template.graphs(structures)]).numpy().astype(np.float64)
+    y = np.arange(len(x), dtype=float)
+    model, _ = fit_composition_forest((x, y), options, CompositionForestConfig(n_estimators=3))
+    model.save(tmp_path / "forest")
+    loaded = matgl.load_model(tmp_path / "forest")
+    assert loaded._init_args["oliynyk_descriptors"] is True
     assert torch.equal(loaded.predict_ln_tc(structures), model.predict_ln_tc(structures))
 
 
