@@ -626,7 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model(generate)
     generate.set_defaults(func=_cmd_generate)
 
-    train = sub.add_parser("train", help="train SODNet (or a CompositionTc) on one fold of the paper protocol")
+    train = sub.add_parser(
+        "train", help="train SODNet (or a CompositionTc or CompositionForestTc) on one fold of the paper protocol"
+    )
     train.add_argument("--dataset", default="supercon3d", choices=["supercon3d"], help="dataset (default supercon3d)")
     train.add_argument("--table", default=None, help="train on your CSV instead (CIF path/text + Tc columns)")
     train.add_argument(
@@ -650,7 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--epochs", type=_at_least(1), default=None, help="training epochs (default 40; with --composition at most 200)"
     )
-    train.add_argument("--model", default="{}", help="JSON of SODNet (or CompositionTc) arguments")
+    train.add_argument(
+        "--model",
+        default="{}",
+        help="JSON of the model's arguments (SODNet, or CompositionTc / CompositionForestTc with --composition / "
+        """--forest, e.g. '{"oliynyk_descriptors": true}')""",
+    )
     train.add_argument(
         "--composition",
         action="store_true",
