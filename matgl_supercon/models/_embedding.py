@@ -50,15 +50,16 @@ GROUND_STATE_TABLE = Path(__file__).with_name("magpie_ground_state.csv")
 
 
 #: Oliynyk et al.'s elemental properties (Chem. Mater. 28, 7324 (2016)), as ``OLIYNYK_TABLE`` holds them (written
-#: from the copy ElementEmbeddings ships, Onwuli et al., Digital Discovery 2023, MIT licence, by
-#: ``benchmarks/make_element_table.py``): radii (Miracle, Zunger, ionic, crystal), five more electronegativity scales,
-#: metallic and Gilman valences, polarizability and each element's thermal properties (boiling point, density,
-#: specific heat, heats of fusion, vaporisation and atomisation, thermal conductivity, cohesive energy), which the
-#: lattice's stiffness and so the phonons follow. Their 18 other columns (atomic number and weight, period, group,
-#: Mendeleev number, covalent radius, Pauling electronegativity, valence and unfilled-shell counts, first ionisation
-#: energy, melting point) repeat the other tables' and are left out (with them, 200 trees scored 0.490 ln K instead
-#: of 0.493: ``benchmarks/results/forest_element_tables.md``). The table has 85 elements (H to Bi, Th, U); the others
-#: take the column median (:func:`element_descriptors`).
+#: from the copy ElementEmbeddings ships, Onwuli et al., Digital Discovery 2023, by
+#: ``benchmarks/make_element_table.py``; its MIT licence is ``oliynyk_elements_LICENSE.txt``): radii (Miracle,
+#: Zunger, ionic, crystal), five more electronegativity scales, metallic and Gilman valences, polarizability and each
+#: element's thermal properties (boiling point, density, specific heat, heats of fusion, vaporisation and
+#: atomisation, thermal conductivity, cohesive energy), which the lattice's stiffness and so the phonons follow.
+#: Their 18 other columns (atomic number and weight, period, group, Mendeleev number, covalent radius, Pauling
+#: electronegativity, valence and unfilled-shell counts, first ionisation energy, melting point) repeat the other
+#: tables' and are left out (with them, 200 trees scored 0.490 ln K instead of 0.493:
+#: ``benchmarks/results/forest_element_tables.md``). The table has 85 elements (H to Bi, Th, U); the others take the
+#: column median (:func:`element_descriptors`).
 OLIYNYK_COLUMNS: tuple[str, ...] = (
     "families",
     "Metal",
