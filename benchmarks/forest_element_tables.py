@@ -1,4 +1,4 @@
-"""Which elemental tables should the members' composition statistics read? Extra trees on six more tables.
+"""Which elemental tables should the members' composition statistics read? Extra trees on five more tables.
 
 Usage:
     python benchmarks/forest_element_tables.py --data ../shared/data [--folds 0 1 2] [--threads 2]
@@ -17,8 +17,9 @@ ElementEmbeddings package ships them (Onwuli et al., Digital Discovery 2, 1558 (
 - **+ Oliynyk**: the 26 columns of Oliynyk et al. (Chem. Mater. 2016) that the other tables lack
   (``OLIYNYK_COLUMNS``: radii, electronegativity scales, metallic valence, thermal properties), read from the
   package's copy: ``CompositionForestTc(oliynyk_descriptors=True)``;
-- **+ Oliynyk, all 44 columns**: the same with the 18 columns that repeat the other tables;
-- **+ XenonPy**: XenonPy's 58 elemental properties (Liu et al.);
+- **+ Oliynyk, all 43 columns**: the same with the 17 columns that repeat the other tables (its atomic number is
+  left out here, as from every table);
+- **+ XenonPy**: XenonPy's 57 elemental properties (Liu et al.; the atomic number left out);
 - **+ MEGNet16**: the 16-dimensional element embedding of a MEGNet formation-energy model (Chen et al. 2019);
 - **+ mat2vec** and **+ SkipAtom**: the first 16 principal components of the word2vec embedding of elements in
   materials-science abstracts (Tshitoyan et al., Nature 2019) and of the SkipAtom embedding learned from
@@ -65,10 +66,10 @@ from matgl_supercon.training import CompositionForestConfig, fit_composition_for
 
 RESULTS = Path(__file__).parent / "results"
 WITHOUT = "the members' inputs"
-OLIYNYK = "+ Oliynyk (``oliynyk_descriptors``)"
+OLIYNYK = "+ Oliynyk (`oliynyk_descriptors`)"
 #: Row: (ElementEmbeddings file, principal components kept or None for every column).
 TABLES = {
-    "+ Oliynyk, all 44 columns": ("oliynyk.csv", None),
+    "+ Oliynyk, all 43 columns": ("oliynyk.csv", None),
     "+ XenonPy": ("xenonpy_element_features.csv", None),
     "+ MEGNet16": ("megnet16.json", None),
     "+ mat2vec (16 components)": ("mat2vec.csv", 16),

@@ -57,7 +57,7 @@ GROUND_STATE_TABLE = Path(__file__).with_name("magpie_ground_state.csv")
 #: atomisation, thermal conductivity, cohesive energy), which the lattice's stiffness and so the phonons follow.
 #: Their 18 other columns (atomic number and weight, period, group, Mendeleev number, covalent radius, Pauling
 #: electronegativity, valence and unfilled-shell counts, first ionisation energy, melting point) repeat the other
-#: tables' and are left out (with them, 200 trees scored 0.490 ln K instead of 0.493:
+#: tables' and are left out (with all of them but the atomic number, 200 trees scored 0.490 ln K instead of 0.493:
 #: ``benchmarks/results/forest_element_tables.md``). The table has 85 elements (H to Bi, Th, U); the others take the
 #: column median (:func:`element_descriptors`).
 OLIYNYK_COLUMNS: tuple[str, ...] = (
