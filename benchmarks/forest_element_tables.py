@@ -59,7 +59,7 @@ from forest_inputs import (
 from make_element_table import element_embeddings_file
 from pymatgen.core import Element
 
-from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE
 from matgl_supercon.graph import ALL_ELEMENTS
 from matgl_supercon.models._tc_model import composition_statistics
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
@@ -117,7 +117,7 @@ def main() -> None:
     records, y = data.records, data.y
     without_x, without_formula_x = data.member_statistics(oliynyk_descriptors=False)
     oliynyk_x, oliynyk_formula_x = data.member_statistics(oliynyk_descriptors=True)
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions, formula_fractions = data.fractions, data.formula_fractions
     inputs = {WITHOUT: (without_x, without_formula_x), OLIYNYK: (oliynyk_x, oliynyk_formula_x)}
     for name, (file, components) in TABLES.items():
         table = embedding_table(file, components)
@@ -126,7 +126,7 @@ def main() -> None:
     out = Path(args.out)
     report = RESULTS / "forest_element_tables.json"
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, report, (*ROWS, *MEMBER_ROWS)):
-        fit, rows = data.member_rows(train, val, test, formula_fractions)
+        fit, rows = data.member_rows(train, val, test)
         target = np.concatenate([y[fit], data.formula_y[rows]])
         predictions = {
             name: fit_predict(np.vstack([x[fit], formula_x[rows]]), target, x[test], k, args.threads)[0]

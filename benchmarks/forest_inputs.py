@@ -28,6 +28,7 @@ import argparse
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from composition_retrieval import records_statistics
 
 from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, r2
 from matgl_supercon.data import (
+    atom_fractions,
     chemical_system,
     extra_training_records,
     held_out_extra_rows,
@@ -191,9 +193,17 @@ class FoldData:
             [chemical_system(r.structure) for r in formulas],
         )
 
-    def member_rows(
-        self, train: np.ndarray, val: np.ndarray, test: np.ndarray, formula_fractions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    @cached_property
+    def fractions(self) -> np.ndarray:
+        """:func:`~matgl_supercon.data.atom_fractions` of ``records`` (worked out once, on first use)."""
+        return atom_fractions(self.records)
+
+    @cached_property
+    def formula_fractions(self) -> np.ndarray:
+        """:func:`~matgl_supercon.data.atom_fractions` of ``formulas`` (worked out once, on first use)."""
+        return atom_fractions(self.formulas)
+
+    def member_rows(self, train: np.ndarray, val: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows a fold's shipped ``CompositionForestTc`` member grows on: the SuperCon3D indices of its training
         and validation blocks, and the formula-table rows at least ``SAME_COMPOUND_DISTANCE`` from its test
         compounds (the ``compound`` scope of :func:`~matgl_supercon.data.held_out_extra_rows`).
@@ -202,10 +212,9 @@ class FoldData:
             train: The fold's training indices.
             val: Its validation indices.
             test: Its test indices.
-            formula_fractions: :func:`~matgl_supercon.data.atom_fractions` of ``formulas``.
         """
         held_out = [self.records[i] for i in test]
-        rows = held_out_extra_rows(self.formula_systems, formula_fractions, held_out, "compound")
+        rows = held_out_extra_rows(self.formula_systems, self.formula_fractions, held_out, "compound")
         return np.concatenate([train, val]), np.asarray(rows)
 
     def member_statistics(self, **model_kwargs: bool) -> tuple[np.ndarray, np.ndarray]:

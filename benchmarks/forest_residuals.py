@@ -51,7 +51,7 @@ from forest_variants import grown, predicted
 from scipy.spatial.distance import cdist
 
 from matgl_supercon.benchmarks import mae
-from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE
 
 RESULTS = Path(__file__).parent / "results"
 INNER_FOLDS = 5
@@ -110,20 +110,18 @@ def picked_on_other_folds(per_fold: dict[int, dict]) -> tuple[float, float, list
     return float(np.mean(maes)), float(np.std(maes, ddof=1)) if len(maes) > 1 else 0.0, taken
 
 
-def error_by_distance(
-    per_fold: dict[int, dict], data: FoldData, fractions: np.ndarray, formula_fractions: np.ndarray
-) -> tuple[dict, list[str]]:
+def error_by_distance(per_fold: dict[int, dict], data: FoldData) -> tuple[dict, list[str]]:
     """Where the forest alone errs: its MAE and share of the summed error by distance from each test compound to the
     nearest row it trained on, and on the structures whose recorded Tc is below 1 K."""
     position = {i: n for n, i in enumerate(data.ids)}
     nearest, error, truth = [], [], []
     for k, fold in per_fold.items():
         train, val, test = (np.asarray(block) for block in data.folds[k])
-        fit, rows = data.member_rows(train, val, test, formula_fractions)
+        fit, rows = data.member_rows(train, val, test)
         if [data.ids[i] for i in test] != fold["ids"]:
             raise SystemExit(f"fold {k}: the stored test ids are not this data's fold {k} test block")
-        fit_fractions = np.vstack([fractions[fit], formula_fractions[rows]])
-        nearest.append(cdist(fractions[test], fit_fractions, "cityblock").min(axis=1))
+        fit_fractions = np.vstack([data.fractions[fit], data.formula_fractions[rows]])
+        nearest.append(cdist(data.fractions[test], fit_fractions, "cityblock").min(axis=1))
         y = data.y[[position[i] for i in fold["ids"]]]
         error.append(np.abs(y - np.asarray(fold[BASE]["y_pred"])))
         truth.append(y)
@@ -143,10 +141,10 @@ def main() -> None:
     data = FoldData.load(args.data)
     records, y = data.records, data.y
     x, formula_x = data.member_statistics()
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions, formula_fractions = data.fractions, data.formula_fractions
     out = Path(args.out)
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "forest_residuals.json", ROWS):
-        fit, rows = data.member_rows(train, val, test, formula_fractions)
+        fit, rows = data.member_rows(train, val, test)
         x_fit = np.vstack([x[fit], formula_x[rows]])
         target = np.concatenate([y[fit], data.formula_y[rows]])
         fit_fractions = np.vstack([fractions[fit], formula_fractions[rows]])
@@ -172,7 +170,7 @@ def main() -> None:
     picked_mean, picked_sd, taken = picked_on_other_folds(per_fold)
     correlations = [f["nearest_residual_correlation"] for f in per_fold.values()]
     out_of_fold = [f["out_of_fold_mae"] for f in per_fold.values()]
-    bands, band_lines = error_by_distance(per_fold, data, fractions, formula_fractions)
+    bands, band_lines = error_by_distance(per_fold, data)
     meta = provenance("python benchmarks/forest_residuals.py --data ../shared/data", f"{args.threads} jobs")
     lines = [
         *header_lines(

@@ -46,7 +46,7 @@ from forest_inputs import (
 )
 from scipy.spatial.distance import cdist
 
-from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE
 
 RESULTS = Path(__file__).parent / "results"
 #: Pseudo-rows at the mean ln Tc of all rows added to each element's (and pair's) rows before averaging.
@@ -113,11 +113,11 @@ def main() -> None:
     data = FoldData.load(args.data)
     records, y = data.records, data.y
     x, formula_x = data.member_statistics()
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions, formula_fractions = data.fractions, data.formula_fractions
     out = Path(args.out)
     report = RESULTS / "forest_target_encoding.json"
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, report, ROWS):
-        fit, rows = data.member_rows(train, val, test, formula_fractions)
+        fit, rows = data.member_rows(train, val, test)
         x_fit = np.vstack([x[fit], formula_x[rows]])
         target = np.concatenate([y[fit], data.formula_y[rows]])
         memory = np.vstack([fractions[fit], formula_fractions[rows]])

@@ -53,7 +53,7 @@ from forest_inputs import (
 )
 from scipy.spatial.distance import cdist
 
-from matgl_supercon.data import SAME_COMPOUND_DISTANCE, atom_fractions, chemical_system
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE, chemical_system
 from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
@@ -153,13 +153,13 @@ def main() -> None:
     data = FoldData.load(args.data)
     records, y = data.records, data.y
     x, formula_x = data.member_statistics()
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions, formula_fractions = data.fractions, data.formula_fractions
     system_ids: dict[frozenset[str], int] = {}
     formula_system_ids = np.array([system_ids.setdefault(s, len(system_ids)) for s in data.formula_systems])
     system_of = np.array([system_ids.setdefault(chemical_system(r.structure), len(system_ids)) for r in records])
     out = Path(args.out)
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "forest_variants.json", ROWS):
-        fit, rows = data.member_rows(train, val, test, formula_fractions)
+        fit, rows = data.member_rows(train, val, test)
         x_fit = np.vstack([x[fit], formula_x[rows]])
         target = np.concatenate([y[fit], data.formula_y[rows]])
         memory = (

@@ -221,7 +221,7 @@ def main() -> None:
     data = FoldData.load(args.data)
     records, ids, y = data.records, data.ids, data.y
     x, formula_x = data.member_statistics()
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions, formula_fractions = data.fractions, data.formula_fractions
     ordered = np.array([r.metadata["order"] == "order" for r in records])
     out = Path(args.out)
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "formula_scope.json"):

@@ -48,7 +48,7 @@ from forest_inputs import (
 from non_superconductors import non_superconductors
 
 from matgl_supercon.benchmarks import mae, r2
-from matgl_supercon.data import atom_fractions, outside_compounds
+from matgl_supercon.data import outside_compounds
 from matgl_supercon.training import (
     CompositionForestConfig,
     fit_composition_forest,
@@ -71,7 +71,7 @@ def main() -> None:
     records, y = data.records, data.y
     x, formula_x = data.member_statistics()
     zero_x, zero_fractions = non_superconductors(args.data)
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions = data.fractions
     out = Path(args.out)
     todo = list(unfinished_folds(data, args.folds, out, RESULTS / "low_tc_gate.json"))
     if args.save_members:  # a finished fold is grown again (the same seed: the same forest) to save its member
@@ -81,7 +81,7 @@ def main() -> None:
             if not (member_runs_dir(LOW_TC_VARIANT) / "all" / f"fold_{k}" / "model" / "model.json").exists()
         ]
     for k, path, train, val, test in todo:
-        fit, rows = data.member_rows(train, val, test, formula_fractions)
+        fit, rows = data.member_rows(train, val, test)
         zeros = np.asarray(outside_compounds(zero_fractions, fractions[test]))
         extra_x = np.vstack([formula_x[rows], zero_x[zeros]])
         extra_y = np.concatenate([data.formula_y[rows], np.full(len(zeros), np.log(FLOOR_K))])

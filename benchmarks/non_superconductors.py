@@ -97,7 +97,7 @@ def main() -> None:
     x, formula_x = data.member_statistics()
     zero_x, zero_fractions = non_superconductors(args.data)
     copper_oxide = (zero_fractions[:, list(COPPER_OXIDE)] > 0).all(1)
-    fractions, formula_fractions = atom_fractions(records), atom_fractions(data.formulas)
+    fractions, formula_fractions = data.fractions, data.formula_fractions
     out = Path(args.out)
     for k, path, train, val, test in unfinished_folds(data, args.folds, out, RESULTS / "non_superconductors.json"):
         fit = np.concatenate([train, val])
