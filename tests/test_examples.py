@@ -64,3 +64,27 @@ def test_member_folders_named_in_the_docs_are_shipped():
     named = {(page.name, m) for page in pages for m in re.findall(r"[a-z0-9_.]+_fold_\d+", page.read_text())}
     assert named, "the docs name no member folder; the pattern is stale"
     assert {(page, m) for page, m in named if m not in shipped} == set()
+
+
+def test_benchmark_example_scores_its_folds_and_writes_matbench_results(data_root, tmp_path):
+    import gzip
+    import json
+
+    import numpy as np
+
+    from matgl_supercon.benchmarks import load_task
+
+    out = run_example("benchmark.py", "supercon3d_tc_5fold", str(data_root), "knn.json.gz", cwd=tmp_path)
+    with gzip.open(tmp_path / "knn.json.gz", "rt") as f:
+        results = json.load(f)["tasks"]["supercon3d_tc_5fold"]["results"]
+    task = load_task("supercon3d_tc_5fold", data_root)
+    errors = []
+    for k in task.folds:
+        ids, truth = task.test_ids(k), np.asarray(task.get_test_data(k, include_target=True)[1])
+        predicted = results[f"fold_{k}"]["data"]
+        assert sorted(predicted) == sorted(ids)
+        errors.append(np.mean(np.abs(truth - np.array([predicted[i] for i in ids]))))
+        median = np.median(task.get_train_and_val_data(k)[1])
+        assert errors[-1] < np.mean(np.abs(truth - median)) - 0.2  # the neighbours learn something
+        assert f"fold {k}: MAE {errors[-1]:.3f} ln K" in out
+    assert f"MAE {np.mean(errors):.3f} ± {np.std(errors):.3f} ln K over 5 folds" in out
