@@ -39,6 +39,14 @@ TRAIN = {"lr": 0.002, "weight_decay": 0.01, "ema_decay": 0.0}
 #: 10 folds; all->O 0.755 against 0.796; O/O 0.771 against 0.784); its folds are those of ``supercon3d_sodnet.py``
 #: run with the package defaults.
 DEFAULT_VARIANT = "descriptors_only_ema0.995"
+#: The variants that change only the model's size (blocks, irreps widths, graph size), labelled in the figure.
+SIZES = (
+    "blocks1_composition",
+    "blocks2_composition",
+    "blocks2_composition_k32_8A",
+    "blocks3_composition_wide",
+    "blocks6_paper_size_k32_8A",
+)
 #: name -> (SODNet arguments, TrainConfig fields on top of TRAIN); 40 epochs, all/all fold 0.
 VARIANTS: dict[str, tuple[dict, dict]] = {
     "blocks2_no_composition": ({"global_context": True, "learned_element_embedding": True}, {}),
@@ -522,16 +530,6 @@ def main() -> None:
     footer = f"python benchmarks/sodnet_variants.py; {platform.machine()} {platform.system()}; {tabulated}"
     plot_accuracy_cost(points, RESULTS / "accuracy_cost.png", footer)
     print("\n".join(lines))
-
-
-#: The variants that change only the model's size (blocks, irreps widths, graph size), labelled in the figure.
-SIZES = (
-    "blocks1_composition",
-    "blocks2_composition",
-    "blocks2_composition_k32_8A",
-    "blocks3_composition_wide",
-    "blocks6_paper_size_k32_8A",
-)
 
 
 def plot_accuracy_cost(points: list[tuple[str, int, float, int]], path: Path, footer: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import re
 import shutil
@@ -9,8 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from matgl_supercon.benchmarks import load_task
 from matgl_supercon.pretrained import pretrained_dir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -67,13 +71,6 @@ def test_member_folders_named_in_the_docs_are_shipped():
 
 
 def test_benchmark_example_scores_its_folds_and_writes_matbench_results(data_root, tmp_path):
-    import gzip
-    import json
-
-    import numpy as np
-
-    from matgl_supercon.benchmarks import load_task
-
     out = run_example("benchmark.py", "supercon3d_tc_5fold", str(data_root), "knn.json.gz", cwd=tmp_path)
     with gzip.open(tmp_path / "knn.json.gz", "rt") as f:
         results = json.load(f)["tasks"]["supercon3d_tc_5fold"]["results"]

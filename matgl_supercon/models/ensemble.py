@@ -340,12 +340,11 @@ class TcEnsemble:
         """
         graphs = self.graphs([structure], allow_overlaps)  # once for all members: they share graph settings
         shares, own = [], []
+        read_own = self.gate is not None  # only the gate reads the members' own variances (only forests have one)
         for model, has_own in zip(self.members(), self._own_variance.tolist(), strict=True):
             model.predict_graphs(graphs)
             shares.append(model.feature_dict["site_contributions"])
-            # Only the gate reads the members' own variances, and only the forests have one.
-            has_own = has_own and self.gate is not None
-            own.append(model.predict_graphs_and_variance(graphs)[1] if has_own else torch.zeros(1))
+            own.append(model.predict_graphs_and_variance(graphs)[1] if read_own and has_own else torch.zeros(1))
         predictions = torch.stack([s.sum() for s in shares])[:, None]  # each member's ln Tc: its shares' sum
         w = self.structure_weights(torch.stack(own), predictions)[:, 0]
         return (w.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
