@@ -221,7 +221,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     png = args.png or str(Path(args.file).with_suffix(".explain.png"))
     structure = read_structure(args.file)
     ensemble = resolve_model(args.model)
-    rows = explain_structure(structure, ensemble, png, args.allow_overlaps)
+    rows = explain_structure(structure, ensemble, png, args.allow_overlaps, args.structure_only)
     unseen = ensemble.unseen_elements(structure)
     note = f"note: {args.file}: no training structure held {', '.join(unseen)}; these shares are an extrapolation"
     if args.json:
@@ -234,7 +234,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         for r in rows:
             coords = "(" + ", ".join(f"{c:.3f}" for c in r.frac_coords) + ")"
             print(f"{r.index:4d} {r.species:{species_width}s} {r.disorder:9s} {coords:28s} {r.contribution:+.4f}")
-        print(f"sum = ln Tc = {sum(r.contribution for r in rows):.4f}; chart: {png}")
+        total = sum(r.contribution for r in rows)
+        whose = "the structure-reading members' ln Tc" if args.structure_only else "ln Tc"
+        print(f"sum = {whose} = {total:.4f}; chart: {png}")
         if unseen:
             print(note)
     return 0
@@ -607,6 +609,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--png", default=None, help="chart path (default <file>.explain.png)")
     explain.add_argument("--json", action="store_true", help="print JSON")
     add_model(explain, members=False)  # composition members only share their value out by occupancy
+    explain.add_argument(
+        "--structure-only",
+        action="store_true",
+        help="average over the members that read the structure (SODNet) only: the shipped ensemble's composition "
+        "members carry most of its weight and share their value out by occupancy",
+    )
     add_allow_overlaps(explain)
     explain.set_defaults(func=_cmd_explain)
 

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from matgl_supercon._fingerprint import add_model
+from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, OccupancyTcModel
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
-
-    from matgl_supercon.models._tc_model import OccupancyTcModel
 
 
 @dataclass(frozen=True)
@@ -333,12 +332,34 @@ class TcEnsemble:
         return self.predict_graphs(self.graphs(structures, allow_overlaps), batch_size)
 
     @torch.no_grad()
-    def site_contributions(self, structure: Structure, allow_overlaps: bool = False) -> torch.Tensor:
+    def site_contributions(
+        self, structure: Structure, allow_overlaps: bool = False, structure_only: bool = False
+    ) -> torch.Tensor:
         """Each site's share of the predicted ln Tc, averaged over members like the mean (sums to the mean ln Tc).
 
-        ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
+        Members that read only the composition (:class:`~matgl_supercon.models.CompositionForestTc`,
+        :class:`~matgl_supercon.models.CompositionTc`) share their prediction out by occupancy, so in an ensemble
+        they weigh most in (the shipped one), the shares differ little beyond the sites' occupancies.
+
+        Args:
+            structure: The crystal.
+            allow_overlaps: As in :meth:`SODNet.make_converter`.
+            structure_only: Average over the members that read the structure (SODNet) instead, equally weighted:
+                the shares then sum to those members' mean ln Tc, not the ensemble's.
+
+        Raises:
+            ValueError: With ``structure_only``, for an ensemble without a member that reads the structure.
         """
         graphs = self.graphs([structure], allow_overlaps)  # once for all members: they share graph settings
+        if structure_only:
+            shares = []
+            for model in self.members():
+                if not isinstance(model, CompositionStatisticsTcModel):
+                    model.predict_graphs(graphs)
+                    shares.append(model.feature_dict["site_contributions"])
+            if not shares:
+                raise ValueError(f"ensemble {self.name!r}: no member reads the structure (all read compositions only)")
+            return torch.stack(shares).mean(0)
         shares, own = [], []
         read_own = self.gate is not None  # only the gate reads the members' own variances (only forests have one)
         for model, has_own in zip(self.members(), self._own_variance.tolist(), strict=True):

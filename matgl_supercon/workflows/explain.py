@@ -33,6 +33,7 @@ def explain_structure(
     model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
     png: str | Path | None = None,
     allow_overlaps: bool = False,
+    structure_only: bool = False,
 ) -> list[SiteContribution]:
     """Per-site contributions to the predicted ln Tc, optionally drawn as a bar chart.
 
@@ -40,20 +41,23 @@ def explain_structure(
     is an exact additive share; the shares are averaged over ensemble members (weighted like the prediction).
     Composition members (``CompositionTc``, ``CompositionForestTc``) see no structure and give each site its
     occupancy share of their prediction, so differences between sites beyond their occupancy come from the
-    SODNet members alone.
+    SODNet members alone. In the shipped ensemble the composition members carry most of the weight, so its shares
+    stay close to the sites' occupancy shares; ``structure_only`` shows what the SODNet members read instead.
 
     Args:
         structure: Input structure (pymatgen ``Structure`` or ASE ``Atoms``).
         model: Shipped model name, model folder, or loaded ensemble.
         png: Where to save a bar chart of the shares.
         allow_overlaps: Accept two atoms closer than 0.5 A whose occupancies sum above 1 (an atom a CIF lists twice).
+        structure_only: Average the shares over the members that read the structure (SODNet), equally weighted; they
+            then sum to those members' mean ln Tc instead of the ensemble's (:meth:`TcEnsemble.site_contributions`).
 
     Returns:
         One entry per site, in site order.
     """
     ensemble = resolve_model(model)
     structure = as_structure(structure)
-    shares = ensemble.site_contributions(structure, allow_overlaps).numpy()
+    shares = ensemble.site_contributions(structure, allow_overlaps, structure_only).numpy()
     _, site_kinds = classify_disorder(structure)
     rows = [
         SiteContribution(

@@ -134,6 +134,13 @@ def test_save_load_round_trip_and_ensembles_with_sodnet_members(trained, structu
     assert weighted.fingerprint() != plain.fingerprint()
     shares = weighted.site_contributions(structures[4])
     assert float(shares.sum()) == pytest.approx(float(weighted.predict_ln_tc([structures[4]])[0][0]), abs=1e-5)
+    # The structure-reading members' view: SODNet's own shares, whatever the composition member weighs.
+    sodnet.predict_ln_tc([structures[4]])
+    assert torch.allclose(
+        weighted.site_contributions(structures[4], structure_only=True), sodnet.feature_dict["site_contributions"]
+    )
+    with pytest.raises(ValueError, match="no member reads the structure"):
+        TcEnsemble([model]).site_contributions(structures[4], structure_only=True)
     # A named subset of the members, with its own weights and spread scale.
     subset = {"member_weights": {"composition": 1.0}, "sd_scale": 2.0}
     described = {"member_weights": {"sodnet": 3.0, "composition": 1.0}, "subsets": {"composition": subset}}
