@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     )
     from matgl_supercon.benchmarks._metrics import fold_summary, grouped_mae, mae, r2
     from matgl_supercon.benchmarks._names import FOREST_MODELS, GNN_MODELS, MODELS, TASK_NAMES
-    from matgl_supercon.benchmarks._plots import group_bar, parity_plot
+    from matgl_supercon.benchmarks._plots import group_bar, parity_plot, site_share_bar
     from matgl_supercon.benchmarks._runner import MODEL_INPUTS, run_cell, runs_on, summarise_cell, tuned_svr
     from matgl_supercon.benchmarks._tasks import TASKS, TcTask, inner_validation_split, load_task, regression_scores
 
@@ -42,6 +42,7 @@ _EXPORTS = {
     "r2": "_metrics",
     "group_bar": "_plots",
     "parity_plot": "_plots",
+    "site_share_bar": "_plots",
     "MODEL_INPUTS": "_runner",
     "MODELS": "_names",
     "GNN_MODELS": "_names",
@@ -82,6 +83,7 @@ __all__ = [
     "regression_scores",
     "run_cell",
     "runs_on",
+    "site_share_bar",
     "summarise_cell",
     "tuned_svr",
     "write_matbench_results",

@@ -70,11 +70,13 @@ def explain_structure(
         for i, site in enumerate(structure)
     ]
     if png is not None:
-        from matgl_supercon.benchmarks import group_bar
+        from matgl_supercon.benchmarks import site_share_bar
 
-        group_bar(
-            {f"{r.index}:{r.species}": {"mae": r.contribution, "n": 1} for r in rows},
+        whose = "the structure-reading members' ln Tc" if structure_only else "ln Tc"
+        site_share_bar(
+            [f"{r.index}:{r.species}" for r in rows],
+            [r.contribution for r in rows],
             png,
-            f"{structure.composition.reduced_formula}: site shares of ln Tc = {shares.sum():.3f}",
+            f"{structure.composition.reduced_formula}: site shares of {whose} = {shares.sum():.3f}",
         )
     return rows
