@@ -209,7 +209,7 @@ def _cmd_dope(args: argparse.Namespace) -> int:
         print(f"{v.dopant:6s} {v.fraction:6.3f} {p.formula:{formula_width}s} {p.tc:8.2f}  {_tc_range(p)}")
     _print_notes([v.prediction for v in variants])
     if args.out:
-        print(f"variants written to {args.out}/")
+        print(f"variants written to {Path(args.out)}/")
     return 0
 
 
@@ -262,9 +262,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),  # a bar on a terminal; a batch job's log gets the summary line only
     )
     n_valid = sum(r["structurally_valid"] for r in rows)
-    print(
-        f"{len(rows)} structures written to {args.out}/ ({n_valid} structurally valid); summary: {args.out}/summary.csv"
-    )
+    out = Path(args.out)
+    print(f"{len(rows)} structures written to {out}/ ({n_valid} structurally valid); summary: {out / 'summary.csv'}")
     return 0
 
 
