@@ -385,6 +385,8 @@ def main() -> None:
         "- `svr_tuning.py`: how far a tuned RBF SVR gets on SuperCon3D (the paper's SVM rows).",
         "- `r2_conventions.py`: the committed cells' and the shipped ensemble's R2 on ln Tc and on Tc in kelvin, "
         "per fold and pooled, beside the paper's quoted R2.",
+        "- `formula_input.py`: the shipped composition members on SuperCon3D structures and on their bare formulas "
+        "(`mgl-supercon predict --formula`).",
         "- `composition_head_alone.py`: how much of a composition-head SODNet's prediction the head makes alone.",
         "- `classical_tasks.py`: composition baselines on 3DSC_MP (grouped vs random folds) and JARVIS Tc.",
         "- `disorder_counts.py`: disorder types per dataset, beside each dataset's own labels.",

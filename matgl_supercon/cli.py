@@ -100,7 +100,7 @@ def _column_width(header: str, entries: Iterable[str]) -> int:
     return max([len(header), *map(len, entries)])
 
 
-def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
+def _print_predictions(predictions, as_json: bool, as_csv: bool, source_header: str = "structure") -> None:
     rows = [p.as_dict() for p in predictions]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -109,10 +109,11 @@ def _print_predictions(predictions, as_json: bool, as_csv: bool) -> None:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        source_width = _column_width("structure", (p.source for p in predictions))
+        source_width = _column_width(source_header, (p.source for p in predictions))
         formula_width = _column_width("formula", (p.formula for p in predictions))
         print(
-            f"{'structure':{source_width}s} {'formula':{formula_width}s} {'disorder':9s} {'Tc / K':>8s}  range (± 1 sd)"
+            f"{source_header:{source_width}s} {'formula':{formula_width}s} {'disorder':9s} {'Tc / K':>8s}  "
+            "range (± 1 sd)"
         )
         for p in predictions:
             print(
@@ -143,7 +144,7 @@ def _print_unseen_element_notes(predictions) -> None:
 
 def _tc_model(args: argparse.Namespace):
     """``--model`` as a name or folder, or loaded here when ``--members`` asks for a subset of its members."""
-    if args.members == "all":
+    if args.members in (None, "all"):
         return args.model
     from matgl_supercon.pretrained import load_model
 
@@ -151,8 +152,15 @@ def _tc_model(args: argparse.Namespace):
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from matgl_supercon.workflows import predict_tc
+    from matgl_supercon.workflows import predict_formula_tc, predict_tc
 
+    if args.formula:
+        if args.allow_overlaps:
+            raise ValueError("--allow-overlaps is about atoms in a structure, and --formula reads formulas")
+        members = COMPOSITION_MEMBERS if args.members is None else args.members
+        predictions = predict_formula_tc(args.files, args.model, members, args.batch_size)
+        _print_predictions(predictions, args.json, args.csv, source_header="input")
+        return 0
     predictions = predict_tc(args.files, _tc_model(args), args.batch_size, args.allow_overlaps)
     _print_predictions(predictions, args.json, args.csv)
     return 0
@@ -558,13 +566,24 @@ def build_parser() -> argparse.ArgumentParser:
         if members:
             p.add_argument(
                 "--members",
-                default="all",
-                help=f"'all' members of --model, or a subset its ensemble.json names: '{COMPOSITION_MEMBERS}' keeps "
-                "the shipped ensemble's composition members, several times faster and blind to the structure",
+                default=None,
+                help=f"'all' members of --model (the default), or a subset its ensemble.json names: "
+                f"'{COMPOSITION_MEMBERS}' keeps the shipped ensemble's composition members, several times faster and "
+                "blind to the structure",
             )
 
-    predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files")
-    predict.add_argument("files", nargs="+", help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...)")
+    predict = sub.add_parser("predict", help="predict Tc (with ensemble spread) of structure files or formulas")
+    predict.add_argument(
+        "files",
+        nargs="+",
+        help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...); formulas with --formula",
+    )
+    predict.add_argument(
+        "--formula",
+        action="store_true",
+        help=f"read the arguments as formulas (MgB2 Mg0.9Al0.1B2): --model's composition members predict them "
+        f"(--members defaults to '{COMPOSITION_MEMBERS}'), blind to polymorphs and vacancies",
+    )
     add_model(predict)
     predict.add_argument("--batch-size", type=_at_least(1), default=16, help="structures per forward pass (default 16)")
     out = predict.add_mutually_exclusive_group()

@@ -10,7 +10,7 @@ import matgl
 import numpy as np
 import torch
 from matgl.graph.converters import GraphConverter
-from pymatgen.core import Composition, Element, Lattice, Structure
+from pymatgen.core import Composition, DummySpecies, Element, Lattice, Structure
 from torch_geometric.data import Data
 
 from matgl_supercon.graph._disorder import (
@@ -127,10 +127,17 @@ def virtual_crystal(composition: Composition | str, cell: float = VIRTUAL_CELL) 
 
     Returns:
         An ordered structure for one element, else a one-site disordered structure.
+
+    Raises:
+        ValueError: For a formula pymatgen cannot parse, one without atoms, or a symbol that is not an element.
     """
     fractions = Composition(composition).fractional_composition
     if not fractions.num_atoms:
         raise ValueError(f"composition {composition!r} has no atoms")
+    # pymatgen reads an unknown symbol ('Xx2') as a dummy species; no element list holds one.
+    dummies = [species.symbol for species in fractions if isinstance(species, DummySpecies)]
+    if dummies:
+        raise ValueError(f"composition {composition!r}: {', '.join(map(repr, dummies))} is not an element")
     return Structure(Lattice.cubic(cell), [fractions], [[0.0, 0.0, 0.0]])
 
 

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from matgl_supercon._fingerprint import add_model
+from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, OccupancyTcModel
 
 if TYPE_CHECKING:
-    from pymatgen.core import Structure
+    from pymatgen.core import Composition, Structure
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,48 @@ class TcEnsemble:
         ``allow_overlaps``: as in :meth:`SODNet.make_converter`.
         """
         return self.predict_graphs(self.graphs(structures, allow_overlaps), batch_size)
+
+    @property
+    def reads_structure(self) -> bool:
+        """Whether a member reads more of a crystal than its composition (a SODNet).
+
+        Only an ensemble without such a member can predict a bare formula (:meth:`predict_formulas`).
+        """
+        return any(not isinstance(m, CompositionStatisticsTcModel) for m, _ in self._members)
+
+    def predict_formulas(
+        self, formulas: Sequence[Composition | str], batch_size: int = 16
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, sd)`` of ln(Tc / K) of formulas, for an ensemble whose members read compositions only.
+
+        Each formula becomes a one-site :func:`~matgl_supercon.graph.virtual_crystal`, as the formula-table rows the
+        shipped forests grew on did. Its atom fractions are the formula's; its site statistics are a virtual
+        crystal's (one site mixing every element, no vacancy: a formula does not say which sites are part empty), so
+        a formula's ln Tc can differ a little from that of a crystal of the same composition (the shipped
+        composition members: MgB2 37.8 K from the formula, 38.5 K from its CIF).
+
+        Args:
+            formulas: Formulas (``"YBa2Cu3O6.9"``) or pymatgen compositions.
+            batch_size: Formulas per forward pass.
+
+        Raises:
+            ValueError: For an ensemble with a member that reads the structure (load the shipped one with
+                ``members="composition"``), or naming the formula (1-based position and text) that cannot be parsed
+                or holds an element outside the members' element list.
+        """
+        if self.reads_structure:
+            raise ValueError(
+                f"ensemble {self.name!r} has members that read the crystal structure, which a formula lacks; use its "
+                "composition-only members (load_model(..., members='composition')) or predict a structure"
+            )
+        converter = self._members[0][0].make_converter(allow_isolated=True)  # a virtual crystal's site is alone
+        graphs = []
+        for position, formula in enumerate(formulas, 1):
+            try:
+                graphs.append(converter.get_graph(virtual_crystal(formula))[:2])
+            except ValueError as error:
+                raise ValueError(f"formula {position} ({str(formula)!r}): {error}") from None
+        return self.predict_graphs(graphs, batch_size)
 
     @torch.no_grad()
     def site_contributions(

@@ -1,4 +1,4 @@
-"""The everyday jobs behind the CLI: predict, screen, dope, explain."""
+"""The everyday jobs behind the CLI: predict (structures or formulas), screen, dope, explain, generate."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from matgl_supercon.workflows.dope import (
 )
 from matgl_supercon.workflows.explain import SiteContribution, explain_structure
 from matgl_supercon.workflows.generate import generate_for_tc
-from matgl_supercon.workflows.predict import TcPrediction, predict_tc
+from matgl_supercon.workflows.predict import TcPrediction, predict_formula_tc, predict_tc
 from matgl_supercon.workflows.screen import ScreenReport, find_structure_files, screen_folder
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "find_structure_files",
     "generate_for_tc",
     "group_neighbours",
+    "predict_formula_tc",
     "predict_tc",
     "screen_folder",
     "substitute",

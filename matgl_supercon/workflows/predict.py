@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 
 from matgl_supercon.data import read_structure
-from matgl_supercon.graph import as_structure, classify_disorder, compact_formula
+from matgl_supercon.graph import as_structure, classify_disorder, compact_formula, virtual_crystal
 from matgl_supercon.models.ensemble import TcEnsemble
-from matgl_supercon.pretrained import load_model
+from matgl_supercon.pretrained import COMPOSITION_MEMBERS, load_model
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -25,6 +25,8 @@ class TcPrediction:
 
     ``unseen_elements`` names (``;``-separated) the elements that no structure of the model's training data held:
     the prediction extrapolates, and its range is no measure of that (see :meth:`TcEnsemble.unseen_elements`).
+    ``disorder`` is one of ordered / SD / PD / SPD / vacancy, or ``unknown`` for a bare formula
+    (:func:`predict_formula_tc`).
     """
 
     source: str
@@ -105,3 +107,45 @@ def predict_tc(
         make_prediction(source, structure, m, s, unseen_elements=ensemble.unseen_elements(structure))
         for source, structure, m, s in zip(sources, parsed, mean.tolist(), sd.tolist(), strict=True)
     ]
+
+
+#: ``TcPrediction.disorder`` of a formula: it does not say how its atoms share sites.
+UNKNOWN_DISORDER = "unknown"
+
+
+def predict_formula_tc(
+    formulas: Sequence[str | Composition],
+    model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
+    members: str = COMPOSITION_MEMBERS,
+    batch_size: int = 16,
+) -> list[TcPrediction]:
+    """Predict Tc of bare formulas (no structure) with a model's composition-only members.
+
+    The shipped ensemble's composition members (extra trees on composition statistics, grown also on the SuperCon
+    formula table) are most of its weight; its SODNet members, which read the structure, sit out. A formula reads
+    as one of the formula-table rows did, blind to polymorphs and vacancies (:meth:`TcEnsemble.predict_formulas`).
+
+    Args:
+        formulas: Formulas (``"Mg0.9Al0.1B2"``) or pymatgen compositions.
+        model: Shipped model name or model folder, or a loaded :class:`TcEnsemble` (then ``members`` is not read).
+        members: The subset of the model's members to load (``"all"`` for a folder whose members all read
+            compositions only).
+        batch_size: Formulas per forward pass.
+
+    Returns:
+        One :class:`TcPrediction` per formula, in order (``source``: the formula as given; ``disorder``:
+        ``unknown``).
+
+    Raises:
+        ValueError: Naming the formula that cannot be parsed or holds an element the model cannot read, or for a
+            model whose members read the structure.
+    """
+    ensemble = model if isinstance(model, TcEnsemble) else load_model(model, members=members)
+    mean, sd = ensemble.predict_formulas(formulas, batch_size)
+    predictions = []
+    for formula, m, s in zip(formulas, mean.tolist(), sd.tolist(), strict=True):
+        crystal = virtual_crystal(formula)  # parsed already by predict_formulas, which names a formula it refuses
+        prediction = make_prediction(str(formula), crystal, m, s, UNKNOWN_DISORDER, ensemble.unseen_elements(crystal))
+        # The formula as written (Ba2YCu3O6.9), not the virtual crystal's atom fractions.
+        predictions.append(replace(prediction, formula=compact_formula(Composition(formula))))
+    return predictions

@@ -342,6 +342,11 @@ def test_virtual_crystal_is_one_isolated_site_with_the_formula_fractions(mg_al_b
     assert virtual_crystal("Nb").is_ordered
     with pytest.raises(ValueError, match="no atoms"):
         virtual_crystal({})
+    # pymatgen reads an unknown symbol as a dummy species; a formula with one is refused, naming it.
+    with pytest.raises(ValueError, match="'Xx' is not an element"):
+        virtual_crystal("Xx2Mg")
+    # Oxidation states (a decorated structure's composition) are elements with a charge, and stay.
+    assert virtual_crystal(mg_al_b2.copy().add_oxidation_state_by_element({"Mg": 2, "Al": 3, "B": -2}).composition)
 
 
 def test_settings_that_are_no_distance_are_refused():

@@ -32,6 +32,7 @@ from matgl_supercon.workflows import (
     explore_doping,
     generate_for_tc,
     group_neighbours,
+    predict_formula_tc,
     predict_tc,
     screen_folder,
     substitute,
@@ -584,6 +585,49 @@ def test_shipped_model_loads_safely_and_predicts(capsys):
     xenon = Structure(Lattice.cubic(3.5), ["Xe", "H", "H"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])
     flagged = predict_tc([xenon, read_structure(EXAMPLES / "MgB2.cif")], fast)
     assert [p.unseen_elements for p in flagged] == ["Xe", ""]
+
+
+@pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
+def test_shipped_composition_members_predict_formulas(capsys):
+    fast = load_model("SODNet-SuperCon3D", members=COMPOSITION_MEMBERS)
+    predictions = predict_formula_tc(["Nb", "MgB2", "Mg2B4", "YBa2Cu3O6.9"], fast)
+    assert [(p.source, p.formula, p.disorder) for p in predictions] == [
+        ("Nb", "Nb", "unknown"),
+        ("MgB2", "MgB2", "unknown"),
+        ("Mg2B4", "Mg2B4", "unknown"),
+        ("YBa2Cu3O6.9", "Ba2YCu3O6.9", "unknown"),
+    ]
+    assert predictions[1].ln_tc == pytest.approx(predictions[2].ln_tc, abs=1e-6)  # only atom fractions count
+    assert all(p.tc_low < p.tc < p.tc_high for p in predictions)
+    # One element: the virtual crystal is an ordered crystal of it, whose statistics any structure of Nb shares.
+    bcc_nb = Structure(Lattice.cubic(3.3), ["Nb", "Nb"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert predictions[0].ln_tc == pytest.approx(predict_tc([bcc_nb], fast)[0].ln_tc, abs=1e-5)
+    # A mixed formula reads as the formula-table rows did (one site mixing every element), which the same
+    # compound's CIF does not, so the two differ a little.
+    from_cif = predict_tc([EXAMPLES / "MgB2.cif"], fast)[0].ln_tc
+    assert 0 < abs(predictions[1].ln_tc - from_cif) < 0.1
+    with pytest.raises(ValueError, match=r"formula 2 \('Foo2'\)"):
+        fast.predict_formulas(["MgB2", "Foo2"])
+    with pytest.raises(ValueError, match="read the crystal structure"):
+        predict_formula_tc(["MgB2"], load_model("SODNet-SuperCon3D"))
+    # The command line: --formula loads the composition members unless told otherwise.
+    capsys.readouterr()
+    assert main(["predict", "--formula", "MgB2", "Mg2B4", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["ln_tc"] for r in rows] == pytest.approx([predictions[1].ln_tc] * 2, abs=1e-5)
+    assert main(["predict", "--formula", "MgB2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:3] == ["input", "formula", "disorder"]
+    assert main(["predict", "--formula", "MgB2", "--members", "all"]) == 2
+    assert "read the crystal structure" in capsys.readouterr().err
+    assert main(["predict", "--formula", "MgB2", "--allow-overlaps"]) == 2
+    assert "--formula reads formulas" in capsys.readouterr().err
+
+
+def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir):
+    ensemble = load_model(tiny_model_dir)
+    assert ensemble.reads_structure
+    with pytest.raises(ValueError, match="members that read the crystal structure"):
+        ensemble.predict_formulas(["MgB2"])
 
 
 def test_500_site_structure_memory(tiny_model_dir):
