@@ -151,6 +151,23 @@ def _tc_model(args: argparse.Namespace):
     return load_model(args.model, members=args.members)
 
 
+def _formula_arguments(arguments: Sequence[str]) -> list[str]:
+    """``predict --formula``'s arguments, with ``-`` replaced by standard input's formulas, one per line.
+
+    Blank lines hold no formula and are passed over; every other line is a formula, refused by name if it does not
+    parse.
+    """
+    formulas = []
+    for argument in arguments:
+        if argument == "-":
+            formulas.extend(line.strip() for line in sys.stdin if line.strip())
+        else:
+            formulas.append(argument)
+    if not formulas:
+        raise ValueError("predict --formula: no formula given (standard input was empty)")
+    return formulas
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from matgl_supercon.workflows import predict_formula_tc, predict_tc
 
@@ -158,7 +175,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.allow_overlaps:
             raise ValueError("--allow-overlaps is about atoms in a structure, and --formula reads formulas")
         members = COMPOSITION_MEMBERS if args.members is None else args.members
-        predictions = predict_formula_tc(args.files, args.model, members, args.batch_size)
+        predictions = predict_formula_tc(_formula_arguments(args.files), args.model, members, args.batch_size)
         _print_predictions(predictions, args.json, args.csv, source_header="input")
         return 0
     predictions = predict_tc(args.files, _tc_model(args), args.batch_size, args.allow_overlaps)
@@ -581,8 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--formula",
         action="store_true",
-        help=f"read the arguments as formulas (MgB2 Mg0.9Al0.1B2): --model's composition members predict them "
-        f"(--members defaults to '{COMPOSITION_MEMBERS}'), blind to polymorphs and vacancies",
+        help=f"read the arguments as formulas (MgB2 Mg0.9Al0.1B2; '-' reads one per line from standard input): "
+        f"--model's composition members predict them (--members defaults to '{COMPOSITION_MEMBERS}'), blind to "
+        "polymorphs and vacancies",
     )
     add_model(predict)
     predict.add_argument("--batch-size", type=_at_least(1), default=16, help="structures per forward pass (default 16)")

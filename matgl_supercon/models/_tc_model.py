@@ -109,10 +109,13 @@ class OccupancyTcModel(StandardisedTarget):
         """``[len(graphs), n_statistics]``: each graph's :func:`composition_statistics` (this model's descriptors)."""
         if not graphs:
             raise ValueError("no graphs to take composition statistics of")
-        batch = Batch.from_data_list(list(graphs))
-        return composition_statistics(
-            batch.occupancy, batch.vacancy, self.descriptor_table(), batch.batch, batch.num_graphs
-        )
+        # The statistics read only the sites, so the graphs' site tensors are stacked as a batch would stack them,
+        # without PyG's collation of the edges (a third of the shipped forests' prediction time until 2026-12-07).
+        sites = torch.tensor([g.num_nodes for g in graphs])
+        batch = torch.repeat_interleave(torch.arange(len(graphs)), sites)
+        occupancy = torch.cat([g.occupancy for g in graphs])
+        vacancy = torch.cat([g.vacancy for g in graphs])
+        return composition_statistics(occupancy, vacancy, self.descriptor_table(), batch, len(graphs))
 
     def structure_composition_statistics(
         self, structures: Sequence[Structure], allow_overlaps: bool = False

@@ -8,9 +8,12 @@ import pytest
 import torch
 from pymatgen.core import Structure
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+from torch_geometric.data import Batch
 
 from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, LowTcGate, TcEnsemble
+from matgl_supercon.models import forest as forest_module
 from matgl_supercon.models._embedding import OLIYNYK_COLUMNS
+from matgl_supercon.models._tc_model import composition_statistics
 from matgl_supercon.models.forest import LEAF, float32_at_most, preorder_layout
 from matgl_supercon.pretrained import load_model
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
@@ -297,6 +300,11 @@ def test_composition_statistics_do_not_depend_on_the_batch(structures) -> None:
     together = model.structure_composition_statistics(structures)
     assert torch.equal(together, torch.cat([model.structure_composition_statistics([s]) for s in structures]))
     assert torch.equal(together, model.structure_composition_statistics(structures[::-1]).flip(0))
+    # Stacked from the graphs' site tensors, as PyG's collation stacks them.
+    graphs = [g for g, _ in model.graphs(structures)]
+    batch = Batch.from_data_list(graphs)
+    collated = composition_statistics(batch.occupancy, batch.vacancy, model.descriptors, batch.batch, len(graphs))
+    assert torch.equal(model.graph_composition_statistics(graphs), collated)
 
 
 def test_forest_variance_is_its_trees_and_ensembles_add_it_to_their_spread(structures) -> None:
@@ -306,6 +314,11 @@ def test_forest_variance_is_its_trees_and_ensembles_add_it_to_their_spread(struc
     graphs = forest.graphs(structures)
     mean, variance = forest.predict_graphs_and_variance(graphs, batch_size=4)  # batches of 4, 4 and the rest
     assert torch.equal(mean, forest.predict_graphs(graphs))
+    # The trees are walked WALK_ROWS rows at a time, whatever the batches: chunks of 3 change nothing.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(forest_module, "WALK_ROWS", 3)
+        walked_in_threes = forest.predict_graphs_and_variance(graphs, batch_size=4)
+    assert torch.equal(walked_in_threes[0], mean) and torch.equal(walked_in_threes[1], variance)
     x_graphs = forest.graph_composition_statistics([g for g, _ in graphs]).numpy().astype(np.float64)
     trees = np.stack([e.predict(x_graphs) for e in estimator.estimators_])
     np.testing.assert_allclose(variance.numpy(), trees.var(0, ddof=1), rtol=1e-4, atol=1e-6)
