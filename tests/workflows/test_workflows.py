@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import math
 import os
@@ -588,7 +589,7 @@ def test_shipped_model_loads_safely_and_predicts(capsys):
 
 
 @pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
-def test_shipped_composition_members_predict_formulas(capsys):
+def test_shipped_composition_members_predict_formulas(capsys, monkeypatch):
     fast = load_model("SODNet-SuperCon3D", members=COMPOSITION_MEMBERS)
     predictions = predict_formula_tc(["Nb", "MgB2", "Mg2B4", "YBa2Cu3O6.9"], fast)
     assert [(p.source, p.formula, p.disorder) for p in predictions] == [
@@ -621,6 +622,15 @@ def test_shipped_composition_members_predict_formulas(capsys):
     assert "read the crystal structure" in capsys.readouterr().err
     assert main(["predict", "--formula", "MgB2", "--allow-overlaps"]) == 2
     assert "--formula reads formulas" in capsys.readouterr().err
+    # '-' reads standard input, a formula per line; blank lines hold none.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("MgB2\n\n  Nb \n"))
+    assert main(["predict", "--formula", "Mg2B4", "-", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["source"] for r in rows] == ["Mg2B4", "MgB2", "Nb"]
+    assert rows[2]["ln_tc"] == pytest.approx(predictions[0].ln_tc, abs=1e-5)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+    assert main(["predict", "--formula", "-"]) == 2
+    assert "no formula given" in capsys.readouterr().err
 
 
 def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir):
