@@ -128,8 +128,9 @@ def predict_formula_tc(
     Args:
         formulas: Formulas (``"Mg0.9Al0.1B2"``) or pymatgen compositions.
         model: Shipped model name or model folder, or a loaded :class:`TcEnsemble` (then ``members`` is not read).
-        members: The subset of the model's members to load (``"all"`` for a folder whose members all read
-            compositions only).
+        members: The subset of the model's members to load. A folder that names no ``composition`` subset (a
+            forest of your own, ``mgl-supercon train --forest``) is loaded whole when all its members read
+            compositions only.
         batch_size: Formulas per forward pass.
 
     Returns:
@@ -140,7 +141,7 @@ def predict_formula_tc(
         ValueError: Naming the formula that cannot be parsed or holds an element the model cannot read, or for a
             model whose members read the structure.
     """
-    ensemble = model if isinstance(model, TcEnsemble) else load_model(model, members=members)
+    ensemble = model if isinstance(model, TcEnsemble) else _composition_members(model, members)
     mean, sd = ensemble.predict_formulas(formulas, batch_size)
     predictions = []
     for formula, m, s in zip(formulas, mean.tolist(), sd.tolist(), strict=True):
@@ -149,3 +150,21 @@ def predict_formula_tc(
         # The formula as written (Ba2YCu3O6.9), not the virtual crystal's atom fractions.
         predictions.append(replace(prediction, formula=compact_formula(Composition(formula))))
     return predictions
+
+
+def _composition_members(model: str | Path, members: str) -> TcEnsemble:
+    """``load_model(model, members)``; for the default subset, a folder without one whose members all read compositions.
+
+    Raises:
+        ValueError: As :func:`~matgl_supercon.pretrained.load_model`: for a subset the folder does not name, unless it
+            is the default and every member of the folder reads compositions only.
+    """
+    try:
+        return load_model(model, members=members)
+    except ValueError:
+        if members != COMPOSITION_MEMBERS:
+            raise
+        whole = load_model(model)
+        if whole.reads_structure:
+            raise
+        return whole

@@ -24,6 +24,7 @@ from pymatgen.core import Lattice, Structure
 
 from matgl_supercon.cli import TEACHER_LABELS_FILE, main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
+from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet
 from matgl_supercon.pretrained import COMPOSITION_MEMBERS, available_models, load_model
 from matgl_supercon.workflows import (
@@ -855,6 +856,12 @@ def test_cli_train_forest_on_the_formula_rows(data_root, tmp_path, capsys):
     model = matgl.load_model(tmp_path / "run" / "model")
     assert isinstance(model, CompositionForestTc) and model.n_trees == 3
     assert float(model.predict_structure(records[0].structure)) > 0
+    # A forest of one's own predicts formulas too: it names no composition subset, and needs none.
+    capsys.readouterr()
+    assert main(["predict", "--formula", "MgB2", "--model", str(tmp_path / "run" / "model"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["ln_tc"] == pytest.approx(
+        float(model.predict_statistics(model.structure_composition_statistics([virtual_crystal("MgB2")]))[0]), abs=1e-6
+    )
     with pytest.raises(SystemExit, match="trees train on --extra-data"):
         main([*common, "--memory-data", "formulas_new_systems", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="trees are grown, not trained for epochs"):
