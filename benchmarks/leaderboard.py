@@ -387,6 +387,8 @@ def main() -> None:
         "per fold and pooled, beside the paper's quoted R2.",
         "- `formula_input.py`: the shipped composition members on SuperCon3D structures and on their bare formulas "
         "(`mgl-supercon predict --formula`).",
+        "- `doping_series_held_out.py`: the four doping series of `examples/doping_series.py`, predicted by a forest "
+        "grown without their chemical systems.",
         "- `composition_head_alone.py`: how much of a composition-head SODNet's prediction the head makes alone.",
         "- `classical_tasks.py`: composition baselines on 3DSC_MP (grouped vs random folds) and JARVIS Tc.",
         "- `disorder_counts.py`: disorder types per dataset, beside each dataset's own labels.",

@@ -7,7 +7,8 @@ root (or ``$MATGL_SUPERCON_DATA``) each row also shows the median Tc that the Su
 compositions within 0.02 of it (atom fractions, L1), and how many there are ("-": none; 0 K: recorded as not
 superconducting). These series are in that table, which the forests grew on. So the table shows what the model
 learned of known doping trends: Al in MgB2 lowering Tc, the cuprate and iron-pnictide domes, oxygen in YBa2Cu3O6+x.
-It does not show its accuracy on new compounds; ``benchmarks/results/formula_input.md`` holds that.
+It does not show its accuracy on new compounds: ``benchmarks/results/formula_input.md`` holds that, and
+``benchmarks/results/doping_series_held_out.md`` grows a forest without each series' chemical system.
 """
 
 from __future__ import annotations
