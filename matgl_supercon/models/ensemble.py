@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from pymatgen.core import Composition, Structure
 
 
+#: Formulas converted and predicted at a time by :meth:`TcEnsemble.predict_formulas`.
+FORMULA_CHUNK = 4096
+
+
 @dataclass(frozen=True)
 class ForestSpreadGate:
     """Member weights that change with how much the ensemble's forests' trees disagree on a structure.
@@ -366,13 +370,20 @@ class TcEnsemble:
                 "composition-only members (load_model(..., members='composition')) or predict a structure"
             )
         converter = self._members[0][0].make_converter(allow_isolated=True)  # a virtual crystal's site is alone
-        graphs = []
-        for position, formula in enumerate(formulas, 1):
-            try:
-                graphs.append(converter.get_graph(virtual_crystal(formula))[:2])
-            except ValueError as error:
-                raise ValueError(f"formula {position} ({str(formula)!r}): {error}") from None
-        return self.predict_graphs(graphs, batch_size)
+        formulas = list(formulas)
+        means, sds = [torch.zeros(0)], [torch.zeros(0)]
+        # A chunk at a time, so that a long list (a composition-space screen) never holds all its graphs at once.
+        for start in range(0, len(formulas), FORMULA_CHUNK):
+            graphs = []
+            for position, formula in enumerate(formulas[start : start + FORMULA_CHUNK], start + 1):
+                try:
+                    graphs.append(converter.get_graph(virtual_crystal(formula))[:2])
+                except ValueError as error:
+                    raise ValueError(f"formula {position} ({str(formula)!r}): {error}") from None
+            mean, sd = self.predict_graphs(graphs, batch_size)
+            means.append(mean)
+            sds.append(sd)
+        return torch.cat(means), torch.cat(sds)
 
     @torch.no_grad()
     def site_contributions(

@@ -26,6 +26,7 @@ from matgl_supercon.cli import TEACHER_LABELS_FILE, main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
 from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet
+from matgl_supercon.models import ensemble as ensemble_module
 from matgl_supercon.pretrained import COMPOSITION_MEMBERS, available_models, load_model
 from matgl_supercon.workflows import (
     DOPED_COPY_FRACTIONS,
@@ -610,6 +611,13 @@ def test_shipped_composition_members_predict_formulas(capsys, monkeypatch):
     assert 0 < abs(predictions[1].ln_tc - from_cif) < 0.1
     with pytest.raises(ValueError, match=r"formula 2 \('Foo2'\)"):
         fast.predict_formulas(["MgB2", "Foo2"])
+    # Chunks of formulas change nothing, and a bad formula is named by its place in the whole list.
+    with monkeypatch.context() as patch:
+        patch.setattr(ensemble_module, "FORMULA_CHUNK", 3)
+        chunked = fast.predict_formulas(["Nb", "MgB2", "Mg2B4", "YBa2Cu3O6.9"])
+        with pytest.raises(ValueError, match=r"formula 5 \('Foo2'\)"):
+            fast.predict_formulas(["Nb", "MgB2", "Mg2B4", "Nb3Sn", "Foo2"])
+    assert chunked[0].tolist() == pytest.approx([p.ln_tc for p in predictions], abs=1e-6)
     with pytest.raises(ValueError, match="read the crystal structure"):
         predict_formula_tc(["MgB2"], load_model("SODNet-SuperCon3D"))
     # The command line: --formula loads the composition members unless told otherwise.
