@@ -141,7 +141,36 @@ def main() -> None:
             f"| {r['series']} | {r['x']:.2f} | {r['formula']} | {recorded} | {r['tc_all_rows']:.1f} | "
             f"{r['tc_system_left_out']:.1f} |"
         )
+    figure = RESULTS / "doping_series_held_out.png"
+    draw_series(rows, figure, f"{meta['command']} | {meta['machine']} | {meta['date']}")
+    lines += ["", f"![Tc along each series: recorded, all rows, system left out]({figure.name})"]
     write_report(RESULTS / "doping_series_held_out", {"meta": meta, "summary": summary, "points": rows}, lines)
+
+
+def draw_series(rows: list[dict], path: Path, footer: str) -> None:
+    """One panel per series: the recorded Tc and both forests' predictions against the doping level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(r["series"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 3.0), dpi=120)
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        points = [r for r in rows if r["series"] == name]
+        x = [r["x"] for r in points]
+        ax.plot(x, [r["recorded_tc"] for r in points], "ko", label="recorded (table median)")
+        ax.plot(x, [r["tc_all_rows"] for r in points], "C0.-", label="forest, all rows")
+        ax.plot(x, [r["tc_system_left_out"] for r in points], "C3s--", label="forest, system left out")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("x", fontsize=8)
+        ax.tick_params(labelsize=7)
+    np.atleast_1d(axes)[0].set_ylabel("Tc / K", fontsize=8)
+    np.atleast_1d(axes)[0].legend(fontsize=6)
+    fig.text(0.01, 0.005, footer, fontsize=6, color="0.4")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
