@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _ensemble_members import SHIPPED_COMPOSITION_MEMBERS, SHIPPED_LOW_TC_MEMBERS, configurations
 from _report import header_lines, provenance, write_report
 
 from matgl_supercon.benchmarks import mae, r2
@@ -40,6 +41,15 @@ from matgl_supercon.pretrained import load_model as load_pretrained
 RESULTS = Path(__file__).parent / "results"
 SHIPPED = "SODNet-SuperCon3D"
 INPUTS = ("structure", "its composition as a formula", "the listed formula")
+
+
+def check_test_block(k: int, ids: list[str]) -> None:
+    """Stop unless fold ``k``'s members were scored on exactly these structures (so none of them trained on one)."""
+    shipped = pretrained_dir(SHIPPED)
+    for name, config in configurations([*SHIPPED_COMPOSITION_MEMBERS, *SHIPPED_LOW_TC_MEMBERS], shipped).items():
+        scored = json.loads((config.results / f"fold_{k}.json").read_text())["ids"]
+        if sorted(scored) != sorted(ids):
+            raise SystemExit(f"{name} fold {k}: its results file tested other structures than paper_folds' block")
 
 
 def fold_ensemble(k: int) -> TcEnsemble:
@@ -67,6 +77,7 @@ def main() -> None:
     predicted = {name: np.empty(len(records)) for name in INPUTS}
     fold_of = np.empty(len(records), dtype=int)
     for k, (_, _, test) in enumerate(paper_folds([r.id for r in records])):
+        check_test_block(k, [records[i].id for i in test])
         ensemble = fold_ensemble(k)
         structures = [records[i].structure for i in test]
         fold_of[test] = k

@@ -141,6 +141,7 @@ def predict_formula_tc(
         ValueError: Naming the formula that cannot be parsed or holds an element the model cannot read, or for a
             model whose members read the structure.
     """
+    formulas = list(formulas)  # read twice below: a generator would be spent by the first pass
     ensemble = model if isinstance(model, TcEnsemble) else _composition_members(model, members)
     mean, sd = ensemble.predict_formulas(formulas, batch_size)
     predictions = []
