@@ -601,6 +601,7 @@ def test_shipped_composition_members_predict_formulas(capsys, monkeypatch):
         ("YBa2Cu3O6.9", "Ba2YCu3O6.9", "unknown"),
     ]
     assert predictions[1].ln_tc == pytest.approx(predictions[2].ln_tc, abs=1e-6)  # only atom fractions count
+    assert [p.formula for p in predict_formula_tc((f for f in ("MgB2", "Nb")), fast)] == ["MgB2", "Nb"]  # a generator
     assert all(p.tc_low < p.tc < p.tc_high for p in predictions)
     # One element: the virtual crystal is an ordered crystal of it, whose statistics any structure of Nb shares.
     bcc_nb = Structure(Lattice.cubic(3.3), ["Nb", "Nb"], [[0, 0, 0], [0.5, 0.5, 0.5]])
