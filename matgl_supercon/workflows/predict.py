@@ -154,18 +154,18 @@ def predict_formula_tc(
 
 
 def _composition_members(model: str | Path, members: str) -> TcEnsemble:
-    """``load_model(model, members)``; for the default subset, a folder without one whose members all read compositions.
+    """``load_model(model, members)``; for the default subset, a folder that names none is loaded whole.
+
+    A whole folder whose members read the structure is then refused by :meth:`TcEnsemble.predict_formulas`, which
+    says why.
 
     Raises:
-        ValueError: As :func:`~matgl_supercon.pretrained.load_model`: for a subset the folder does not name, unless it
-            is the default and every member of the folder reads compositions only.
+        ValueError: As :func:`~matgl_supercon.pretrained.load_model`, for a subset other than the default that the
+            folder does not name.
     """
     try:
         return load_model(model, members=members)
     except ValueError:
         if members != COMPOSITION_MEMBERS:
             raise
-        whole = load_model(model)
-        if whole.reads_structure:
-            raise
-        return whole
+        return load_model(model)

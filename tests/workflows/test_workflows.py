@@ -643,11 +643,14 @@ def test_shipped_composition_members_predict_formulas(capsys, monkeypatch):
     assert "no formula given" in capsys.readouterr().err
 
 
-def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir):
+def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir, capsys):
     ensemble = load_model(tiny_model_dir)
     assert ensemble.reads_structure
     with pytest.raises(ValueError, match="members that read the crystal structure"):
         ensemble.predict_formulas(["MgB2"])
+    # A folder without a composition subset is loaded whole, and the refusal says why.
+    assert main(["predict", "--formula", "MgB2", "--model", str(tiny_model_dir)]) == 2
+    assert "members that read the crystal structure" in capsys.readouterr().err
 
 
 def test_500_site_structure_memory(tiny_model_dir):
