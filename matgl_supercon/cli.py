@@ -184,15 +184,41 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
-    from matgl_supercon.workflows import screen_folder
+    from matgl_supercon.workflows import screen_folder, screen_formulas
 
+    if args.formula:
+        structure_options = {"--workers": args.workers != 1, "--pattern": bool(args.pattern)}
+        structure_options["--allow-overlaps"] = args.allow_overlaps
+        if given := [name for name, used in structure_options.items() if used]:
+            raise ValueError(f"{', '.join(given)}: about structure files, and --formula screens formulas")
+        report = screen_formulas(
+            args.folder,
+            args.out,
+            args.model,
+            COMPOSITION_MEMBERS if args.members is None else args.members,
+            column=args.column,
+            errors_csv=args.errors,
+            chunk_size=args.chunk_size or 4096,
+            top_k=args.top,
+            progress=sys.stderr.isatty(),
+        )
+        print(
+            f"{report.n_files} formulas: {report.n_done_before} done before, {report.n_predicted} predicted now, "
+            f"{report.n_errors} refused (listed in the errors file)"
+        )
+        if report.top:
+            print(f"top {len(report.top)} by predicted Tc:")
+            _print_predictions(report.top, False, False, source_header="input")
+        return 0
+    if args.column is not None:
+        raise ValueError("--column names the formulas' column of a CSV given with --formula")
     report = screen_folder(
         args.folder,
         args.out,
         _tc_model(args),
         args.errors,
         workers=args.workers,
-        chunk_size=args.chunk_size,
+        chunk_size=args.chunk_size or 64,
         top_k=args.top,
         progress=sys.stderr.isatty(),  # a bar on a terminal; a batch job's log gets the summary lines only
         allow_overlaps=args.allow_overlaps,
@@ -610,14 +636,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_allow_overlaps(predict)
     predict.set_defaults(func=_cmd_predict)
 
-    screen = sub.add_parser("screen", help="rank a folder of structure files by predicted Tc (resumable)")
-    screen.add_argument("folder", help="folder of structure files (searched recursively)")
+    screen = sub.add_parser(
+        "screen", help="rank a folder of structure files (or a file of formulas) by predicted Tc (resumable)"
+    )
+    screen.add_argument(
+        "folder", help="folder of structure files (searched recursively); with --formula, a file of formulas"
+    )
+    screen.add_argument(
+        "--formula",
+        action="store_true",
+        help=f"FOLDER is a file of formulas, one per line (or a CSV with --column): --model's composition members "
+        f"rank them (--members defaults to '{COMPOSITION_MEMBERS}'); refused formulas go to the errors file",
+    )
+    screen.add_argument("--column", default=None, help="with --formula: the CSV column that holds the formulas")
     screen.add_argument(
         "--out", required=True, help="results CSV (a rerun with the same model skips files already in it)"
     )
     screen.add_argument("--errors", default=None, help="errors CSV (default: <out>.errors.csv)")
     screen.add_argument("--workers", type=_at_least(1), default=1, help="processes that parse files")
-    screen.add_argument("--chunk-size", type=_at_least(1), default=64, help="files per batch and per checkpoint")
+    screen.add_argument(
+        "--chunk-size",
+        type=_at_least(1),
+        default=None,
+        help="files (formulas) per batch and per checkpoint (default 64; 4096 with --formula)",
+    )
     screen.add_argument("--top", type=_at_least(0), default=10, help="size of the final ranking")
     screen.add_argument(
         "--pattern",

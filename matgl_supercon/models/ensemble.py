@@ -369,7 +369,6 @@ class TcEnsemble:
                 f"ensemble {self.name!r} has members that read the crystal structure, which a formula lacks; use its "
                 "composition-only members (load_model(..., members='composition')) or predict a structure"
             )
-        converter = self._members[0][0].make_converter(allow_isolated=True)  # a virtual crystal's site is alone
         formulas = list(formulas)
         means, sds = [torch.zeros(0)], [torch.zeros(0)]
         # A chunk at a time, so that a long list (a composition-space screen) never holds all its graphs at once.
@@ -377,13 +376,29 @@ class TcEnsemble:
             graphs = []
             for position, formula in enumerate(formulas[start : start + FORMULA_CHUNK], start + 1):
                 try:
-                    graphs.append(converter.get_graph(virtual_crystal(formula))[:2])
+                    graphs.append(self.formula_graph(formula))
                 except ValueError as error:
                     raise ValueError(f"formula {position} ({str(formula)!r}): {error}") from None
             mean, sd = self.predict_graphs(graphs, batch_size)
             means.append(mean)
             sds.append(sd)
         return torch.cat(means), torch.cat(sds)
+
+    def formula_graph(self, formula: Composition | str) -> tuple:
+        """``(graph, lattice)`` of a formula's one-site :func:`~matgl_supercon.graph.virtual_crystal`.
+
+        Raises:
+            ValueError: For a formula pymatgen cannot parse (its ``KeyError`` too), one without atoms, or one with
+                an element outside the members' element list.
+        """
+        if getattr(self, "_formula_converter", None) is None:
+            # A virtual crystal's one site has no neighbour within any cutoff.
+            self._formula_converter = self._members[0][0].make_converter(allow_isolated=True)
+        try:
+            crystal = virtual_crystal(formula)
+        except KeyError as error:  # pymatgen's, for some symbols it cannot read
+            raise ValueError(f"cannot parse {str(formula)!r} ({error})") from None
+        return self._formula_converter.get_graph(crystal)[:2]
 
     @torch.no_grad()
     def site_contributions(

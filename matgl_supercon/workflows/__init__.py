@@ -14,7 +14,13 @@ from matgl_supercon.workflows.dope import (
 from matgl_supercon.workflows.explain import SiteContribution, explain_structure
 from matgl_supercon.workflows.generate import generate_for_tc
 from matgl_supercon.workflows.predict import TcPrediction, predict_formula_tc, predict_tc
-from matgl_supercon.workflows.screen import ScreenReport, find_structure_files, screen_folder
+from matgl_supercon.workflows.screen import (
+    ScreenReport,
+    find_structure_files,
+    read_formulas,
+    screen_folder,
+    screen_formulas,
+)
 
 __all__ = [
     "DOPED_COPY_FRACTIONS",
@@ -30,7 +36,9 @@ __all__ = [
     "group_neighbours",
     "predict_formula_tc",
     "predict_tc",
+    "read_formulas",
     "screen_folder",
+    "screen_formulas",
     "substitute",
     "teacher_labelled_copies",
 ]

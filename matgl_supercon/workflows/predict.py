@@ -142,18 +142,24 @@ def predict_formula_tc(
             model whose members read the structure.
     """
     formulas = list(formulas)  # read twice below: a generator would be spent by the first pass
-    ensemble = model if isinstance(model, TcEnsemble) else _composition_members(model, members)
+    ensemble = model if isinstance(model, TcEnsemble) else composition_members(model, members)
     mean, sd = ensemble.predict_formulas(formulas, batch_size)
-    predictions = []
-    for formula, m, s in zip(formulas, mean.tolist(), sd.tolist(), strict=True):
-        crystal = virtual_crystal(formula)  # parsed already by predict_formulas, which names a formula it refuses
-        prediction = make_prediction(str(formula), crystal, m, s, UNKNOWN_DISORDER, ensemble.unseen_elements(crystal))
-        # The formula as written (Ba2YCu3O6.9), not the virtual crystal's atom fractions.
-        predictions.append(replace(prediction, formula=compact_formula(Composition(formula))))
-    return predictions
+    return [
+        formula_prediction(formula, m, s, ensemble)  # parsed already by predict_formulas, which names a bad one
+        for formula, m, s in zip(formulas, mean.tolist(), sd.tolist(), strict=True)
+    ]
 
 
-def _composition_members(model: str | Path, members: str) -> TcEnsemble:
+def formula_prediction(formula: str | Composition, ln_tc: float, ln_tc_sd: float, ensemble: TcEnsemble) -> TcPrediction:
+    """A :class:`TcPrediction` of a formula (``source``: as given; ``formula``: as written, not as atom fractions)."""
+    crystal = virtual_crystal(formula)
+    prediction = make_prediction(
+        str(formula), crystal, ln_tc, ln_tc_sd, UNKNOWN_DISORDER, ensemble.unseen_elements(crystal)
+    )
+    return replace(prediction, formula=compact_formula(Composition(formula)))
+
+
+def composition_members(model: str | Path, members: str) -> TcEnsemble:
     """``load_model(model, members)``; for the default subset, a folder that names none is loaded whole.
 
     A whole folder whose members read the structure is then refused by :meth:`TcEnsemble.predict_formulas`, which

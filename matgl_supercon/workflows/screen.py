@@ -1,7 +1,8 @@
-"""Screen a folder of structure files: resumable, atomic, parallel parsing, errors listed and never fatal."""
+"""Screen a folder of structure files, or a file of formulas: resumable, atomic, errors listed and never fatal."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -14,7 +15,14 @@ from matgl_supercon._io import read_csv_rows, record_or_check_settings, write_cs
 from matgl_supercon.data import read_structure
 from matgl_supercon.graph import classify_disorder
 from matgl_supercon.models.ensemble import TcEnsemble
-from matgl_supercon.workflows.predict import TcPrediction, make_prediction, resolve_model
+from matgl_supercon.pretrained import COMPOSITION_MEMBERS
+from matgl_supercon.workflows.predict import (
+    TcPrediction,
+    composition_members,
+    formula_prediction,
+    make_prediction,
+    resolve_model,
+)
 
 #: File name patterns screened by default, matched without regard to case (anything pymatgen or ASE reads can be
 #: added).
@@ -153,8 +161,125 @@ def screen_folder(
     if not out_csv.exists():
         write_csv_atomic(out_csv, rows, columns)
         write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
+    top = _top(rows, top_k)
+    return ScreenReport(len(files), n_done_before, predicted, len(errors), top, [str(p) for p in others])
+
+
+def _top(rows: list[dict], top_k: int) -> list[TcPrediction]:
+    """The ``top_k`` rows of a results file by predicted Tc, as predictions."""
+    columns = [f.name for f in fields(TcPrediction)]
     ranked = sorted(rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
     text_columns = ("source", "formula", "disorder", "unseen_elements")
     # A results file from before unseen_elements existed lacks that column: its rows read as "" there.
-    top = [TcPrediction(**{c: r.get(c, "") if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
-    return ScreenReport(len(files), n_done_before, predicted, len(errors), top, [str(p) for p in others])
+    return [TcPrediction(**{c: r.get(c, "") if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
+
+
+def read_formulas(path: str | Path, column: str | None = None) -> list[tuple[int, str]]:
+    """``(line, formula)`` of each formula in a file: one per line, or a CSV file's ``column``.
+
+    Blank lines (and, in a CSV, blank cells) hold no formula and are passed over; every other entry is kept as
+    written, for the screen to parse (and to list in its errors file if it cannot).
+
+    Raises:
+        ValueError: Naming the file when it does not exist, or, for a CSV, when it has no ``column``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file of formulas")
+    with path.open(newline="") as handle:
+        if column is None:
+            return [(n, line.strip()) for n, line in enumerate(handle, 1) if line.strip()]
+        reader = csv.DictReader(handle)
+        if column not in (reader.fieldnames or []):
+            raise ValueError(f"{path}: no column {column!r} (columns: {reader.fieldnames})")
+        # Line numbers as an editor shows them: the header is line 1.
+        return [(n, row[column].strip()) for n, row in enumerate(reader, 2) if (row[column] or "").strip()]
+
+
+def screen_formulas(
+    formulas_file: str | Path,
+    out_csv: str | Path,
+    model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
+    members: str = COMPOSITION_MEMBERS,
+    column: str | None = None,
+    errors_csv: str | Path | None = None,
+    chunk_size: int = 4096,
+    top_k: int = 10,
+    progress: bool = True,
+) -> ScreenReport:
+    """Predict Tc for every formula in a file (a composition-space screen), resumably, as :func:`screen_folder` does.
+
+    The formulas go to the model's composition-only members (:func:`predict_formula_tc`). Results and errors are
+    rewritten atomically after every chunk; a rerun skips every formula already in either file, and stops if another
+    model (or subset) wrote them. A formula that does not parse, holds an element the model cannot read, or repeats
+    an earlier line goes to the errors file with its line; nothing stops the screen.
+
+    Args:
+        formulas_file: One formula per line, or a CSV file with ``column``.
+        out_csv: Results CSV (one row per distinct formula, the :class:`TcPrediction` fields; ``source`` is the
+            formula as written).
+        model: Shipped model name, model folder, or a loaded :class:`TcEnsemble` (then ``members`` is not read).
+        members: As for :func:`predict_formula_tc`.
+        column: The CSV column holding the formulas; None reads the file as one formula per line.
+        errors_csv: Refused formulas and the reason; default ``<out_csv stem>.errors.csv``.
+        chunk_size: Formulas per batch and per checkpoint of the output files.
+        top_k: Size of the summary ranking.
+        progress: Show a progress bar.
+
+    Returns:
+        A :class:`ScreenReport` (``n_files``: the formulas in the file) with the top-k predictions over the whole
+        results file.
+
+    Raises:
+        ValueError: For a file without formulas, a CSV without ``column``, a model whose members read the structure,
+            a results file written by another model, or ``chunk_size`` below 1 or ``top_k`` below 0.
+    """
+    if chunk_size < 1 or top_k < 0:
+        raise ValueError(f"chunk_size must be at least 1 and top_k at least 0, got {chunk_size} and {top_k}")
+    entries = read_formulas(formulas_file, column)
+    if not entries:
+        raise ValueError(f"{formulas_file}: no formulas")
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
+    ensemble = model if isinstance(model, TcEnsemble) else composition_members(model, members)
+    ensemble.predict_formulas([])  # refuses, saying why, an ensemble with a member that reads the structure
+    rows, errors = read_csv_rows(out_csv), read_csv_rows(errors_csv)
+    identity = {"model": ensemble.name, "fingerprint": ensemble.fingerprint(), "input": "formulas"}
+    record_or_check_settings(out_csv.with_suffix(".model.json"), identity, resuming=bool(rows or errors))
+    done = {r["source"] for r in rows} | {r["source"] for r in errors}
+    n_done_before = sum(formula in done for _, formula in entries)
+    first_line: dict[str, int] = {}
+    todo = []
+    for line, formula in entries:
+        if formula in done:
+            continue
+        if formula in first_line:  # listed again: one prediction per formula, and the repeat named
+            errors.append({"source": formula, "error": f"line {line}: repeats line {first_line[formula]}"})
+            continue
+        first_line[formula] = line
+        todo.append((line, formula))
+    columns = [f.name for f in fields(TcPrediction)]
+    predicted = 0
+    bar = tqdm(total=len(todo), disable=not progress, desc="screen", unit="formula")
+    for start in range(0, len(todo), chunk_size):
+        good, graphs = [], []
+        for line, formula in todo[start : start + chunk_size]:
+            try:
+                graphs.append(ensemble.formula_graph(formula))
+                good.append(formula)
+            except ValueError as error:
+                errors.append({"source": formula, "error": f"line {line}: {error}"})
+        if good:
+            mean, sd = ensemble.predict_graphs(graphs)
+            for formula, m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
+                rows.append(formula_prediction(formula, m, s, ensemble).as_dict())
+            predicted += len(good)
+        write_csv_atomic(out_csv, rows, columns)
+        write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
+        bar.update(len(todo[start : start + chunk_size]))
+    bar.close()
+    if not out_csv.exists():
+        write_csv_atomic(out_csv, rows, columns)
+        write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
+    return ScreenReport(len(entries), n_done_before, predicted, len(errors), _top(rows, top_k))

@@ -25,7 +25,7 @@ from pymatgen.core import Lattice, Structure
 from matgl_supercon.cli import TEACHER_LABELS_FILE, main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
 from matgl_supercon.graph import virtual_crystal
-from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet
+from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet, TcEnsemble
 from matgl_supercon.models import ensemble as ensemble_module
 from matgl_supercon.pretrained import COMPOSITION_MEMBERS, available_models, load_model
 from matgl_supercon.workflows import (
@@ -38,6 +38,7 @@ from matgl_supercon.workflows import (
     predict_formula_tc,
     predict_tc,
     screen_folder,
+    screen_formulas,
     substitute,
     teacher_labelled_copies,
 )
@@ -641,6 +642,47 @@ def test_shipped_composition_members_predict_formulas(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
     assert main(["predict", "--formula", "-"]) == 2
     assert "no formula given" in capsys.readouterr().err
+
+
+@pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
+def test_screen_formulas_lists_refusals_and_resumes(tmp_path, capsys):
+    fast = load_model("SODNet-SuperCon3D", members=COMPOSITION_MEMBERS)
+    listed = tmp_path / "formulas.txt"
+    listed.write_text("MgB2\nNb3Sn\nFoo2\n\nMgB2\nYBa2Cu3O7\nNbTi\n")
+    out = tmp_path / "ranked.csv"
+    report = screen_formulas(listed, out, fast, chunk_size=2, top_k=2, progress=False)
+    assert (report.n_files, report.n_done_before, report.n_predicted, report.n_errors) == (6, 0, 4, 2)
+    assert [p.source for p in report.top] == ["YBa2Cu3O7", "MgB2"]
+    errors = {r["source"]: r["error"] for r in csv.DictReader(out.with_suffix(".errors.csv").open())}
+    assert errors["Foo2"].startswith("line 3: ") and errors["MgB2"] == "line 5: repeats line 1"
+    rows = list(csv.DictReader(out.open()))
+    assert [r["source"] for r in rows] == ["MgB2", "Nb3Sn", "YBa2Cu3O7", "NbTi"]
+    expected = predict_formula_tc(["MgB2", "Nb3Sn", "YBa2Cu3O7", "NbTi"], fast)
+    assert [float(r["ln_tc"]) for r in rows] == pytest.approx([p.ln_tc for p in expected], abs=1e-6)
+    # Killed after its first chunk: the rerun predicts the rest only, and the files end as a clean run's.
+    complete = out.read_text()
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows[:2])
+    again = screen_formulas(listed, out, fast, chunk_size=2, progress=False)
+    assert (again.n_done_before, again.n_predicted) == (4, 2)  # MgB2 twice, Nb3Sn, Foo2 (refused) were done
+    assert out.read_text() == complete
+    # Another model may not write into these files.
+    with pytest.raises(ValueError, match="model"):
+        screen_formulas(listed, out, TcEnsemble([next(fast.members())], name="one forest"), progress=False)
+    # A CSV is read by its column; blank cells hold no formula.
+    table = tmp_path / "table.csv"
+    table.write_text("name,tc\nMgB2,39\n,1\nNb3Sn,18\n")
+    assert screen_formulas(table, tmp_path / "t.csv", fast, column="name", progress=False).n_predicted == 2
+    with pytest.raises(ValueError, match="no column 'formula'"):
+        screen_formulas(table, tmp_path / "u.csv", fast, column="formula", progress=False)
+    # The command line.
+    capsys.readouterr()
+    assert main(["screen", str(table), "--formula", "--column", "name", "--out", str(tmp_path / "c.csv")]) == 0
+    assert capsys.readouterr().out.startswith("2 formulas: 0 done before, 2 predicted now, 0 refused")
+    assert main(["screen", str(table), "--formula", "--workers", "2", "--out", str(tmp_path / "d.csv")]) == 2
+    assert "--workers: about structure files" in capsys.readouterr().err
 
 
 def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir, capsys):
