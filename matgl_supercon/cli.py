@@ -626,7 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"read the arguments as formulas (MgB2 Mg0.9Al0.1B2; '-' reads one per line from standard input): "
         f"--model's composition members predict them (--members defaults to '{COMPOSITION_MEMBERS}'), blind to "
-        "polymorphs and vacancies",
+        "polymorphs and vacancies; a formula that does not parse stops it (screen --formula lists such formulas and "
+        "goes on)",
     )
     add_model(predict)
     predict.add_argument("--batch-size", type=_at_least(1), default=16, help="structures per forward pass (default 16)")
