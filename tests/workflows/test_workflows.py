@@ -98,6 +98,28 @@ def test_cli_predict_table_shows_whole_paths_and_formulas(tiny_model_dir, tmp_pa
     assert header.index("formula") == rows[0].rindex("Ba2YCu3O6.9") == rows[1].rindex("MgB2")
 
 
+def test_cli_stops_quietly_when_its_reader_goes_away(tiny_model_dir):
+    # `mgl-supercon predict ... | head`: the reader closes the pipe before the table is written.
+    done = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "matgl_supercon.cli",
+            "predict",
+            str(EXAMPLES / "MgB2.cif"),
+            "--model",
+            str(tiny_model_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    done.stdout.close()
+    _, stderr = done.communicate(timeout=120)
+    assert done.returncode == 141, stderr.decode()
+    assert b"Traceback" not in stderr
+
+
 def test_cli_help_on_every_subcommand(capsys):
     for command in ("graph", "predict", "screen", "dope", "explain", "generate", "train", "benchmark"):
         with pytest.raises(SystemExit) as exit_info:
