@@ -56,7 +56,8 @@ def _split_files(folder: str | Path, patterns: Iterable[str]) -> tuple[list[Path
     """``(matching, other)`` files under ``folder`` (recursive), sorted; a name matches a pattern whatever its case."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: not a folder")
+        hint = " (a file of formulas: screen_formulas, mgl-supercon screen --formula)" if folder.is_file() else ""
+        raise ValueError(f"{folder}: not a folder{hint}")
     lowered = [pattern.lower() for pattern in patterns]
     matching, other = [], []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -705,6 +705,9 @@ def test_screen_formulas_lists_refusals_and_resumes(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("2 formulas: 0 done before, 2 predicted now, 0 refused")
     assert main(["screen", str(table), "--formula", "--workers", "2", "--out", str(tmp_path / "d.csv")]) == 2
     assert "--workers: about structure files" in capsys.readouterr().err
+    # A file of formulas given to the folder screen: the refusal says what reads one.
+    with pytest.raises(ValueError, match=r"not a folder \(a file of formulas: screen_formulas"):
+        screen_folder(listed, tmp_path / "e.csv", fast, progress=False)
 
 
 def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir, capsys):
