@@ -7,7 +7,8 @@ Usage:
 shipped ensemble's composition-only members (``load_model(..., members="composition")``), each formula a one-site
 virtual crystal, as the formula-table rows the forests grew on were. This script scores that path held out, on the
 paper protocol's 10 folds: each fold's test structures are predicted by that fold's composition members (its
-``CompositionForestTc`` and its low-Tc forest, weighted and gated as the shipped subset is), from three inputs:
+``CompositionForestTc`` and its low-Tc forest, weighted, gated and spread-scaled as the shipped subset is), from three
+inputs:
 
 - **structure**: the CIF (what ``mgl-supercon predict --members composition`` reads);
 - **its composition as a formula**: the same atom fractions as a virtual crystal (no site statistics of the CIF);
@@ -53,15 +54,18 @@ def check_test_block(k: int, ids: list[str]) -> None:
 
 
 def fold_ensemble(k: int) -> TcEnsemble:
-    """Fold ``k``'s members of the shipped composition subset, with the subset's weights and low-Tc rule."""
+    """Fold ``k``'s members of the shipped composition subset, with its weights, low-Tc rule and spread scales."""
     subset = json.loads((pretrained_dir(SHIPPED) / "ensemble.json").read_text())["subsets"][COMPOSITION_MEMBERS]
     names = sorted(n for n in subset["member_weights"] if n.endswith(f"_fold_{k}"))
     models = [next(load_pretrained(pretrained_dir(SHIPPED) / n).members()) for n in names]
     rule = subset["low_tc_gate"]
     gate = LowTcGate(tuple(n in rule["members"] for n in names), float(rule["threshold"]), float(rule["weight"]))
+    banded = subset["sd_scale_by_predicted_tc"]  # the subset's spread scales, as load_model applies them
     return TcEnsemble(
         models,
         name=f"{SHIPPED}[{COMPOSITION_MEMBERS}] fold {k}",
+        sd_scale=banded["scales"],
+        sd_scale_edges=banded["edges_ln_k"],
         member_weights=[subset["member_weights"][n] for n in names],
         low_tc_gate=gate,
     )
