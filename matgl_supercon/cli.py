@@ -248,12 +248,18 @@ def _numbers(text: str, option: str) -> list[float]:
 
 def _cmd_dope(args: argparse.Namespace) -> int:
     from matgl_supercon.data import read_structure
-    from matgl_supercon.workflows import explore_doping
+    from matgl_supercon.workflows import explore_doping, explore_formula_doping
 
     fractions = _numbers(args.fractions, "--fractions")  # before the file and the model are read
     dopants = [d.strip() for d in args.dopants.split(",")]
-    parent = read_structure(args.parent)
-    variants = explore_doping(parent, args.host, dopants, fractions, _tc_model(args), args.out, args.allow_overlaps)
+    if args.formula:
+        if given := [name for name, used in (("--out", args.out), ("--allow-overlaps", args.allow_overlaps)) if used]:
+            raise ValueError(f"{', '.join(given)}: about structures, and --formula dopes a formula")
+        members = COMPOSITION_MEMBERS if args.members is None else args.members
+        variants = explore_formula_doping(args.parent, args.host, dopants, fractions, args.model, members)
+    else:
+        parent = read_structure(args.parent)
+        variants = explore_doping(parent, args.host, dopants, fractions, _tc_model(args), args.out, args.allow_overlaps)
     formula_width = _column_width("formula", (v.prediction.formula for v in variants))
     print(f"{'dopant':6s} {'x':>6s} {'formula':{formula_width}s} {'Tc / K':>8s}  range (± 1 sd)")
     for v in variants:
@@ -675,7 +681,13 @@ def build_parser() -> argparse.ArgumentParser:
     screen.set_defaults(func=_cmd_screen)
 
     dope = sub.add_parser("dope", help="substitute dopants on a host element's sites and rank the variants")
-    dope.add_argument("parent", help="parent structure file")
+    dope.add_argument("parent", help="parent structure file (a formula with --formula)")
+    dope.add_argument(
+        "--formula",
+        action="store_true",
+        help=f"PARENT is a formula (MgB2): its variants are formulas, which --model's composition members predict "
+        f"(--members defaults to '{COMPOSITION_MEMBERS}')",
+    )
     dope.add_argument("--host", required=True, help="element to substitute, e.g. Mg")
     dope.add_argument("--dopants", required=True, help="comma-separated elements, e.g. Al,Li")
     dope.add_argument("--fractions", default="0.05,0.1,0.2", help="comma-separated fractions of the host")

@@ -7,8 +7,10 @@ from matgl_supercon.workflows.dope import (
     DopingVariant,
     doped_copies,
     explore_doping,
+    explore_formula_doping,
     group_neighbours,
     substitute,
+    substitute_formula,
     teacher_labelled_copies,
 )
 from matgl_supercon.workflows.explain import SiteContribution, explain_structure
@@ -31,6 +33,7 @@ __all__ = [
     "doped_copies",
     "explain_structure",
     "explore_doping",
+    "explore_formula_doping",
     "find_structure_files",
     "generate_for_tc",
     "group_neighbours",
@@ -40,5 +43,6 @@ __all__ = [
     "screen_folder",
     "screen_formulas",
     "substitute",
+    "substitute_formula",
     "teacher_labelled_copies",
 ]

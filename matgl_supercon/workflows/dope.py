@@ -13,9 +13,10 @@ import torch
 from pymatgen.core import Composition, Element, Structure
 
 from matgl_supercon._io import write_bytes_atomic
-from matgl_supercon.graph import as_structure
+from matgl_supercon.graph import as_structure, virtual_crystal
 from matgl_supercon.models.ensemble import TcEnsemble
-from matgl_supercon.workflows.predict import TcPrediction, predict_tc, resolve_model
+from matgl_supercon.pretrained import COMPOSITION_MEMBERS
+from matgl_supercon.workflows.predict import TcPrediction, predict_formula_tc, predict_tc, resolve_model
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -32,6 +33,25 @@ class DopingVariant:
     fraction: float
     structure: Structure
     prediction: TcPrediction
+
+
+def _check_substitution(host: str, dopant: str, fraction: float) -> None:
+    """Refuse a fraction outside (0, 1], an unknown element symbol, or a host that is its own dopant."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction {fraction} must be in (0, 1]")
+    for symbol in (host, dopant):
+        if not Element.is_valid_symbol(symbol):
+            raise ValueError(f"{symbol!r} is not an element symbol")
+    if host == dopant:
+        raise ValueError(f"host and dopant are both {host}")
+
+
+def _check_each_once(dopants: Sequence[str], fractions: Sequence[float]) -> None:
+    """Refuse a dopant or fraction listed twice: its variants would be duplicates."""
+    for name, values in (("dopant", list(dopants)), ("fraction", [float(x) for x in fractions])):
+        twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if twice:
+            raise ValueError(f"{name} {', '.join(map(str, twice))} listed twice: each variant is made once")
 
 
 def substitute(structure: Structure | Atoms, host: str, dopant: str, fraction: float) -> Structure:
@@ -52,13 +72,7 @@ def substitute(structure: Structure | Atoms, host: str, dopant: str, fraction: f
     Raises:
         ValueError: When ``fraction`` is outside (0, 1], an element symbol is unknown, or the host is absent.
     """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction {fraction} must be in (0, 1]")
-    for symbol in (host, dopant):
-        if not Element.is_valid_symbol(symbol):
-            raise ValueError(f"{symbol!r} is not an element symbol")
-    if host == dopant:
-        raise ValueError(f"host and dopant are both {host}")
+    _check_substitution(host, dopant, fraction)
     structure = as_structure(structure)
     doped = structure.copy()
     touched = 0
@@ -103,10 +117,7 @@ def explore_doping(
         ValueError: For a dopant or fraction listed twice (its variants would be duplicates), and as
             :func:`substitute` does.
     """
-    for name, values in (("dopant", list(dopants)), ("fraction", [float(x) for x in fractions])):
-        twice = sorted({v for v in values if values.count(v) > 1}, key=str)
-        if twice:
-            raise ValueError(f"{name} {', '.join(map(str, twice))} listed twice: each variant is made once")
+    _check_each_once(dopants, fractions)
     ensemble = resolve_model(model)
     parent = as_structure(parent)  # once, not once per variant
     variants = [(d, x, substitute(parent, host, d, x)) for d in dopants for x in fractions]
@@ -124,6 +135,61 @@ def explore_doping(
         for name, v in zip(names, ranked, strict=True):
             write_bytes_atomic(Path(out_dir) / name, v.structure.to(fmt="cif").encode("utf-8"))
     return ranked
+
+
+def substitute_formula(formula: str | Composition, host: str, dopant: str, fraction: float) -> Composition:
+    """Replace ``fraction`` of ``host`` in a formula by ``dopant``: Mg B2 with Al at 0.1 is Mg0.9 Al0.1 B2.
+
+    The formula's own amounts are kept (not atom fractions), as :func:`substitute` keeps a structure's sites.
+
+    Raises:
+        ValueError: As :func:`substitute` does, naming the formula when the host is absent or it does not parse.
+    """
+    _check_substitution(host, dopant, fraction)
+    try:
+        amounts = {el.symbol: amount for el, amount in Composition(formula).element_composition.items()}
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"formula {str(formula)!r} cannot be parsed ({error})") from None
+    if host not in amounts:
+        raise ValueError(f"host element {host} is not in {formula}")
+    amounts[dopant] = amounts.get(dopant, 0.0) + amounts[host] * fraction
+    amounts[host] *= 1 - fraction
+    return Composition({symbol: amount for symbol, amount in amounts.items() if amount > 0})
+
+
+def explore_formula_doping(
+    formula: str | Composition,
+    host: str,
+    dopants: Sequence[str],
+    fractions: Sequence[float],
+    model: str | Path | TcEnsemble = "SODNet-SuperCon3D",
+    members: str = COMPOSITION_MEMBERS,
+) -> list[DopingVariant]:
+    """:func:`explore_doping` on a bare formula, predicted by the model's composition members, best first.
+
+    Each variant is the formula with the substitution (:func:`substitute_formula`) and its ``structure`` the
+    one-site :func:`~matgl_supercon.graph.virtual_crystal` it is read as (not a crystal to write out).
+
+    Args:
+        formula: Parent formula.
+        host: Element replaced in part.
+        dopants: Dopant elements.
+        fractions: Dopant fractions of the host's amount.
+        model: Shipped model name, model folder, or a loaded :class:`TcEnsemble` (then ``members`` is not read).
+        members: As for :func:`~matgl_supercon.workflows.predict_formula_tc`.
+
+    Raises:
+        ValueError: As :func:`explore_doping` and :func:`substitute_formula` do, and for a model whose members read
+            the structure.
+    """
+    _check_each_once(dopants, fractions)
+    variants = [(d, x, substitute_formula(formula, host, d, x)) for d in dopants for x in fractions]
+    predictions = predict_formula_tc([c for _, _, c in variants], model, members)
+    return sorted(
+        (DopingVariant(d, x, virtual_crystal(c), p) for (d, x, c), p in zip(variants, predictions, strict=True)),
+        key=lambda v: v.prediction.tc,
+        reverse=True,
+    )
 
 
 @cache

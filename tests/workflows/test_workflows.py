@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Composition, Lattice, Structure
 
 from matgl_supercon.cli import TEACHER_LABELS_FILE, main
 from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
@@ -33,6 +33,7 @@ from matgl_supercon.workflows import (
     doped_copies,
     explain_structure,
     explore_doping,
+    explore_formula_doping,
     generate_for_tc,
     group_neighbours,
     predict_formula_tc,
@@ -40,6 +41,7 @@ from matgl_supercon.workflows import (
     screen_folder,
     screen_formulas,
     substitute,
+    substitute_formula,
     teacher_labelled_copies,
 )
 from tests.models.test_sodnet import TINY
@@ -708,6 +710,30 @@ def test_screen_formulas_lists_refusals_and_resumes(tmp_path, capsys):
     # A file of formulas given to the folder screen: the refusal says what reads one.
     with pytest.raises(ValueError, match=r"not a folder \(a file of formulas: screen_formulas"):
         screen_folder(listed, tmp_path / "e.csv", fast, progress=False)
+
+
+@pytest.mark.skipif("SODNet-SuperCon3D" not in available_models(), reason="no shipped weights in this checkout")
+def test_dope_a_formula(capsys):
+    assert substitute_formula("Mg2B4", "Mg", "Al", 0.25).almost_equals(Composition("Mg1.5Al0.5B4"))
+    assert substitute_formula("Mg0.9Al0.1B2", "Mg", "Al", 0.5).almost_equals(Composition("Mg0.45Al0.55B2"))
+    with pytest.raises(ValueError, match="host element Ca is not in MgB2"):
+        substitute_formula("MgB2", "Ca", "Al", 0.1)
+    with pytest.raises(ValueError, match=r"formula 'Mg\(B2' cannot be parsed"):
+        substitute_formula("Mg(B2", "Mg", "Al", 0.1)
+    fast = load_model("SODNet-SuperCon3D", members=COMPOSITION_MEMBERS)
+    variants = explore_formula_doping("MgB2", "Mg", ["Al", "Li"], [0.1, 0.3], fast)
+    assert [v.prediction.tc for v in variants] == sorted((v.prediction.tc for v in variants), reverse=True)
+    alone = {p.formula: p.ln_tc for p in predict_formula_tc(["Mg0.9Al0.1B2", "Mg0.7Al0.3B2"], fast)}
+    by_formula = {v.prediction.formula: v.prediction.ln_tc for v in variants}
+    assert by_formula["Mg0.9Al0.1B2"] == pytest.approx(alone["Mg0.9Al0.1B2"], abs=1e-6)
+    assert by_formula["Mg0.7Al0.3B2"] == pytest.approx(alone["Mg0.7Al0.3B2"], abs=1e-6)
+    with pytest.raises(ValueError, match="fraction 0.1 listed twice"):
+        explore_formula_doping("MgB2", "Mg", ["Al"], [0.1, 0.1], fast)
+    capsys.readouterr()
+    assert main(["dope", "MgB2", "--formula", "--host", "Mg", "--dopants", "Al", "--fractions", "0.1"]) == 0
+    assert "Mg0.9Al0.1B2" in capsys.readouterr().out
+    assert main(["dope", "MgB2", "--formula", "--host", "Mg", "--dopants", "Al", "--out", "x"]) == 2
+    assert "--out: about structures" in capsys.readouterr().err
 
 
 def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir, capsys):
