@@ -589,6 +589,16 @@ def add_allow_overlaps(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_formula(parser: argparse.ArgumentParser, reads: str, after: str = "") -> None:
+    """``--formula``: the command reads formulas, which ``--model``'s composition members predict."""
+    parser.add_argument(
+        "--formula",
+        action="store_true",
+        help=f"{reads}: --model's composition members predict them (--members defaults to '{COMPOSITION_MEMBERS}'), "
+        f"blind to polymorphs and vacancies{after}",
+    )
+
+
 def add_threads(parser: argparse.ArgumentParser) -> None:
     """``--threads``: torch CPU threads of a long job (two jobs beside each other on 2 cores want 1 each)."""
     parser.add_argument(
@@ -628,13 +638,10 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="structure files pymatgen or ASE can read (CIF, POSCAR, extxyz, ...); formulas with --formula",
     )
-    predict.add_argument(
-        "--formula",
-        action="store_true",
-        help=f"read the arguments as formulas (MgB2 Mg0.9Al0.1B2; '-' reads one per line from standard input): "
-        f"--model's composition members predict them (--members defaults to '{COMPOSITION_MEMBERS}'), blind to "
-        "polymorphs and vacancies; a formula that does not parse stops it (screen --formula lists such formulas and "
-        "goes on)",
+    add_formula(
+        predict,
+        "read the arguments as formulas (MgB2 Mg0.9Al0.1B2; '-' reads one per line from standard input)",
+        "; a formula that does not parse stops it (screen --formula lists such formulas and goes on)",
     )
     add_model(predict)
     predict.add_argument("--batch-size", type=_at_least(1), default=16, help="structures per forward pass (default 16)")
@@ -650,11 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument(
         "folder", help="folder of structure files (searched recursively); with --formula, a file of formulas"
     )
-    screen.add_argument(
-        "--formula",
-        action="store_true",
-        help=f"FOLDER is a file of formulas, one per line (or a CSV with --column): --model's composition members "
-        f"rank them (--members defaults to '{COMPOSITION_MEMBERS}'); refused formulas go to the errors file",
+    add_formula(
+        screen,
+        "FOLDER is a file of formulas, one per line (or a CSV with --column)",
+        "; refused formulas go to the errors file",
     )
     screen.add_argument("--column", default=None, help="with --formula: the CSV column that holds the formulas")
     screen.add_argument(
@@ -682,12 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dope = sub.add_parser("dope", help="substitute dopants on a host element's sites and rank the variants")
     dope.add_argument("parent", help="parent structure file (a formula with --formula)")
-    dope.add_argument(
-        "--formula",
-        action="store_true",
-        help=f"PARENT is a formula (MgB2): its variants are formulas, which --model's composition members predict "
-        f"(--members defaults to '{COMPOSITION_MEMBERS}')",
-    )
+    add_formula(dope, "PARENT is a formula (MgB2), and so are its variants")
     dope.add_argument("--host", required=True, help="element to substitute, e.g. Mg")
     dope.add_argument("--dopants", required=True, help="comma-separated elements, e.g. Al,Li")
     dope.add_argument("--fractions", default="0.05,0.1,0.2", help="comma-separated fractions of the host")
