@@ -29,14 +29,14 @@ from _report import header_lines, provenance, write_report
 from pymatgen.core import Composition
 from scipy.stats import spearmanr
 
-from matgl_supercon.data import atom_fractions, load_supercon3d, load_supercon_formulas
+from matgl_supercon.data import load_supercon3d, load_supercon_formulas
 from matgl_supercon.graph import compact_formula, virtual_crystal
 from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
 RESULTS = Path(__file__).parent / "results"
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
-from doping_series import SAME_COMPOUND, SERIES  # noqa: E402  (the example's series, one definition)
+from doping_series import SERIES, recorded_tc, table_compositions  # noqa: E402  (the example's, once)
 
 
 def main() -> None:
@@ -61,9 +61,8 @@ def main() -> None:
         frozenset(el.symbol for el in c.elements)
         for c in [r.structure.composition for r in structures] + [r.composition for r in superconductors]
     ]
-    # The recorded Tc of each series point: the table's median within SAME_COMPOUND, 0 K rows included.
-    table_fractions = atom_fractions([virtual_crystal(r.composition) for r in table])
-    table_tc = np.array([r.tc for r in table])
+    # The recorded Tc of each series point, as the example prints it.
+    table_fractions, table_tc = table_compositions(table)
 
     def fit(keep: np.ndarray) -> CompositionForestTc:
         return fit_composition_forest((statistics[keep], ln_tc[keep]), config=CompositionForestConfig())[0]
@@ -72,17 +71,13 @@ def main() -> None:
     rows, summary = [], {}
     for name, (pattern, levels, amount) in SERIES.items():
         formulas = [compact_formula(Composition(pattern.format(a=amount(x), x=x))) for x in levels]
-        system = frozenset().union(*(virtual_crystal(f).composition.chemical_system.split("-") for f in formulas))
+        system = frozenset(el.symbol for f in formulas for el in Composition(f).elements)
         keep = np.array([not system <= e for e in elements])
         held_out = fit(keep)
         points = reader.structure_composition_statistics([virtual_crystal(f) for f in formulas])
         seen = everything.predict_statistics(points).numpy()
         unseen = held_out.predict_statistics(points).numpy()
-        recorded = []
-        for fractions in atom_fractions([virtual_crystal(f) for f in formulas]):
-            close = np.abs(table_fractions - fractions).sum(1) < SAME_COMPOUND
-            recorded.append(float(np.median(table_tc[close])) if close.any() else float("nan"))
-        recorded = np.array(recorded)
+        recorded = np.array([median for median, _ in recorded_tc(formulas, table_fractions, table_tc)])
         scored = np.isfinite(recorded) & (recorded > 0)
         log_recorded = np.log(np.where(scored, recorded, 1.0))
         summary[name] = {

@@ -13,12 +13,14 @@ It does not show its accuracy on new compounds: ``benchmarks/results/formula_inp
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
-from matgl_supercon.data import atom_fractions, load_supercon_formulas
+from matgl_supercon.data import SAME_COMPOUND_DISTANCE, FormulaRecord, atom_fractions, load_supercon_formulas
 from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.pretrained import load_model
 from matgl_supercon.workflows import predict_formula_tc
@@ -30,35 +32,36 @@ SERIES = {
     "Ba1-xKxFe2As2": ("Ba{a:.1f}K{x:.1f}Fe2As2", (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), lambda x: 1 - x),
     "YBa2Cu3O6+x": ("YBa2Cu3O{a:.1f}", (0.0, 0.3, 0.5, 0.7, 0.9, 1.0), lambda x: 6 + x),
 }
-#: Compositions this close (atom-fraction L1) to a formula count as the same compound (the data module's rule).
-SAME_COMPOUND = 0.02
 
 
-def recorded_tc(formulas: list[str], table: np.ndarray | None, tc: np.ndarray | None) -> list[str]:
-    """The SuperCon table's median Tc near each formula, with its number of rows ("" without the table)."""
-    if table is None or tc is None:
-        return [""] * len(formulas)
+def table_compositions(rows: Sequence[FormulaRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """The formula table's atom fractions (``[n, 119]``) and recorded Tc (``[n]``, 0 K rows included)."""
+    return atom_fractions([virtual_crystal(r.composition) for r in rows]), np.array([r.tc for r in rows])
+
+
+def recorded_tc(formulas: Sequence[str], table: np.ndarray, tc: np.ndarray) -> list[tuple[float, int]]:
+    """The table's median Tc over the rows of each formula's compound (within ``SAME_COMPOUND_DISTANCE``), and their
+    number (NaN and 0 where there is none)."""
     near = []
     for fractions in atom_fractions([virtual_crystal(f) for f in formulas]):
-        close = np.abs(table - fractions).sum(1) < SAME_COMPOUND
-        near.append(f"{np.median(tc[close]):6.1f} K ({close.sum()})" if close.any() else "     -")
+        close = np.abs(table - fractions).sum(1) < SAME_COMPOUND_DISTANCE
+        near.append((float(np.median(tc[close])) if close.any() else math.nan, int(close.sum())))
     return near
 
 
 def main() -> None:
     root = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MATGL_SUPERCON_DATA")
     members = load_model("SODNet-SuperCon3D", members="composition")
-    table = tc = None
+    table = None
     if root is not None:
-        rows = load_supercon_formulas(root, skip_invalid=True)  # warns about the 8 rows it cannot parse
-        table, tc = atom_fractions([virtual_crystal(r.composition) for r in rows]), np.array([r.tc for r in rows])
+        table = table_compositions(load_supercon_formulas(root, skip_invalid=True))  # warns of 8 it cannot parse
     header = "series          x     formula            Tc / K   ±1 sd          SuperCon table"
     print(header if root else header.rsplit("  ", 1)[0].rstrip())
     for name, (pattern, levels, amount) in SERIES.items():
         formulas = [pattern.format(a=amount(x), x=x) for x in levels]
-        for x, p, recorded in zip(
-            levels, predict_formula_tc(formulas, members), recorded_tc(formulas, table, tc), strict=True
-        ):
+        near = recorded_tc(formulas, *table) if table is not None else [(math.nan, -1)] * len(formulas)
+        for x, p, (median, count) in zip(levels, predict_formula_tc(formulas, members), near, strict=True):
+            recorded = "" if count < 0 else f"{median:6.1f} K ({count})" if count else "     -"
             spread = f"{p.tc_low:.1f}-{p.tc_high:.1f}"
             print(f"{name:15s} {x:4.2f}  {p.formula:18s} {p.tc:6.1f}   {spread:13s}  {recorded}".rstrip())
 
