@@ -40,8 +40,10 @@ def table_compositions(rows: Sequence[FormulaRecord]) -> tuple[np.ndarray, np.nd
 
 
 def recorded_tc(formulas: Sequence[str], table: np.ndarray, tc: np.ndarray) -> list[tuple[float, int]]:
-    """The table's median Tc over the rows of each formula's compound (within ``SAME_COMPOUND_DISTANCE``), and their
-    number (NaN and 0 where there is none)."""
+    """The table's median Tc over the rows of each formula's compound, and their number (NaN and 0: none).
+
+    A row is of the compound when its atom fractions are within ``SAME_COMPOUND_DISTANCE`` (L1) of the formula's.
+    """
     near = []
     for fractions in atom_fractions([virtual_crystal(f) for f in formulas]):
         close = np.abs(table - fractions).sum(1) < SAME_COMPOUND_DISTANCE

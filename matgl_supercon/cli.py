@@ -187,6 +187,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_screen(args: argparse.Namespace) -> int:
     from matgl_supercon.workflows import screen_folder, screen_formulas
 
+    chunk = {"chunk_size": args.chunk_size} if args.chunk_size else {}  # else the screen's own default
     if args.formula:
         structure_options = {"--workers": args.workers != 1, "--pattern": bool(args.pattern)}
         structure_options["--allow-overlaps"] = args.allow_overlaps
@@ -199,9 +200,9 @@ def _cmd_screen(args: argparse.Namespace) -> int:
             COMPOSITION_MEMBERS if args.members is None else args.members,
             column=args.column,
             errors_csv=args.errors,
-            chunk_size=args.chunk_size or 4096,
             top_k=args.top,
             progress=sys.stderr.isatty(),
+            **chunk,
         )
         print(
             f"{report.n_files} formulas: {report.n_done_before} done before, {report.n_predicted} predicted now, "
@@ -219,10 +220,10 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         _tc_model(args),
         args.errors,
         workers=args.workers,
-        chunk_size=args.chunk_size or 64,
         top_k=args.top,
         progress=sys.stderr.isatty(),  # a bar on a terminal; a batch job's log gets the summary lines only
         allow_overlaps=args.allow_overlaps,
+        **chunk,
         **({"patterns": args.pattern} if args.pattern else {}),
     )
     print(

@@ -364,11 +364,7 @@ class TcEnsemble:
                 ``members="composition"``), or naming the formula (1-based position and text) that cannot be parsed
                 or holds an element outside the members' element list.
         """
-        if self.reads_structure:
-            raise ValueError(
-                f"ensemble {self.name!r} has members that read the crystal structure, which a formula lacks; use its "
-                "composition-only members (load_model(..., members='composition')) or predict a structure"
-            )
+        self.require_composition_members()  # before any formula, so that the refusal names none
         formulas = list(formulas)
         means, sds = [torch.zeros(0)], [torch.zeros(0)]
         # A chunk at a time, so that a long list (a composition-space screen) never holds all its graphs at once.
@@ -384,13 +380,27 @@ class TcEnsemble:
             sds.append(sd)
         return torch.cat(means), torch.cat(sds)
 
+    def require_composition_members(self) -> None:
+        """Refuse, saying why, to read formulas with an ensemble that has a member reading the structure.
+
+        Raises:
+            ValueError: When :attr:`reads_structure`.
+        """
+        if self.reads_structure:
+            raise ValueError(
+                f"ensemble {self.name!r} has members that read the crystal structure, which a formula lacks; use its "
+                "composition-only members (load_model(..., members='composition')) or predict a structure"
+            )
+
     def formula_graph(self, formula: Composition | str) -> tuple:
         """``(graph, lattice)`` of a formula's one-site :func:`~matgl_supercon.graph.virtual_crystal`.
 
         Raises:
-            ValueError: For a formula pymatgen cannot parse (its ``KeyError`` too), one without atoms, or one with
-                an element outside the members' element list.
+            ValueError: For an ensemble with a member that reads the structure (:meth:`require_composition_members`),
+                a formula pymatgen cannot parse (its ``KeyError`` too), one without atoms, or one with an element
+                outside the members' element list.
         """
+        self.require_composition_members()
         if getattr(self, "_formula_converter", None) is None:
             # A virtual crystal's one site has no neighbour within any cutoff.
             self._formula_converter = self._members[0][0].make_converter(allow_isolated=True)

@@ -28,6 +28,8 @@ from matgl_supercon.workflows.predict import (
 #: added).
 DEFAULT_PATTERNS = ("*.cif", "*.cif.gz", "*.mcif", "POSCAR*", "*.vasp", "CONTCAR*", "*.extxyz")
 ERROR_FIELDS = ("source", "error")
+#: Columns of a screen's results file: the :class:`TcPrediction` fields.
+RESULT_FIELDS = tuple(f.name for f in fields(TcPrediction))
 
 
 @dataclass
@@ -115,25 +117,19 @@ def screen_folder(
             f"workers and chunk_size must be at least 1 and top_k at least 0, got workers={workers}, "
             f"chunk_size={chunk_size}, top_k={top_k}"
         )
-    out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
     ensemble = resolve_model(model)
     patterns = tuple(patterns)
     matching, others = _split_files(folder, patterns)
     files = [str(p) for p in matching]
     if not files:
         raise ValueError(f"{folder}: no structure files (searched recursively for {', '.join(patterns)})")
-    rows = read_csv_rows(out_csv)
-    errors = read_csv_rows(errors_csv)
     identity = {"model": ensemble.name, "fingerprint": ensemble.fingerprint()}
     if allow_overlaps:  # only when set, so that results files written before the option existed still resume
         identity["allow_overlaps"] = True
-    record_or_check_settings(out_csv.with_suffix(".model.json"), identity, resuming=bool(rows or errors))
-    done = {r["source"] for r in rows} | {r["source"] for r in errors}
+    results = _Results.open(out_csv, errors_csv, identity)
+    rows, errors, done = results.rows, results.errors, results.done()
     todo = [f for f in files if f not in done]
     n_done_before = len(files) - len(todo)
-    columns = [f.name for f in fields(TcPrediction)]
     predicted = 0
     executor = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
@@ -152,27 +148,67 @@ def screen_folder(
                     unseen = ensemble.unseen_elements(structure)
                     rows.append(make_prediction(path, structure, m, s, kind, unseen).as_dict())
                 predicted += len(good)
-            write_csv_atomic(out_csv, rows, columns)
-            write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
+            results.save()
             bar.update(len(chunk))
         bar.close()
     finally:
         if executor:
             executor.shutdown()
-    if not out_csv.exists():
-        write_csv_atomic(out_csv, rows, columns)
-        write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
-    top = _top(rows, top_k)
+    results.save_if_missing()
+    top = results.top(top_k)
     return ScreenReport(len(files), n_done_before, predicted, len(errors), top, [str(p) for p in others])
 
 
-def _top(rows: list[dict], top_k: int) -> list[TcPrediction]:
-    """The ``top_k`` rows of a results file by predicted Tc, as predictions."""
-    columns = [f.name for f in fields(TcPrediction)]
-    ranked = sorted(rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
-    text_columns = ("source", "formula", "disorder", "unseen_elements")
-    # A results file from before unseen_elements existed lacks that column: its rows read as "" there.
-    return [TcPrediction(**{c: r.get(c, "") if c in text_columns else float(r[c]) for c in columns}) for r in ranked]
+@dataclass
+class _Results:
+    """A screen's results and errors files, and the rows they hold: read when it starts, rewritten as it goes."""
+
+    out_csv: Path
+    errors_csv: Path
+    rows: list[dict]
+    errors: list[dict]
+
+    @classmethod
+    def open(cls, out_csv: str | Path, errors_csv: str | Path | None, identity: dict) -> _Results:
+        """Read what an earlier run wrote, once ``identity`` is checked against ``<out_csv stem>.model.json``.
+
+        ``errors_csv`` defaults to ``<out_csv stem>.errors.csv``; ``identity`` holds the model and the settings that
+        decide the rows (recorded by the first run).
+
+        Raises:
+            ValueError: As :func:`~matgl_supercon._io.record_or_check_settings`, for files another model wrote.
+        """
+        out_csv = Path(out_csv)
+        out_csv.parent.mkdir(parents=True, exist_ok=True)
+        errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
+        results = cls(out_csv, errors_csv, read_csv_rows(out_csv), read_csv_rows(errors_csv))
+        resuming = bool(results.rows or results.errors)
+        record_or_check_settings(out_csv.with_suffix(".model.json"), identity, resuming=resuming)
+        return results
+
+    def done(self) -> set[str]:
+        """The sources already in either file: a rerun skips them."""
+        return {r["source"] for r in self.rows} | {r["source"] for r in self.errors}
+
+    def save(self) -> None:
+        """Rewrite both files atomically (a checkpoint)."""
+        write_csv_atomic(self.out_csv, self.rows, RESULT_FIELDS)
+        write_csv_atomic(self.errors_csv, self.errors, ERROR_FIELDS)
+
+    def save_if_missing(self) -> None:
+        """Write both files when no chunk did (nothing was left to do), so that they always exist after a run."""
+        if not self.out_csv.exists():
+            self.save()
+
+    def top(self, top_k: int) -> list[TcPrediction]:
+        """The ``top_k`` rows by predicted Tc, as predictions."""
+        ranked = sorted(self.rows, key=lambda r: float(r["tc"]), reverse=True)[:top_k]
+        text_columns = ("source", "formula", "disorder", "unseen_elements")
+        # A results file from before unseen_elements existed lacks that column: its rows read as "" there.
+        return [
+            TcPrediction(**{c: r.get(c, "") if c in text_columns else float(r[c]) for c in RESULT_FIELDS})
+            for r in ranked
+        ]
 
 
 def read_formulas(path: str | Path, column: str | None = None) -> list[tuple[int, str]]:
@@ -240,15 +276,11 @@ def screen_formulas(
     entries = read_formulas(formulas_file, column)
     if not entries:
         raise ValueError(f"{formulas_file}: no formulas")
-    out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    errors_csv = Path(errors_csv) if errors_csv else out_csv.with_suffix(".errors.csv")
     ensemble = model if isinstance(model, TcEnsemble) else composition_members(model, members)
-    ensemble.predict_formulas([])  # refuses, saying why, an ensemble with a member that reads the structure
-    rows, errors = read_csv_rows(out_csv), read_csv_rows(errors_csv)
+    ensemble.require_composition_members()  # once here, not as an error for every formula
     identity = {"model": ensemble.name, "fingerprint": ensemble.fingerprint(), "input": "formulas"}
-    record_or_check_settings(out_csv.with_suffix(".model.json"), identity, resuming=bool(rows or errors))
-    done = {r["source"] for r in rows} | {r["source"] for r in errors}
+    results = _Results.open(out_csv, errors_csv, identity)
+    rows, errors, done = results.rows, results.errors, results.done()
     n_done_before = sum(formula in done for _, formula in entries)
     first_line: dict[str, int] = {}
     todo = []
@@ -260,7 +292,6 @@ def screen_formulas(
             continue
         first_line[formula] = line
         todo.append((line, formula))
-    columns = [f.name for f in fields(TcPrediction)]
     predicted = 0
     bar = tqdm(total=len(todo), disable=not progress, desc="screen", unit="formula")
     for start in range(0, len(todo), chunk_size):
@@ -276,11 +307,8 @@ def screen_formulas(
             for formula, m, s in zip(good, mean.tolist(), sd.tolist(), strict=True):
                 rows.append(formula_prediction(formula, m, s, ensemble).as_dict())
             predicted += len(good)
-        write_csv_atomic(out_csv, rows, columns)
-        write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
+        results.save()
         bar.update(len(todo[start : start + chunk_size]))
     bar.close()
-    if not out_csv.exists():
-        write_csv_atomic(out_csv, rows, columns)
-        write_csv_atomic(errors_csv, errors, ERROR_FIELDS)
-    return ScreenReport(len(entries), n_done_before, predicted, len(errors), _top(rows, top_k))
+    results.save_if_missing()
+    return ScreenReport(len(entries), n_done_before, predicted, len(errors), results.top(top_k))

@@ -741,6 +741,8 @@ def test_an_ensemble_that_reads_structures_refuses_formulas(tiny_model_dir, caps
     assert ensemble.reads_structure
     with pytest.raises(ValueError, match="members that read the crystal structure"):
         ensemble.predict_formulas(["MgB2"])
+    with pytest.raises(ValueError, match="members that read the crystal structure"):
+        ensemble.formula_graph("MgB2")  # one formula's graph too: a SODNet would read its lone site as a crystal
     # A folder without a composition subset is loaded whole, and the refusal says why.
     assert main(["predict", "--formula", "MgB2", "--model", str(tiny_model_dir)]) == 2
     assert "members that read the crystal structure" in capsys.readouterr().err
