@@ -20,6 +20,12 @@ each as a one-site virtual crystal (``matgl_supercon.graph.virtual_crystal``), a
 virtual crystal with its label, so the model sees the same compounds in both forms (a bridge between the
 formula rows and the crystals).
 
+``--extra-scope compound`` filters the extra set per fold instead, as the shipped forests' formula rows are
+(``held_out_extra_rows(..., scope="compound")``): every record of every chemical system, SuperCon3D's included,
+whose composition lies 0.02 or more (atom-fraction L1) from each compound of the fold's validation and test blocks.
+So ``--extra-data 3dsc_new_systems --extra-scope compound`` adds about 3,500 of 3DSC_MP's 3,995 superconductors per
+fold, the doping series of SuperCon3D's training compounds among them, and never a held-out compound or its copy.
+
 ``--memory-data`` takes the same sets but does not train on them: a retrieval model
 (``"retrieval_neighbors": 32``) stores them in its memory beside the training set and reads their ln Tc as
 neighbours (``fit_tc_model(memory_set=...)``). With ``--memory-scope fold`` the memory set is filtered per fold
@@ -49,8 +55,10 @@ from matgl_supercon._io import write_bytes_atomic
 from matgl_supercon.benchmarks import CHGNET_FEATURES, chgnet_features, fold_summary, grouped_mae, mae, parity_plot, r2
 from matgl_supercon.data import (
     EXTRA_TRAINING_SETS,
+    atom_fractions,
     chemical_system,
     extra_training_records,
+    held_out_extra_rows,
     load_supercon3d,
     outside_chemical_systems,
     paper_folds,
@@ -228,6 +236,13 @@ def main() -> None:
         "--extra-data", choices=EXTRA_TRAINING_SETS, default=None, help="extra training set (see above)"
     )
     parser.add_argument(
+        "--extra-scope",
+        choices=("benchmark", "compound"),
+        default="benchmark",
+        help="filter --extra-data against SuperCon3D's chemical systems (benchmark) or, per fold, against the "
+        "compounds of its val+test blocks (compound; see above)",
+    )
+    parser.add_argument(
         "--memory-data",
         choices=EXTRA_TRAINING_SETS,
         default=None,
@@ -253,6 +268,8 @@ def main() -> None:
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where fold predictions and the summary go")
     args = parser.parse_args()
+    if args.extra_scope != "benchmark" and not args.extra_data:
+        parser.error(f"--extra-scope {args.extra_scope} filters --extra-data: name the extra data set")
     torch.set_num_threads(args.threads)
 
     records = load_supercon3d(args.data)
@@ -273,18 +290,24 @@ def main() -> None:
     # SuperCon3D as published: 5 of its CIFs hold overlapping atoms (load_supercon3d's docstring).
     dataset = graph_dataset([r.structure for r in records], ln_tc, template.make_converter(allow_overlaps=True), state)
     disorder = [DISORDER_TYPES[int(dataset[i][0].disorder)] for i in range(len(dataset))]
-    extra = copies = memory = None
+    extra = copies = memory = extra_systems = extra_fractions = None
     # Formula-table records are one-site virtual crystals without neighbours, which the model's converter rejects.
     extra_converter = template.make_converter(allow_isolated=True)
     if args.virtual_copies and not args.summary_only:
         copies = graph_dataset([virtual_crystal(r.structure.composition) for r in records], ln_tc, extra_converter)
     if args.extra_data and not args.summary_only:
-        extra_records = extra_training_records(args.extra_data, records, args.data)
+        # Compound scope: every candidate converted once, each fold then takes those far from its val+test compounds.
+        reference = records if args.extra_scope == "benchmark" else []
+        extra_records = extra_training_records(args.extra_data, reference, args.data)
         extra = records_dataset(extra_records, extra_converter)
+        if args.extra_scope == "compound":
+            extra_systems = [chemical_system(r.structure) for r in extra_records]
+            extra_fractions = atom_fractions(extra_records)
         n_virtual = sum(bool(r.metadata.get("virtual_crystal")) for r in extra_records)
+        where = "in chemical systems new to SuperCon3D" if args.extra_scope == "benchmark" else "before the fold filter"
         print(
             f"extra training data ({args.extra_data}): {len(extra) - n_virtual} 3DSC_MP structures and {n_virtual} "
-            "formulas in chemical systems new to SuperCon3D",
+            f"formulas {where}",
             flush=True,
         )
 
@@ -310,7 +333,11 @@ def main() -> None:
                 continue
             train, val, test = (members[idx] for idx in folds[k])
             preds, best_val, seconds, epochs, trained_now = [], [], 0.0, 0, False
-            memory_set = memory
+            memory_set, extra_set = memory, extra
+            if extra is not None and args.extra_scope == "compound":
+                held_out = [records[i] for i in (*val, *test)]
+                extra_set = Subset(extra, held_out_extra_rows(extra_systems, extra_fractions, held_out, "compound"))
+                print(f"{regime} fold {k}: {len(extra_set)} extra records 0.02 or more from its val+test", flush=True)
             if memory is not None and args.memory_scope == "fold":
                 held_out = [records[i] for i in (*val, *test)]
                 memory_set = Subset(memory, outside_chemical_systems(memory_systems, held_out))
@@ -322,7 +349,7 @@ def main() -> None:
                 trained_now |= not (run_dir / "history.json").exists()
                 parts = [Subset(dataset, train.tolist())]
                 parts += [] if copies is None else [Subset(copies, train.tolist())]
-                parts += [] if extra is None else [extra]
+                parts += [] if extra_set is None else [extra_set]
                 start = None
                 if args.init_runs:
                     start = SODNet.load(Path(args.init_runs) / regime / f"fold_{k}" / "model")
@@ -377,6 +404,7 @@ def main() -> None:
         f"--train '{args.train}'",
         *([f"--accelerator {args.accelerator}"] if args.accelerator != "cpu" else []),
         *([f"--extra-data {args.extra_data}"] if args.extra_data else []),
+        *([f"--extra-scope {args.extra_scope}"] if args.extra_scope != "benchmark" else []),
         *([f"--memory-data {args.memory_data}"] if args.memory_data else []),
         *([f"--memory-scope {args.memory_scope}"] if args.memory_scope != "benchmark" else []),
         *(["--virtual-copies"] if args.virtual_copies else []),
