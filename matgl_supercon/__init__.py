@@ -12,10 +12,21 @@ from matgl_supercon._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from matgl_supercon.graph import DISORDER_TYPES, OccupancyStructure2Graph, classify_disorder
+    from matgl_supercon.pretrained import available_models, load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["DISORDER_TYPES", "OccupancyStructure2Graph", "__version__", "classify_disorder"]
+__all__ = [
+    "DISORDER_TYPES",
+    "OccupancyStructure2Graph",
+    "__version__",
+    "available_models",
+    "classify_disorder",
+    "load_model",
+]
+# ``matgl_supercon.load_model("SODNet-SuperCon3D")`` as ``matgl.load_model`` is for MatGL's own models.
 __getattr__, __dir__ = lazy_exports(
-    globals(), dict.fromkeys(["DISORDER_TYPES", "OccupancyStructure2Graph", "classify_disorder"], "graph")
+    globals(),
+    dict.fromkeys(["DISORDER_TYPES", "OccupancyStructure2Graph", "classify_disorder"], "graph")
+    | dict.fromkeys(["available_models", "load_model"], "pretrained"),
 )
