@@ -58,6 +58,9 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     per_fold = variants.variant_command(f"{variants.FORMULA_MEMORY}_per_fold", [0], args)
     assert per_fold[per_fold.index("--memory-scope") + 1] == "fold" and "--memory-data" in per_fold
     assert "--memory-scope" not in variants.variant_command(variants.FORMULA_MEMORY, [0], args)
+    scoped = variants.variant_command("descriptors_only_ema0.995_plus_3dsc_held_out_compounds", [0], args)
+    assert scoped[scoped.index("--extra-scope") + 1] == "compound" and "--extra-data" in scoped
+    assert "--extra-scope" not in variants.variant_command("blocks2_composition_plus_3dsc_new_systems", [0], args)
     stateful = variants.variant_command("chgnet_state", [0], args)
     assert stateful[stateful.index("--state") + 1] == "chgnet"
     assert json.loads(stateful[stateful.index("--model") + 1])["state_dim"] == 66
@@ -70,6 +73,31 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     assert default[default.index("--runs") + 1] == "runs/supercon3d_sodnet"
     # The other rows change one thing of the base, pinned against later changes of the defaults.
     assert run_configuration(SODNet, variants.BASE, TrainConfig(**variants.TRAIN)) != as_variant
+
+
+def test_forest_state_comes_from_forests_that_never_saw_the_structure(benchmark_script, monkeypatch):
+    script = benchmark_script("sodnet_forest_state")
+    calls = []
+
+    def forest_prediction(data, x, formula_x, grow_on, predict, held_out):
+        calls.append((set(grow_on.tolist()), set(np.asarray(predict).tolist()), set(held_out)))
+        return np.full(len(predict), float(min(predict)))  # which part a structure fell in
+
+    monkeypatch.setattr(script, "forest_prediction", forest_prediction)
+    from matgl_supercon.data import paper_folds
+
+    data = SimpleNamespace(records=[None] * 50, folds=paper_folds([f"id{i:02d}" for i in range(50)]))
+    state = script.fold_state(data, None, None, 3)
+    train, val, test = (set(block.tolist()) for block in data.folds[3])
+    assert len(calls) == 1 + script.INNER_SPLITS
+    for grow_on, predicted, held_out in calls:
+        assert not grow_on & predicted and grow_on <= train  # a forest never predicts a structure it grew on
+        assert predicted | val | test <= held_out  # its formula rows keep away from every structure held out of it
+    assert calls[0][1] == val | test
+    assert sorted(i for _, predicted, _ in calls[1:] for i in predicted) == sorted(train)  # each once
+    assert np.isnan(state).sum() == 50 - len(train | val | test)
+    again = script.fold_state(data, None, None, 3)
+    assert np.array_equal(state, again, equal_nan=True)  # the inner split is seeded
 
 
 def test_chgnet_features_are_cached_per_id_and_dense_rows_filled(benchmark_script, mgb2, tmp_path, capsys):

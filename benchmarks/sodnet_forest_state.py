@@ -1,0 +1,196 @@
+"""SODNet that reads the composition forest's prediction: does the crystal correct what the forest says?
+
+Usage:
+    python benchmarks/sodnet_forest_state.py --data ../shared/data [--folds 0 1 2 3] [--threads 2]
+
+The shipped ensemble blends SODNet and the forests by weights (``make_pretrained.py``), and the lowest held-out MAE
+gives SODNet little of it (0.05-0.30). Here the forest is an input instead: every structure's state vector
+(``SODNet(state_dim=1)``, MatGL's ``state_attr``) is the ln Tc that a forest which never saw it predicts, so the
+network can learn where the structure moves Tc away from what the composition says (stacking inside the model).
+
+Per paper fold ``k`` (SuperCon3D all/all):
+
+* the validation and test structures read a forest (the shipped members' settings, ``CompositionForestConfig()``)
+  grown on the training block and the formula rows 0.02 or more (atom-fraction L1) from every validation and test
+  compound;
+* each training structure reads the forest of its inner split: the training block is cut into ``INNER_SPLITS``
+  parts (seeded ``torch.randperm``), and each part is predicted by a forest grown on the other parts and the
+  formula rows 0.02 or more from that part's and the validation and test compounds, so a training structure's
+  state is as honest as a test structure's;
+* SODNet (the package defaults, ``state_dim=1``) trains on the training block, picks its epoch on the validation
+  block and predicts the test block.
+
+Measured (2026-12-07, 2 cores, about 8 min per fold), folds 0-1: 0.522 / 0.475 ln K against the state forest's own
+0.518 / 0.471. Its test errors correlate 0.95 with the shipped forest members' (the default SODNet's 0.75): the
+network learns to repeat its input, and what it adds from the crystal is below the fold noise. Beside the default
+SODNet in the shipped gated blend (the shipped weights, no low-Tc gate) folds 0-1 score 0.4770 against 0.4783, and
+in place of it 0.4785, so folds 2-9 were not run (``--folds 2 ...`` runs them).
+
+Writes ``benchmarks/results/sodnet_forest_state/fold_<k>.json`` (test ids, truth, the network's and the state
+forest's predictions) and ``benchmarks/results/sodnet_forest_state.{json,md}`` over the finished folds, beside
+the default SODNet's folds (``results/supercon3d_sodnet``). Checkpoints go to ``runs/sodnet_forest_state/fold_<k>``
+and resume there; a finished fold is not rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from _report import header_lines, provenance, write_report
+from forest_inputs import FoldData
+
+from matgl_supercon._io import write_json_atomic
+from matgl_supercon.benchmarks import fold_summary, mae, r2
+from matgl_supercon.data import held_out_extra_rows
+from matgl_supercon.models import SODNet
+from matgl_supercon.training import (
+    CompositionForestConfig,
+    Subset,
+    TrainConfig,
+    fit_composition_forest,
+    fit_tc_model,
+    graph_dataset,
+    predict_dataset,
+)
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results" / "sodnet_forest_state"
+#: Parts of a fold's training block, each predicted by a forest grown on the others.
+INNER_SPLITS = 5
+#: The default SODNet's committed folds, the comparison.
+DEFAULT_FOLDS = HERE / "results" / "supercon3d_sodnet" / "all"
+
+
+def forest_prediction(
+    data: FoldData, x: np.ndarray, formula_x: np.ndarray, grow_on: np.ndarray, predict: np.ndarray, held_out: list
+) -> np.ndarray:
+    """ln Tc of the ``predict`` structures from a forest grown on the ``grow_on`` structures and the formula rows
+    0.02 or more from every ``held_out`` structure's compound (the members' settings, seed 0)."""
+    rows = held_out_extra_rows(
+        data.formula_systems, data.formula_fractions, [data.records[i] for i in held_out], "compound"
+    )
+    model, _ = fit_composition_forest(
+        (x[grow_on], data.y[grow_on]),
+        config=CompositionForestConfig(n_jobs=torch.get_num_threads()),
+        extra=(formula_x[rows], data.formula_y[rows]),
+    )
+    return model.predict_statistics(x[predict]).numpy().astype(np.float64)
+
+
+def fold_state(data: FoldData, x: np.ndarray, formula_x: np.ndarray, k: int) -> np.ndarray:
+    """Every structure's forest ln Tc for fold ``k`` (NaN outside its blocks): held out from the forest it reads."""
+    train, val, test = data.folds[k]
+    state = np.full(len(data.records), np.nan)
+    outer = np.concatenate([val, test])
+    state[outer] = forest_prediction(data, x, formula_x, train, outer, list(outer))
+    order = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(k)).numpy()]
+    for part in np.array_split(order, INNER_SPLITS):
+        rest = np.setdiff1d(train, part)
+        state[part] = forest_prediction(data, x, formula_x, rest, part, [*part, *outer])
+    return state
+
+
+def summarise(folds: dict[int, dict]) -> dict:
+    """Scores of the network, its state forest and the default SODNet over the finished folds."""
+    rows = {}
+    default = {k: json.loads((DEFAULT_FOLDS / f"fold_{k}.json").read_text()) for k in folds}
+    for name, key, source in (
+        ("SODNet reading the forest", "y_pred", folds),
+        ("its state forest alone (grown on the training block)", "forest", folds),
+        ("SODNet default", "y_pred", default),
+        ("mean of SODNet default and the state forest", None, folds),
+    ):
+        per_fold = []
+        for k, fold in source.items():
+            truth = np.asarray(fold["y_true"])
+            pred = (np.asarray(default[k]["y_pred"]) + np.asarray(fold["forest"])) / 2 if key is None else fold[key]
+            per_fold.append({"mae": mae(truth, pred), "r2": r2(truth, pred)})
+        rows[name] = {**fold_summary(per_fold), "per_fold_mae": [f["mae"] for f in per_fold]}
+    return rows
+
+
+def report_lines(summary: dict, meta: dict, folds: list[int]) -> list[str]:
+    """The markdown report."""
+    lines = header_lines("SODNet reading the composition forest's prediction (SuperCon3D all/all)", meta)
+    lines += [
+        f"Folds {', '.join(map(str, folds))} of the paper protocol. Each structure's state is the ln Tc of a forest "
+        "that never saw it (the test and validation blocks: grown on the training block; each training structure: "
+        f"grown on the other {INNER_SPLITS - 1} parts of the training block), each forest beside the formula rows "
+        "0.02 or more from the compounds it predicts and from the validation and test compounds. The default "
+        "SODNet's folds are `supercon3d_sodnet`'s.",
+        "",
+        "| model | MAE ln K | R2 | per fold |",
+        "|---|---|---|---|",
+    ]
+    for name, row in summary.items():
+        per_fold = " / ".join(f"{m:.3f}" for m in row["per_fold_mae"])
+        lines.append(f"| {name} | {row['mae_mean']:.3f} ± {row['mae_sd']:.3f} | {row['r2_mean']:.3f} | {per_fold} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--folds", nargs="+", type=int, default=list(range(10)))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", default="runs/sodnet_forest_state")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = FoldData.load(args.data)
+    x = formula_x = None
+    model_kwargs = {"state_dim": 1}
+    template = SODNet(**model_kwargs)
+    converter = template.make_converter(allow_overlaps=True)  # SuperCon3D as published: 5 CIFs overlap
+    for k in args.folds:
+        out = RESULTS / f"fold_{k}.json"
+        if out.exists():
+            continue
+        if x is None:
+            x, formula_x = data.member_statistics()
+        state = fold_state(data, x, formula_x, k)
+        train, val, test = data.folds[k]
+        used = np.concatenate([train, val, test])
+        # Only the fold's structures have a state; the graphs of the others are never read.
+        dataset = graph_dataset(
+            [data.records[i].structure for i in used], data.y[used], converter, state[used][:, None]
+        )
+        n_train, n_val = len(train), len(val)
+        model, history = fit_tc_model(
+            Subset(dataset, list(range(n_train))),
+            Subset(dataset, list(range(n_train, n_train + n_val))),
+            Path(args.runs) / f"fold_{k}",
+            model_kwargs,
+            TrainConfig(),
+        )
+        pred = predict_dataset(model, Subset(dataset, list(range(n_train + n_val, len(used)))))
+        write_json_atomic(
+            out,
+            {
+                "ids": [data.ids[i] for i in test],
+                "y_true": data.y[test].tolist(),
+                "y_pred": np.asarray(pred, float).tolist(),
+                "forest": state[test].tolist(),
+                "best_val_mae": history["best_val_mae"],
+                "train_seconds": history["train_seconds"],
+            },
+        )
+        print(
+            f"fold {k}: SODNet reading the forest {mae(data.y[test], pred):.3f}, the forest alone "
+            f"{mae(data.y[test], state[test]):.3f} ln K",
+            flush=True,
+        )
+    folds = sorted(int(p.stem.split("_")[1]) for p in RESULTS.glob("fold_*.json"))
+    command = "python benchmarks/sodnet_forest_state.py --data ../shared/data --folds " + " ".join(map(str, folds))
+    meta = provenance(command, args.threads)
+    summary = summarise({k: json.loads((RESULTS / f"fold_{k}.json").read_text()) for k in folds})
+    stem = HERE / "results" / "sodnet_forest_state"
+    write_report(stem, {"meta": meta, "folds": folds, "summary": summary}, report_lines(summary, meta, folds))
+
+
+if __name__ == "__main__":
+    main()
