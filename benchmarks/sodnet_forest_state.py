@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from _report import header_lines, provenance, write_report
 from forest_inputs import FoldData
+from sodnet_variants import DEFAULT_VARIANT, fold_predictions
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
@@ -62,8 +63,6 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "sodnet_forest_state"
 #: Parts of a fold's training block, each predicted by a forest grown on the others.
 INNER_SPLITS = 5
-#: The default SODNet's committed folds, the comparison.
-DEFAULT_FOLDS = HERE / "results" / "supercon3d_sodnet" / "all"
 
 
 def forest_prediction(
@@ -98,7 +97,8 @@ def fold_state(data: FoldData, x: np.ndarray, formula_x: np.ndarray, k: int) -> 
 def summarise(folds: dict[int, dict]) -> dict:
     """Scores of the network, its state forest and the default SODNet over the finished folds."""
     rows = {}
-    default = {k: json.loads((DEFAULT_FOLDS / f"fold_{k}.json").read_text()) for k in folds}
+    # The default SODNet's committed folds, the comparison, on the same folds.
+    default = {k: fold for k, fold in fold_predictions(DEFAULT_VARIANT).items() if k in folds}
     for name, key, source in (
         ("SODNet reading the forest", "y_pred", folds),
         ("its state forest alone (grown on the training block)", "forest", folds),

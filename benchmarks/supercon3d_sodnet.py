@@ -334,12 +334,11 @@ def main() -> None:
             train, val, test = (members[idx] for idx in folds[k])
             preds, best_val, seconds, epochs, trained_now = [], [], 0.0, 0, False
             memory_set, extra_set = memory, extra
+            held_out = [records[i] for i in (*val, *test)]  # what the fold-scoped extra and memory sets keep away from
             if extra is not None and args.extra_scope == "compound":
-                held_out = [records[i] for i in (*val, *test)]
                 extra_set = Subset(extra, held_out_extra_rows(extra_systems, extra_fractions, held_out, "compound"))
                 print(f"{regime} fold {k}: {len(extra_set)} extra records 0.02 or more from its val+test", flush=True)
             if memory is not None and args.memory_scope == "fold":
-                held_out = [records[i] for i in (*val, *test)]
                 memory_set = Subset(memory, outside_chemical_systems(memory_systems, held_out))
                 print(f"{regime} fold {k}: {len(memory_set)} memory records outside its val+test systems", flush=True)
             for seed in range(args.seeds):
