@@ -9,11 +9,12 @@ blends a fold with the weights picked on the other folds.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 from _ensemble_members import (
     KINDS,
-    SHIPPED_COMPOSITION_MEMBERS,
+    SHIPPED_CONFIGURATIONS,
     SHIPPED_LOW_TC_MEMBERS,
     configurations,
     held_out_results,
@@ -22,7 +23,6 @@ from _ensemble_members import (
     kind,
     records_by_id,
 )
-from sodnet_variants import SHIPPED_SODNET
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.pretrained import pretrained_dir
@@ -138,7 +138,7 @@ def gated_blend(
 
 
 def shipped_held_out(
-    data: str | None, low_tc: bool = True
+    data: str | None, low_tc: bool = True, leave_out: Sequence[str] = ()
 ) -> tuple[dict[str, tuple[float, int, dict[str, float]]], dict[str, float]]:
     """The shipped ``SODNet-SuperCon3D`` ensemble's held-out predictions, rebuilt as ``make_pretrained.py`` scores it.
 
@@ -146,6 +146,7 @@ def shipped_held_out(
         data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
         low_tc: With the low-Tc gate (:func:`low_tc_blend`, its ``SHIPPED_LOW_TC_MEMBERS``), as shipped; without
             it, the blend the gate works on.
+        leave_out: Configurations of ``SHIPPED_CONFIGURATIONS`` to score the ensemble without (what each adds).
 
     Returns:
         Structure id -> (its ln Tc, the fold that tested it, each configuration's prediction) (:func:`blend`'s
@@ -153,7 +154,7 @@ def shipped_held_out(
         blended by the gates picked on the other folds (:func:`gated_blend`, then :func:`low_tc_blend`).
     """
     shipped = pretrained_dir("SODNet-SuperCon3D")
-    configs = configurations([*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS], shipped)
+    configs = configurations([n for n in SHIPPED_CONFIGURATIONS if n not in leave_out], shipped)
     folds = [f"fold_{k}" for k in range(10)]
     held_out = held_out_results(configs, folds)
     tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, records_by_id(data)))

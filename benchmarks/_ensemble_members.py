@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 from composition_forest import SHIPPED_VARIANT as FOREST_VARIANT
 from composition_retrieval import MEMBER_VARIANTS, member_results_dir, member_runs_dir
-from sodnet_variants import results_dir, runs_dir
+from sodnet_forest_state import RESULTS_DIR as FOREST_STATE_RESULTS
+from sodnet_forest_state import RUNS_DIR as FOREST_STATE_RUNS
+from sodnet_forest_state import VARIANT as FOREST_STATE_VARIANT
+from sodnet_variants import SHIPPED_SODNET, results_dir, runs_dir
 
 from matgl_supercon.data import SuperconRecord, load_supercon3d
 from matgl_supercon.pretrained import load_model
@@ -34,6 +37,12 @@ MEMBER_PREFIX = {"blocks2_composition": ""}
 #: 45 trees instead of 30: 0.491 at 45.4 MB with 6 bytes per tree node). The forests' own spread (the variance over
 #: their trees) calibrates their subset without a second composition configuration.
 SHIPPED_COMPOSITION_MEMBERS = (FOREST_VARIANT,)
+#: SODNet configurations shipped beside ``sodnet_variants.SHIPPED_SODNET`` that ``sodnet_variants.py`` does not train:
+#: since 2026-12-07 the SODNet of ``sodnet_forest_state.py``, which reads the forest members' mean ln Tc as its state
+#: (``TcEnsemble``); beside the default it lowers the held-out MAE from 0.4805 to 0.4775 ln K (8 of 10 folds).
+SHIPPED_STATE_READERS = (FOREST_STATE_VARIANT,)
+#: Every configuration of the shipped ensemble but the low-Tc group, in the order of its member folders' weights.
+SHIPPED_CONFIGURATIONS = (*SHIPPED_SODNET, *SHIPPED_STATE_READERS, *SHIPPED_COMPOSITION_MEMBERS)
 #: The fold forests that ``low_tc_gate.py --save-members`` saves: grown also on the formula table's non-superconductors
 #: at a floor Tc, they take a share of the shipped ensemble's prediction where they read cold (``LowTcGate``) and
 #: weigh nothing elsewhere.
@@ -59,6 +68,8 @@ def member_dirs(name: str) -> tuple[Path, Path]:
     """Where a configuration's per-fold test results and its trained fold models live."""
     if is_composition(name):
         return member_results_dir(name), member_runs_dir(name)
+    if name == FOREST_STATE_VARIANT:
+        return FOREST_STATE_RESULTS, FOREST_STATE_RUNS
     return results_dir(name), runs_dir(name)
 
 
@@ -92,6 +103,8 @@ def configurations(
             script = {"SODNet": "sodnet_variants.py", "CompositionTc": "composition_retrieval.py --save-members"}.get(
                 kind(name), "composition_forest.py --save-members"
             )
+            if name == FOREST_STATE_VARIANT:
+                script = "sodnet_forest_state.py"
             raise SystemExit(f"variant {name!r}: no results under {results}; run benchmarks/{script} first")
         prefix = MEMBER_PREFIX.get(name, f"{name}_")
         if shipped is not None and name not in from_runs and any(shipped.glob(f"{prefix}fold_*/model.json")):

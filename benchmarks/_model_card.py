@@ -19,6 +19,7 @@ import numpy as np
 from _ensemble_blend import SODNET_WEIGHT_FLOOR
 from _ensemble_calibration import TC_BANDS_K
 from composition_retrieval import MEMBER_VARIANTS
+from sodnet_forest_state import WHOLE, WITHOUT
 
 from matgl_supercon.pretrained.io import COMPOSITION_MEMBERS, ENSEMBLE_JSON
 
@@ -31,6 +32,8 @@ FORMULA_INPUT = HERE / "results" / "formula_input.json"
 BASELINE_RESULTS = HERE / "results" / "supercon3d_baselines_formulas_new_systems_per_compound.json"
 #: ``uncertainty_new_systems.py``'s results: the composition members' coverage on chemical systems none of them saw.
 NEW_SYSTEMS_RESULTS = HERE / "results" / "uncertainty_new_systems.json"
+#: ``sodnet_forest_state.py``'s results: what its SODNet, which reads the forests' ln Tc, adds to the ensemble.
+FOREST_STATE_RESULTS = HERE / "results" / "sodnet_forest_state.json"
 #: What the model card says of each kind of composition member.
 COMPOSITION_KINDS = {
     "CompositionTc": "`CompositionTc` networks (its statistics and the ln Tc of the nearest known compositions)",
@@ -72,6 +75,11 @@ def card_lines(facts: CardFacts, calibration: dict) -> list[str]:
         "models beside it: the prediction is the (weighted) mean ln Tc over members and the reported uncertainty",
         "is their (weighted) standard deviation.",
         *(["", *textwrap.wrap(blend_paragraph(weights, fold_weights), 110)] if len(weights) > 1 else []),
+        *(
+            ["", *textwrap.wrap(state_reader_paragraph(readers), 110, break_on_hyphens=False)]
+            if (readers := [n for n, a in facts.architectures.items() if a.get("state_dim", 0)])
+            else []
+        ),
         *(
             ["", *textwrap.wrap(gate_paragraph(calibration), 110, break_on_hyphens=False)]
             if "gate" in calibration
@@ -317,6 +325,27 @@ def blend_paragraph(weights: dict[str, float], fold_weights: list[dict[str, floa
         + f"{SODNET_WEIGHT_FLOOR:.2f} so that polymorphs of one composition still differ; picked on the other "
         + f"{len(fold_weights) - 1} folds, each fold's weights were {picked})."
     )
+
+
+def state_reader_paragraph(readers: list[str]) -> str:
+    """The model card's account of the SODNet configurations that read the forests' ln Tc as their state."""
+    text = (
+        f"SODNet configuration{'s' if len(readers) > 1 else ''} {', '.join(f'`{n}`' for n in readers)} read"
+        f"{'' if len(readers) > 1 else 's'}, as a state vector, the mean ln Tc of the `CompositionForestTc` members "
+        f"(the low-Tc group below left out) and predict{'' if len(readers) > 1 else 's'} after them: trained on the "
+        "ln Tc of forests that never saw "
+        "each structure (`benchmarks/sodnet_forest_state.py`), such a member corrects the composition's prediction "
+        "with what the crystal shows. The SODNet configurations share the SODNet weight equally."
+    )
+    ensemble = json.loads(FOREST_STATE_RESULTS.read_text()).get("in_shipped_ensemble", {})
+    if ensemble:
+        whole, without = ensemble[WHOLE], ensemble[WITHOUT]
+        text += (
+            f" Held out, the ensemble scores {whole['mae']:.4f} ln K with it against {without['mae']:.4f} without it, "
+            f"lower on {without['folds_where_the_shipped_ensemble_is_lower']} of {len(without['per_fold_mae'])} "
+            "folds (`benchmarks/results/sodnet_forest_state.md`)."
+        )
+    return text
 
 
 def gate_paragraph(calibration: dict) -> str:

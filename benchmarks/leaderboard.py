@@ -375,7 +375,8 @@ def main() -> None:
         "- `sodnet_distillation.py`: SODNet trained beside doped copies of its training structures that the fold's "
         "forest member labels (resumable per fold; about 26 minutes per fold on 2 cores).",
         "- `sodnet_forest_state.py`: SODNet reading, as its state vector, the ln Tc of a forest that never saw the "
-        "structure (stacking inside the network).",
+        "structure (stacking inside the network); in the shipped ensemble since 2026-12-07, where it reads the "
+        "forest members' mean.",
         "- `sodnet_3dsc_ablation.py`: SODNet's element descriptors and weight average, each alone, on 3DSC_MP "
         "grouped by mp_id (`--task 3dsc_mp_tc_random`: random folds).",
         "- `pretrained_features.py`: frozen CHGNet features of each structure's ordered approximant for the forests.",

@@ -5,7 +5,9 @@ Usage:
     python benchmarks/make_pretrained.py --members-from-shipped   # rebuild card and calibration, same members
     python benchmarks/make_pretrained.py --members-from-shipped --from-runs VARIANT   # VARIANT retrained since
 
-Without ``--variants``, the configurations are ``sodnet_variants.SHIPPED_SODNET`` and ``SHIPPED_COMPOSITION_MEMBERS``.
+Without ``--variants``, the configurations are ``_ensemble_members.SHIPPED_CONFIGURATIONS``:
+``sodnet_variants.SHIPPED_SODNET``, since 2026-12-07 the SODNet of ``sodnet_forest_state.py`` (which reads the
+forests' mean ln Tc as its state, ``TcEnsemble``), and ``SHIPPED_COMPOSITION_MEMBERS``.
 With ``--members-from-shipped`` the member models of every configuration the shipped ensemble holds are taken from it
 instead of the training runs (which are not committed), so the card and the calibration can be rebuilt on any
 machine, and a new configuration (from its runs) added to the shipped ones.
@@ -62,7 +64,7 @@ import torch
 from _ensemble_blend import SODNET_WEIGHT_FLOOR, against_baseline, blend, gated_blend, low_tc_blend
 from _ensemble_calibration import calibrate, composition_subset, held_out_spread, mae_by_spread_fifth
 from _ensemble_members import (
-    SHIPPED_COMPOSITION_MEMBERS,
+    SHIPPED_CONFIGURATIONS,
     SHIPPED_LOW_TC_MEMBERS,
     LowTcGroup,
     configurations,
@@ -76,7 +78,7 @@ from _ensemble_members import (
 from _model_card import CardFacts, card_lines
 from composition_forest import SHIPPED_SCOPE
 from scipy.stats import spearmanr
-from sodnet_variants import MEMORY_DATA, SHIPPED_SODNET
+from sodnet_variants import MEMORY_DATA
 
 from matgl_supercon._io import replace_folder
 from matgl_supercon.benchmarks import mae, r2
@@ -97,9 +99,9 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         nargs="*",
-        default=[*SHIPPED_SODNET, *SHIPPED_COMPOSITION_MEMBERS],
-        help="sodnet_variants.py configurations and composition_retrieval.py member variants (default: those of "
-        "SHIPPED_SODNET and SHIPPED_COMPOSITION_MEMBERS)",
+        default=list(SHIPPED_CONFIGURATIONS),
+        help="sodnet_variants.py configurations, sodnet_forest_state, and composition_retrieval.py and "
+        "composition_forest.py member variants (default: _ensemble_members.SHIPPED_CONFIGURATIONS)",
     )
     parser.add_argument("--name", default="SODNet-SuperCon3D")
     parser.add_argument("--data", default=None)

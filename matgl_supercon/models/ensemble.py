@@ -69,7 +69,10 @@ class TcEnsemble:
 
     Members may be :class:`~matgl_supercon.models.SODNet`, :class:`~matgl_supercon.models.CompositionTc` or
     :class:`~matgl_supercon.models.CompositionForestTc` models (anything that predicts ln Tc from the same occupancy
-    graphs). Members that share most of their training data
+    graphs). A SODNet with a state vector (``state_dim=1``) reads, as its state, the mean ln Tc of the ensemble's
+    forest members outside the ``low_tc_gate``'s group: it was trained to correct a forest's prediction with what the
+    crystal shows (``benchmarks/sodnet_forest_state.py``), so the forests predict first. Members that share most of
+    their training data
     agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale`` (measured on held-out
     predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd covers about 68% of
     held-out errors. With ``sd_scale_edges`` it is one factor per band of the predicted ln Tc, so that the coverage
@@ -164,7 +167,7 @@ class TcEnsemble:
                     f"gate: need ascending finite edges and, per band (edges + 1), {len(models)} non-negative "
                     f"weights with a positive sum; got edges {list(gate.edges)} and {len(rows)} rows"
                 )
-            if not bool((self._own_variance & ~self._low).any()):
+            if not bool(self._forests.any()):
                 raise ValueError("gate: no member has a variance of its own (a CompositionForestTc) to read")
             self._gate_edges, self._gate_weights = edges, rows / rows.sum(1, keepdim=True)
         if low_tc_gate is not None:
@@ -172,6 +175,19 @@ class TcEnsemble:
             rows = self._gate_weights if gate is not None else self.member_weights
             if rows is not None and not bool((rows.reshape(-1, len(models))[:, ~self._low].sum(1) > 0).all()):
                 raise ValueError("low_tc_gate: the members outside the group need a positive weight (every gate band)")
+        # Members that read the forests' mean ln Tc as their state vector (see the class docstring).
+        self._reads_forests = torch.as_tensor([getattr(m, "state_dim", 0) > 0 for m in models], dtype=torch.bool)
+        if bool(self._reads_forests.any()):
+            if wide := [i for i, m in enumerate(models) if getattr(m, "state_dim", 0) > 1]:
+                raise ValueError(
+                    f"member {wide[0]} reads a state vector of width {models[wide[0]].state_dim}; an ensemble gives "
+                    "its members one state column, the forests' mean ln Tc"
+                )
+            if not bool(self._forests.any()):
+                raise ValueError(
+                    "members with a state vector read the forests' mean ln Tc: the ensemble needs a "
+                    "CompositionForestTc member outside the low_tc_gate's group"
+                )
         if weights is not None:
             if len(weights) != len(models):
                 raise ValueError(f"{len(weights)} sets of weights for {len(models)} models")
@@ -188,6 +204,11 @@ class TcEnsemble:
             raise ValueError(
                 f"ensemble members disagree on graph settings (elements, cutoff, K): {len(settings)} kinds"
             )
+
+    @property
+    def _forests(self) -> torch.Tensor:
+        """``[n_members]`` which members are forests outside the low-Tc group (the gate and the state read them)."""
+        return self._own_variance & ~self._low
 
     def __len__(self) -> int:
         return len(self._members)
@@ -282,7 +303,16 @@ class TcEnsemble:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        predicted = [member_prediction(m, graphs, batch_size) for m in self.members()]
+        readers = self._reads_forests.tolist()
+        predicted: list[tuple[torch.Tensor, torch.Tensor]] = [None] * len(self)  # type: ignore[list-item]
+        for i, model in enumerate(self.members()):
+            if not readers[i]:
+                predicted[i] = member_prediction(model, graphs, batch_size)
+        if any(readers):
+            state = forest_state([predicted[i][0] for i in torch.nonzero(self._forests).flatten().tolist()])
+            for i, model in enumerate(self.members()):
+                if readers[i]:
+                    predicted[i] = member_prediction(model, graphs, batch_size, state)
         stacked = torch.stack([mean for mean, _ in predicted])
         own = torch.stack([variance for _, variance in predicted]).to(stacked.dtype)
         w = self.structure_weights(own, stacked).to(stacked.dtype)
@@ -313,7 +343,7 @@ class TcEnsemble:
             else:
                 base = self.member_weights[:, None].expand(-1, n)
         else:
-            tree_sd = own_variance[self._own_variance & ~self._low].double().mean(0).sqrt()
+            tree_sd = own_variance[self._forests].double().mean(0).sqrt()
             band = torch.bucketize(tree_sd, self._gate_edges, right=True)
             base = self._gate_weights[band].T
         if self.low_tc_gate is None:
@@ -430,19 +460,24 @@ class TcEnsemble:
             ValueError: With ``structure_only``, for an ensemble without a member that reads the structure.
         """
         graphs = self.graphs([structure], allow_overlaps)  # once for all members: they share graph settings
+        state = None
+        if bool(self._reads_forests.any()):
+            forests = self._forests.tolist()
+            state = forest_state([m.predict_graphs(graphs) for m, f in zip(self.members(), forests, strict=True) if f])
+        readers = self._reads_forests.tolist()
         if structure_only:
             shares = []
-            for model in self.members():
+            for model, reads in zip(self.members(), readers, strict=True):
                 if not isinstance(model, CompositionStatisticsTcModel):
-                    model.predict_graphs(graphs)
+                    model.predict_graphs(graphs, state_attr=state if reads else None)
                     shares.append(model.feature_dict["site_contributions"])
             if not shares:
                 raise ValueError(f"ensemble {self.name!r}: no member reads the structure (all read compositions only)")
             return torch.stack(shares).mean(0)
         shares, own = [], []
         read_own = self.gate is not None  # only the gate reads the members' own variances (only forests have one)
-        for model, has_own in zip(self.members(), self._own_variance.tolist(), strict=True):
-            model.predict_graphs(graphs)
+        for model, has_own, reads in zip(self.members(), self._own_variance.tolist(), readers, strict=True):
+            model.predict_graphs(graphs, state_attr=state if reads else None)
             shares.append(model.feature_dict["site_contributions"])
             own.append(model.predict_graphs_and_variance(graphs)[1] if read_own and has_own else torch.zeros(1))
         predictions = torch.stack([s.sum() for s in shares])[:, None]  # each member's ln Tc: its shares' sum
@@ -454,14 +489,22 @@ class TcEnsemble:
         return self.predict_ln_tc([structure])[0].exp()[0]
 
 
-def member_prediction(model: OccupancyTcModel, graphs: Sequence, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def member_prediction(
+    model: OccupancyTcModel, graphs: Sequence, batch_size: int, state: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A member's ln(Tc / K) of converted graphs and its own variance about it.
 
     The variance is over its trees for a model with ``predict_graphs_and_variance``
-    (:class:`~matgl_supercon.models.CompositionForestTc`), else 0.
+    (:class:`~matgl_supercon.models.CompositionForestTc`), else 0. ``state`` (``[len(graphs), 1]``, from
+    :func:`forest_state`) goes to a member that reads a state vector.
     """
     with_variance = getattr(model, "predict_graphs_and_variance", None)
     if with_variance is not None:
         return with_variance(graphs, batch_size)
-    mean = model.predict_graphs(graphs, batch_size)
+    mean = model.predict_graphs(graphs, batch_size, **({} if state is None else {"state_attr": state}))
     return mean, torch.zeros_like(mean)
+
+
+def forest_state(forest_predictions: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``[n, 1]`` the state vector of the members that read the forests: the forests' mean ln Tc (equal weights)."""
+    return torch.stack(list(forest_predictions)).mean(0)[:, None]

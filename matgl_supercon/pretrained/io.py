@@ -24,6 +24,8 @@ _HERE = Path(__file__).parent
 #: a share of the prediction where it reads cold (:class:`~matgl_supercon.models.ensemble.LowTcGate`); a subset
 #: may hold its own (over its members).
 ENSEMBLE_JSON = "ensemble.json"
+#: Constructor arguments that only set buffers of the weights, which members of one architecture may differ in.
+SCALING_ARGS = ("target_mean", "target_std", "state_mean", "state_std")
 #: The subset of the shipped ensemble that reads compositions only: ``load_model(name, members=COMPOSITION_MEMBERS)``.
 COMPOSITION_MEMBERS = "composition"
 
@@ -85,14 +87,14 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         if missing:
             raise ValueError(f"{path / ENSEMBLE_JSON}: subset {members!r} names members without a folder: {missing}")
         folders = [f for f in folders if f.name in subset["member_weights"]]
-    # One module per architecture (model.json without the target scaling, which is a buffer in the weights):
-    # the folds of one configuration share it, which makes loading a 40-member ensemble about 10x faster.
+    # One module per architecture (model.json without the target and state scaling, buffers in the weights): the
+    # folds of one configuration share it, which makes loading a 40-member ensemble about 10x faster.
     modules: dict[str, OccupancyTcModel] = {}
     models, weights = [], []
     for member in folders:
         try:
             spec = json.loads((member / "model.json").read_text())
-            kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("target_mean", "target_std")}
+            kwargs = {k: v for k, v in spec["kwargs"].items() if k not in SCALING_ARGS}
             key = json.dumps([spec["@module"], spec["@class"], kwargs], sort_keys=True, default=str)
             model = matgl.load_model(member) if key not in modules else None  # weights_only=True inside MatGL
             state = read_state(member)  # weights_only=True; memory rows shared by members put back

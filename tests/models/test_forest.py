@@ -10,7 +10,14 @@ from pymatgen.core import Structure
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 from torch_geometric.data import Batch
 
-from matgl_supercon.models import CompositionForestTc, CompositionTc, ForestSpreadGate, LowTcGate, TcEnsemble
+from matgl_supercon.models import (
+    CompositionForestTc,
+    CompositionTc,
+    ForestSpreadGate,
+    LowTcGate,
+    SODNet,
+    TcEnsemble,
+)
 from matgl_supercon.models import forest as forest_module
 from matgl_supercon.models._embedding import OLIYNYK_COLUMNS
 from matgl_supercon.models._tc_model import composition_statistics
@@ -441,3 +448,55 @@ def test_low_tc_gate_lets_a_group_share_the_prediction_where_it_reads_cold(struc
     (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
     with pytest.raises(ValueError, match=r"low_tc_gate names members without a folder: \['gone'\]"):
         load_model(tmp_path / "ensemble")
+
+
+def test_sodnet_with_a_state_reads_the_forests_mean_ln_tc_outside_the_low_tc_group(structures, tmp_path) -> None:
+    x, y = statistics_and_labels(structures)
+    forests = [
+        CompositionForestTc.from_estimator(
+            ExtraTreesRegressor(4, min_samples_leaf=3, random_state=seed).fit(x, y + shift), **GRAPH
+        )
+        for seed, shift in ((0, 0.0), (1, 0.5), (2, -3.0))  # the last: the low-Tc group, which the state skips
+    ]
+    torch.manual_seed(0)
+    tiny = {"irreps_node": "8x0e+4x1o", "irreps_ffn": "8x0e+4x1o", "n_heads": 2, "n_radial": 4, "readout_hidden": 8}
+    reader = SODNet(**GRAPH, **tiny, radial_hidden=4, attention_hidden=4, state_dim=1, state_std=[0.5]).eval()
+    graphs = reader.graphs(structures)
+    first, second, _ = (f.predict_graphs(graphs) for f in forests)
+    state = ((first + second) / 2)[:, None]
+    corrected = reader.predict_graphs(graphs, state_attr=state)
+    # The state moves the prediction, so reading the wrong one would show.
+    assert not torch.allclose(corrected, reader.predict_graphs(graphs, state_attr=state + 1.0), atol=1e-4)
+    never_cold = LowTcGate((False, False, True, False), -100.0, 0.5)
+    ensemble = TcEnsemble([*forests, reader], member_weights=[1.0, 1.0, 0.0, 2.0], low_tc_gate=never_cold)
+    mean, _ = ensemble.predict_graphs(graphs, batch_size=3)
+    assert torch.allclose(mean, (first + second + 2 * corrected) / 4, atol=1e-5)
+    assert float(ensemble.site_contributions(structures[5]).sum()) == pytest.approx(float(mean[5]), abs=1e-5)
+    alone = ensemble.site_contributions(structures[5], structure_only=True).sum()
+    assert float(alone) == pytest.approx(float(corrected[5]), abs=1e-5)
+    with pytest.raises(ValueError, match="needs a CompositionForestTc member outside the low_tc_gate's group"):
+        TcEnsemble([reader])
+    wide = SODNet(**GRAPH, **tiny, radial_hidden=4, attention_hidden=4, state_dim=2)
+    with pytest.raises(ValueError, match="member 1 reads a state vector of width 2"):
+        TcEnsemble([forests[0], wide])
+    # Saved and loaded as an ensemble folder, it reads the same state.
+    for name, member in zip(("forest_a", "forest_b", "nonsc", "sodnet"), [*forests, reader], strict=True):
+        member.save(tmp_path / "ensemble" / name)
+    described = {
+        "member_weights": {"forest_a": 1.0, "forest_b": 1.0, "nonsc": 0.0, "sodnet": 2.0},
+        "low_tc_gate": {"members": ["nonsc"], "threshold": -100.0, "weight": 0.5},
+    }
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    assert torch.allclose(load_model(tmp_path / "ensemble").predict_graphs(graphs)[0], mean, atol=1e-5)
+    # Readers that differ only in their state scaling (a buffer, like the target's) share one module when loaded,
+    # each with its own scaling.
+    other = SODNet(**GRAPH, **tiny, radial_hidden=4, attention_hidden=4, state_dim=1).eval()
+    other.load_state_dict(reader.state_dict())
+    other.set_state_scaling([1.0], [2.0])
+    own = forests[0].predict_graphs(graphs)[:, None]
+    expected = own[:, 0] + reader.predict_graphs(graphs, state_attr=own) + other.predict_graphs(graphs, state_attr=own)
+    for name, member in (("forest", forests[0]), ("reader_a", reader), ("reader_b", other)):
+        member.save(tmp_path / "two_readers" / name)
+    loaded = load_model(tmp_path / "two_readers")
+    assert len({id(module) for module, _ in loaded._members}) == 2
+    assert torch.allclose(loaded.predict_graphs(graphs)[0], expected / 3, atol=1e-5)
