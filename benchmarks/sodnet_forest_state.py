@@ -68,18 +68,26 @@ HERE = Path(__file__).parent
 VARIANT = "sodnet_forest_state"
 RESULTS_DIR = HERE / "results" / VARIANT
 RUNS_DIR = Path("runs") / VARIANT
-RESULTS = RESULTS_DIR / "all"
 #: Rows of the report's comparison in the shipped ensemble that the model card quotes.
 WHOLE, WITHOUT = "the shipped ensemble", "without the SODNet reading the forest"
 #: Parts of a fold's training block, each predicted by a forest grown on the others.
 INNER_SPLITS = 5
+#: The state columns each ``--state`` gives the network, from the forest's ``[ln Tc, tree sd]`` (the square root of
+#: the variance over its trees, what the shipped ensemble's gate reads).
+STATE_COLUMNS = {"forest": 1, "forest_tree_sd": 2}
+
+
+def variant_name(state: str) -> str:
+    """The configuration a ``--state`` trains: ``VARIANT`` for the forest's ln Tc alone."""
+    return VARIANT if state == "forest" else f"{VARIANT}_tree_sd"
 
 
 def forest_prediction(
     data: FoldData, x: np.ndarray, formula_x: np.ndarray, grow_on: np.ndarray, predict: np.ndarray, held_out: list
 ) -> np.ndarray:
-    """ln Tc of the ``predict`` structures from a forest grown on the ``grow_on`` structures and the formula rows
-    0.02 or more from every ``held_out`` structure's compound (the members' settings, seed 0)."""
+    """``[len(predict), 2]``: ln Tc and tree sd of the ``predict`` structures from a forest grown on the ``grow_on``
+    structures and the formula rows 0.02 or more from every ``held_out`` structure's compound (the members'
+    settings, seed 0)."""
     rows = held_out_extra_rows(
         data.formula_systems, data.formula_fractions, [data.records[i] for i in held_out], "compound"
     )
@@ -88,13 +96,15 @@ def forest_prediction(
         config=CompositionForestConfig(n_jobs=torch.get_num_threads()),
         extra=(formula_x[rows], data.formula_y[rows]),
     )
-    return model.predict_statistics(x[predict]).numpy().astype(np.float64)
+    mean, trees = model.predict_statistics_and_trees(torch.as_tensor(x[predict]))
+    return np.stack([mean.numpy().astype(np.float64), trees.var(-1).sqrt().numpy()], axis=1)
 
 
 def fold_state(data: FoldData, x: np.ndarray, formula_x: np.ndarray, k: int) -> np.ndarray:
-    """Every structure's forest ln Tc for fold ``k`` (NaN outside its blocks): held out from the forest it reads."""
+    """Every structure's forest ln Tc and tree sd for fold ``k`` (``[n, 2]``, NaN outside its blocks): held out from
+    the forest it reads."""
     train, val, test = data.folds[k]
-    state = np.full(len(data.records), np.nan)
+    state = np.full((len(data.records), 2), np.nan)
     outer = np.concatenate([val, test])
     state[outer] = forest_prediction(data, x, formula_x, train, outer, list(outer))
     order = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(k)).numpy()]
@@ -156,12 +166,13 @@ def in_shipped_ensemble(data: str | None) -> dict[str, dict]:
     return rows
 
 
-def report_lines(summary: dict, meta: dict, folds: list[int], ensemble: dict[str, dict]) -> list[str]:
+def report_lines(summary: dict, meta: dict, folds: list[int], ensemble: dict[str, dict], state: str) -> list[str]:
     """The markdown report."""
     lines = header_lines("SODNet reading the composition forest's prediction (SuperCon3D all/all)", meta)
     lines += [
-        f"Folds {', '.join(map(str, folds))} of the paper protocol. Each structure's state is the ln Tc of a forest "
-        "that never saw it (the test and validation blocks: grown on the training block; each training structure: "
+        f"Folds {', '.join(map(str, folds))} of the paper protocol. Each structure's state is the ln Tc "
+        f"{'and the tree sd ' if state == 'forest_tree_sd' else ''}of a forest that never saw it (the test and "
+        "validation blocks: grown on the training block; each training structure: "
         f"grown on the other {INNER_SPLITS - 1} parts of the training block), each forest beside the formula rows "
         "0.02 or more from the compounds it predicts and from the validation and test compounds. The default "
         "SODNet's folds are `supercon3d_sodnet`'s.",
@@ -195,33 +206,40 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--folds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", default=str(RUNS_DIR / "all"))
+    parser.add_argument(
+        "--state",
+        choices=sorted(STATE_COLUMNS),
+        default="forest",
+        help="the forest's ln Tc (the shipped configuration) or also its tree sd (sodnet_forest_state_tree_sd)",
+    )
+    parser.add_argument("--runs", default=None, help="default: runs/<configuration>/all")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = variant_name(args.state)
+    results_dir, runs = HERE / "results" / name, Path(args.runs or Path("runs") / name / "all")
+    results = results_dir / "all"
+    results.mkdir(parents=True, exist_ok=True)
     data = FoldData.load(args.data)
     x = formula_x = None
-    model_kwargs = {"state_dim": 1}
+    model_kwargs = {"state_dim": STATE_COLUMNS[args.state]}
     template = SODNet(**model_kwargs)
     converter = template.make_converter(allow_overlaps=True)  # SuperCon3D as published: 5 CIFs overlap
     for k in args.folds:
-        out = RESULTS / f"fold_{k}.json"
+        out = results / f"fold_{k}.json"
         if out.exists():
             continue
         if x is None:
             x, formula_x = data.member_statistics()
-        state = fold_state(data, x, formula_x, k)
+        state = fold_state(data, x, formula_x, k)[:, : STATE_COLUMNS[args.state]]
         train, val, test = data.folds[k]
         used = np.concatenate([train, val, test])
         # Only the fold's structures have a state; the graphs of the others are never read.
-        dataset = graph_dataset(
-            [data.records[i].structure for i in used], data.y[used], converter, state[used][:, None]
-        )
+        dataset = graph_dataset([data.records[i].structure for i in used], data.y[used], converter, state[used])
         n_train, n_val = len(train), len(val)
         model, history = fit_tc_model(
             Subset(dataset, list(range(n_train))),
             Subset(dataset, list(range(n_train, n_train + n_val))),
-            Path(args.runs) / f"fold_{k}",
+            runs / f"fold_{k}",
             model_kwargs,
             TrainConfig(),
         )
@@ -232,7 +250,7 @@ def main() -> None:
                 "ids": [data.ids[i] for i in test],
                 "y_true": data.y[test].tolist(),
                 "y_pred": np.asarray(pred, float).tolist(),
-                "forest": state[test].tolist(),
+                "forest": state[test, 0].tolist(),
                 "best_val_mae": history["best_val_mae"],
                 "train_seconds": history["train_seconds"],
                 "epochs_run": history["epochs_run"],
@@ -240,19 +258,22 @@ def main() -> None:
         )
         print(
             f"fold {k}: SODNet reading the forest {mae(data.y[test], pred):.3f}, the forest alone "
-            f"{mae(data.y[test], state[test]):.3f} ln K",
+            f"{mae(data.y[test], state[test, 0]):.3f} ln K",
             flush=True,
         )
-    folds = sorted(int(p.stem.split("_")[1]) for p in RESULTS.glob("fold_*.json"))
-    command = "python benchmarks/sodnet_forest_state.py --data ../shared/data --folds " + " ".join(map(str, folds))
+    folds = sorted(int(p.stem.split("_")[1]) for p in results.glob("fold_*.json"))
+    command = (
+        f"python benchmarks/sodnet_forest_state.py --data ../shared/data --state {args.state} --folds "
+        + " ".join(map(str, folds))
+    )
     meta = provenance(command, args.threads)
-    summary = summarise({k: json.loads((RESULTS / f"fold_{k}.json").read_text()) for k in folds})
+    summary = summarise({k: json.loads((results / f"fold_{k}.json").read_text()) for k in folds})
     # With every fold, what the configuration adds to the shipped ensemble (which holds it since 2026-12-07).
-    ensemble = in_shipped_ensemble(args.data) if folds == list(range(10)) else {}
+    ensemble = in_shipped_ensemble(args.data) if folds == list(range(10)) and name == VARIANT else {}
     write_report(
-        RESULTS_DIR,
+        results_dir,
         {"meta": meta, "folds": folds, "summary": summary, "in_shipped_ensemble": ensemble},
-        report_lines(summary, meta, folds, ensemble),
+        report_lines(summary, meta, folds, ensemble, args.state),
     )
 
 

@@ -81,7 +81,7 @@ def test_forest_state_comes_from_forests_that_never_saw_the_structure(benchmark_
 
     def forest_prediction(data, x, formula_x, grow_on, predict, held_out):
         calls.append((set(grow_on.tolist()), set(np.asarray(predict).tolist()), set(held_out)))
-        return np.full(len(predict), float(min(predict)))  # which part a structure fell in
+        return np.full((len(predict), 2), float(min(predict)))  # which part a structure fell in
 
     monkeypatch.setattr(script, "forest_prediction", forest_prediction)
     from matgl_supercon.data import paper_folds
@@ -95,7 +95,7 @@ def test_forest_state_comes_from_forests_that_never_saw_the_structure(benchmark_
         assert predicted | val | test <= held_out  # its formula rows keep away from every structure held out of it
     assert calls[0][1] == val | test
     assert sorted(i for _, predicted, _ in calls[1:] for i in predicted) == sorted(train)  # each once
-    assert np.isnan(state).sum() == 50 - len(train | val | test)
+    assert state.shape == (50, 2) and np.isnan(state[:, 0]).sum() == 50 - len(train | val | test)
     again = script.fold_state(data, None, None, 3)
     assert np.array_equal(state, again, equal_nan=True)  # the inner split is seeded
 
