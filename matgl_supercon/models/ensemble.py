@@ -195,6 +195,8 @@ class TcEnsemble:
                 model.load_state_dict(state)  # strict: weights that do not fit their model fail here, not later
         self._members = [(m.eval(), None if weights is None else weights[i]) for i, m in enumerate(models)]
         self.name = name
+        # Fixed by the members; read for every formula (formula_graph), so worked out once.
+        self._reads_structure = any(not isinstance(m, CompositionStatisticsTcModel) for m in models)
         # One factor stays a float (its fingerprint, and what code that reads ``sd_scale`` expects).
         self.sd_scale: float | tuple[float, ...] = scales[0] if len(scales) == 1 else tuple(scales)
         self.sd_scale_edges = tuple(scale_edges)
@@ -372,7 +374,7 @@ class TcEnsemble:
 
         Only an ensemble without such a member can predict a bare formula (:meth:`predict_formulas`).
         """
-        return any(not isinstance(m, CompositionStatisticsTcModel) for m, _ in self._members)
+        return self._reads_structure
 
     def predict_formulas(
         self, formulas: Sequence[Composition | str], batch_size: int = 16
