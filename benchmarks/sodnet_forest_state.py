@@ -30,6 +30,11 @@ state (those forests grew on their fold's training and validation blocks, so on 
 forests a little better informed than the fold forest it was trained on). With every fold run, the report also
 scores the shipped ensemble with and without each SODNet configuration (``_ensemble_blend.shipped_held_out``).
 
+``--state forest_tree_sd`` also gives the network the spread of the forest's trees (where the forest is unsure,
+the crystal might count for more): folds 0-1 (2026-12-07) 0.543 / 0.470 against 0.522 / 0.475, and in the shipped
+ensemble in the forest-only reader's place 0.483 / 0.464 against 0.481 / 0.462 (a probe, each fold's gates picked on
+the other of the two folds); beside it 0.484 / 0.460. Negative, so folds 2-9 are not run.
+
 Writes ``benchmarks/results/sodnet_forest_state/all/fold_<k>.json`` (test ids, truth, the network's and the state
 forest's predictions) and ``benchmarks/results/sodnet_forest_state.{json,md}`` over the finished folds, beside
 the default SODNet's folds (``results/supercon3d_sodnet``). Checkpoints go to ``runs/sodnet_forest_state/all/fold_<k>``
