@@ -72,12 +72,11 @@ class TcEnsemble:
     graphs). A SODNet with a state vector (``state_dim=1``) reads, as its state, the mean ln Tc of the ensemble's
     forest members outside the ``low_tc_gate``'s group: it was trained to correct a forest's prediction with what the
     crystal shows (``benchmarks/sodnet_forest_state.py``), so the forests predict first. Members that share most of
-    their training data
-    agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale`` (measured on held-out
-    predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd covers about 68% of
-    held-out errors. With ``sd_scale_edges`` it is one factor per band of the predicted ln Tc, so that the coverage
-    holds in each band a user reads (one factor leaves the coldest predictions' intervals too narrow and the
-    hottest' too wide on SuperCon3D).
+    their training data agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale``
+    (measured on held-out predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd
+    covers about 68% of held-out errors. With ``sd_scale_edges`` it is one factor per band of the predicted ln Tc,
+    so that the coverage holds in each band a user reads (one factor leaves the coldest predictions' intervals too
+    narrow and the hottest' too wide on SuperCon3D).
     """
 
     def __init__(
@@ -306,17 +305,17 @@ class TcEnsemble:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         readers = self._reads_forests.tolist()
-        predicted: list[tuple[torch.Tensor, torch.Tensor]] = [None] * len(self)  # type: ignore[list-item]
+        predicted: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # member index -> (ln Tc, own variance)
         for i, model in enumerate(self.members()):
             if not readers[i]:
                 predicted[i] = member_prediction(model, graphs, batch_size)
-        if any(readers):
+        if any(readers):  # after the forests, whose mean ln Tc is their state
             state = forest_state([predicted[i][0] for i in torch.nonzero(self._forests).flatten().tolist()])
             for i, model in enumerate(self.members()):
                 if readers[i]:
                     predicted[i] = member_prediction(model, graphs, batch_size, state)
-        stacked = torch.stack([mean for mean, _ in predicted])
-        own = torch.stack([variance for _, variance in predicted]).to(stacked.dtype)
+        stacked = torch.stack([predicted[i][0] for i in range(len(self))])
+        own = torch.stack([predicted[i][1] for i in range(len(self))]).to(stacked.dtype)
         w = self.structure_weights(own, stacked).to(stacked.dtype)
         mean = (w * stacked).sum(0)
         # The unbiased weighted variance for reliability weights (the sample variance for equal weights); none for
