@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/sodnet_forest_state.py --data ../shared/data [--folds 0 1 2 3] [--threads 2]
+        [--state forest_tree_sd] [--residual]
 
 The shipped ensemble blends SODNet and the forests by weights (``make_pretrained.py``), and the lowest held-out MAE
 gives SODNet little of it (0.05-0.30). Here the forest is an input instead: every structure's state vector
@@ -35,10 +36,11 @@ the crystal might count for more): folds 0-1 (2026-12-07) 0.543 / 0.470 against 
 ensemble in the forest-only reader's place 0.483 / 0.464 against 0.481 / 0.462 (a probe, each fold's gates picked on
 the other of the two folds); beside it 0.484 / 0.460. Negative, so folds 2-9 are not run.
 
-Writes ``benchmarks/results/sodnet_forest_state/all/fold_<k>.json`` (test ids, truth, the network's and the state
-forest's predictions) and ``benchmarks/results/sodnet_forest_state.{json,md}`` over the finished folds, beside
-the default SODNet's folds (``results/supercon3d_sodnet``). Checkpoints go to ``runs/sodnet_forest_state/all/fold_<k>``
-and resume there; a finished fold is not rerun.
+Writes ``benchmarks/results/<configuration>/all/fold_<k>.json`` (test ids, truth, the network's and the state
+forest's predictions) and ``benchmarks/results/<configuration>.{json,md}`` over the finished folds, beside the
+default SODNet's folds (``results/supercon3d_sodnet``); the configuration is ``sodnet_forest_state``, with
+``_tree_sd`` and ``_residual`` for those options (``variant_name``). Checkpoints go to
+``runs/<configuration>/all/fold_<k>`` and resume there; a finished fold is not rerun.
 """
 
 from __future__ import annotations
