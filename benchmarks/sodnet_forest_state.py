@@ -173,7 +173,9 @@ def in_shipped_ensemble(data: str | None) -> dict[str, dict]:
     return rows
 
 
-def report_lines(summary: dict, meta: dict, folds: list[int], ensemble: dict[str, dict], state: str) -> list[str]:
+def report_lines(
+    summary: dict, meta: dict, folds: list[int], ensemble: dict[str, dict], state: str, residual: bool = False
+) -> list[str]:
     """The markdown report."""
     lines = header_lines("SODNet reading the composition forest's prediction (SuperCon3D all/all)", meta)
     lines += [
@@ -182,7 +184,8 @@ def report_lines(summary: dict, meta: dict, folds: list[int], ensemble: dict[str
         "validation blocks: grown on the training block; each training structure: "
         f"grown on the other {INNER_SPLITS - 1} parts of the training block), each forest beside the formula rows "
         "0.02 or more from the compounds it predicts and from the validation and test compounds. The default "
-        "SODNet's folds are `supercon3d_sodnet`'s.",
+        "SODNet's folds are `supercon3d_sodnet`'s."
+        + (" The network learns ln Tc minus the forest's, which is added back." if residual else ""),
         "",
         "| model | MAE ln K | R2 | per fold |",
         "|---|---|---|---|",
@@ -289,7 +292,7 @@ def main() -> None:
     write_report(
         results_dir,
         {"meta": meta, "folds": folds, "summary": summary, "in_shipped_ensemble": ensemble},
-        report_lines(summary, meta, folds, ensemble, args.state),
+        report_lines(summary, meta, folds, ensemble, args.state, args.residual),
     )
 
 
