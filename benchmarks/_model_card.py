@@ -331,7 +331,8 @@ def state_reader_paragraph(readers: list[str]) -> str:
     """The model card's account of the SODNet configurations that read the forests' ln Tc as their state."""
     text = (
         f"SODNet configuration{'s' if len(readers) > 1 else ''} {', '.join(f'`{n}`' for n in readers)} read"
-        f"{'' if len(readers) > 1 else 's'}, as a state vector, the mean ln Tc of the `CompositionForestTc` members "
+        f"{'' if len(readers) > 1 else 's'}, as a state vector (`state_from_forests` in `{ENSEMBLE_JSON}`), the "
+        "mean ln Tc of the `CompositionForestTc` members "
         f"(the low-Tc group below left out) and predict{'' if len(readers) > 1 else 's'} after them: trained on the "
         "ln Tc of forests that never saw "
         "each structure (`benchmarks/sodnet_forest_state.py`), such a member corrects the composition's prediction "

@@ -193,6 +193,9 @@ def main() -> None:
     elements = training_elements(args.data, list(records.values()))
     absent = [e for e in ALL_ELEMENTS if e not in elements]
     low_members = [f"{c.prefix}{fold}" for c in low_configs.values() for fold in folds]
+    readers = [
+        f"{c.prefix}{fold}" for c in configs.values() for fold in folds if architecture(c.model(fold)).get("state_dim")
+    ]
     if len(weights) > 1:
         member_weights = {f"{c.prefix}{fold}": config_weight[name] for name, c in configs.items() for fold in folds}
         member_weights.update(dict.fromkeys(low_members, 0.0))  # the low-Tc group weighs only where it reads cold
@@ -220,6 +223,8 @@ def main() -> None:
             ),
             "subsets": {k: {n: v[n] for n in SUBSET_FIELDS if n in v} for k, v in subsets.items()},
             "training_elements": elements,
+            # The members that read the forests' mean ln Tc as their state (sodnet_forest_state.py's SODNet).
+            **({"state_from_forests": readers} if readers else {}),
             **(
                 {"low_tc_gate": {"members": low_members, "threshold": low_tc["threshold"], "weight": low_tc["weight"]}}
                 if low_tc

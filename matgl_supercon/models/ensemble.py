@@ -69,9 +69,10 @@ class TcEnsemble:
 
     Members may be :class:`~matgl_supercon.models.SODNet`, :class:`~matgl_supercon.models.CompositionTc` or
     :class:`~matgl_supercon.models.CompositionForestTc` models (anything that predicts ln Tc from the same occupancy
-    graphs). A SODNet with a state vector (``state_dim=1``) reads, as its state, the mean ln Tc of the ensemble's
-    forest members outside the ``low_tc_gate``'s group: it was trained to correct a forest's prediction with what the
-    crystal shows (``benchmarks/sodnet_forest_state.py``), so the forests predict first. Members that share most of
+    graphs). A SODNet with a one-column state vector (``state_dim=1``) named in ``state_from_forests`` reads, as its
+    state, the mean ln Tc of the ensemble's forest members outside the ``low_tc_gate``'s group: it was trained to
+    correct a forest's prediction with what the crystal shows (``benchmarks/sodnet_forest_state.py``), so the forests
+    predict first. Members that share most of
     their training data agree more than their errors warrant, so the raw spread is too narrow; ``sd_scale``
     (measured on held-out predictions, see ``calibration.json`` of a shipped model) multiplies it so that mean ± sd
     covers about 68% of held-out errors. With ``sd_scale_edges`` it is one factor per band of the predicted ln Tc,
@@ -90,6 +91,7 @@ class TcEnsemble:
         gate: ForestSpreadGate | None = None,
         sd_scale_edges: Sequence[float] = (),
         low_tc_gate: LowTcGate | None = None,
+        state_from_forests: Sequence[bool] | None = None,
     ) -> None:
         """Build the ensemble.
 
@@ -112,6 +114,9 @@ class TcEnsemble:
                 ``sd_scale`` (a band holds its lower edge); none for one factor.
             low_tc_gate: A group of members that takes a share of the prediction where it reads cold (see
                 :class:`LowTcGate`); the ``gate`` reads the tree spread of the other forests only.
+            state_from_forests: One flag per member: whether it reads, as its state vector, the forests' mean ln Tc
+                (see the class docstring). Members with a state vector need it: an ensemble has no other state to
+                give them (a state of another meaning, such as pressure, would be read wrongly).
         """
         if not models:
             raise ValueError("an ensemble needs at least one model")
@@ -175,18 +180,26 @@ class TcEnsemble:
             if rows is not None and not bool((rows.reshape(-1, len(models))[:, ~self._low].sum(1) > 0).all()):
                 raise ValueError("low_tc_gate: the members outside the group need a positive weight (every gate band)")
         # Members that read the forests' mean ln Tc as their state vector (see the class docstring).
-        self._reads_forests = torch.as_tensor([getattr(m, "state_dim", 0) > 0 for m in models], dtype=torch.bool)
-        if bool(self._reads_forests.any()):
-            if wide := [i for i, m in enumerate(models) if getattr(m, "state_dim", 0) > 1]:
+        flags = [False] * len(models) if state_from_forests is None else [bool(v) for v in state_from_forests]
+        if len(flags) != len(models):
+            raise ValueError(f"state_from_forests: need one flag per member ({len(models)}), got {len(flags)}")
+        for i, (model, reads) in enumerate(zip(models, flags, strict=True)):
+            width = getattr(model, "state_dim", 0)
+            if width != (1 if reads else 0):
                 raise ValueError(
-                    f"member {wide[0]} reads a state vector of width {models[wide[0]].state_dim}; an ensemble gives "
-                    "its members one state column, the forests' mean ln Tc"
+                    f"member {i} reads a state vector of width {width}, and the ensemble gives it "
+                    + (
+                        "the forests' mean ln Tc (width 1)"
+                        if reads
+                        else "none (flag it in state_from_forests if its state is a forest's ln Tc)"
+                    )
                 )
-            if not bool(self._forests.any()):
-                raise ValueError(
-                    "members with a state vector read the forests' mean ln Tc: the ensemble needs a "
-                    "CompositionForestTc member outside the low_tc_gate's group"
-                )
+        self._reads_forests = torch.as_tensor(flags, dtype=torch.bool)
+        if bool(self._reads_forests.any()) and not bool(self._forests.any()):
+            raise ValueError(
+                "members with a state vector read the forests' mean ln Tc: the ensemble needs a "
+                "CompositionForestTc member outside the low_tc_gate's group"
+            )
         if weights is not None:
             if len(weights) != len(models):
                 raise ValueError(f"{len(weights)} sets of weights for {len(models)} models")
@@ -247,6 +260,8 @@ class TcEnsemble:
             digest.update(f"gate={self.gate!r}".encode())
         if self.low_tc_gate is not None:
             digest.update(f"low_tc_gate={self.low_tc_gate!r}".encode())
+        if bool(self._reads_forests.any()):
+            digest.update(f"state_from_forests={self._reads_forests.tolist()!r}".encode())
         if bool(self._own_variance.any()):
             # Since 2026-12-06 the spread holds the forests' tree variance: results written before differ.
             digest.update(b"spread=mixture")

@@ -22,7 +22,8 @@ _HERE = Path(__file__).parent
 #: (:class:`~matgl_supercon.models.ensemble.ForestSpreadGate`); its ``member_weights`` are then the ungated blend.
 #: ``"low_tc_gate": {"members": [member folder name, ...], "threshold": t, "weight": w}`` gives that group of members
 #: a share of the prediction where it reads cold (:class:`~matgl_supercon.models.ensemble.LowTcGate`); a subset
-#: may hold its own (over its members).
+#: may hold its own (over its members). ``"state_from_forests": [member folder name, ...]`` names the members (SODNet
+#: with ``state_dim=1``) that read the forests' mean ln Tc as their state (``TcEnsemble``'s ``state_from_forests``).
 ENSEMBLE_JSON = "ensemble.json"
 #: Constructor arguments that only set buffers of the weights, which members of one architecture may differ in.
 SCALING_ARGS = ("target_mean", "target_std", "state_mean", "state_std")
@@ -77,6 +78,9 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
     if not folders:
         raise ValueError(f"{path}: no model.json in it or in its subfolders")
     described = json.loads((path / ENSEMBLE_JSON).read_text()) if (path / ENSEMBLE_JSON).exists() else {}
+    readers = described.get("state_from_forests", [])
+    if unknown := sorted(set(readers) - {f.name for f in folders}):
+        raise ValueError(f"{path / ENSEMBLE_JSON}: state_from_forests names members without a folder: {unknown}")
     subset = None
     if members != "all":
         subsets = described.get("subsets", {})
@@ -151,6 +155,7 @@ def load_model(name_or_path: str | Path = "SODNet-SuperCon3D", members: str = "a
         training_elements=described.get("training_elements"),
         gate=gated,
         low_tc_gate=low,
+        state_from_forests=[f.name in readers for f in folders],
     )
 
 

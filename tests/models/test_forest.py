@@ -468,26 +468,39 @@ def test_sodnet_with_a_state_reads_the_forests_mean_ln_tc_outside_the_low_tc_gro
     # The state moves the prediction, so reading the wrong one would show.
     assert not torch.allclose(corrected, reader.predict_graphs(graphs, state_attr=state + 1.0), atol=1e-4)
     never_cold = LowTcGate((False, False, True, False), -100.0, 0.5)
-    ensemble = TcEnsemble([*forests, reader], member_weights=[1.0, 1.0, 0.0, 2.0], low_tc_gate=never_cold)
+    flags = [False, False, False, True]
+    ensemble = TcEnsemble(
+        [*forests, reader], member_weights=[1.0, 1.0, 0.0, 2.0], low_tc_gate=never_cold, state_from_forests=flags
+    )
     mean, _ = ensemble.predict_graphs(graphs, batch_size=3)
     assert torch.allclose(mean, (first + second + 2 * corrected) / 4, atol=1e-5)
     assert float(ensemble.site_contributions(structures[5]).sum()) == pytest.approx(float(mean[5]), abs=1e-5)
     alone = ensemble.site_contributions(structures[5], structure_only=True).sum()
     assert float(alone) == pytest.approx(float(corrected[5]), abs=1e-5)
     with pytest.raises(ValueError, match="needs a CompositionForestTc member outside the low_tc_gate's group"):
-        TcEnsemble([reader])
+        TcEnsemble([reader], state_from_forests=[True])
+    # A state the ensemble is not told is a forest's (pressure, say) is refused rather than fed the forests' ln Tc.
+    with pytest.raises(ValueError, match="member 1 reads a state vector of width 1, and the ensemble gives it none"):
+        TcEnsemble([forests[0], reader])
     wide = SODNet(**GRAPH, **tiny, radial_hidden=4, attention_hidden=4, state_dim=2)
     with pytest.raises(ValueError, match="member 1 reads a state vector of width 2"):
-        TcEnsemble([forests[0], wide])
+        TcEnsemble([forests[0], wide], state_from_forests=[False, True])
+    with pytest.raises(ValueError, match="reads a state vector of width 0, and the ensemble gives it the forests'"):
+        TcEnsemble([forests[0], forests[1]], state_from_forests=[False, True])
     # Saved and loaded as an ensemble folder, it reads the same state.
     for name, member in zip(("forest_a", "forest_b", "nonsc", "sodnet"), [*forests, reader], strict=True):
         member.save(tmp_path / "ensemble" / name)
     described = {
         "member_weights": {"forest_a": 1.0, "forest_b": 1.0, "nonsc": 0.0, "sodnet": 2.0},
         "low_tc_gate": {"members": ["nonsc"], "threshold": -100.0, "weight": 0.5},
+        "state_from_forests": ["sodnet"],
     }
     (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
     assert torch.allclose(load_model(tmp_path / "ensemble").predict_graphs(graphs)[0], mean, atol=1e-5)
+    described["state_from_forests"] = ["sodnet", "gone"]
+    (tmp_path / "ensemble" / "ensemble.json").write_text(json.dumps(described))
+    with pytest.raises(ValueError, match=r"state_from_forests names members without a folder: \['gone'\]"):
+        load_model(tmp_path / "ensemble")
     # Readers that differ only in their state scaling (a buffer, like the target's) share one module when loaded,
     # each with its own scaling.
     other = SODNet(**GRAPH, **tiny, radial_hidden=4, attention_hidden=4, state_dim=1).eval()
@@ -497,6 +510,14 @@ def test_sodnet_with_a_state_reads_the_forests_mean_ln_tc_outside_the_low_tc_gro
     expected = own[:, 0] + reader.predict_graphs(graphs, state_attr=own) + other.predict_graphs(graphs, state_attr=own)
     for name, member in (("forest", forests[0]), ("reader_a", reader), ("reader_b", other)):
         member.save(tmp_path / "two_readers" / name)
+    (tmp_path / "two_readers" / "ensemble.json").write_text(
+        json.dumps(
+            {
+                "member_weights": dict.fromkeys(("forest", "reader_a", "reader_b"), 1.0),
+                "state_from_forests": ["reader_a", "reader_b"],
+            }
+        )
+    )
     loaded = load_model(tmp_path / "two_readers")
     assert len({id(module) for module, _ in loaded._members}) == 2
     assert torch.allclose(loaded.predict_graphs(graphs)[0], expected / 3, atol=1e-5)
