@@ -36,10 +36,10 @@ the crystal might count for more): folds 0-1 (2026-12-07) 0.543 / 0.470 against 
 ensemble in the forest-only reader's place 0.483 / 0.464 against 0.481 / 0.462 (a probe, each fold's gates picked on
 the other of the two folds); beside it 0.484 / 0.460. Negative, so folds 2-9 are not run.
 
-``--residual`` trains the network on ln Tc minus the forest's and adds the forest's back: folds 0-1 (2026-12-07)
-0.521 / 0.473 against 0.522 / 0.475, and in the shipped ensemble in the reader's place 0.479 / 0.462 against
-0.481 / 0.462 (the same probe); beside it 0.481 / 0.459. Within the folds' noise, and shipping it would need a SODNet
-that adds its state to its output, so folds 2-9 are not run.
+``--residual`` trains the network on ln Tc minus the forest's and adds the forest's back: folds 0-4 (2026-12-07)
+0.512 ± 0.023 against the forest-only reader's 0.512 on the same folds, and in the shipped ensemble (the same probe
+on five folds, each fold's gates picked on the other four) 0.4855 in the reader's place and 0.4860 beside it, against
+0.4850. No gain, so folds 5-9 are not run.
 
 Writes ``benchmarks/results/<configuration>/all/fold_<k>.json`` (test ids, truth, the network's and the state
 forest's predictions) and ``benchmarks/results/<configuration>.{json,md}`` over the finished folds, beside the
