@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from _ensemble_members import (
@@ -137,10 +138,53 @@ def gated_blend(
     return fit(np.ones(len(ids), bool)), prediction, structure_weights, per_fold
 
 
+@dataclass(frozen=True)
+class ShippedHeldOut:
+    """What the shipped ensemble's held-out score is blended from, read once for any number of blends.
+
+    Attributes:
+        held_out: Structure id -> (its ln Tc, the fold that tested it, each shipped configuration's prediction).
+        tree_variance: Structure id -> {forest configuration: the variance over its trees} (its fold forest rerun).
+        group: The low-Tc group's ``held_out`` (``SHIPPED_LOW_TC_MEMBERS``).
+    """
+
+    held_out: dict[str, tuple[float, int, dict[str, float]]]
+    tree_variance: dict[str, dict[str, float]]
+    group: dict[str, tuple[float, int, dict[str, float]]]
+
+    @classmethod
+    def load(cls, data: str | None) -> ShippedHeldOut:
+        """Every shipped configuration's results files, and its forests' tree variances (``data``: SuperCon3D root)."""
+        shipped = pretrained_dir("SODNet-SuperCon3D")
+        configs = configurations(list(SHIPPED_CONFIGURATIONS), shipped)
+        folds = [f"fold_{k}" for k in range(10)]
+        held_out = held_out_results(configs, folds)
+        tree_variance = held_out_tree_variance(configs, folds, held_out, records_by_id(data))
+        group = held_out_results(configurations(list(SHIPPED_LOW_TC_MEMBERS), shipped), folds)
+        return cls(held_out, tree_variance, group)
+
+    def blend(
+        self, low_tc: bool = True, leave_out: Sequence[str] = ()
+    ) -> tuple[dict[str, tuple[float, int, dict[str, float]]], dict[str, float]]:
+        """As :func:`shipped_held_out`, from what :meth:`load` read."""
+        held_out = {
+            i: (t, k, {n: p for n, p in predictions.items() if n not in leave_out})
+            for i, (t, k, predictions) in self.held_out.items()
+        }
+        variance = {i: {n: v for n, v in own.items() if n not in leave_out} for i, own in self.tree_variance.items()}
+        prediction = gated_blend(held_out, held_out_tree_sd(variance), SODNET_WEIGHT_FLOOR)[1]
+        if low_tc:
+            _, blended = low_tc_blend(self.group, held_out, {i: (p, {}) for i, p in prediction.items()})
+            prediction = {i: p for i, (p, _) in blended.items()}
+        return held_out, prediction
+
+
 def shipped_held_out(
     data: str | None, low_tc: bool = True, leave_out: Sequence[str] = ()
 ) -> tuple[dict[str, tuple[float, int, dict[str, float]]], dict[str, float]]:
     """The shipped ``SODNet-SuperCon3D`` ensemble's held-out predictions, rebuilt as ``make_pretrained.py`` scores it.
+
+    Several blends of one ensemble (``leave_out``) read its files once through :class:`ShippedHeldOut`.
 
     Args:
         data: SuperCon3D root (default ``$MATGL_SUPERCON_DATA``).
@@ -153,17 +197,7 @@ def shipped_held_out(
         ``held_out``, the low-Tc group left out), and each structure's cross-validated prediction: its fold's members
         blended by the gates picked on the other folds (:func:`gated_blend`, then :func:`low_tc_blend`).
     """
-    shipped = pretrained_dir("SODNet-SuperCon3D")
-    configs = configurations([n for n in SHIPPED_CONFIGURATIONS if n not in leave_out], shipped)
-    folds = [f"fold_{k}" for k in range(10)]
-    held_out = held_out_results(configs, folds)
-    tree_sd = held_out_tree_sd(held_out_tree_variance(configs, folds, held_out, records_by_id(data)))
-    prediction = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
-    if low_tc:
-        group = held_out_results(configurations(list(SHIPPED_LOW_TC_MEMBERS), shipped), folds)
-        _, blended = low_tc_blend(group, held_out, {i: (p, {}) for i, p in prediction.items()})
-        prediction = {i: p for i, (p, _) in blended.items()}
-    return held_out, prediction
+    return ShippedHeldOut.load(data).blend(low_tc, leave_out)
 
 
 def low_tc_gated(ensemble: np.ndarray, forest: np.ndarray, threshold: float, weight: float) -> np.ndarray:

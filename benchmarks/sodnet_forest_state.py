@@ -153,16 +153,17 @@ def in_shipped_ensemble(data: str | None) -> dict[str, dict]:
     per-fold test results; each row also counts the folds on which the whole ensemble scores lower than it.
     """
     # Here, not at the top: _ensemble_members names this script's configuration, and imports it.
-    from _ensemble_blend import fold_mean_r2, shipped_held_out
+    from _ensemble_blend import ShippedHeldOut, fold_mean_r2
     from sodnet_variants import SHIPPED_SODNET
 
+    shipped = ShippedHeldOut.load(data)  # once: the forests' tree variances take a rerun of every fold forest
     rows, whole = {}, None
     for label, leave_out in (
         (WHOLE, ()),
         (WITHOUT, (VARIANT,)),
         ("without the default SODNet (the SODNet reading the forest alone)", SHIPPED_SODNET),
     ):
-        held_out, prediction = shipped_held_out(data, leave_out=leave_out)
+        held_out, prediction = shipped.blend(leave_out=leave_out)
         ids = list(held_out)
         truth = np.array([held_out[i][0] for i in ids])
         fold = np.array([held_out[i][1] for i in ids])
@@ -273,7 +274,7 @@ def main() -> None:
             {
                 "ids": [data.ids[i] for i in test],
                 "y_true": data.y[test].tolist(),
-                "y_pred": np.asarray(pred, float).tolist(),
+                "y_pred": pred.tolist(),
                 "forest": state[test, 0].tolist(),
                 "best_val_mae": history["best_val_mae"],
                 "train_seconds": history["train_seconds"],
