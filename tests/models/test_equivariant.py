@@ -42,7 +42,7 @@ def test_depthwise_tensor_product_matches_e3nn():
         DepthwiseTensorProduct(IRREPS, SH, o3.Irreps("8x0e"), [(0, 0, 0, "uvw", True)])
 
 
-@pytest.mark.parametrize("irreps_out", ["8x0e+4x1o+2x2e", "16x0e", "4x1o+3x0e+1x3o"])
+@pytest.mark.parametrize("irreps_out", ["8x0e+4x1o+2x2e", "16x0e", "4x1o+3x0e+1x3o", "4x0e+2x1o+3x0e+1x1o"])
 def test_split_linear_matches_e3nn(irreps_out):
     torch.manual_seed(0)
     irreps_in = o3.Irreps("8x0e+4x1o+2x2e+4x0e+2x1o")  # repeated irreps: several paths into one output
