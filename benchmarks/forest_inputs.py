@@ -194,6 +194,13 @@ class FoldData:
         )
 
     @cached_property
+    def disorder(self) -> list[str]:
+        """Each record's disorder type (:func:`~matgl_supercon.graph.classify_disorder`, worked out once)."""
+        from matgl_supercon.graph import classify_disorder
+
+        return [classify_disorder(r.structure)[0] for r in self.records]
+
+    @cached_property
     def fractions(self) -> np.ndarray:
         """:func:`~matgl_supercon.data.atom_fractions` of ``records`` (worked out once, on first use)."""
         return atom_fractions(self.records)
@@ -202,6 +209,16 @@ class FoldData:
     def formula_fractions(self) -> np.ndarray:
         """:func:`~matgl_supercon.data.atom_fractions` of ``formulas`` (worked out once, on first use)."""
         return atom_fractions(self.formulas)
+
+    def regime_folds(self, regime: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The paper folds of one regime of ``supercon3d_sodnet.py`` (``all``, ``O``, ``O+SD``): its structures' ids
+        cut as that script cuts them, as (train, val, test) indices into ``records``."""
+        from supercon3d_sodnet import regime_members
+
+        if regime == "all":
+            return [tuple(np.asarray(b) for b in fold) for fold in self.folds]
+        members = regime_members(regime, self.disorder)
+        return [tuple(members[np.asarray(b)] for b in fold) for fold in paper_folds([self.ids[i] for i in members])]
 
     def member_rows(self, train: np.ndarray, val: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows a fold's shipped ``CompositionForestTc`` member grows on: the SuperCon3D indices of its training

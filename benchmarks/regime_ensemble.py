@@ -18,8 +18,10 @@ default configuration): per fold of the regime's own paper split (the ids of its
 blended as ``make_pretrained.py`` blends the shipped members: kind weights per band of the forest's tree spread
 (``_ensemble_blend.gated_blend``, SODNet at least ``SODNET_WEIGHT_FLOOR``), then the low-Tc rule
 (``low_tc_blend``), each fold's weights and rule picked on the other folds' test predictions. The forest-reading
-SODNet of the shipped ensemble has no folds on these regimes, so it is left out; regime ``all`` runs the same steps
-as a check against the shipped ensemble without it (0.4805 ln K held out).
+SODNet of the shipped ensemble joins as a second SODNet configuration (a row of its own) where its folds exist
+(``sodnet_forest_state.py --regime O``, ``benchmarks/results/sodnet_forest_state/<regime>/fold_<k>.json``). Regime
+``all`` runs the same steps as a check: without the reader they give the shipped ensemble's 0.4805 ln K held out
+before the reader joined, with it the shipped 0.4775.
 
 Each fold's forests go to ``--out/<regime>/fold_K.json`` as they finish (a rerun skips them); the report is
 ``benchmarks/results/regime_ensemble.{json,md}``.
@@ -37,16 +39,16 @@ from _report import header_lines, provenance, write_report
 from forest_inputs import FoldData
 from low_tc_gate import FLOOR_K, FLOOR_WEIGHT, NS_TREES
 from non_superconductors import non_superconductors
-from supercon3d_sodnet import PAPER, regime_members
+from supercon3d_sodnet import PAPER
 from supercon3d_sodnet import RESULTS as SODNET_RESULTS
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
-from matgl_supercon.data import outside_compounds, paper_folds
-from matgl_supercon.graph import classify_disorder
+from matgl_supercon.data import outside_compounds
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
-RESULTS = Path(__file__).parent / "results"
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
 #: Configuration names as ``_ensemble_members.kind`` reads them (the shipped ensemble's).
 SODNET, FOREST, LOW_TC = (
     "descriptors_only_ema0.995",
@@ -57,6 +59,9 @@ REGIMES = ("O", "O+SD", "all")
 #: Quoted reference rows (Chen et al., NeurIPS 2024, Table 1): MAE ln K, R2.
 SVM_GEO_O = (0.578, 0.827)
 ROWS = ("SODNet (default)", "forest", "gated blend, no low-Tc rule", "the shipped recipe")
+#: The forest-reading SODNet's configuration (``sodnet_forest_state.py --regime R``), and the row with it.
+READER = "sodnet_forest_state"
+READER_ROW = "the shipped recipe with the forest-reading SODNet"
 
 
 def grow_fold(data: FoldData, x: np.ndarray, formula_x: np.ndarray, zeros: tuple, k: int, blocks, threads: int) -> dict:
@@ -88,30 +93,60 @@ def grow_fold(data: FoldData, x: np.ndarray, formula_x: np.ndarray, zeros: tuple
     }
 
 
-def score(regime: str, folds: dict[int, dict], y_by_id: dict[str, float]) -> dict:
-    """The four rows of one regime over its folds, from the forests' and SODNet's test predictions."""
-    held_out, tree_sd, group = {}, {}, {}
+def test_predictions(folder: Path, folds: dict[int, dict]) -> dict[str, float] | None:
+    """Structure id -> prediction from ``folder/fold_<k>.json`` for every fold of ``folds`` (their test ids must be
+    the same), or None when a fold has no file yet."""
+    predictions = {}
     for k, fold in folds.items():
-        sodnet = json.loads((SODNET_RESULTS / regime / f"fold_{k}.json").read_text())
-        if sodnet["ids"] != fold["ids"]:
-            raise ValueError(f"{regime} fold {k}: SODNet's test ids differ from this split's; rerun with its folds")
-        for j, i in enumerate(fold["ids"]):
-            held_out[i] = (y_by_id[i], k, {SODNET: sodnet["y_pred"][j], FOREST: fold["forest"][j]})
-            tree_sd[i] = float(np.sqrt(fold["tree_variance"][j]))
-            group[i] = (y_by_id[i], k, {LOW_TC: fold["low_tc"][j]})
+        path = folder / f"fold_{k}.json"
+        if not path.exists():
+            return None
+        result = json.loads(path.read_text())
+        if result["ids"] != fold["ids"]:
+            raise ValueError(f"{path}: its test ids differ from this split's fold {k}; rerun it on the regime's folds")
+        predictions.update(zip(result["ids"], result["y_pred"], strict=True))
+    return predictions
+
+
+def recipe(
+    held_out: dict[str, tuple[float, int, dict[str, float]]], tree_sd: dict[str, float], group: dict
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The gated blend of ``held_out``'s configurations, and that blend under the low-Tc rule (each fold's weights
+    and rule picked on the other folds), as ``make_pretrained.py`` scores the shipped ensemble."""
     _, gated, weights, _ = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)
     _, blended = low_tc_blend(group, held_out, {i: (gated[i], weights[i]) for i in held_out})
+    return gated, {i: p for i, (p, _) in blended.items()}
+
+
+def score(regime: str, folds: dict[int, dict], y_by_id: dict[str, float]) -> dict:
+    """The rows of one regime over its folds, from the forests' and the networks' test predictions."""
+    sodnet = test_predictions(SODNET_RESULTS / regime, folds)
+    if sodnet is None:
+        raise FileNotFoundError(f"no SODNet folds for {regime}: run supercon3d_sodnet.py --regimes {regime} first")
+    reader = test_predictions(HERE / "results" / READER / regime, folds)
+    held_out, tree_sd, group = {}, {}, {}
+    for k, fold in folds.items():
+        for j, i in enumerate(fold["ids"]):
+            held_out[i] = (y_by_id[i], k, {SODNET: sodnet[i], FOREST: fold["forest"][j]})
+            tree_sd[i] = float(np.sqrt(fold["tree_variance"][j]))
+            group[i] = (y_by_id[i], k, {LOW_TC: fold["low_tc"][j]})
+    gated, blended = recipe(held_out, tree_sd, group)
     ids = list(held_out)
+    rows = {
+        ROWS[0]: [held_out[i][2][SODNET] for i in ids],
+        ROWS[1]: [held_out[i][2][FOREST] for i in ids],
+        ROWS[2]: [gated[i] for i in ids],
+        ROWS[3]: [blended[i] for i in ids],
+    }
+    if reader is not None:  # the forest-reading SODNet as a second SODNet configuration, as shipped
+        with_reader = {i: (t, k, {**p, READER: reader[i]}) for i, (t, k, p) in held_out.items()}
+        rows[READER_ROW] = [recipe(with_reader, tree_sd, group)[1][i] for i in ids]
     truth = np.array([held_out[i][0] for i in ids])
     fold = np.array([held_out[i][1] for i in ids])
-    rows = {
-        ROWS[0]: np.array([held_out[i][2][SODNET] for i in ids]),
-        ROWS[1]: np.array([held_out[i][2][FOREST] for i in ids]),
-        ROWS[2]: np.array([gated[i] for i in ids]),
-        ROWS[3]: np.array([blended[i][0] for i in ids]),
-    }
+    forest = np.asarray(rows[ROWS[1]])
     out = {}
     for name, p in rows.items():
+        p = np.asarray(p)
         out[name] = {
             **fold_summary(
                 [
@@ -123,7 +158,7 @@ def score(regime: str, folds: dict[int, dict], y_by_id: dict[str, float]) -> dic
                     for k in folds
                 ]
             ),
-            "better_folds_than_forest": against_baseline(truth, p, rows[ROWS[1]], fold)["better_folds"],
+            "better_folds_than_forest": against_baseline(truth, p, forest, fold)["better_folds"],
             "sub_kelvin_mae": mae(truth[truth < 0], p[truth < 0]),
         }
     out["n_folds"], out["n_structures"] = len(folds), len(ids)
@@ -141,21 +176,19 @@ def main() -> None:
     data = FoldData.load(args.data)
     x, formula_x = data.member_statistics()
     zeros = non_superconductors(args.data)
-    disorder = [classify_disorder(r.structure)[0] for r in data.records]
     y_by_id = dict(zip(data.ids, data.y.tolist(), strict=True))
     summary = {}
     for regime in args.regimes:
-        members = regime_members(regime, disorder)
-        split = paper_folds([data.ids[i] for i in members])
+        split = data.regime_folds(regime)
         folds = {}
         for k in args.folds:
             path = args.out / regime / f"fold_{k}.json"
             if not path.exists():
-                blocks = [members[np.asarray(b)] for b in split[k]]
-                write_json_atomic(path, grow_fold(data, x, formula_x, zeros, k, blocks, args.threads))
+                write_json_atomic(path, grow_fold(data, x, formula_x, zeros, k, split[k], args.threads))
             folds[k] = json.loads(path.read_text())
         summary[regime] = score(regime, folds, y_by_id)
-        print(regime, {n: round(summary[regime][n]["mae_mean"], 4) for n in ROWS}, flush=True)
+        rows = {n: round(v["mae_mean"], 4) for n, v in summary[regime].items() if isinstance(v, dict)}
+        print(regime, rows, flush=True)
     meta = provenance(
         f"python benchmarks/regime_ensemble.py --data ../shared/data --regimes {' '.join(args.regimes)}", args.threads
     )
@@ -171,7 +204,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for regime, s in summary.items():
-        for name in ROWS:
+        for name in [n for n in (*ROWS, READER_ROW) if n in s]:
             r = s[name]
             lines.append(
                 f"| {regime} | {name} | {r['mae_mean']:.3f} ± {r['mae_sd']:.3f} | {r['r2_mean']:.3f} | "

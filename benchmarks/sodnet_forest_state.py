@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/sodnet_forest_state.py --data ../shared/data [--folds 0 1 2 3] [--threads 2]
-        [--state forest_tree_sd] [--residual]
+        [--state forest_tree_sd] [--residual] [--regime O]
 
 The shipped ensemble blends SODNet and the forests by weights (``make_pretrained.py``), and the lowest held-out MAE
 gives SODNet little of it (0.05-0.30). Here the forest is an input instead: every structure's state vector
@@ -41,6 +41,9 @@ the other of the two folds); beside it 0.484 / 0.460. Negative, so folds 2-9 are
 on five folds, each fold's gates picked on the other four) 0.4855 in the reader's place and 0.4860 beside it, against
 0.4850. No gain, so folds 5-9 are not run.
 
+``--regime O`` (or ``O+SD``) trains the same network on that regime's folds (``supercon3d_sodnet.py``'s split of its
+structures) and writes only their fold files, which ``regime_ensemble.py`` blends.
+
 Writes ``benchmarks/results/<configuration>/all/fold_<k>.json`` (test ids, truth, the network's and the state
 forest's predictions) and ``benchmarks/results/<configuration>.{json,md}`` over the finished folds, beside the
 default SODNet's folds (``results/supercon3d_sodnet``); the configuration is ``sodnet_forest_state``, with
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,10 +116,13 @@ def forest_prediction(
     return np.stack([mean.numpy().astype(np.float64), trees.var(-1).sqrt().numpy()], axis=1)
 
 
-def fold_state(data: FoldData, x: np.ndarray, formula_x: np.ndarray, k: int) -> np.ndarray:
+def fold_state(
+    data: FoldData, x: np.ndarray, formula_x: np.ndarray, k: int, blocks: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
     """Every structure's forest ln Tc and tree sd for fold ``k`` (``[n, 2]``, NaN outside its blocks): held out from
-    the forest it reads."""
-    train, val, test = data.folds[k]
+    the forest it reads. ``blocks``: the fold's (train, val, test) indices, by default ``data.folds[k]`` (regime
+    ``all``)."""
+    train, val, test = data.folds[k] if blocks is None else blocks
     state = np.full((len(data.records), 2), np.nan)
     outer = np.concatenate([val, test])
     state[outer] = forest_prediction(data, x, formula_x, train, outer, list(outer))
@@ -234,12 +241,19 @@ def main() -> None:
         help="train on ln Tc minus the forest's and add the forest's back (sodnet_forest_state_residual): the "
         "network learns the correction, and its regularisation pulls towards none instead of towards the mean Tc",
     )
-    parser.add_argument("--runs", default=None, help="default: runs/<configuration>/all")
+    parser.add_argument(
+        "--regime",
+        choices=("all", "O", "O+SD"),
+        default="all",
+        help="the paper regime whose folds to train (supercon3d_sodnet.py's split); for O and O+SD only the fold "
+        "files are written, which regime_ensemble.py blends",
+    )
+    parser.add_argument("--runs", default=None, help="default: runs/<configuration>/<regime>")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     name = variant_name(args.state, args.residual)
-    results_dir, runs = HERE / "results" / name, Path(args.runs or Path("runs") / name / "all")
-    results = results_dir / "all"
+    results_dir, runs = HERE / "results" / name, Path(args.runs or Path("runs") / name / args.regime)
+    results = results_dir / args.regime
     results.mkdir(parents=True, exist_ok=True)
     data = FoldData.load(args.data)
     x = formula_x = None
@@ -252,8 +266,8 @@ def main() -> None:
             continue
         if x is None:
             x, formula_x = data.member_statistics()
-        state = fold_state(data, x, formula_x, k)[:, : STATE_COLUMNS[args.state]]
-        train, val, test = data.folds[k]
+        train, val, test = blocks = data.regime_folds(args.regime)[k]
+        state = fold_state(data, x, formula_x, k, blocks)[:, : STATE_COLUMNS[args.state]]
         used = np.concatenate([train, val, test])
         # Only the fold's structures have a state; the graphs of the others are never read.
         offset = state[used, 0] if args.residual else np.zeros(len(used))
@@ -286,6 +300,8 @@ def main() -> None:
             f"{mae(data.y[test], state[test, 0]):.3f} ln K",
             flush=True,
         )
+    if args.regime != "all":
+        return  # its folds are read by regime_ensemble.py, whose report carries this script's command
     folds = sorted(int(p.stem.split("_")[1]) for p in results.glob("fold_*.json"))
     command = (
         f"python benchmarks/sodnet_forest_state.py --data ../shared/data --state {args.state}"

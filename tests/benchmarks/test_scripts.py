@@ -823,3 +823,35 @@ def test_make_element_table_writes_the_shipped_oliynyk_table(benchmark_script) -
     from matgl_supercon.models._embedding import OLIYNYK_TABLE
 
     assert benchmark_script("make_element_table").oliynyk_text() == OLIYNYK_TABLE.read_text()
+
+
+def test_regime_ensemble_blends_each_regimes_folds_and_refuses_another_split(benchmark_script, tmp_path, monkeypatch):
+    script = benchmark_script("regime_ensemble")
+    rng = np.random.default_rng(0)
+    folds, y_by_id = {}, {}
+    for k in range(3):
+        ids = [f"{k}-{j}" for j in range(20)]
+        y = rng.normal(1.0, 1.0, 20)
+        y_by_id.update(zip(ids, y.tolist(), strict=True))
+        folds[k] = {
+            "ids": ids,
+            "forest": (y + rng.normal(0, 0.3, 20)).tolist(),
+            "tree_variance": rng.uniform(0.01, 0.5, 20).tolist(),
+            "low_tc": (y + rng.normal(0, 0.5, 20)).tolist(),
+        }
+    sodnet, reader = tmp_path / "sodnet", tmp_path / "results" / script.READER
+    for k, fold in folds.items():
+        for folder in (sodnet / "O", reader / "O"):
+            folder.mkdir(parents=True, exist_ok=True)
+            prediction = (np.array([y_by_id[i] for i in fold["ids"]]) + rng.normal(0, 0.6, 20)).tolist()
+            (folder / f"fold_{k}.json").write_text(json.dumps({"ids": fold["ids"], "y_pred": prediction}))
+    monkeypatch.setattr(script, "SODNET_RESULTS", sodnet)
+    monkeypatch.setattr(script, "HERE", tmp_path / "elsewhere")  # no reader folds there
+    summary = script.score("O", folds, y_by_id)
+    assert list(summary)[:4] == list(script.ROWS) and script.READER_ROW not in summary
+    assert summary["n_structures"] == 60 and summary["forest"]["n_folds"] == 3
+    monkeypatch.setattr(script, "HERE", tmp_path)  # the reader's folds, as sodnet_forest_state.py --regime O writes
+    assert script.READER_ROW in script.score("O", folds, y_by_id)
+    folds[1]["ids"] = folds[1]["ids"][::-1]  # another split's fold: its SODNet predictions belong to other structures
+    with pytest.raises(ValueError, match="fold_1.json: its test ids differ"):
+        script.score("O", folds, y_by_id)
