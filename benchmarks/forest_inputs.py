@@ -36,6 +36,7 @@ from _report import header_lines, provenance, write_report
 from composition_forest import formula_rows
 from composition_mlp import supercon3d_statistics
 from composition_retrieval import records_statistics
+from supercon3d_sodnet import regime_members
 
 from matgl_supercon.benchmarks import fold_summary, geometry_features, grouped_mae, mae, r2
 from matgl_supercon.data import (
@@ -48,6 +49,7 @@ from matgl_supercon.data import (
     outside_chemical_systems,
     paper_folds,
 )
+from matgl_supercon.graph import classify_disorder
 from matgl_supercon.training import CompositionForestConfig, write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
@@ -196,8 +198,6 @@ class FoldData:
     @cached_property
     def disorder(self) -> list[str]:
         """Each record's disorder type (:func:`~matgl_supercon.graph.classify_disorder`, worked out once)."""
-        from matgl_supercon.graph import classify_disorder
-
         return [classify_disorder(r.structure)[0] for r in self.records]
 
     @cached_property
@@ -213,8 +213,6 @@ class FoldData:
     def regime_folds(self, regime: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """The paper folds of one regime of ``supercon3d_sodnet.py`` (``all``, ``O``, ``O+SD``): its structures' ids
         cut as that script cuts them, as (train, val, test) indices into ``records``."""
-        from supercon3d_sodnet import regime_members
-
         if regime == "all":
             return [tuple(np.asarray(b) for b in fold) for fold in self.folds]
         members = regime_members(regime, self.disorder)
