@@ -52,8 +52,7 @@ from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import outside_compounds
 from matgl_supercon.training import CompositionForestConfig, fit_composition_forest
 
-HERE = Path(__file__).parent
-RESULTS = HERE / "results"
+RESULTS = Path(__file__).parent / "results"
 #: Configuration names as ``_ensemble_members.kind`` reads them (the shipped ensemble's).
 SODNET, FOREST, LOW_TC = (
     "descriptors_only_ema0.995",
@@ -70,8 +69,25 @@ READER_ROW = "the shipped recipe with the forest-reading SODNet"
 READER_COMMAND = "python benchmarks/sodnet_forest_state.py --data ../shared/data"
 
 
-def grow_fold(data: FoldData, x: np.ndarray, formula_x: np.ndarray, zeros: tuple, k: int, blocks, threads: int) -> dict:
-    """One fold's two forests and their test predictions (the forest's with its trees' variance)."""
+def grow_fold(
+    data: FoldData,
+    x: np.ndarray,
+    formula_x: np.ndarray,
+    zeros: tuple[np.ndarray, np.ndarray],
+    k: int,
+    blocks: tuple[np.ndarray, np.ndarray, np.ndarray],
+    threads: int,
+) -> dict:
+    """One fold's two forests and their test predictions (the forest's with its trees' variance).
+
+    Args:
+        data: SuperCon3D and the formula table.
+        x: The structures' composition statistics; ``formula_x``: the formula rows'.
+        zeros: Statistics and atom fractions of the table's Tc = 0 compositions (``non_superconductors``).
+        k: The fold (the forests' seed).
+        blocks: Its (train, val, test) indices into ``data.records``.
+        threads: Threads for growing the trees.
+    """
     train, val, test = blocks
     fit, rows = data.member_rows(train, val, test)
     forest, _ = fit_composition_forest(
@@ -99,7 +115,7 @@ def grow_fold(data: FoldData, x: np.ndarray, formula_x: np.ndarray, zeros: tuple
     }
 
 
-def test_predictions(folder: Path, folds: dict[int, dict]) -> dict[str, float] | None:
+def fold_test_predictions(folder: Path, folds: dict[int, dict]) -> dict[str, float] | None:
     """Structure id -> prediction from ``folder/fold_<k>.json`` for every fold of ``folds`` (their test ids must be
     the same), or None when a fold has no file yet."""
     predictions = {}
@@ -126,10 +142,10 @@ def recipe(
 
 def score(regime: str, folds: dict[int, dict], y_by_id: dict[str, float]) -> dict:
     """The rows of one regime over its folds, from the forests' and the networks' test predictions."""
-    sodnet = test_predictions(SODNET_RESULTS / regime, folds)
+    sodnet = fold_test_predictions(SODNET_RESULTS / regime, folds)
     if sodnet is None:
         raise FileNotFoundError(f"no SODNet folds for {regime}: run supercon3d_sodnet.py --regimes {regime} first")
-    reader = test_predictions(HERE / "results" / READER / regime, folds)
+    reader = fold_test_predictions(RESULTS / READER / regime, folds)
     held_out, tree_sd, group = {}, {}, {}
     for k, fold in folds.items():
         for j, i in enumerate(fold["ids"]):
