@@ -172,11 +172,32 @@ class ShippedHeldOut:
             for i, (t, k, predictions) in self.held_out.items()
         }
         variance = {i: {n: v for n, v in own.items() if n not in leave_out} for i, own in self.tree_variance.items()}
-        prediction = gated_blend(held_out, held_out_tree_sd(variance), SODNET_WEIGHT_FLOOR)[1]
+        tree_sd = held_out_tree_sd(variance)
         if low_tc:
-            _, blended = low_tc_blend(self.group, held_out, {i: (p, {}) for i, p in prediction.items()})
-            prediction = {i: p for i, (p, _) in blended.items()}
-        return held_out, prediction
+            return held_out, blend_as_shipped(held_out, tree_sd, self.group)[1]
+        return held_out, gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
+
+
+def blend_as_shipped(
+    held_out: dict[str, tuple[float, int, dict[str, float]]],
+    tree_sd: dict[str, float],
+    group: dict[str, tuple[float, int, dict[str, float]]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Held-out predictions blended as ``make_pretrained.py`` blends the shipped members' (each fold's gate and rule
+    picked on the other folds).
+
+    Args:
+        held_out: As for :func:`blend`.
+        tree_sd: As for :func:`gated_blend`.
+        group: The low-Tc group's held-out predictions (as :func:`low_tc_blend` reads them).
+
+    Returns:
+        Each structure's :func:`gated_blend` prediction, and that prediction under the low-Tc rule
+        (:func:`low_tc_blend`).
+    """
+    gated = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)[1]
+    _, blended = low_tc_blend(group, held_out, {i: (p, {}) for i, p in gated.items()})
+    return gated, {i: p for i, (p, _) in blended.items()}
 
 
 def shipped_held_out(

@@ -49,6 +49,7 @@ from non_superconductors import non_superconductors
 
 from matgl_supercon.benchmarks import mae, r2
 from matgl_supercon.data import outside_compounds
+from matgl_supercon.models import CompositionForestTc
 from matgl_supercon.training import (
     CompositionForestConfig,
     fit_composition_forest,
@@ -63,6 +64,41 @@ FLOOR_WEIGHT = 0.1
 #: Trees of the non-superconductor forest: the shipped members' count.
 NS_TREES = 45
 ROWS = ("the ensemble without the gate", "non-superconductor forest alone", "the ensemble with the low-Tc gate")
+
+
+def grow_low_tc_forest(
+    data: FoldData,
+    x: np.ndarray,
+    formula_x: np.ndarray,
+    zero_x: np.ndarray,
+    fit: np.ndarray,
+    rows: np.ndarray,
+    zeros: np.ndarray,
+    seed: int,
+    threads: int,
+) -> tuple[CompositionForestTc, dict]:
+    """One fold's low-Tc forest and its growing summary: ``NS_TREES`` trees (their mean, no leaf median) on the
+    ``fit`` structures, the formula rows ``rows`` and the Tc = 0 compositions ``zeros`` at ``FLOOR_K``, each of those
+    weighing ``FLOOR_WEIGHT``.
+
+    Args:
+        data: SuperCon3D and the formula table.
+        x: The structures' composition statistics; ``formula_x``: the formula rows'; ``zero_x``: the Tc = 0
+            compositions' (``non_superconductors``).
+        fit: Structure indices to grow on; ``rows``: formula rows; ``zeros``: Tc = 0 compositions.
+        seed: The trees' seed (the fold).
+        threads: Threads for growing the trees.
+    """
+    config = CompositionForestConfig(n_estimators=NS_TREES, median_weight=0.0, seed=seed, n_jobs=threads)
+    return fit_composition_forest(
+        (x[fit], data.y[fit]),
+        config=config,
+        extra=(
+            np.vstack([formula_x[rows], zero_x[zeros]]),
+            np.concatenate([data.formula_y[rows], np.full(len(zeros), np.log(FLOOR_K))]),
+        ),
+        extra_weights=np.concatenate([np.ones(len(rows)), np.full(len(zeros), FLOOR_WEIGHT)]),
+    )
 
 
 def main() -> None:
@@ -83,13 +119,7 @@ def main() -> None:
     for k, path, train, val, test in todo:
         fit, rows = data.member_rows(train, val, test)
         zeros = np.asarray(outside_compounds(zero_fractions, fractions[test]))
-        extra_x = np.vstack([formula_x[rows], zero_x[zeros]])
-        extra_y = np.concatenate([data.formula_y[rows], np.full(len(zeros), np.log(FLOOR_K))])
-        weights = np.concatenate([np.ones(len(rows)), np.full(len(zeros), FLOOR_WEIGHT)])
-        config = CompositionForestConfig(n_estimators=NS_TREES, median_weight=0.0, seed=k, n_jobs=args.threads)
-        forest, summary = fit_composition_forest(
-            (x[fit], y[fit]), config=config, extra=(extra_x, extra_y), extra_weights=weights
-        )
+        forest, summary = grow_low_tc_forest(data, x, formula_x, zero_x, fit, rows, zeros, k, args.threads)
         prediction = forest.predict_statistics(x[test]).numpy().astype(np.float64)
         print(f"fold {k}: non-superconductor forest {mae(y[test], prediction):.3f} ln K", flush=True)
         if args.save_members:

@@ -17,9 +17,10 @@ default configuration): per fold of the regime's own paper split (the ids of its
 
 blended as ``make_pretrained.py`` blends the shipped members: kind weights per band of the forest's tree spread
 (``_ensemble_blend.gated_blend``, SODNet at least ``SODNET_WEIGHT_FLOOR``), then the low-Tc rule
-(``low_tc_blend``), each fold's weights and rule picked on the other folds' test predictions. The forest-reading
-SODNet of the shipped ensemble joins as a second SODNet configuration (a row of its own) where its folds exist
-(``sodnet_forest_state.py --regime O``, ``benchmarks/results/sodnet_forest_state/<regime>/fold_<k>.json``). Regime
+(``low_tc_blend``; both in ``blend_as_shipped``), each fold's weights and rule picked on the other folds' test
+predictions. The forest-reading SODNet of the shipped ensemble joins as a second SODNet configuration (a row of its
+own) where its folds exist (``sodnet_forest_state.py --regime O``,
+``benchmarks/results/sodnet_forest_state/<regime>/fold_<k>.json``). Regime
 ``all`` runs the same steps as a check: without the reader they give the shipped ensemble's 0.4805 ln K held out
 before the reader joined, with it the shipped 0.4775.
 
@@ -39,11 +40,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _ensemble_blend import SODNET_WEIGHT_FLOOR, against_baseline, gated_blend, low_tc_blend
+from _ensemble_blend import against_baseline, blend_as_shipped
+from _ensemble_members import FOREST_STATE_RESULTS, FOREST_STATE_VARIANT, FOREST_VARIANT, LOW_TC_VARIANT
 from _report import header_lines, provenance, write_report
 from forest_inputs import FoldData
-from low_tc_gate import FLOOR_K, FLOOR_WEIGHT, NS_TREES
+from low_tc_gate import grow_low_tc_forest
 from non_superconductors import non_superconductors
+from sodnet_variants import DEFAULT_VARIANT
 from supercon3d_sodnet import PAPER
 from supercon3d_sodnet import RESULTS as SODNET_RESULTS
 
@@ -54,17 +57,14 @@ from matgl_supercon.training import CompositionForestConfig, fit_composition_for
 
 RESULTS = Path(__file__).parent / "results"
 #: Configuration names as ``_ensemble_members.kind`` reads them (the shipped ensemble's).
-SODNET, FOREST, LOW_TC = (
-    "descriptors_only_ema0.995",
-    "composition_forest_formulas_solid_ground_state_median_compound",
-    "composition_forest_non_superconductors",
-)
+SODNET, FOREST, LOW_TC = DEFAULT_VARIANT, FOREST_VARIANT, LOW_TC_VARIANT
 REGIMES = ("O", "O+SD", "all")
 #: Quoted reference rows (Chen et al., NeurIPS 2024, Table 1): MAE ln K, R2.
 SVM_GEO_O = (0.578, 0.827)
 ROWS = ("SODNet (default)", "forest", "gated blend, no low-Tc rule", "the shipped recipe")
-#: The forest-reading SODNet's configuration (``sodnet_forest_state.py --regime R``), and the row with it.
-READER = "sodnet_forest_state"
+#: Where the forest-reading SODNet's folds of each regime are (``sodnet_forest_state.py --regime R``), and the row
+#: with it.
+READER_RESULTS = FOREST_STATE_RESULTS
 READER_ROW = "the shipped recipe with the forest-reading SODNet"
 READER_COMMAND = "python benchmarks/sodnet_forest_state.py --data ../shared/data"
 
@@ -98,15 +98,7 @@ def grow_fold(
     prediction, trees = forest.predict_statistics_and_trees(x[test])
     zero_x, zero_fractions = zeros
     cold = np.asarray(outside_compounds(zero_fractions, data.fractions[test]))
-    low_tc, _ = fit_composition_forest(
-        (x[fit], data.y[fit]),
-        config=CompositionForestConfig(n_estimators=NS_TREES, median_weight=0.0, seed=k, n_jobs=threads),
-        extra=(
-            np.vstack([formula_x[rows], zero_x[cold]]),
-            np.concatenate([data.formula_y[rows], np.full(len(cold), np.log(FLOOR_K))]),
-        ),
-        extra_weights=np.concatenate([np.ones(len(rows)), np.full(len(cold), FLOOR_WEIGHT)]),
-    )
+    low_tc, _ = grow_low_tc_forest(data, x, formula_x, zero_x, fit, rows, cold, k, threads)
     return {
         "ids": [data.ids[i] for i in test],
         "forest": prediction.numpy().astype(np.float64).tolist(),
@@ -130,29 +122,19 @@ def fold_test_predictions(folder: Path, folds: dict[int, dict]) -> dict[str, flo
     return predictions
 
 
-def recipe(
-    held_out: dict[str, tuple[float, int, dict[str, float]]], tree_sd: dict[str, float], group: dict
-) -> tuple[dict[str, float], dict[str, float]]:
-    """The gated blend of ``held_out``'s configurations, and that blend under the low-Tc rule (each fold's weights
-    and rule picked on the other folds), as ``make_pretrained.py`` scores the shipped ensemble."""
-    _, gated, weights, _ = gated_blend(held_out, tree_sd, SODNET_WEIGHT_FLOOR)
-    _, blended = low_tc_blend(group, held_out, {i: (gated[i], weights[i]) for i in held_out})
-    return gated, {i: p for i, (p, _) in blended.items()}
-
-
 def score(regime: str, folds: dict[int, dict], y_by_id: dict[str, float]) -> dict:
     """The rows of one regime over its folds, from the forests' and the networks' test predictions."""
     sodnet = fold_test_predictions(SODNET_RESULTS / regime, folds)
     if sodnet is None:
         raise FileNotFoundError(f"no SODNet folds for {regime}: run supercon3d_sodnet.py --regimes {regime} first")
-    reader = fold_test_predictions(RESULTS / READER / regime, folds)
+    reader = fold_test_predictions(READER_RESULTS / regime, folds)
     held_out, tree_sd, group = {}, {}, {}
     for k, fold in folds.items():
         for j, i in enumerate(fold["ids"]):
             held_out[i] = (y_by_id[i], k, {SODNET: sodnet[i], FOREST: fold["forest"][j]})
             tree_sd[i] = float(np.sqrt(fold["tree_variance"][j]))
             group[i] = (y_by_id[i], k, {LOW_TC: fold["low_tc"][j]})
-    gated, blended = recipe(held_out, tree_sd, group)
+    gated, blended = blend_as_shipped(held_out, tree_sd, group)
     ids = list(held_out)
     rows = {
         ROWS[0]: [held_out[i][2][SODNET] for i in ids],
@@ -161,8 +143,8 @@ def score(regime: str, folds: dict[int, dict], y_by_id: dict[str, float]) -> dic
         ROWS[3]: [blended[i] for i in ids],
     }
     if reader is not None:  # the forest-reading SODNet as a second SODNet configuration, as shipped
-        with_reader = {i: (t, k, {**p, READER: reader[i]}) for i, (t, k, p) in held_out.items()}
-        blended_with_reader = recipe(with_reader, tree_sd, group)[1]
+        with_reader = {i: (t, k, {**p, FOREST_STATE_VARIANT: reader[i]}) for i, (t, k, p) in held_out.items()}
+        blended_with_reader = blend_as_shipped(with_reader, tree_sd, group)[1]
         rows[READER_ROW] = [blended_with_reader[i] for i in ids]
     truth = np.array([held_out[i][0] for i in ids])
     fold = np.array([held_out[i][1] for i in ids])

@@ -839,18 +839,18 @@ def test_regime_ensemble_blends_each_regimes_folds_and_refuses_another_split(ben
             "tree_variance": rng.uniform(0.01, 0.5, 20).tolist(),
             "low_tc": (y + rng.normal(0, 0.5, 20)).tolist(),
         }
-    sodnet, reader = tmp_path / "sodnet", tmp_path / "results" / script.READER
+    sodnet, reader = tmp_path / "sodnet", tmp_path / "reader"
     for k, fold in folds.items():
         for folder in (sodnet / "O", reader / "O"):
             folder.mkdir(parents=True, exist_ok=True)
             prediction = (np.array([y_by_id[i] for i in fold["ids"]]) + rng.normal(0, 0.6, 20)).tolist()
             (folder / f"fold_{k}.json").write_text(json.dumps({"ids": fold["ids"], "y_pred": prediction}))
     monkeypatch.setattr(script, "SODNET_RESULTS", sodnet)
-    monkeypatch.setattr(script, "RESULTS", tmp_path / "elsewhere")  # no reader folds there
+    monkeypatch.setattr(script, "READER_RESULTS", tmp_path / "elsewhere")  # no reader folds there
     summary = script.score("O", folds, y_by_id)
     assert list(summary)[:4] == list(script.ROWS) and script.READER_ROW not in summary
     assert summary["n_structures"] == 60 and summary["forest"]["n_folds"] == 3
-    monkeypatch.setattr(script, "RESULTS", tmp_path / "results")  # the reader's folds, as --regime O writes them
+    monkeypatch.setattr(script, "READER_RESULTS", reader)  # the reader's folds, as --regime O writes them
     assert script.READER_ROW in script.score("O", folds, y_by_id)
     folds[1]["ids"] = folds[1]["ids"][::-1]  # another split's fold: its SODNet predictions belong to other structures
     with pytest.raises(ValueError, match="fold_1.json: its test ids differ"):
