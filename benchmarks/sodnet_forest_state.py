@@ -41,6 +41,13 @@ the other of the two folds); beside it 0.484 / 0.460. Negative, so folds 2-9 are
 on five folds, each fold's gates picked on the other four) 0.4855 in the reader's place and 0.4860 beside it, against
 0.4850. No gain, so folds 5-9 are not run.
 
+The package trains the same network on one fold (``matgl_supercon.training.fit_forest_reading_sodnet``, whose
+state is this script's): ``mgl-supercon train --fold 0 --forest-state --extra-data formulas_new_systems
+--extra-scope compound --out runs/cli_reader0`` (2026-12-08, 2 cores, 7 min 23 s, 1.8 GB peak) gives fold 0's
+test structures the state this script gave them (identical) and predicts them, from its run folder
+(``load_model("runs/cli_reader0")``), within 1.2e-7 ln K of ``results/sodnet_forest_state/all/fold_0.json``
+(test MAE 0.522, best validation MAE 0.483).
+
 ``--regime O`` (or ``O+SD``) trains the same network on that regime's folds (``supercon3d_sodnet.py``'s split of its
 structures) and writes only their fold files, which ``regime_ensemble.py`` blends.
 
@@ -69,12 +76,13 @@ from matgl_supercon.benchmarks import fold_summary, mae, r2
 from matgl_supercon.data import held_out_extra_rows
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
+    INNER_SPLITS,
     CompositionForestConfig,
     Subset,
     TrainConfig,
-    fit_composition_forest,
     fit_tc_model,
     graph_dataset,
+    out_of_fold_forest_state,
     predict_dataset,
 )
 
@@ -86,8 +94,6 @@ RESULTS_DIR = HERE / "results" / VARIANT
 RUNS_DIR = Path("runs") / VARIANT
 #: Rows of the report's comparison in the shipped ensemble that the model card quotes.
 WHOLE, WITHOUT = "the shipped ensemble", "without the SODNet reading the forest"
-#: Parts of a fold's training block, each predicted by a forest grown on the others.
-INNER_SPLITS = 5
 #: The state columns each ``--state`` gives the network, from the forest's ``[ln Tc, tree sd]`` (the square root of
 #: the variance over its trees, what the shipped ensemble's gate reads).
 STATE_COLUMNS = {"forest": 1, "forest_tree_sd": 2}
@@ -98,38 +104,29 @@ def variant_name(state: str, residual: bool = False) -> str:
     return f"{VARIANT}{'' if state == 'forest' else '_tree_sd'}{'_residual' if residual else ''}"
 
 
-def forest_prediction(
-    data: FoldData, x: np.ndarray, formula_x: np.ndarray, grow_on: np.ndarray, predict: np.ndarray, held_out: list
-) -> np.ndarray:
-    """``[len(predict), 2]``: ln Tc and tree sd of the ``predict`` structures from a forest grown on the ``grow_on``
-    structures and the formula rows 0.02 or more from every ``held_out`` structure's compound (the members'
-    settings, seed 0)."""
-    rows = held_out_extra_rows(
-        data.formula_systems, data.formula_fractions, [data.records[i] for i in held_out], "compound"
-    )
-    model, _ = fit_composition_forest(
-        (x[grow_on], data.y[grow_on]),
-        config=CompositionForestConfig(n_jobs=torch.get_num_threads()),
-        extra=(formula_x[rows], data.formula_y[rows]),
-    )
-    mean, trees = model.predict_statistics_and_trees(torch.as_tensor(x[predict]))
-    return np.stack([mean.numpy().astype(np.float64), trees.var(-1).sqrt().numpy()], axis=1)
-
-
 def fold_state(
     data: FoldData, x: np.ndarray, formula_x: np.ndarray, k: int, blocks: Sequence[np.ndarray] | None = None
 ) -> np.ndarray:
     """Every structure's forest ln Tc and tree sd for fold ``k`` (``[n, 2]``, NaN outside its blocks): held out from
-    the forest it reads. ``blocks``: the fold's (train, val, test) indices, by default ``data.folds[k]`` (regime
-    ``all``)."""
+    the forest it reads (:func:`~matgl_supercon.training.out_of_fold_forest_state`, the training block cut with seed
+    ``k``), each forest beside the formula rows 0.02 or more from the compounds it does not grow on. ``blocks``: the
+    fold's (train, val, test) indices, by default ``data.folds[k]`` (regime ``all``)."""
     train, val, test = data.folds[k] if blocks is None else blocks
-    state = np.full((len(data.records), 2), np.nan)
-    outer = np.concatenate([val, test])
-    state[outer] = forest_prediction(data, x, formula_x, train, outer, list(outer))
-    order = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(k)).numpy()]
-    for part in np.array_split(order, INNER_SPLITS):
-        rest = np.setdiff1d(train, part)
-        state[part] = forest_prediction(data, x, formula_x, rest, part, [*part, *outer])
+
+    def formula_rows(unseen: np.ndarray) -> list[int]:
+        held_out = [data.records[i] for i in unseen]
+        return held_out_extra_rows(data.formula_systems, data.formula_fractions, held_out, "compound")
+
+    state, _ = out_of_fold_forest_state(
+        x,
+        data.y,
+        train,
+        np.concatenate([val, test]),
+        extra=(formula_x, data.formula_y),
+        extra_rows=formula_rows,
+        config=CompositionForestConfig(n_jobs=torch.get_num_threads()),
+        seed=k,
+    )
     return state
 
 

@@ -7,7 +7,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -350,6 +350,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.fold >= args.n_folds:  # before any data is read
         raise SystemExit(f"--fold {args.fold}: there are {args.n_folds} folds (0 to {args.n_folds - 1})")
+    if args.extra_scope != "system" and not args.extra_data:
+        raise SystemExit("--extra-scope says which --extra-data rows a forest grows on; give --extra-data")
+    if sum((args.composition, args.forest, args.forest_state)) > 1:
+        raise SystemExit("--composition, --forest and --forest-state train different models; give one")
     if args.table:
         records = load_table(args.table, tc_column=args.tc_column, structure_column=args.structure_column)
     elif args.dataset == "supercon3d":
@@ -358,6 +362,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"unknown dataset {args.dataset}")
     if args.composition or args.forest:
         return _train_composition(args, records)
+    if args.forest_state:
+        return _train_forest_state(args, records)
+    if args.extra_data:
+        raise SystemExit("--extra-data adds training rows to --forest and --forest-state; give one of them")
     if args.doped_copies is not None and not args.teacher:
         raise SystemExit("--doped-copies: the copies are labelled by a --teacher; give one")
     model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
@@ -385,16 +393,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         extra = extra_training_records(args.memory_data, records, args.data)
         converter = template.make_converter(allow_isolated=True)  # formula rows are one-site virtual crystals
         memory = records_dataset(extra, converter)
-    trainer_kwargs = {
-        k: v
-        for k, v in (
-            ("accelerator", args.accelerator),
-            ("devices", args.devices),
-            ("strategy", args.strategy),
-            ("num_nodes", args.num_nodes),
-        )
-        if v is not None
-    }
+    trainer_kwargs = _trainer_kwargs(args)
     with_copies = train.tolist() + list(range(len(records), len(structures)))
     # A retrieval model's memory keeps the training block, not the copies: a structure would read the teacher's
     # labels of its own copies as neighbours, which no test structure has.
@@ -420,6 +419,77 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {test_mae:.3f} ln K{taught}; "
         f"model saved to {Path(args.out) / 'model'}"
     )
+    return 0
+
+
+def _trainer_kwargs(args: argparse.Namespace) -> dict:
+    """The Lightning ``Trainer`` arguments ``train`` was given (accelerator, devices, strategy, nodes)."""
+    names = ("accelerator", "devices", "strategy", "num_nodes")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _extra_records(args: argparse.Namespace, records: list) -> tuple[list, Callable | None]:
+    """``--extra-data``'s records and, for ``--extra-scope compound``, which of them a forest may grow beside.
+
+    ``system`` keeps the records of chemical systems absent from every one of ``records`` (a forest may then grow
+    beside all of them); ``compound`` keeps every record and lets a forest grow beside those at least
+    ``SAME_COMPOUND_DISTANCE`` from each structure it does not grow on (the shipped members' rule): the second
+    value maps those structures' indices in ``records`` to the rows it may use.
+    """
+    from matgl_supercon.data import atom_fractions, chemical_system, extra_training_records, held_out_extra_rows
+
+    if args.extra_scope == "system":
+        return extra_training_records(args.extra_data, records, args.data), None
+    extra = extra_training_records(args.extra_data, [], args.data)
+    systems, fractions = [chemical_system(r.structure) for r in extra], atom_fractions(extra)
+
+    def rows_beside(unseen: Sequence[int]) -> list[int]:
+        return held_out_extra_rows(systems, fractions, [records[i] for i in unseen], "compound")
+
+    return extra, rows_beside
+
+
+def _train_forest_state(args: argparse.Namespace, records: list) -> int:
+    """``train --forest-state``: a SODNet that reads a forest's ln Tc, saved with that forest as an ensemble folder."""
+    import numpy as np
+    import torch
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    from matgl_supercon.models import SODNet
+    from matgl_supercon.training import CompositionForestConfig, TrainConfig, fit_forest_reading_sodnet
+
+    for given, option in ((args.teacher, "--teacher"), (args.memory_data, "--memory-data")):
+        if given:
+            raise SystemExit(f"{option} and --forest-state train different SODNets; give one")
+    if args.init_from or args.doped_copies is not None:
+        raise SystemExit("--forest-state trains a new SODNet from the forests' state; leave out --init-from")
+    model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
+    config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs or 40, seed=args.seed))
+    train, val, test = _fold_blocks(args, records)
+    extra, rows_beside = None, None
+    if args.extra_data:
+        extra_records, rows_beside = _extra_records(args, records)
+        extra = ([r.structure for r in extra_records], np.log([r.tc for r in extra_records]))
+    _, summary = fit_forest_reading_sodnet(
+        [r.structure for r in records],
+        np.log([r.tc for r in records]),
+        train,
+        val,
+        args.out,
+        test,
+        model_kwargs,
+        config,
+        forest_config=CompositionForestConfig(n_jobs=torch.get_num_threads()),  # the shipped members' settings
+        extra=extra,
+        extra_rows=rows_beside,
+        trainer_kwargs=_trainer_kwargs(args),
+        allow_overlaps=_allow_overlaps(args),
+    )
+    if rank_zero_only.rank == 0:
+        print(
+            f"fold {args.fold}: best val MAE {summary['best_val_mae']:.3f}, test MAE {summary['test_mae']:.3f} ln K "
+            f"(its state forest alone {summary['forest_test_mae']:.3f}); predict with --model {args.out}"
+        )
     return 0
 
 
@@ -494,8 +564,6 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     option = "--forest" if args.forest else "--composition"
     if args.teacher or args.doped_copies is not None:
         raise SystemExit(f"--teacher and --doped-copies teach a SODNet; leave out {option}")
-    if args.composition and args.forest:
-        raise SystemExit("--composition and --forest train different models; give one")
     if args.init_from:
         raise SystemExit(f"--init-from fine-tunes a SODNet; leave out {option}")
     if args.forest and args.epochs:
@@ -503,7 +571,10 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     if args.forest and args.memory_data:
         raise SystemExit("--memory-data is read by retrieval networks; trees train on --extra-data")
     if args.extra_data and not args.forest:
-        raise SystemExit("--extra-data adds training rows to --forest; networks read extra records as --memory-data")
+        raise SystemExit(
+            "--extra-data adds training rows to --forest and --forest-state; networks read extra records as "
+            "--memory-data"
+        )
     folder = Path(args.out) / "model"
     if (folder / "model.json").exists():
         raise SystemExit(f"{folder} holds a finished run; give another --out to train again")
@@ -515,15 +586,19 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
         structures = [r.structure for r in rows]
         return template.structure_composition_statistics(structures, _allow_overlaps(args)).numpy().astype(np.float64)
 
-    def extra_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
-        extra = extra_training_records(name, records, args.data)
-        return statistics(extra), np.log([r.tc for r in extra])
+    def labelled(rows: list) -> tuple[np.ndarray, np.ndarray]:
+        return statistics(rows), np.log([r.tc for r in rows])
 
     x, ln_tc = statistics(records), np.log([r.tc for r in records])
     train, val, test = _fold_blocks(args, records)
     if args.forest:
         fields = _train_fields(args.train, CompositionForestConfig, seed=args.seed)
-        extra = extra_rows(args.extra_data) if args.extra_data else None
+        extra = None
+        if args.extra_data:
+            extra_records, rows_beside = _extra_records(args, records)
+            if rows_beside is not None:  # the forest grows on neither the validation nor the test block
+                extra_records = [extra_records[i] for i in rows_beside(np.concatenate([val, test]))]
+            extra = labelled(extra_records)
         model, summary = fit_composition_forest(
             (x[train], ln_tc[train]), model_kwargs, CompositionForestConfig(**fields), extra=extra
         )
@@ -532,7 +607,7 @@ def _train_composition(args: argparse.Namespace, records: list) -> int:
     else:
         fields = _train_fields(args.train, CompositionTrainConfig, seed=args.seed)
         config = CompositionTrainConfig(**({"max_epochs": args.epochs} if args.epochs else {}), **fields)
-        memory = extra_rows(args.memory_data) if args.memory_data else None
+        memory = labelled(extra_training_records(args.memory_data, records, args.data)) if args.memory_data else None
         model, summary = fit_composition_tc(
             (x[train], ln_tc[train]), (x[val], ln_tc[val]), model_kwargs, config, memory=memory
         )
@@ -789,10 +864,24 @@ def build_parser() -> argparse.ArgumentParser:
         "SuperCon formula table), 3dsc_new_systems or 3dsc_and_formulas_new_systems",
     )
     train.add_argument(
+        "--forest-state",
+        action="store_true",
+        help="train a SODNet that reads, as its state, the ln Tc of a CompositionForestTc that never saw the "
+        "structure (the shipped ensemble's sodnet_forest_state members); --out then holds the forest beside it, "
+        "and predict --model OUT reads both",
+    )
+    train.add_argument(
         "--extra-data",
         default=None,
-        help="extra records --forest trains on, from chemical systems absent from the training data (as "
-        "--memory-data names them)",
+        help="extra records the forests of --forest or --forest-state grow on (as --memory-data names them)",
+    )
+    train.add_argument(
+        "--extra-scope",
+        choices=("system", "compound"),
+        default="system",
+        help="which --extra-data records a forest grows on: those of chemical systems absent from the whole dataset "
+        "(default), or those at least 0.02 (atom-fraction L1) from every structure the forest does not grow on "
+        "(the shipped members' rule: the doping series of a held-out compound stay)",
     )
     train.add_argument(
         "--teacher",

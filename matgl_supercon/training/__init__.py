@@ -6,6 +6,8 @@
 - ``_run_folder``: what a run folder trained (``run.json``) and the check that refuses to mix two runs in one.
 - ``_fit``: ``fit_tc_model``, a resumable, seeded fit of SODNet or MEGNet (any Lightning strategy).
 - ``_composition``: ``fit_composition_tc`` (the ``CompositionTc`` network) and ``fit_composition_forest`` (trees).
+- ``_forest_state``: ``out_of_fold_forest_state``, the forest ln Tc a forest-reading SODNet trains on, and
+  ``fit_forest_reading_sodnet``, which trains one and saves it beside its forest.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from matgl_supercon.training._datasets import (
     records_dataset,
 )
 from matgl_supercon.training._fit import fit_tc_model
+from matgl_supercon.training._forest_state import INNER_SPLITS, fit_forest_reading_sodnet, out_of_fold_forest_state
 from matgl_supercon.training._lightning import (
     EpochLog,
     ExponentialAverage,
@@ -49,6 +52,7 @@ from matgl_supercon.training._run_folder import (
 
 __all__ = [
     "FITTED_ARGUMENTS",
+    "INNER_SPLITS",
     "LABEL",
     "CompositionForestConfig",
     "CompositionTrainConfig",
@@ -64,11 +68,13 @@ __all__ = [
     "data_differences",
     "fit_composition_forest",
     "fit_composition_tc",
+    "fit_forest_reading_sodnet",
     "fit_tc_model",
     "graph_dataset",
     "logged_epochs",
     "make_loader",
     "model_inputs",
+    "out_of_fold_forest_state",
     "predict_dataset",
     "records_dataset",
     "run_configuration",

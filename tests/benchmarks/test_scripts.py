@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from matgl_supercon.data import atom_fractions, chemical_system, paper_folds
 from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import TrainConfig, run_configuration
@@ -75,29 +76,36 @@ def test_variant_workers_share_the_folds_and_pass_the_accelerator(benchmark_scri
     assert run_configuration(SODNet, variants.BASE, TrainConfig(**variants.TRAIN)) != as_variant
 
 
-def test_forest_state_comes_from_forests_that_never_saw_the_structure(benchmark_script, monkeypatch):
+def test_forest_state_script_cuts_each_fold_with_its_own_seed_and_keeps_formula_rows_off_unseen_compounds(
+    benchmark_script, monkeypatch
+):
     script = benchmark_script("sodnet_forest_state")
     calls = []
 
-    def forest_prediction(data, x, formula_x, grow_on, predict, held_out):
-        calls.append((set(grow_on.tolist()), set(np.asarray(predict).tolist()), set(held_out)))
-        return np.full((len(predict), 2), float(min(predict)))  # which part a structure fell in
+    def state(x, y, train, held_out, extra, extra_rows, config, seed):
+        calls.append((train, held_out, extra_rows, seed))
+        return np.zeros((len(y), 2)), None
 
-    monkeypatch.setattr(script, "forest_prediction", forest_prediction)
-    from matgl_supercon.data import paper_folds
+    monkeypatch.setattr(script, "out_of_fold_forest_state", state)
 
-    data = SimpleNamespace(records=[None] * 50, folds=paper_folds([f"id{i:02d}" for i in range(50)]))
-    state = script.fold_state(data, None, None, 3)
-    train, val, test = (set(block.tolist()) for block in data.folds[3])
-    assert len(calls) == 1 + script.INNER_SPLITS
-    for grow_on, predicted, held_out in calls:
-        assert not grow_on & predicted and grow_on <= train  # a forest never predicts a structure it grew on
-        assert predicted | val | test <= held_out  # its formula rows keep away from every structure held out of it
-    assert calls[0][1] == val | test
-    assert sorted(i for _, predicted, _ in calls[1:] for i in predicted) == sorted(train)  # each once
-    assert state.shape == (50, 2) and np.isnan(state[:, 0]).sum() == 50 - len(train | val | test)
-    again = script.fold_state(data, None, None, 3)
-    assert np.array_equal(state, again, equal_nan=True)  # the inner split is seeded
+    records = [virtual_crystal(f) for f in ["MgB2", "Nb3Sn", "NbN", "YBa2Cu3O7"] * 5]
+    formulas = ["MgB2", "Mg0.9Al0.1B2", "Nb3Ge", "V3Si"]
+    data = SimpleNamespace(
+        records=records,
+        y=np.zeros(20),
+        folds=paper_folds([f"id{i:02d}" for i in range(20)]),
+        formula_systems=[chemical_system(virtual_crystal(f)) for f in formulas],
+        formula_fractions=atom_fractions([virtual_crystal(f) for f in formulas]),
+        formula_y=np.zeros(4),
+    )
+    script.fold_state(data, np.zeros((20, 1)), np.zeros((4, 1)), 3)
+    train, val, test = data.folds[3]
+    ((grown_on, held_out, extra_rows, seed),) = calls
+    assert seed == 3 and grown_on.tolist() == train.tolist()
+    assert held_out.tolist() == [*val.tolist(), *test.tolist()]
+    # Rows of a compound the forest does not grow on stay out; its doping series and other compounds stay in.
+    assert extra_rows(np.array([0])) == [1, 2, 3]
+    assert extra_rows(np.array([1, 2])) == [0, 1, 2, 3]  # Nb3Ge shares Nb3Sn's structure type, not its compound
 
 
 def test_chgnet_features_are_cached_per_id_and_dense_rows_filled(benchmark_script, mgb2, tmp_path, capsys):

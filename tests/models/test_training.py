@@ -14,13 +14,18 @@ import pytest
 import torch
 
 from matgl_supercon.graph import virtual_crystal
-from matgl_supercon.models import SODNet
+from matgl_supercon.models import CompositionForestTc, SODNet
+from matgl_supercon.models._tc_model import composition_statistics_width
 from matgl_supercon.training import (
+    INNER_SPLITS,
+    CompositionForestConfig,
     Subset,
     TcLightningModule,
     TrainConfig,
+    fit_forest_reading_sodnet,
     fit_tc_model,
     graph_dataset,
+    out_of_fold_forest_state,
     predict_dataset,
     records_dataset,
     warmup_cosine,
@@ -323,3 +328,95 @@ def test_two_process_ddp_run_logs_and_writes_once(supercon3d, tmp_path, strategy
     saved = SODNet.load(out / "model")
     val = graph_dataset([r.structure for r in records[16:]], np.zeros(8), saved.make_converter())
     assert np.allclose(predict_dataset(saved, val), results[0]["val_predictions"], atol=1e-6)
+
+
+def test_forest_state_comes_from_forests_that_never_saw_the_structure(monkeypatch):
+    from matgl_supercon.training import _forest_state
+
+    generator = torch.Generator().manual_seed(0)
+    width = composition_statistics_width(CompositionForestTc().descriptors.shape[1])
+    statistics = torch.rand(50, width, generator=generator, dtype=torch.float64).numpy()
+    statistics[:, 0] = np.arange(50)  # each row names itself, so a forest's training rows can be read back
+    extra = np.column_stack([100 + np.arange(6), np.zeros((6, width - 1))]), np.zeros(6)
+    grown, asked = [], []
+    fit = _forest_state.fit_composition_forest
+
+    def recording_fit(train, model_kwargs, config, extra):
+        grown.append((set(train[0][:, 0].astype(int).tolist()), set(extra[0][:, 0].astype(int).tolist())))
+        return fit(train, model_kwargs, config, extra=extra)
+
+    def extra_rows(unseen):
+        asked.append(set(np.asarray(unseen).tolist()))
+        return [len(asked) % 6]  # one row each, which the forest must then grow beside
+
+    monkeypatch.setattr(_forest_state, "fit_composition_forest", recording_fit)
+    train, held_out = np.arange(5, 45), np.arange(45, 50)
+    config = CompositionForestConfig(n_estimators=3)
+    state, forest = out_of_fold_forest_state(
+        statistics, statistics[:, 1], train, held_out, extra, extra_rows, None, config
+    )
+    assert len(grown) == len(asked) == 1 + INNER_SPLITS
+    assert grown[0][0] == set(train.tolist()) and asked[0] == set(held_out.tolist())
+    predicted_by_parts = []
+    for (rows, _), unseen in zip(grown[1:], asked[1:], strict=True):
+        part = unseen - set(held_out.tolist())
+        assert not rows & part and rows | part == set(train.tolist())  # a part is read by the forest of the others
+        assert set(held_out.tolist()) <= unseen  # its extra rows keep away from the held-out structures too
+        predicted_by_parts += sorted(part)
+    assert sorted(predicted_by_parts) == train.tolist()  # each training structure once
+    assert [beside for _, beside in grown] == [{100 + (i + 1) % 6} for i in range(len(grown))]
+    assert np.isnan(state[:5]).all() and np.isfinite(state[5:]).all() and (state[5:, 1] >= 0).all()
+    ln_tc, sd = forest.predict_statistics_and_trees(torch.as_tensor(statistics[held_out]))
+    assert state[held_out, 0].tolist() == pytest.approx(ln_tc.tolist())  # the training block's forest
+    assert state[held_out, 1].tolist() == pytest.approx(sd.var(-1).sqrt().tolist())
+    again, _ = out_of_fold_forest_state(statistics, statistics[:, 1], train, held_out, extra, extra_rows, None, config)
+    assert np.array_equal(state, again, equal_nan=True)  # the cut into parts is seeded
+    with pytest.raises(ValueError, match=r"share structures \[45\]"):
+        out_of_fold_forest_state(statistics, statistics[:, 1], np.arange(46), held_out)
+    with pytest.raises(ValueError, match=r"held_out: need distinct indices in \[0, 50\)"):
+        out_of_fold_forest_state(statistics, statistics[:, 1], train, [49, 50])
+    with pytest.raises(ValueError, match="inner_splits: need 2 to len"):
+        out_of_fold_forest_state(statistics, statistics[:, 1], train[:3], held_out)
+
+
+def test_forest_reading_sodnet_is_saved_with_its_forest_and_resumes_without_regrowing(
+    supercon3d, tmp_path, monkeypatch
+):
+    from matgl_supercon.pretrained import load_model
+    from matgl_supercon.training import _forest_state
+
+    records = [r for r in supercon3d if len(r.structure) <= 10][:14]
+    kwargs = dict(TINY, element_types=tuple(sorted({el.symbol for r in records for el in r.structure.composition})))
+    structures, ln_tc = [r.structure for r in records], np.log([r.tc for r in records])
+    config = TrainConfig(max_epochs=2, batch_size=4, warmup_epochs=1, seed=0)
+    settings = {"model_kwargs": kwargs, "config": config, "forest_config": CompositionForestConfig(n_estimators=3)}
+    blocks = (range(8), [8, 9], tmp_path / "run", [10, 11, 12, 13])
+    ensemble, summary = fit_forest_reading_sodnet(structures, ln_tc, *blocks, **settings)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if (p / "model.json").exists()) == ["forest", "model"]
+    test = structures[10:]
+    mean, sd = ensemble.predict_ln_tc(test)
+    assert np.abs(mean.numpy() - ln_tc[10:]).mean() == pytest.approx(summary["test_mae"], abs=1e-5)
+    assert sd.tolist() == [0.0] * 4  # one network: no spread
+    loaded = load_model(tmp_path / "run")  # as `mgl-supercon predict --model run` reads it
+    assert loaded.predict_ln_tc(test)[0].tolist() == pytest.approx(mean.tolist(), abs=1e-6)
+    # What the network reads is the saved forest's prediction.
+    forest_ln_tc = ensemble.members().__next__().predict_ln_tc(test)
+    network = SODNet.load(tmp_path / "run" / "model")
+    assert network.predict_ln_tc(test, state_attr=forest_ln_tc[:, None].numpy()).tolist() == pytest.approx(
+        mean.tolist(), abs=1e-5
+    )
+    # A second call reads the kept state instead of growing the forests again, and returns the same model.
+    monkeypatch.setattr(_forest_state, "out_of_fold_forest_state", lambda *a, **k: pytest.fail("forests regrown"))
+    again, _ = fit_forest_reading_sodnet(structures, ln_tc, *blocks, **settings)
+    assert again.predict_ln_tc(test)[0].tolist() == pytest.approx(mean.tolist(), abs=1e-6)
+    other = {**settings, "forest_config": CompositionForestConfig(n_estimators=4)}
+    with pytest.raises(ValueError, match=r"forest_state\.json holds another run's state \(data\.forest_state"):
+        fit_forest_reading_sodnet(structures, ln_tc, *blocks, **other)
+    with pytest.raises(ValueError, match="holds another run's state"):  # another split of the same sizes
+        fit_forest_reading_sodnet(structures, ln_tc, [*range(7), 8], [7, 9], *blocks[2:], **settings)
+    with pytest.raises(ValueError, match="reads one state column"):
+        fit_forest_reading_sodnet(
+            structures, ln_tc, *blocks, **{**settings, "model_kwargs": {**kwargs, "state_dim": 2}}
+        )
+    with pytest.raises(ValueError, match=r"\['cutoff'\] are the SODNet's graph settings"):
+        fit_forest_reading_sodnet(structures, ln_tc, *blocks, **settings, forest_kwargs={"cutoff": 5.0})

@@ -23,7 +23,15 @@ from ase import Atoms
 from pymatgen.core import Composition, Lattice, Structure
 
 from matgl_supercon.cli import TEACHER_LABELS_FILE, main
-from matgl_supercon.data import extra_training_records, load_table, paper_folds, read_structure
+from matgl_supercon.data import (
+    atom_fractions,
+    chemical_system,
+    extra_training_records,
+    held_out_extra_rows,
+    load_table,
+    paper_folds,
+    read_structure,
+)
 from matgl_supercon.graph import virtual_crystal
 from matgl_supercon.models import CompositionForestTc, CompositionTc, SODNet, TcEnsemble
 from matgl_supercon.models import ensemble as ensemble_module
@@ -1008,3 +1016,42 @@ def test_cli_train_names_a_bad_json_option(tmp_path, capsys, option, value, mess
     assert main(["train", "--table", str(table), option, value, "--out", str(tmp_path / "run")]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_cli_train_forest_state_saves_a_sodnet_that_predict_reads_with_its_forest(data_root, tmp_path, capsys):
+    table = tmp_path / "mine.csv"
+    tcs = (5, 9, 20)
+    table.write_text("cif,tc\n" + "".join(f"{path},{tc}\n" for path in sorted(EXAMPLES.glob("*.cif")) for tc in tcs))
+    tiny = {k: v for k, v in TINY.items() if k != "element_types"}
+    common = ["train", "--table", str(table), "--n-folds", "4", "--epochs", "1", "--train", '{"batch_size": 4}']
+    common += ["--model", json.dumps(tiny), "--forest-state", "--data", str(data_root)]
+    scoped = ["--extra-data", "formulas_new_systems", "--extra-scope", "compound"]
+    run = tmp_path / "run"
+    assert main([*common, *scoped, "--out", str(run)]) == 0
+    assert f"predict with --model {run}" in capsys.readouterr().out
+    # The state forest grew on the training block and on every formula row 0.02 or more from the validation and
+    # test compounds (the compound scope keeps their doping series, which the system scope would drop).
+    records = load_table(table)
+    train, val, test = paper_folds([r.id for r in records], n_folds=4)[0]
+    formulas = extra_training_records("formulas_new_systems", [], data_root)
+    systems = [chemical_system(r.structure) for r in formulas]
+    unseen = [records[i] for i in [*val, *test]]
+    kept = held_out_extra_rows(systems, atom_fractions(formulas), unseen, "compound")
+    forest = CompositionForestTc.load(run / "forest")
+    assert len(forest.leaf_targets) == forest.n_trees * (len(train) + len(kept))
+    assert {systems[i] for i in kept} & {chemical_system(r.structure) for r in unseen}
+    # `predict --model run` reads the SODNet with the forest's prediction as its state.
+    assert main(["predict", str(EXAMPLES / "MgB2.cif"), "--model", str(run)]) == 0
+    network = SODNet.load(run / "model")
+    mgb2 = read_structure(EXAMPLES / "MgB2.cif")
+    state = forest.predict_ln_tc([mgb2])[:, None].numpy()
+    expected = float(network.predict_ln_tc([mgb2], state_attr=state).exp()[0])
+    assert f"{expected:.2f}" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="give one"):
+        main([*common, "--forest", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="--extra-scope says which --extra-data rows"):
+        main([*common, "--extra-scope", "compound", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="--teacher and --forest-state train different SODNets"):
+        main([*common, "--teacher", str(run), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="adds training rows to --forest and --forest-state; give one"):
+        main([*common[:-3], "--extra-data", "formulas_new_systems", "--out", str(tmp_path / "x")])
