@@ -42,6 +42,11 @@ gnn() {
       mgl-supercon benchmark "$task" --model "$model"
     done
   done
+  # SODNet reading the formula-table forest; on supercon3d_tc fold k repeats benchmarks/sodnet_forest_state.py's
+  # fold k (same state, same network). About 8 min per fold on 2 cores.
+  for task in supercon3d_tc supercon3d_tc_O supercon3d_tc_OSD supercon3d_tc_5fold; do
+    mgl-supercon benchmark "$task" --model SODNet+forest+formulas
+  done
 }
 
 case "$what" in

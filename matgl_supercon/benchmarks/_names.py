@@ -25,6 +25,7 @@ ModelName = Literal[
     "CompositionForestTc+formulas",
     "MEGNet",
     "SODNet",
+    "SODNet+forest+formulas",
 ]
 
 TASK_NAMES: tuple[str, ...] = get_args(TaskName)
@@ -33,3 +34,5 @@ MODELS: tuple[str, ...] = get_args(ModelName)
 GNN_MODELS: tuple[str, ...] = ("SODNet", "MEGNet")
 # The CompositionForestTc cells: trees on the composition statistics, ``+formulas`` also on the formula table.
 FOREST_MODELS: tuple[str, ...] = ("CompositionForestTc", "CompositionForestTc+formulas")
+# SODNet reading, as its state, the ln Tc of a CompositionForestTc+formulas forest that never saw the structure.
+FOREST_READER_MODEL = "SODNet+forest+formulas"

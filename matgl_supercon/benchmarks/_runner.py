@@ -28,7 +28,7 @@ from matgl_supercon._io import record_or_check_settings, write_json_atomic
 from matgl_supercon.benchmarks._features import geometry_features, magpie_features
 from matgl_supercon.benchmarks._matbench import write_matbench_results
 from matgl_supercon.benchmarks._metrics import fold_summary, mae, r2
-from matgl_supercon.benchmarks._names import FOREST_MODELS, GNN_MODELS, MODELS, ModelName
+from matgl_supercon.benchmarks._names import FOREST_MODELS, FOREST_READER_MODEL, GNN_MODELS, MODELS, ModelName
 from matgl_supercon.benchmarks._plots import group_bar, parity_plot
 from matgl_supercon.benchmarks._tasks import TASKS, TcTask, breakdown, inner_validation_split
 
@@ -47,6 +47,9 @@ MODEL_INPUTS: dict[str, str] = {
     "MEGNet": "MatGL MEGNet on our graphs: each site is its majority species (occupancies, vacancies and "
     "alternative positions invisible), the 16 nearest neighbours within 6 Å (SODNet's graph)",
     "SODNet": "occupancy vectors per site, occupancy-weighted edges, PD groups (the full occupancy-aware graph)",
+    "SODNet+forest+formulas": "as SODNet, reading as its state the ln Tc of a CompositionForestTc+formulas forest "
+    "that never saw the structure (each training structure: the forest of the other 4 of 5 parts of the training "
+    "block; formula rows 0.02 or more from every structure a forest does not grow on)",
 }
 
 
@@ -61,6 +64,7 @@ class _Inputs:
         # Keyed by the model's descriptor table, the one setting the statistics depend on.
         self._statistics: dict[bytes, np.ndarray] = {}
         self._formula_rows: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._formula_records: list | None = None
 
     def features(self, kind: Literal["c", "geo"]) -> np.ndarray:
         if "c" not in self._features:
@@ -76,13 +80,21 @@ class _Inputs:
             self._statistics[key] = statistics_array(model, self.task.structures)
         return self._statistics[key]
 
+    def formula_records(self) -> list:
+        """The formula table's superconductors, every row (each fold filters them)."""
+        from matgl_supercon.data import extra_training_records
+
+        if self._formula_records is None:
+            self._formula_records = extra_training_records("formulas_new_systems", [], self.data_dir)
+        return self._formula_records
+
     def formula_rows(self, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Statistics, ln Tc and atom fractions of the formula table's superconductors (filtered per fold)."""
-        from matgl_supercon.data import atom_fractions, extra_training_records
+        from matgl_supercon.data import atom_fractions
 
         key = model.descriptors.numpy().tobytes()
         if key not in self._formula_rows:
-            records = extra_training_records("formulas_new_systems", [], self.data_dir)  # no reference: all rows
+            records = self.formula_records()
             x = statistics_array(model, [r.structure for r in records])
             self._formula_rows[key] = (x, np.log([r.tc for r in records]), atom_fractions(records))
         return self._formula_rows[key]
@@ -166,6 +178,70 @@ def fit_forest(
     return prediction.double().numpy(), per_tree.numpy().std(1), params
 
 
+def fit_forest_reader(
+    task: TcTask,
+    fold: int,
+    inputs: _Inputs,
+    run_dir: Path,
+    train: np.ndarray,
+    val: np.ndarray,
+    seed: int,
+    model_kwargs: dict,
+    train_config: dict,
+) -> tuple[np.ndarray, None, dict]:
+    """A SODNet reading a ``CompositionForestTc+formulas`` forest that never saw the structure, on one fold.
+
+    :func:`~matgl_supercon.training.fit_forest_reading_sodnet` with the formula table's superconductors beside
+    every forest, all but those within ``SAME_COMPOUND_DISTANCE`` of a structure the forest does not grow on; the
+    training block of fold ``k`` is cut with seed ``seed + k``, as ``benchmarks/sodnet_forest_state.py`` cuts it,
+    so a fold of this cell repeats that script's fold. The fold's run folder is a model folder ``load_model``
+    reads (the network beside its forest).
+
+    Returns:
+        ``(predictions, None, parameters)`` for the fold's test structures.
+    """
+    from matgl_supercon.data import atom_fractions, outside_compounds
+    from matgl_supercon.models import SODNet
+    from matgl_supercon.training import (
+        CompositionForestConfig,
+        TrainConfig,
+        fit_forest_reading_sodnet,
+        run_configuration,
+    )
+
+    if not runs_on(FOREST_READER_MODEL, task.dataset_name):
+        raise ValueError(f"{FOREST_READER_MODEL} adds the SuperCon formula table's ln Tc to SuperCon3D tasks only")
+    formulas = inputs.formula_records()
+    fractions = atom_fractions(formulas)
+    test = task.train_val_test_positions(fold)[2]
+    config = TrainConfig(**{"seed": seed, **train_config})
+
+    def rows_beside(unseen: np.ndarray) -> list[int]:
+        return outside_compounds(fractions, atom_fractions([task.structures[i] for i in unseen]))
+
+    ensemble, history = fit_forest_reading_sodnet(
+        task.structures,
+        task.targets,
+        train,
+        val,
+        run_dir / f"fold_{fold}",
+        test,
+        model_kwargs,
+        config,
+        forest_config=CompositionForestConfig(n_jobs=torch.get_num_threads()),  # the fitted trees do not depend on it
+        extra=([r.structure for r in formulas], np.log([r.tc for r in formulas])),
+        extra_rows=rows_beside,
+        allow_overlaps=True,  # the published datasets, overlapping atoms and all (see statistics_array)
+        state_seed=seed + fold,
+    )
+    prediction = ensemble.predict_ln_tc([task.structures[i] for i in test], allow_overlaps=True)[0]
+    resolved = run_configuration(SODNet, {**model_kwargs, "state_dim": 1}, config)["model"]
+    resolved.pop("element_types", None)
+    params = {"model_kwargs": resolved, "epochs_run": history["epochs_run"], **config.__dict__}
+    params["forest_test_mae"] = history["forest_test_mae"]
+    return prediction.double().numpy(), None, {**params, "train_seconds": history["train_seconds"]}
+
+
 def fit_predict(
     task: TcTask,
     fold: int,
@@ -203,6 +279,8 @@ def fit_predict(
         return model.predict(x[test]), None, params
     if model_name in FOREST_MODELS:
         return fit_forest(task, fold, model_name, inputs, seed, model_kwargs or {}, train_config or {})
+    if model_name == FOREST_READER_MODEL:
+        return fit_forest_reader(task, fold, inputs, run_dir, train, val, seed, model_kwargs or {}, train_config or {})
     if model_name in GNN_MODELS:
         from matgl_supercon.models import MEGNetTc, SODNet
         from matgl_supercon.training import Subset, TrainConfig, fit_tc_model, predict_dataset, run_configuration

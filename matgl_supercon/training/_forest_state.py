@@ -136,16 +136,17 @@ def fit_forest_reading_sodnet(
     extra_rows: Callable[[np.ndarray], Sequence[int]] | None = None,
     trainer_kwargs: dict | None = None,
     allow_overlaps: bool = False,
+    state_seed: int | None = None,
 ) -> tuple[TcEnsemble, dict]:
     """Train a SODNet that reads a forest's ln Tc as its state, and save the pair as a folder ``load_model`` reads.
 
-    The state of every structure comes from :func:`out_of_fold_forest_state` (the training block cut with
-    ``config.seed``); the SODNet (``state_dim=1``) trains as :func:`~matgl_supercon.training.fit_tc_model` trains,
-    resuming after an interruption. ``out_dir`` then holds ``forest/`` (the forest grown on the training block and
-    ``extra``, which the validation and test structures read), ``model/`` (the SODNet) and ``ensemble.json``, which
-    weighs the forest 0 and names the SODNet as reading it: ``matgl_supercon.pretrained.load_model(out_dir)`` (or
-    ``mgl-supercon predict --model out_dir``) predicts a new structure as the test structures were predicted.
-    ``forest_state.json`` keeps each structure's state, so that a resumed run does not regrow the forests.
+    The state of every structure comes from :func:`out_of_fold_forest_state`; the SODNet (``state_dim=1``) trains
+    as :func:`~matgl_supercon.training.fit_tc_model` trains, resuming after an interruption. ``out_dir`` then holds
+    ``forest/`` (the forest grown on the training block and ``extra``, which the validation and test structures
+    read), ``model/`` (the SODNet) and ``ensemble.json``, which weighs the forest 0 and names the SODNet as reading
+    it: ``matgl_supercon.pretrained.load_model(out_dir)`` (or ``mgl-supercon predict --model out_dir``) predicts a
+    new structure as the test structures were predicted. ``forest_state.json`` keeps each structure's state, so
+    that a resumed run does not regrow the forests.
 
     Args:
         structures: Crystals, ordered or disordered.
@@ -165,6 +166,8 @@ def fit_forest_reading_sodnet(
             grow on (as :func:`out_of_fold_forest_state`); all when None.
         trainer_kwargs: Passed to ``lightning.Trainer`` (accelerator, devices, strategy, ...).
         allow_overlaps: Accept crystals with overlapping atoms (a published dataset's, taken as they are).
+        state_seed: Seed of the cut of the training block into parts (default ``config.seed``;
+            ``benchmarks/sodnet_forest_state.py`` cuts fold ``k`` with seed ``k``).
 
     Returns:
         The saved pair as a :class:`~matgl_supercon.models.TcEnsemble` and a summary: the fit's, with
@@ -196,6 +199,7 @@ def fit_forest_reading_sodnet(
             "forest_config": {k: v for k, v in asdict(forest_config).items() if k != "n_jobs"},
             "extra_rows": 0 if extra is None else len(extra[1]),
             "inner_splits": INNER_SPLITS,
+            "state_seed": config.seed if state_seed is None else state_seed,
             "blocks": [len(train), len(val), len(test)],
             # Which structures, with which labels: another fold of the same sizes must not reuse this state.
             "digest": hashlib.sha256(b"".join(a.tobytes() for a in (train, val, test, ln_tc))).hexdigest()[:16],
@@ -223,7 +227,7 @@ def fit_forest_reading_sodnet(
             extra_rows,
             forest_kwargs,
             forest_config,
-            seed=config.seed,
+            seed=data["forest_state"]["state_seed"],
         )
         if rank_zero_only.rank == 0:  # under DDP every process works the state out; one writes it
             make_folder(out)

@@ -20,8 +20,9 @@ from matgl_supercon.benchmarks import (
     write_matbench_results,
 )
 from matgl_supercon.data import paper_folds
-from matgl_supercon.graph import DISORDER_TYPES
+from matgl_supercon.graph import DISORDER_TYPES, virtual_crystal
 from matgl_supercon.models import SODNet
+from tests.models.test_sodnet import TINY
 
 
 @pytest.fixture
@@ -219,3 +220,32 @@ def test_cell_records_a_command_that_pastes_back_into_a_shell(tmp_path, monkeypa
     monkeypatch.setattr(sys, "argv", argv)
     summary = run_cell(make_toy_task(), "median", tmp_path, folds=[0])
     assert shlex.split(summary["command"]) == argv
+
+
+def test_forest_reader_cell_reads_a_forest_beside_other_compounds_and_saves_a_loadable_fold(tmp_path, monkeypatch):
+    # A toy SuperCon3D-like task (its test compounds are elemental V and Nb) and a small formula table: rows within
+    # 0.02 of V or Nb stay away from every forest that does not grow on those structures (here: all of them).
+    from matgl_supercon.benchmarks import _runner
+    from matgl_supercon.data import SuperconRecord
+    from matgl_supercon.models import CompositionForestTc
+    from matgl_supercon.pretrained import load_model
+
+    table = {"V": 5.4, "Nb0.995Zr0.005": 9.0, "V0.9Ti0.1": 6.0, "Nb3Sn": 18.0, "MgB2": 39.0, "NbTi": 9.5}
+    rows = [SuperconRecord(f, virtual_crystal(f), tc, {}) for f, tc in table.items()]
+    monkeypatch.setattr(_runner._Inputs, "formula_records", lambda self: rows)
+    toy = make_toy_task()
+    task = TcTask("supercon3d_tc", toy.ids, toy.structures, np.log(1 + toy.targets), toy.splits, "ln_tc", "ln K")
+    tiny = {k: v for k, v in TINY.items() if k != "element_types"} | {"cutoff": 5.0}  # cells up to 4.1 A wide
+    settings = {"model_kwargs": tiny, "train_config": {"max_epochs": 1, "batch_size": 4}, "command": "test"}
+    run_cell(task, "SODNet+forest+formulas", tmp_path / "out", folds=[1], runs_dir=tmp_path / "runs", **settings)
+    fold = json.loads((tmp_path / "out" / "supercon3d_tc" / "SODNet+forest+formulas" / "fold_1.json").read_text())
+    run = tmp_path / "runs" / "supercon3d_tc" / "SODNet+forest+formulas" / "fold_1"
+    train, _ = inner_validation_split(task, 1)
+    forest = CompositionForestTc.load(run / "forest")
+    assert len(forest.leaf_targets) == forest.n_trees * (len(train) + 4)  # V and Nb0.995Zr0.005 left out
+    assert json.loads((run / "forest_state.json").read_text())["data"]["forest_state"]["state_seed"] == 1
+    test = [task.structures[i] for i in task.train_val_test_positions(1)[2]]
+    assert load_model(run).predict_ln_tc(test)[0].tolist() == pytest.approx(fold["predictions"], abs=1e-6)
+    assert fold["parameters"]["model_kwargs"]["state_dim"] == 1 and "forest_test_mae" in fold["parameters"]
+    with pytest.raises(ValueError, match="SuperCon3D tasks only"):
+        run_cell(make_toy_task(), "SODNet+forest+formulas", tmp_path / "other", folds=[0], **settings)
