@@ -13,7 +13,7 @@ import torch
 
 from matgl_supercon._fingerprint import add_model
 from matgl_supercon.graph import virtual_crystal
-from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, OccupancyTcModel
+from matgl_supercon.models._tc_model import CompositionStatisticsTcModel, OccupancyTcModel, occupancy_shares
 
 if TYPE_CHECKING:
     from pymatgen.core import Composition, Structure
@@ -476,29 +476,37 @@ class TcEnsemble:
             ValueError: With ``structure_only``, for an ensemble without a member that reads the structure.
         """
         graphs = self.graphs([structure], allow_overlaps)  # once for all members: they share graph settings
-        state = None
-        if bool(self._reads_forests.any()):
-            forests = self._forests.tolist()
-            state = forest_state([m.predict_graphs(graphs) for m, f in zip(self.members(), forests, strict=True) if f])
+        graph = graphs[0][0]
+        by_occupancy = occupancy_shares(graph.occupancy, torch.zeros(graph.num_nodes, dtype=torch.long), 1)
         readers = self._reads_forests.tolist()
+        ln_tc, own, shares = {}, {}, {}  # member index -> [1] prediction, [1] own variance, [n_sites] shares
+
+        def run(i: int, model: OccupancyTcModel, state: torch.Tensor | None = None) -> None:
+            # Each member once: a composition member's shares are its prediction split by occupancy, so its forward
+            # pass (which would give the same shares) is not repeated beside its variance over trees.
+            ln_tc[i], own[i] = member_prediction(model, graphs, 1, state)
+            composition_only = isinstance(model, CompositionStatisticsTcModel)
+            shares[i] = ln_tc[i] * by_occupancy if composition_only else model.feature_dict["site_contributions"]
+
+        # members() loads each member's weights into a module members may share: run each as it comes.
+        for i, model in enumerate(self.members()):
+            if not readers[i]:
+                run(i, model)
+        if any(readers):  # after the forests, whose mean ln Tc is their state
+            state = forest_state([ln_tc[i] for i in torch.nonzero(self._forests).flatten().tolist()])
+            for i, model in enumerate(self.members()):
+                if readers[i]:
+                    run(i, model, state)
+        order = range(len(self))
         if structure_only:
-            shares = []
-            for model, reads in zip(self.members(), readers, strict=True):
-                if not isinstance(model, CompositionStatisticsTcModel):
-                    model.predict_graphs(graphs, state_attr=state if reads else None)
-                    shares.append(model.feature_dict["site_contributions"])
-            if not shares:
+            composition = [isinstance(model, CompositionStatisticsTcModel) for model, _ in self._members]
+            structural = [shares[i] for i in order if not composition[i]]
+            if not structural:
                 raise ValueError(f"ensemble {self.name!r}: no member reads the structure (all read compositions only)")
-            return torch.stack(shares).mean(0)
-        shares, own = [], []
-        read_own = self.gate is not None  # only the gate reads the members' own variances (only forests have one)
-        for model, has_own, reads in zip(self.members(), self._own_variance.tolist(), readers, strict=True):
-            model.predict_graphs(graphs, state_attr=state if reads else None)
-            shares.append(model.feature_dict["site_contributions"])
-            own.append(model.predict_graphs_and_variance(graphs)[1] if read_own and has_own else torch.zeros(1))
-        predictions = torch.stack([s.sum() for s in shares])[:, None]  # each member's ln Tc: its shares' sum
-        w = self.structure_weights(torch.stack(own), predictions)[:, 0]
-        return (w.to(shares[0].dtype)[:, None] * torch.stack(shares)).sum(0)
+            return torch.stack(structural).mean(0)
+        predictions = torch.stack([ln_tc[i] for i in order])
+        w = self.structure_weights(torch.stack([own[i] for i in order]), predictions)[:, 0]
+        return (w.to(shares[0].dtype)[:, None] * torch.stack([shares[i] for i in order])).sum(0)
 
     def predict_structure(self, structure: Structure) -> torch.Tensor:
         """Tc in K (geometric mean over members)."""

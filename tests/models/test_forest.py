@@ -521,3 +521,6 @@ def test_sodnet_with_a_state_reads_the_forests_mean_ln_tc_outside_the_low_tc_gro
     loaded = load_model(tmp_path / "two_readers")
     assert len({id(module) for module, _ in loaded._members}) == 2
     assert torch.allclose(loaded.predict_graphs(graphs)[0], expected / 3, atol=1e-5)
+    # Each member's site shares come from its own weights and scaling, though the readers share one module.
+    shares = loaded.site_contributions(structures[5])
+    assert float(shares.sum()) == pytest.approx(float(expected[5] / 3), abs=1e-5)
