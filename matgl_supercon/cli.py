@@ -462,7 +462,9 @@ def _train_forest_state(args: argparse.Namespace, records: list) -> int:
         if given:
             raise SystemExit(f"{option} and --forest-state train different SODNets; give one")
     if args.init_from or args.doped_copies is not None:
-        raise SystemExit("--forest-state trains a new SODNet from the forests' state; leave out --init-from")
+        raise SystemExit(
+            "--forest-state trains a new SODNet on its structures alone; leave out --init-from and --doped-copies"
+        )
     model_kwargs = _json_option(args.model, "--model", _model_arguments(SODNet))
     config = TrainConfig(**_train_fields(args.train, max_epochs=args.epochs or 40, seed=args.seed))
     train, val, test = _fold_blocks(args, records)
