@@ -73,7 +73,7 @@ from sodnet_variants import DEFAULT_VARIANT, fold_predictions
 
 from matgl_supercon._io import write_json_atomic
 from matgl_supercon.benchmarks import fold_summary, mae, r2
-from matgl_supercon.data import held_out_extra_rows
+from matgl_supercon.data import compound_row_filter
 from matgl_supercon.models import SODNet
 from matgl_supercon.training import (
     INNER_SPLITS,
@@ -112,18 +112,13 @@ def fold_state(
     ``k``), each forest beside the formula rows 0.02 or more from the compounds it does not grow on. ``blocks``: the
     fold's (train, val, test) indices, by default ``data.folds[k]`` (regime ``all``)."""
     train, val, test = data.folds[k] if blocks is None else blocks
-
-    def formula_rows(unseen: np.ndarray) -> list[int]:
-        held_out = [data.records[i] for i in unseen]
-        return held_out_extra_rows(data.formula_systems, data.formula_fractions, held_out, "compound")
-
     state, _ = out_of_fold_forest_state(
         x,
         data.y,
         train,
         np.concatenate([val, test]),
         extra=(formula_x, data.formula_y),
-        extra_rows=formula_rows,
+        extra_rows=compound_row_filter(data.formula_fractions, data.records),
         config=CompositionForestConfig(n_jobs=torch.get_num_threads()),
         seed=k,
     )

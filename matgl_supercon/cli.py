@@ -436,17 +436,12 @@ def _extra_records(args: argparse.Namespace, records: list) -> tuple[list, Calla
     ``SAME_COMPOUND_DISTANCE`` from each structure it does not grow on (the shipped members' rule): the second
     value maps those structures' indices in ``records`` to the rows it may use.
     """
-    from matgl_supercon.data import atom_fractions, chemical_system, extra_training_records, held_out_extra_rows
+    from matgl_supercon.data import atom_fractions, compound_row_filter, extra_training_records
 
     if args.extra_scope == "system":
         return extra_training_records(args.extra_data, records, args.data), None
     extra = extra_training_records(args.extra_data, [], args.data)
-    systems, fractions = [chemical_system(r.structure) for r in extra], atom_fractions(extra)
-
-    def rows_beside(unseen: Sequence[int]) -> list[int]:
-        return held_out_extra_rows(systems, fractions, [records[i] for i in unseen], "compound")
-
-    return extra, rows_beside
+    return extra, compound_row_filter(atom_fractions(extra), records)
 
 
 def _train_forest_state(args: argparse.Namespace, records: list) -> int:

@@ -200,7 +200,7 @@ def fit_forest_reader(
     Returns:
         ``(predictions, None, parameters)`` for the fold's test structures.
     """
-    from matgl_supercon.data import atom_fractions, outside_compounds
+    from matgl_supercon.data import atom_fractions, compound_row_filter
     from matgl_supercon.models import SODNet
     from matgl_supercon.training import (
         CompositionForestConfig,
@@ -212,13 +212,8 @@ def fit_forest_reader(
     if not runs_on(FOREST_READER_MODEL, task.dataset_name):
         raise ValueError(f"{FOREST_READER_MODEL} adds the SuperCon formula table's ln Tc to SuperCon3D tasks only")
     formulas = inputs.formula_records()
-    fractions = atom_fractions(formulas)
     test = task.train_val_test_positions(fold)[2]
     config = TrainConfig(**{"seed": seed, **train_config})
-
-    def rows_beside(unseen: np.ndarray) -> list[int]:
-        return outside_compounds(fractions, atom_fractions([task.structures[i] for i in unseen]))
-
     ensemble, history = fit_forest_reading_sodnet(
         task.structures,
         task.targets,
@@ -230,7 +225,7 @@ def fit_forest_reader(
         config,
         forest_config=CompositionForestConfig(n_jobs=torch.get_num_threads()),  # the fitted trees do not depend on it
         extra=([r.structure for r in formulas], np.log([r.tc for r in formulas])),
-        extra_rows=rows_beside,
+        extra_rows=compound_row_filter(atom_fractions(formulas), task.structures),
         allow_overlaps=True,  # the published datasets, overlapping atoms and all (see statistics_array)
         state_seed=seed + fold,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -171,6 +171,28 @@ def outside_compounds(
     for start in range(0, len(reference), 256):  # bounded memory: [n, 256] distances at a time
         nearest = np.minimum(nearest, cdist(fractions, reference[start : start + 256], "cityblock").min(1))
     return np.flatnonzero(nearest >= min_distance).tolist()
+
+
+def compound_row_filter(
+    fractions: np.ndarray, records: Sequence[SuperconRecord | Structure], min_distance: float = SAME_COMPOUND_DISTANCE
+) -> Callable[[Sequence[int]], list[int]]:
+    """Which candidate rows a model may train beside when the given ``records`` are held out of it.
+
+    The filter a forest-reading SODNet's forests use (``extra_rows`` of
+    :func:`~matgl_supercon.training.out_of_fold_forest_state`): it maps the indices into ``records`` of the
+    structures a forest does not grow on to the candidates at least ``min_distance`` from each of them
+    (:func:`outside_compounds`, the ``compound`` scope of :func:`held_out_extra_rows`).
+
+    Args:
+        fractions: ``[n, 119]`` candidates' :func:`atom_fractions`.
+        records: The records (or structures) the indices refer to.
+        min_distance: Distance below which a candidate counts as a held-out compound.
+    """
+
+    def rows(held_out: Sequence[int]) -> list[int]:
+        return outside_compounds(fractions, atom_fractions([records[i] for i in held_out]), min_distance)
+
+    return rows
 
 
 def held_out_extra_rows(

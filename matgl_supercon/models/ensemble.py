@@ -319,16 +319,7 @@ class TcEnsemble:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        readers = self._reads_forests.tolist()
-        predicted: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # member index -> (ln Tc, own variance)
-        for i, model in enumerate(self.members()):
-            if not readers[i]:
-                predicted[i] = member_prediction(model, graphs, batch_size)
-        if any(readers):  # after the forests, whose mean ln Tc is their state
-            state = forest_state([predicted[i][0] for i in torch.nonzero(self._forests).flatten().tolist()])
-            for i, model in enumerate(self.members()):
-                if readers[i]:
-                    predicted[i] = member_prediction(model, graphs, batch_size, state)
+        predicted = {i: (ln_tc, own) for i, _, ln_tc, own in self._run_members(graphs, batch_size)}
         stacked = torch.stack([predicted[i][0] for i in range(len(self))])
         own = torch.stack([predicted[i][1] for i in range(len(self))]).to(stacked.dtype)
         w = self.structure_weights(own, stacked).to(stacked.dtype)
@@ -338,6 +329,29 @@ class TcEnsemble:
         spread = 1 - (w**2).sum(0)
         between = torch.where(spread > 1e-9, (w * (stacked - mean) ** 2).sum(0) / spread.clamp_min(1e-9), 0.0)
         return mean, (between + (w * own).sum(0)).sqrt() * self.spread_scale(mean)
+
+    def _run_members(
+        self, graphs: Sequence, batch_size: int
+    ) -> Iterator[tuple[int, OccupancyTcModel, torch.Tensor, torch.Tensor]]:
+        """``(index, model, ln Tc, own variance)`` of each member on ``graphs``, each member run once.
+
+        The members that read the forests come last, with the forests' mean ln Tc as their state. A member is
+        yielded while its module holds its weights (``members`` loads them into modules members may share), so a
+        caller can read what its forward pass left (``feature_dict``).
+        """
+        readers = self._reads_forests.tolist()
+        forests: list[torch.Tensor] = []
+        for i, model in enumerate(self.members()):
+            if not readers[i]:
+                ln_tc, own = member_prediction(model, graphs, batch_size)
+                if bool(self._forests[i]):
+                    forests.append(ln_tc)
+                yield i, model, ln_tc, own
+        if any(readers):  # after the forests, whose mean ln Tc is their state
+            state = forest_state(forests)
+            for i, model in enumerate(self.members()):
+                if readers[i]:
+                    yield i, model, *member_prediction(model, graphs, batch_size, state)
 
     def spread_scale(self, mean: torch.Tensor) -> torch.Tensor:
         """The ``sd_scale`` of each predicted mean ln Tc (its band's, with ``sd_scale_edges``), like ``mean``."""
@@ -478,25 +492,12 @@ class TcEnsemble:
         graphs = self.graphs([structure], allow_overlaps)  # once for all members: they share graph settings
         graph = graphs[0][0]
         by_occupancy = occupancy_shares(graph.occupancy, torch.zeros(graph.num_nodes, dtype=torch.long), 1)
-        readers = self._reads_forests.tolist()
         ln_tc, own, shares = {}, {}, {}  # member index -> [1] prediction, [1] own variance, [n_sites] shares
-
-        def run(i: int, model: OccupancyTcModel, state: torch.Tensor | None = None) -> None:
-            # Each member once: a composition member's shares are its prediction split by occupancy, so its forward
-            # pass (which would give the same shares) is not repeated beside its variance over trees.
-            ln_tc[i], own[i] = member_prediction(model, graphs, 1, state)
+        for i, model, prediction, variance in self._run_members(graphs, 1):
+            ln_tc[i], own[i] = prediction, variance
+            # A composition member's shares are its prediction split by occupancy (what its forward pass gives).
             composition_only = isinstance(model, CompositionStatisticsTcModel)
             shares[i] = ln_tc[i] * by_occupancy if composition_only else model.feature_dict["site_contributions"]
-
-        # members() loads each member's weights into a module members may share: run each as it comes.
-        for i, model in enumerate(self.members()):
-            if not readers[i]:
-                run(i, model)
-        if any(readers):  # after the forests, whose mean ln Tc is their state
-            state = forest_state([ln_tc[i] for i in torch.nonzero(self._forests).flatten().tolist()])
-            for i, model in enumerate(self.members()):
-                if readers[i]:
-                    run(i, model, state)
         order = range(len(self))
         if structure_only:
             composition = [isinstance(model, CompositionStatisticsTcModel) for model, _ in self._members]

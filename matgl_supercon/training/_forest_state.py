@@ -192,6 +192,7 @@ def fit_forest_reading_sodnet(
     ln_tc = np.asarray(ln_tc, dtype=np.float64)
     train, val, test = (np.asarray(b, dtype=np.int64) for b in (train, val, test))
     held_out = np.concatenate([val, test])
+    rows = np.concatenate([train, held_out])  # the dataset's order: training, validation, test
     out = Path(out_dir)
     data = {
         "forest_state": {
@@ -232,9 +233,7 @@ def fit_forest_reading_sodnet(
         if rank_zero_only.rank == 0:  # under DDP every process works the state out; one writes it
             make_folder(out)
             save_model_atomic(forest, out / FOREST_FOLDER)
-            rows = np.concatenate([train, held_out])
             write_json_atomic(state_file, {"data": data, "rows": rows.tolist(), "state": state[rows].tolist()})
-    rows = np.concatenate([train, held_out])
     converter = template.make_converter(allow_overlaps=allow_overlaps)
     dataset = graph_dataset([structures[i] for i in rows], ln_tc[rows], converter, state[rows, :1])
     n_train, n_val = len(train), len(val)
